@@ -1,0 +1,364 @@
+#!/usr/bin/env python3
+"""The single entry point of the project: set-up, build, package, demo, test, bench.
+
+    python build.py setup   [--blender 4.2|4.5|5.0]   project virtual environment
+    python build.py build   [--blender ...]           compile cuda_ext (CPU; CUDA where possible)
+    python build.py package                           dist/<id>-<version>.zip
+    python build.py demo    [--blender ...]           the whole pipeline end to end
+    python build.py test    [--blender ...] [-- PYTEST ARGS]
+    python build.py bench   [--quick]                 bench/results.json
+
+Every subcommand is idempotent: finished steps are detected and skipped. This file runs
+with any Python 3.9+; the work itself runs inside the project environment (Python 3.11,
+the version the Blender ``bpy`` module is built for).
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+DIST = ROOT / "dist"
+BUILD = ROOT / "build"
+
+# Blender series -> the exact bpy module release (newest of each series on PyPI).
+BPY_RELEASES = {"4.2": "4.2.23", "4.5": "4.5.15", "5.0": "5.0.1"}
+DEFAULT_BLENDER = "4.5"
+PYTHON_FOR_BPY = (3, 11)
+
+# Everything the project needs, pinned. bpy is added per Blender version.
+REQUIREMENTS = [
+    "torch==2.13.0",
+    "numpy==1.26.4",  # bpy 4.x needs numpy < 2
+    "pytest==9.2.0",
+    "pytest-blender==3.0.8",
+    "tqdm==4.70.1",
+    "OpenEXR==3.5.3",
+    "ninja==1.13.2",  # fast, cached C++ builds of cuda_ext
+]
+
+# Packages of the repository that the installed extension needs besides the add-on itself.
+BUNDLED_PACKAGES = ["procgen", "cuda_ext"]
+LIBS_DIST_NAME = "gaussian_scenes_libs"
+
+
+class BuildError(RuntimeError):
+    """A step failed; the message says which and why."""
+
+
+def say(msg: str) -> None:
+    print(f"[build] {msg}", flush=True)
+
+
+def run(cmd: list[str], **kw) -> None:
+    say("$ " + " ".join(str(c) for c in cmd))
+    result = subprocess.run([str(c) for c in cmd], **kw)
+    if result.returncode != 0:
+        raise BuildError(f"command failed with exit code {result.returncode}: {' '.join(map(str, cmd))}")
+
+
+# ----------------------------------------------------------------------------- environment
+
+def venv_dir(blender: str) -> Path:
+    return ROOT / (".venv" if blender == DEFAULT_BLENDER else f".venv-blender{blender}")
+
+
+def venv_python(blender: str) -> Path:
+    d = venv_dir(blender)
+    return d / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def find_base_python() -> list[str]:
+    """A Python 3.11 interpreter to create the environment with."""
+    if sys.version_info[:2] == PYTHON_FOR_BPY:
+        return [sys.executable]
+    want = "%d.%d" % PYTHON_FOR_BPY
+    candidates = [["py", f"-{want}"]] if os.name == "nt" else []
+    candidates += [[f"python{want}"], ["python3"]]
+    for cand in candidates:
+        exe = shutil.which(cand[0])
+        if not exe:
+            continue
+        out = subprocess.run(cand + ["-c", "import sys;print('%d.%d'%sys.version_info[:2])"],
+                             capture_output=True, text=True)
+        if out.returncode == 0 and out.stdout.strip() == want:
+            return cand
+    raise BuildError(f"Python {want} is required (the bpy module is built for it); none was found on PATH.")
+
+
+def setup(blender: str = DEFAULT_BLENDER) -> Path:
+    """Create or update the project environment for one Blender series; returns its python."""
+    if blender not in BPY_RELEASES:
+        raise BuildError(f"unsupported Blender version {blender!r}; choose one of {', '.join(BPY_RELEASES)}")
+    py = venv_python(blender)
+    reqs = [f"bpy=={BPY_RELEASES[blender]}"] + REQUIREMENTS
+    stamp = venv_dir(blender) / ".gs-setup.json"
+    wanted = {"requirements": reqs}
+    if py.exists() and stamp.exists() and json.loads(stamp.read_text()) == wanted:
+        say(f"environment {venv_dir(blender).name} is up to date (bpy {BPY_RELEASES[blender]}, torch 2.13.0)")
+        return py
+    if not py.exists():
+        say(f"creating environment {venv_dir(blender).name}")
+        run(find_base_python() + ["-m", "venv", str(venv_dir(blender))])
+    say(f"installing {len(reqs)} pinned packages into {venv_dir(blender).name} (cached downloads are reused)")
+    run([py, "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off", *reqs])
+    stamp.write_text(json.dumps(wanted, indent=1))
+    return py
+
+
+# ----------------------------------------------------------------------------- build
+
+def build(blender: str = DEFAULT_BLENDER) -> None:
+    """Compile cuda_ext for the CPU, and CUDA where torch and nvcc allow (see cuda_ext/_build.py)."""
+    py = setup(blender)
+    if not (ROOT / "cuda_ext" / "_build.py").exists():
+        raise BuildError("cuda_ext/_build.py is missing: nothing to compile")
+    script = (
+        "import sys, shutil, torch\n"
+        "from cuda_ext import _build\n"
+        "mod = _build.load_extension(verbose=True)\n"
+        "print('[build] cuda_ext CPU kernels ready:', mod.__file__)\n"
+        "if shutil.which('nvcc') and not torch.cuda.is_available():\n"
+        "    objs = _build.compile_cuda_objects(sys.argv[1])\n"
+        "    print('[build] nvcc compiled %d CUDA files for sm_80 and sm_90 (no GPU here, not linked)' % len(objs))\n"
+        "elif not shutil.which('nvcc'):\n"
+        "    print('[build] nvcc not found: CUDA kernels not compiled')\n"
+    )
+    say("compiling cuda_ext (cached: only changed sources are rebuilt)")
+    run([py, "-c", script, str(BUILD / "cuda_objects")], cwd=ROOT)
+
+
+# ----------------------------------------------------------------------------- package
+
+def read_manifest() -> dict:
+    import tomllib  # Python 3.11+, present in the environment; build.py itself may run on older
+    return tomllib.loads((ROOT / "blender_manifest.toml").read_text(encoding="utf-8"))
+
+
+def validate_manifest(m: dict) -> list[str]:
+    """The rules Blender's extension validator applies; returns a list of problems."""
+    problems = []
+    for key in ("schema_version", "id", "version", "name", "tagline", "maintainer", "type",
+                "blender_version_min", "license"):
+        if key not in m:
+            problems.append(f"missing required key '{key}'")
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", str(m.get("id", ""))) or str(m.get("id", "")).startswith("_"):
+        problems.append("id must be a Python identifier without a leading underscore")
+    semver = r"\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?"
+    for key in ("schema_version", "version", "blender_version_min"):
+        if key in m and not re.fullmatch(semver, str(m[key])):
+            problems.append(f"{key} must be a semantic version such as 1.0.0, got {m[key]!r}")
+    tagline = str(m.get("tagline", ""))
+    if len(tagline) > 64:
+        problems.append(f"tagline is {len(tagline)} characters; at most 64")
+    if tagline and not tagline[-1].isalnum() and tagline[-1] not in ")]}":
+        problems.append("tagline must not end with punctuation")
+    if m.get("type") not in ("add-on", "theme"):
+        problems.append("type must be 'add-on' or 'theme'")
+    lic = m.get("license")
+    if not isinstance(lic, list) or not lic or not all(isinstance(x, str) and x.startswith("SPDX:") for x in lic):
+        problems.append("license must be a non-empty list of 'SPDX:...' strings")
+    elif not any(("GPL" in x and "LGPL" not in x) or x in ("SPDX:MIT", "SPDX:BSD-2-Clause", "SPDX:BSD-3-Clause")
+                 for x in lic):
+        problems.append("license must be GPL-compatible")
+    perms = m.get("permissions", {})
+    if not isinstance(perms, dict):
+        problems.append("[permissions] must be a table of name = reason")
+    else:
+        for name, reason in perms.items():
+            if name not in ("files", "network", "clipboard", "camera", "microphone"):
+                problems.append(f"unknown permission '{name}'")
+            if not isinstance(reason, str) or not reason.strip():
+                problems.append(f"permission '{name}' needs a reason")
+            elif len(reason) > 64 or reason.rstrip()[-1] in ".!?,;:":
+                problems.append(f"permission '{name}': reason must be at most 64 characters without trailing punctuation")
+    for whl in m.get("wheels", []):
+        if not str(whl).startswith("./") or not str(whl).endswith(".whl"):
+            problems.append(f"wheel path {whl!r} must be relative ('./...') and end in .whl")
+    return problems
+
+
+def _iter_package_files(pkg: Path):
+    for p in sorted(pkg.rglob("*")):
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".so", ".o"):
+            yield p
+
+
+def write_libs_wheel(out_dir: Path, version: str) -> Path:
+    """A pure-Python wheel with the repository packages the extension imports (procgen, cuda_ext)."""
+    name = f"{LIBS_DIST_NAME}-{version}-py3-none-any.whl"
+    dist_info = f"{LIBS_DIST_NAME}-{version}.dist-info"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    records = []
+
+    def add(zf: zipfile.ZipFile, arcname: str, data: bytes) -> None:
+        info = zipfile.ZipInfo(arcname, date_time=(2020, 1, 1, 0, 0, 0))  # reproducible zip
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = 0o644 << 16
+        zf.writestr(info, data)
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        records.append(f"{arcname},sha256={digest},{len(data)}")
+
+    tmp = out_dir / (name + ".tmp")
+    with zipfile.ZipFile(tmp, "w") as zf:
+        for pkg in BUNDLED_PACKAGES:
+            for p in _iter_package_files(ROOT / pkg):
+                add(zf, p.relative_to(ROOT).as_posix(), p.read_bytes())
+        add(zf, f"{dist_info}/METADATA",
+            f"Metadata-Version: 2.1\nName: {LIBS_DIST_NAME}\nVersion: {version}\n"
+            "Summary: Procedural scenes and Gaussian rasterizer of the Gaussian Scenes extension\n".encode())
+        add(zf, f"{dist_info}/WHEEL",
+            b"Wheel-Version: 1.0\nGenerator: gaussian-scenes-build\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        add(zf, f"{dist_info}/top_level.txt", ("\n".join(BUNDLED_PACKAGES) + "\n").encode())
+        record = "\n".join(records + [f"{dist_info}/RECORD,,"]) + "\n"
+        zf.writestr(zipfile.ZipInfo(f"{dist_info}/RECORD", date_time=(2020, 1, 1, 0, 0, 0)), record)
+    os.replace(tmp, out_dir / name)
+    return out_dir / name
+
+
+def package() -> Path:
+    """Write dist/<id>-<version>.zip: manifest and add-on at the root, bundled packages as a wheel."""
+    m = read_manifest()
+    problems = validate_manifest(m)
+    if problems:
+        raise BuildError("blender_manifest.toml is not valid:\n  - " + "\n  - ".join(problems))
+    version = m["version"]
+    expected_wheel = f"./wheels/{LIBS_DIST_NAME}-{version}-py3-none-any.whl"
+    if m.get("wheels") != [expected_wheel]:
+        raise BuildError(f"blender_manifest.toml must list wheels = [\"{expected_wheel}\"]")
+    out = DIST / f"{m['id']}-{version}.zip"
+    with tempfile.TemporaryDirectory(prefix="gs-package-") as tmp:
+        stage = Path(tmp) / m["id"]
+        shutil.copytree(ROOT / "blender_gs_addon", stage,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.so"))
+        shutil.copy2(ROOT / "blender_manifest.toml", stage / "blender_manifest.toml")
+        write_libs_wheel(stage / "wheels", version)
+        DIST.mkdir(exist_ok=True)
+        blender_exe = shutil.which("blender")
+        if blender_exe:
+            say(f"building the extension with {blender_exe} --command extension build")
+            run([blender_exe, "--factory-startup", "--command", "extension", "build",
+                 "--source-dir", str(stage), "--output-filepath", str(out)])
+        else:
+            say("no blender binary on PATH: writing the extension zip directly (same layout)")
+            tmp_zip = out.with_suffix(".zip.tmp")
+            with zipfile.ZipFile(tmp_zip, "w", zipfile.ZIP_DEFLATED) as zf:
+                for p in sorted(stage.rglob("*")):
+                    if p.is_file():
+                        zf.write(p, p.relative_to(stage).as_posix())
+            os.replace(tmp_zip, out)
+    say(f"wrote {out.relative_to(ROOT)} ({out.stat().st_size / 1024:.0f} KiB)")
+    return out
+
+
+# ----------------------------------------------------------------------------- test
+
+def _pytest(py: Path, args: list[str], blender_executable: str | None) -> int:
+    cmd = [str(py), "-m", "pytest", *args]
+    if blender_executable:
+        cmd += ["--blender-executable", blender_executable]
+    else:
+        cmd += ["-p", "no:pytest-blender"]  # the suite runs on the bpy module of the environment
+    say("$ " + " ".join(cmd))
+    rc = subprocess.run(cmd, cwd=ROOT).returncode
+    if rc == 5:
+        say("pytest collected no tests: that is a failure")
+        return 1
+    return rc
+
+
+def test(blender: str | None, extra: list[str], blender_executable: str | None) -> int:
+    """Without --blender: the full suite on 4.5, then the Blender-facing subset on 4.2 and 5.0."""
+    plan = [(blender, [])] if blender else [(DEFAULT_BLENDER, []), ("4.2", ["-m", "blender"]), ("5.0", ["-m", "blender"])]
+    failures = []
+    for version, marker in plan:
+        say(f"=== tests on Blender {version} ({'Blender-facing subset' if marker else 'full suite'}) ===")
+        py = setup(version)
+        build(version)
+        rc = _pytest(py, ["tests", "-ra", *marker, *extra], blender_executable)
+        if rc != 0:
+            failures.append(f"Blender {version}: pytest exit code {rc}")
+    if failures:
+        raise BuildError("tests failed: " + "; ".join(failures))
+    say("all test runs passed")
+    return 0
+
+
+# ----------------------------------------------------------------------------- demo, bench
+
+def demo(blender: str) -> None:
+    py = setup(blender)
+    build(blender)
+    run([py, "-m", "blender_gs_addon", "demo", "--out", str(ROOT / "demo_out")], cwd=ROOT)
+
+
+def bench(blender: str, quick: bool) -> None:
+    py = setup(blender)
+    build(blender)
+    cmd = [py, str(ROOT / "bench" / "run_all.py"), "--out", str(ROOT / "bench" / "results.json")]
+    run(cmd + (["--quick"] if quick else []), cwd=ROOT)
+
+
+# ----------------------------------------------------------------------------- main
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    passthrough: list[str] = []
+    if "--" in argv:
+        i = argv.index("--")
+        argv, passthrough = argv[:i], argv[i + 1:]
+    parser = argparse.ArgumentParser(prog="python build.py", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    for name, help_text in [("setup", "create the project environment"),
+                            ("build", "compile cuda_ext"),
+                            ("package", "write the extension zip to dist/"),
+                            ("demo", "generate, render, train, import and report, end to end"),
+                            ("test", "run the test suite"),
+                            ("bench", "run the benchmarks into bench/results.json")]:
+        p = sub.add_parser(name, help=help_text)
+        if name != "package":
+            p.add_argument("--blender", choices=sorted(BPY_RELEASES), default=None,
+                           help=f"Blender series of the bpy module (default {DEFAULT_BLENDER})")
+        if name == "test":
+            p.add_argument("--blender-executable", default=None,
+                           help="run the suite inside this Blender binary through pytest-blender")
+        if name == "bench":
+            p.add_argument("--quick", action="store_true", help="small sizes only, about a minute per section")
+    args = parser.parse_args(argv)
+    started = time.time()
+    try:
+        if args.cmd == "setup":
+            setup(args.blender or DEFAULT_BLENDER)
+        elif args.cmd == "build":
+            build(args.blender or DEFAULT_BLENDER)
+        elif args.cmd == "package":
+            package()
+        elif args.cmd == "demo":
+            demo(args.blender or DEFAULT_BLENDER)
+        elif args.cmd == "test":
+            test(args.blender, passthrough, args.blender_executable)
+        elif args.cmd == "bench":
+            bench(args.blender or DEFAULT_BLENDER, args.quick)
+    except BuildError as exc:
+        print(f"[build] FAILED: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("[build] interrupted", file=sys.stderr)
+        return 130
+    say(f"{args.cmd} finished in {time.time() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

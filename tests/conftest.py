@@ -1,0 +1,35 @@
+"""Shared fixtures. Blender tests run on the bpy module of the project environment."""
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def empty_blender_scene():
+    """Reset Blender to an empty factory scene before each test that has Blender loaded.
+
+    Pure tests never import bpy, so they pay nothing for this.
+    """
+    bpy = sys.modules.get("bpy")
+    if bpy is not None:
+        bpy.ops.wm.read_factory_settings(use_empty=True)
+    yield
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip CUDA tests on machines without a CUDA GPU, saying why."""
+    cuda_items = [it for it in items if it.get_closest_marker("cuda")]
+    if not cuda_items:
+        return
+    try:
+        import torch
+
+        have_cuda = torch.cuda.is_available()
+    except ImportError:
+        have_cuda = False
+    if not have_cuda:
+        skip = pytest.mark.skip(reason="needs a CUDA GPU (run on the lent GPU machine)")
+        for it in cuda_items:
+            it.add_marker(skip)
