@@ -1,0 +1,52 @@
+"""build.py: manifest validation the way Blender checks it, and the zip's layout."""
+from __future__ import annotations
+
+import importlib.util
+import io
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("gs_build", ROOT / "build.py")
+build = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(build)
+
+
+def test_project_manifest_is_valid():
+    assert build.validate_manifest(build.read_manifest()) == []
+
+
+def test_manifest_rules_catch_bad_values():
+    good = build.read_manifest()
+    cases = {
+        "tagline": ("x" * 65, "at most 64"),
+        "id": ("9lives", "identifier"),
+        "version": ("1.0", "semantic version"),
+        "license": (["SPDX:Proprietary"], "GPL-compatible"),
+        "type": ("plugin", "type must be"),
+    }
+    for key, (value, needle) in cases.items():
+        bad = dict(good, **{key: value})
+        problems = build.validate_manifest(bad)
+        assert any(needle in p for p in problems), (key, problems)
+    assert any("punctuation" in p for p in build.validate_manifest(dict(good, tagline="Splats.")))
+    missing = {k: v for k, v in good.items() if k != "maintainer"}
+    assert any("maintainer" in p for p in build.validate_manifest(missing))
+    perms = dict(good, permissions={"files": "Reads files."})
+    assert any("punctuation" in p for p in build.validate_manifest(perms))
+
+
+def test_zip_layout_is_self_contained():
+    zip_path = build.package()
+    m = build.read_manifest()
+    assert zip_path.name == f"{m['id']}-{m['version']}.zip"
+    with zipfile.ZipFile(zip_path) as zf:
+        names = set(zf.namelist())
+        assert "blender_manifest.toml" in names and "__init__.py" in names
+        assert "cli.py" in names and "__main__.py" in names
+        wheel_name = m["wheels"][0][2:]
+        assert wheel_name in names
+        with zipfile.ZipFile(io.BytesIO(zf.read(wheel_name))) as whl:
+            inner = set(whl.namelist())
+    assert "procgen/__init__.py" in inner and "cuda_ext/__init__.py" in inner
+    assert not any("__pycache__" in n or n.endswith(".so") for n in names | inner)

@@ -1,0 +1,123 @@
+"""The built extension zip installs with Blender's own installer and registers cleanly.
+
+Runs in a separate Blender process (the bpy module) whose user folder is a fresh
+temporary directory and whose sys.path does not contain this repository, so every
+import must come from the installed extension.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.blender
+
+ROOT = Path(__file__).resolve().parents[1]
+
+INSTALL_SCRIPT = r'''
+import json, os, sys
+zip_path, user_dir = sys.argv[1], sys.argv[2]
+os.environ["BLENDER_USER_RESOURCES"] = user_dir
+import bpy, addon_utils
+
+def types():
+    return set(dir(bpy.types))
+
+def handler_counts():
+    return {name: len(getattr(bpy.app.handlers, name)) for name in dir(bpy.app.handlers)
+            if isinstance(getattr(bpy.app.handlers, name), list)}
+
+def menu_funcs():
+    out = {}
+    for name in ("TOPBAR_MT_file_import", "TOPBAR_MT_file_export"):
+        menu = getattr(bpy.types, name)
+        out[name] = len(getattr(menu.draw, "_draw_funcs", []))
+    return out
+
+def scene_props():
+    return sorted(p.identifier for p in bpy.types.Scene.bl_rna.properties)
+
+result = {"blender": bpy.app.version_string}
+before = (types(), handler_counts(), menu_funcs(), scene_props())
+bpy.ops.extensions.package_install_files(filepath=zip_path, repo="user_default", enable_on_install=True)
+module_name = "bl_ext.user_default.gaussian_scenes"
+addon = sys.modules.get(module_name)
+result["enabled"] = module_name in bpy.context.preferences.addons
+added = sorted(types() - before[0])
+result["added_types"] = added
+result["cli_registered"] = bool(addon is not None and addon._cli_handle is not None)
+import procgen, cuda_ext
+result["procgen_file"] = procgen.__file__
+result["cuda_ext_file"] = cuda_ext.__file__
+result["addon_file"] = addon.__file__ if addon else None
+# The CLI command runs through the installed add-on: --help lists every subcommand.
+import io, contextlib
+buf = io.StringIO()
+with contextlib.redirect_stdout(buf):
+    result["cli_help_rc"] = addon._run_cli(["--help"])
+result["cli_help"] = buf.getvalue()
+result["import_op"] = hasattr(bpy.types, "IMPORT_SCENE_OT_gaussian_splats")
+result["export_op"] = hasattr(bpy.types, "EXPORT_SCENE_OT_gaussian_splats")
+result["menus_enabled"] = menu_funcs()
+
+addon_utils.disable(module_name, default_set=True)
+after = (types(), handler_counts(), menu_funcs(), scene_props())
+result["left_types"] = sorted(after[0] - before[0])
+result["handlers_equal"] = after[1] == before[1]
+result["menus_equal"] = after[2] == before[2]
+result["scene_props_left"] = sorted(set(after[3]) - set(before[3]))
+
+addon_utils.enable(module_name, default_set=True)
+result["reenabled_types"] = sorted(types() - before[0]) == added
+result["reenabled_cli"] = sys.modules[module_name]._cli_handle is not None
+print("RESULT " + json.dumps(result))
+'''
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    spec = importlib.util.spec_from_file_location("gs_build", ROOT / "build.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    zip_path = build.package()
+    work = tmp_path_factory.mktemp("install")
+    script = work / "install_check.py"
+    script.write_text(INSTALL_SCRIPT)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run([sys.executable, str(script), str(zip_path), str(work / "user")],
+                          cwd=work, env=env, capture_output=True, text=True, timeout=300)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return json.loads(lines[-1][len("RESULT "):]), work
+
+
+def test_installs_and_enables_from_the_zip(installed):
+    res, work = installed
+    assert res["enabled"]
+    # Every import comes from the installed extension, not from this checkout.
+    for key in ("procgen_file", "cuda_ext_file", "addon_file"):
+        assert res[key] and res[key].startswith(str(work / "user")), (key, res[key])
+
+
+def test_registers_operators_panels_and_cli(installed):
+    res, _ = installed
+    assert res["import_op"] and res["export_op"]
+    panels = [t for t in res["added_types"] if "_PT_" in t]
+    assert len(panels) >= 4, panels  # Generate, Render Dataset, Train, Splats
+    assert any(t.startswith("GS_OT_") or "_OT_" in t for t in res["added_types"])
+    assert res["cli_registered"] and res["cli_help_rc"] == 0
+    for sub in ("generate", "render", "train", "import", "export", "demo"):
+        assert sub in res["cli_help"]
+
+
+def test_disable_leaves_nothing_behind_and_reenables(installed):
+    res, _ = installed
+    assert res["left_types"] == []
+    assert res["handlers_equal"] and res["menus_equal"]
+    assert res["scene_props_left"] == []
+    assert res["reenabled_types"] and res["reenabled_cli"]
