@@ -1,0 +1,275 @@
+"""The 3DGS PLY layout: read any property order, write bit-exact (bpy-free).
+
+One ``vertex`` element of scalar properties; binary little-endian is what tools write,
+binary big-endian and ascii are read too. Reading builds a numpy structured dtype from
+the header and reads the vertex block in one call; there are no per-splat Python loops.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+
+import numpy as np
+
+from .data import SplatData
+from .errors import SplatFormatError
+
+# PLY scalar type name -> numpy type code (without byte order)
+PLY_TYPES = {
+    "char": "i1", "int8": "i1", "uchar": "u1", "uint8": "u1",
+    "short": "i2", "int16": "i2", "ushort": "u2", "uint16": "u2",
+    "int": "i4", "int32": "i4", "uint": "u4", "uint32": "u4",
+    "float": "f4", "float32": "f4", "double": "f8", "float64": "f8",
+}
+NUMPY_TO_PLY = {"i1": "char", "u1": "uchar", "i2": "short", "u2": "ushort", "i4": "int",
+                "u4": "uint", "f4": "float", "f8": "double"}
+FLOAT_TYPES = {"float", "float32", "double", "float64"}
+MAX_HEADER = 1 << 20  # a header longer than 1 MiB is not a splat file
+
+
+@dataclass
+class _Element:
+    name: str
+    count: int
+    props: list[tuple[str, str]]  # (name, ply type); a list property has type "list:<count>:<item>"
+
+
+@dataclass
+class _Header:
+    fmt: str  # ascii | binary_little_endian | binary_big_endian
+    elements: list[_Element]
+    comments: list[str]
+    size: int  # bytes up to and including the end_header line
+
+
+def _parse_header(path: str, head: bytes) -> _Header:
+    if not head:
+        raise SplatFormatError(path, "file is empty")
+    if not (head.startswith(b"ply\n") or head.startswith(b"ply\r\n")):
+        raise SplatFormatError(path, "not a PLY file (it does not start with 'ply')")
+    end = head.find(b"end_header")
+    if end < 0:
+        raise SplatFormatError(path, "PLY header has no 'end_header' line (truncated or not a PLY file)")
+    eol = head.find(b"\n", end)
+    if eol < 0:
+        raise SplatFormatError(path, "PLY header is truncated after 'end_header'")
+    try:
+        text = head[:end].decode("ascii")
+    except UnicodeDecodeError:
+        raise SplatFormatError(path, "PLY header contains non-ASCII bytes") from None
+    fmt = None
+    elements: list[_Element] = []
+    comments: list[str] = []
+    for lineno, raw in enumerate(text.replace("\r", "").split("\n")[1:], start=2):
+        words = raw.split()
+        if not words:
+            continue
+        key = words[0]
+        if key == "format":
+            if len(words) != 3 or words[1] not in ("ascii", "binary_little_endian", "binary_big_endian"):
+                raise SplatFormatError(path, f"unknown PLY format line {raw.strip()!r}")
+            fmt = words[1]
+        elif key in ("comment", "obj_info"):
+            if key == "comment":
+                comments.append(raw.strip()[len("comment"):].strip())
+        elif key == "element":
+            if len(words) != 3:
+                raise SplatFormatError(path, f"bad element line {lineno}: {raw.strip()!r}")
+            try:
+                count = int(words[2])
+            except ValueError:
+                raise SplatFormatError(path, f"element count {words[2]!r} is not an integer") from None
+            if count < 0:
+                raise SplatFormatError(path, f"negative element count {count}")
+            elements.append(_Element(words[1], count, []))
+        elif key == "property":
+            if not elements:
+                raise SplatFormatError(path, f"property before any element on header line {lineno}")
+            if len(words) == 3 and words[1] in PLY_TYPES:
+                elements[-1].props.append((words[2], words[1]))
+            elif len(words) == 5 and words[1] == "list" and words[2] in PLY_TYPES and words[3] in PLY_TYPES:
+                elements[-1].props.append((words[4], f"list:{words[2]}:{words[3]}"))
+            else:
+                raise SplatFormatError(path, f"unknown property type on header line {lineno}: {raw.strip()!r}")
+        else:
+            raise SplatFormatError(path, f"unknown PLY header line {lineno}: {raw.strip()!r}")
+    if fmt is None:
+        raise SplatFormatError(path, "PLY header has no format line")
+    return _Header(fmt, elements, comments, eol + 1)
+
+
+def _struct_dtype(path: str, el: _Element, byteorder: str) -> np.dtype:
+    names = [n for n, _ in el.props]
+    if len(set(names)) != len(names):
+        raise SplatFormatError(path, f"element {el.name!r} has duplicate property names")
+    for n, t in el.props:
+        if t.startswith("list:"):
+            raise SplatFormatError(path, f"element {el.name!r} has a list property {n!r}; cannot locate the splats")
+    return np.dtype([(n, byteorder + PLY_TYPES[t]) for n, t in el.props])
+
+
+CORE = ("x", "y", "z", "nx", "ny", "nz", "f_dc_", "f_rest_", "opacity", "scale_", "rot_")
+
+
+def _is_core(name: str) -> bool:
+    return name in CORE or any(name.startswith(p) and name[len(p):].isdigit() for p in ("f_dc_", "f_rest_", "scale_", "rot_"))
+
+
+def read_ply(path: str | os.PathLike) -> SplatData:
+    """Read a 3DGS PLY file. Raises SplatFormatError naming the file for anything malformed.
+
+    Accepted: any property order, normals absent, extra properties (kept in ``extra``, in
+    file order), other elements after the vertices, binary (either endianness) or ascii.
+    Rejected: non-float splat properties, NaN/inf values, too few bytes for the vertex count.
+    """
+    path = os.fspath(path)
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            head = f.read(min(size, MAX_HEADER))
+            header = _parse_header(path, head)
+            vertex_i = next((i for i, e in enumerate(header.elements) if e.name == "vertex"), None)
+            if vertex_i is None:
+                raise SplatFormatError(path, "PLY file has no 'vertex' element")
+            vertex = header.elements[vertex_i]
+            for n, t in vertex.props:
+                if _is_core(n) and t not in FLOAT_TYPES:
+                    raise SplatFormatError(path, f"property {n!r} has type {t}; splat properties must be float")
+            if vertex.count == 0:
+                raise SplatFormatError(path, "the file holds no splats (vertex count 0)")
+            if header.fmt == "ascii":
+                arr = _read_ascii(path, f, header, vertex_i)
+            else:
+                order = "<" if header.fmt == "binary_little_endian" else ">"
+                offset = header.size
+                for e in header.elements[:vertex_i]:
+                    offset += _struct_dtype(path, e, order).itemsize * e.count
+                dtype = _struct_dtype(path, vertex, order)
+                need = offset + dtype.itemsize * vertex.count
+                if need > size:
+                    raise SplatFormatError(
+                        path, f"file is truncated: the header promises {vertex.count} splats "
+                              f"({need} bytes) but the file has {size} bytes")
+                f.seek(offset)
+                arr = np.fromfile(f, dtype=dtype, count=vertex.count)
+                if arr.shape[0] != vertex.count:
+                    raise SplatFormatError(path, f"could only read {arr.shape[0]} of {vertex.count} splats")
+    except OSError as exc:
+        raise SplatFormatError(path, f"cannot read file: {exc.strerror or exc}") from None
+    cols = {n: arr[n] for n, _ in vertex.props}
+    data = SplatData.from_columns(cols, path=path, layout=list(vertex.props), comments=header.comments)
+    check_finite(data, path)
+    return data
+
+
+def _read_ascii(path: str, f, header: _Header, vertex_i: int) -> np.ndarray:
+    f.seek(header.size)
+    lines = f.read().split(b"\n")
+    skip = 0
+    for e in header.elements[:vertex_i]:
+        skip += e.count
+    vertex = header.elements[vertex_i]
+    body = lines[skip:skip + vertex.count]
+    if len(body) < vertex.count:
+        raise SplatFormatError(path, f"ascii PLY is truncated: {len(body)} of {vertex.count} vertex lines")
+    try:
+        values = np.array(b" ".join(body).split(), dtype=np.float64)
+    except ValueError:
+        raise SplatFormatError(path, "ascii PLY vertex data contains a non-number") from None
+    nprops = len(vertex.props)
+    if values.size != nprops * vertex.count:
+        raise SplatFormatError(path, f"ascii PLY vertex lines hold {values.size} numbers, expected {nprops * vertex.count}")
+    values = values.reshape(vertex.count, nprops)
+    dtype = _struct_dtype(path, vertex, "=")
+    arr = np.empty(vertex.count, dtype)
+    for i, (n, _) in enumerate(vertex.props):
+        arr[n] = values[:, i]
+    return arr
+
+
+def check_finite(data: SplatData, path=None) -> None:
+    """Reject NaN/inf in the splat fields, saying how many values are bad."""
+    bad = {}
+    fields = {"means": data.means, "scales": data.scales_log, "rotations": data.quats,
+              "opacities": data.opacity_logit, "f_dc": data.sh_dc, "f_rest": data.sh_rest}
+    if data.normals is not None:
+        fields["normals"] = data.normals
+    for name, arr in fields.items():
+        if not np.isfinite(arr).all():
+            bad[name] = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+    if bad:
+        total = sum(bad.values())
+        detail = ", ".join(f"{k}: {v}" for k, v in bad.items())
+        raise SplatFormatError(path, f"{total} values are NaN or infinite ({detail})")
+
+
+def _write_layout(data: SplatData) -> list[tuple[str, str]]:
+    """Property (name, ply type) list to write: the source layout when it still fits, else canonical."""
+    cols = data.columns()
+    if data.layout is not None and [n for n, _ in data.layout if n in cols] and {n for n, _ in data.layout} == set(cols):
+        out = []
+        for n, t in data.layout:
+            if _is_core(n) and t not in ("float", "float32"):
+                t = "float"
+            out.append((n, t))
+        return out
+    out = []
+    src_types = dict(data.layout or [])
+    for n, v in cols.items():
+        if n in src_types and not _is_core(n):
+            out.append((n, src_types[n]))
+        else:
+            out.append((n, NUMPY_TO_PLY.get(v.dtype.str[1:], "float") if not _is_core(n) else "float"))
+    return out
+
+
+def ply_header(data: SplatData, layout: list[tuple[str, str]]) -> bytes:
+    lines = ["ply", "format binary_little_endian 1.0"]
+    lines += [f"comment {c}" for c in data.comments]
+    lines.append(f"element vertex {len(data)}")
+    lines += [f"property {t} {n}" for n, t in layout]
+    lines.append("end_header")
+    return ("\n".join(lines) + "\n").encode("ascii")
+
+
+def write_ply(path: str | os.PathLike, data: SplatData) -> None:
+    """Write binary little-endian 3DGS PLY atomically (temporary file, then rename).
+
+    Uses ``data.layout`` (the source file's property order and extra types) when it still
+    matches the data, so that read then write is bit-exact.
+    """
+    path = os.fspath(path)
+    data.validate()
+    layout = _write_layout(data)
+    dtype = np.dtype([(n, "<" + PLY_TYPES[t]) for n, t in layout])
+    arr = np.empty(len(data), dtype)
+    cols = data.columns()
+    for n, _ in layout:
+        arr[n] = cols[n]
+    atomic_write(path, [ply_header(data, layout), arr])
+
+
+def atomic_write(path: str, parts) -> None:
+    """Write bytes / numpy arrays to ``path`` through a temporary file in the same folder."""
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=folder)
+    except OSError as exc:
+        raise SplatFormatError(path, f"cannot write: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            for p in parts:
+                if isinstance(p, np.ndarray):
+                    p.tofile(f)
+                else:
+                    f.write(p)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise SplatFormatError(path, f"cannot write: {exc.strerror or exc}") from None
+        raise
