@@ -1,0 +1,151 @@
+"""``demo``: the whole pipeline on the default scene, resumable stage by stage.
+
+    generate + render dataset -> train splats -> import next to the scene -> render the
+    splats from the held-out cameras -> report.html / report.png
+
+Each stage runs in its own process (so its peak memory is measured alone) through the
+same CLI a user would type, and records its timing in ``<out>/demo_state.json``. A stage
+whose output is complete is skipped on the next run; an interrupted stage resumes where
+its own command supports it (dataset frames, training checkpoints).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+DEFAULT_ITERATIONS = 2000
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
+    parser.add_argument("--seed", type=int, default=0, help="scene seed (default: 0)")
+    parser.add_argument("--preset", default="default", help="scene preset (default: default)")
+    parser.add_argument("--iterations", type=int, default=DEFAULT_ITERATIONS,
+                        help=f"training iterations (default: {DEFAULT_ITERATIONS})")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--restart", action="store_true", help="discard earlier results and start over")
+
+
+def _package_cmd() -> list[str]:
+    return [sys.executable, "-m", __package__]
+
+
+class Demo:
+    """Runs the stages and remembers what each one measured."""
+
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.out = Path(args.out).resolve()
+        self.scene_dir = self.out / "scene"
+        self.train_dir = self.out / "train"
+        self.splat_dir = self.out / "splat_renders"
+        self.state_path = self.out / "demo_state.json"
+        self.state = {"stages": {}}
+        if self.state_path.exists() and not args.restart:
+            self.state = json.loads(self.state_path.read_text())
+
+    # -- bookkeeping -------------------------------------------------------------------
+    def _save_state(self) -> None:
+        tmp = self.state_path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(self.state, indent=2))
+        os.replace(tmp, self.state_path)
+
+    def _run(self, stage: str, cmd: list[str]) -> None:
+        """Run one stage's command, recording wall time and the child's peak resident memory."""
+        print(f"\n[demo] === {stage} ===\n[demo] $ {' '.join(cmd)}", flush=True)
+        t0 = time.perf_counter()
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        root = str(Path(__file__).resolve().parents[1])
+        env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+        proc = subprocess.Popen(cmd, env=env)
+        peak_mb = None
+        try:
+            if hasattr(os, "wait4"):
+                _, status, usage = os.wait4(proc.pid, 0)
+                proc.returncode = os.waitstatus_to_exitcode(status)
+                peak_mb = usage.ru_maxrss / 1024.0  # kilobytes on Linux
+            else:
+                proc.wait()
+        except KeyboardInterrupt:
+            proc.wait()
+            raise
+        seconds = time.perf_counter() - t0
+        if proc.returncode != 0:
+            raise RuntimeError(f"stage '{stage}' failed (exit code {proc.returncode}); "
+                               f"re-run `{' '.join(cmd)}` to see it alone")
+        entry = self.state["stages"].setdefault(stage, {"runs": []})
+        entry["runs"].append({"seconds": round(seconds, 2), "peak_memory_mb": peak_mb and round(peak_mb, 1)})
+        entry["command"] = " ".join(cmd)
+        self._save_state()
+        print(f"[demo] {stage}: {seconds:.1f} s, peak memory {peak_mb or 0:.0f} MB", flush=True)
+
+    def _skip(self, stage: str, why: str) -> None:
+        print(f"[demo] {stage}: done already ({why}); skipping", flush=True)
+
+    # -- stages --------------------------------------------------------------------------
+    def dataset_complete(self) -> bool:
+        return (self.scene_dir / "transforms.json").exists() and (self.scene_dir / "scene.json").exists()
+
+    def stage_scene(self) -> None:
+        if self.dataset_complete():
+            return self._skip("scene", f"{self.scene_dir / 'transforms.json'} exists")
+        if (self.scene_dir / "scene.blend").exists():
+            # Generated but not fully rendered: the renderer resumes the missing frames.
+            cmd = _package_cmd() + ["render", str(self.scene_dir / "scene.blend"), "--out", str(self.scene_dir)]
+        else:
+            cmd = _package_cmd() + ["generate", "--seed", str(self.args.seed), "--preset", self.args.preset,
+                                    "--out", str(self.scene_dir)]
+        self._run("scene", cmd)
+
+    def stage_train(self) -> None:
+        metrics = self.train_dir / "metrics.json"
+        if metrics.exists() and json.loads(metrics.read_text()).get("iterations") == self.args.iterations:
+            return self._skip("train", f"{metrics} exists")
+        cmd = _package_cmd() + ["train", str(self.scene_dir), "--out", str(self.train_dir),
+                                "--iterations", str(self.args.iterations), "--device", self.args.device]
+        if (self.train_dir / "checkpoints").exists():
+            cmd.append("--resume")
+        self._run("train", cmd)
+
+    def stage_import_and_render(self) -> None:
+        blend = self.out / "scene_with_splats.blend"
+        done = self.splat_dir / "done.json"
+        if blend.exists() and done.exists():
+            return self._skip("import", f"{blend} exists")
+        cmd = [sys.executable, "-m", __package__ + ".demo_blender",
+               "--scene", str(self.scene_dir / "scene.blend"), "--splats", str(self.train_dir / "point_cloud.ply"),
+               "--dataset", str(self.scene_dir), "--out-blend", str(blend), "--renders", str(self.splat_dir)]
+        self._run("import", cmd)
+
+    def stage_report(self) -> None:
+        from .demo_report import write_report
+
+        t0 = time.perf_counter()
+        html, png = write_report(self.out, self.scene_dir, self.train_dir, self.splat_dir, self.state, self.args)
+        print(f"[demo] report: {html}\n[demo] summary picture: {png} ({time.perf_counter() - t0:.1f} s)")
+
+    def run(self) -> int:
+        self.out.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        self.stage_scene()
+        self.stage_train()
+        self.stage_import_and_render()
+        self.state["last_total_seconds"] = round(time.perf_counter() - started, 1)
+        self._save_state()
+        self.stage_report()
+        print(f"[demo] finished in {time.perf_counter() - started:.1f} s. Open the scene with:\n"
+              f"  blender {self.out / 'scene_with_splats.blend'}")
+        return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return Demo(args).run()
+    except RuntimeError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 1
