@@ -1,0 +1,117 @@
+"""Where each file of a dataset lives, the transforms.json document and the progress manifest (bpy-free)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import numpy as np
+
+MANIFEST = ".render_progress.json"
+TEST_EVERY = 8  # every 8th frame (index 0, 8, 16, ...) is held out for test
+# folders and files the renderer owns; ``overwrite`` removes exactly these
+OWNED_DIRS = ("images", "depth", "flow", "normals", "segmentation", "cameras", "preview")
+OWNED_FILES = ("transforms.json", "segmentation.json", "points3d.ply", "scene.json", MANIFEST)
+
+
+def frame_name(frame: int) -> str:
+    """File stem of a Blender frame number: 00001."""
+    return f"{frame:05d}"
+
+
+def frame_files(frame: int, exr: bool = False) -> dict[str, str]:
+    """transforms.json key -> path relative to the dataset folder, for one frame."""
+    n = frame_name(frame)
+    files = {
+        "file_path": f"images/{n}.png",
+        "depth_file_path": f"depth/{n}.npy",
+        "flow_fwd_file_path": f"flow/{n}_fwd.npy",
+        "flow_bwd_file_path": f"flow/{n}_bwd.npy",
+        "normals_file_path": f"normals/{n}.npy",
+        "instance_file_path": f"segmentation/{n}_instance.png",
+        "semantic_file_path": f"segmentation/{n}_semantic.png",
+    }
+    if exr:
+        files["exr_file_path"] = f"images/{n}.exr"
+    return files
+
+
+def preview_files(frame: int) -> dict[str, str]:
+    n = frame_name(frame)
+    return {k: f"preview/{n}_{k}.png" for k in ("depth", "flow_fwd", "flow_bwd", "normals", "instance", "semantic")}
+
+
+def split(names: list[str]) -> tuple[list[str], list[str]]:
+    """(train, test) lists: every TEST_EVERY-th entry from the first is test; all train if fewer than 2."""
+    if len(names) < 2:
+        return list(names), []
+    test = [n for i, n in enumerate(names) if i % TEST_EVERY == 0]
+    train = [n for i, n in enumerate(names) if i % TEST_EVERY != 0]
+    return train, test
+
+
+def write_json(path: str, data) -> None:
+    """Write JSON atomically (temp name, then rename)."""
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+        json.dump(data, fh, indent=2)
+        fh.write("\n")
+    os.replace(tmp, path)
+
+
+def save_npy(path: str, array: np.ndarray) -> None:
+    """np.save atomically."""
+    tmp = f"{path}.tmp{os.getpid()}.npy"
+    np.save(tmp, array)
+    os.replace(tmp, path)
+
+
+def load_manifest(out_dir: str) -> dict | None:
+    path = os.path.join(out_dir, MANIFEST)
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: unreadable progress manifest ({exc}); re-run with overwrite") from exc
+
+
+def remove_outputs(out_dir: str) -> None:
+    """Delete what a previous render wrote into ``out_dir`` (and nothing else)."""
+    for d in OWNED_DIRS:
+        p = os.path.join(out_dir, d)
+        if os.path.isdir(p):
+            shutil.rmtree(p)
+    for f in OWNED_FILES:
+        p = os.path.join(out_dir, f)
+        if os.path.exists(p):
+            os.remove(p)
+
+
+def transforms_document(intrinsics: dict, frames: list[dict], exr: bool) -> dict:
+    """transforms.json content: shared intrinsics and one entry per frame.
+
+    ``frames``: [{"frame": int, "c2w": [4, 4], "intrinsics": {...}}] in render order. Where a
+    frame's intrinsics differ from the shared ones (animated lens), that frame carries its own.
+    """
+    doc = {"camera_model": "OPENCV", **intrinsics, "k1": 0.0, "k2": 0.0, "p1": 0.0, "p2": 0.0}
+    entries = []
+    for fr in frames:
+        entry = dict(frame_files(fr["frame"], exr))
+        entry["transform_matrix"] = [list(map(float, row)) for row in fr["c2w"]]
+        entry["frame"] = fr["frame"]
+        own = fr["intrinsics"]
+        if any(abs(own[k] - intrinsics[k]) > 1e-9 for k in ("fl_x", "fl_y", "cx", "cy")):
+            entry.update({k: own[k] for k in ("fl_x", "fl_y", "cx", "cy")})
+        entries.append(entry)
+    names = [e["file_path"] for e in entries]
+    train, test = split(names)
+    doc.update({
+        "frames": entries,
+        "ply_file_path": "points3d.ply",
+        "train_filenames": train,
+        "val_filenames": list(test),
+        "test_filenames": test,
+    })
+    return doc

@@ -1,0 +1,179 @@
+"""Cycles settings for the two renders of a frame, and the render call itself.
+
+- RGB render: the requested samples, the scene's pixel filter, the denoiser; written by
+  Blender as an 8-bit PNG through the scene's colour management (view transform, look).
+- Ground-truth render: 1 sample through the pixel centre (box filter of width 0.01 px),
+  no denoiser, passes z / vector / normal / object index / material index, written as a
+  32-bit multilayer EXR. One sample means edge pixels never blend depth, flow or ids.
+
+Every setting changed is recorded in a ``Settings`` snapshot and restored afterwards, so a
+user's scene keeps its own render settings.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+
+import bpy
+
+GT_PASSES = ("use_pass_z", "use_pass_vector", "use_pass_normal", "use_pass_object_index", "use_pass_material_index")
+GPU_BACKENDS = ("OPTIX", "CUDA", "HIP", "ONEAPI", "METAL")
+
+
+class Settings:
+    """Set attributes and remember their first value, to put everything back with ``restore()``."""
+
+    def __init__(self):
+        self._saved: list[tuple[object, str, object]] = []
+        self._seen: set[tuple[int, str]] = set()
+
+    def set(self, owner, attr: str, value) -> None:
+        key = (owner.as_pointer() if hasattr(owner, "as_pointer") else id(owner), attr)
+        if key not in self._seen:
+            self._seen.add(key)
+            self._saved.append((owner, attr, getattr(owner, attr)))
+        if getattr(owner, attr) != value:
+            setattr(owner, attr, value)
+
+    def original(self, owner, attr: str):
+        key = (owner.as_pointer() if hasattr(owner, "as_pointer") else id(owner), attr)
+        for o, a, v in self._saved:
+            if (o.as_pointer() if hasattr(o, "as_pointer") else id(o), a) == key:
+                return v
+        return getattr(owner, attr)
+
+    def restore(self) -> None:
+        for owner, attr, value in reversed(self._saved):
+            try:
+                setattr(owner, attr, value)
+            except (AttributeError, TypeError, ReferenceError):
+                pass  # the owner went away or turned read-only: nothing to restore
+        self._saved.clear()
+        self._seen.clear()
+
+
+def choose_device(scene, settings: Settings, device: str = "auto") -> str:
+    """Use a GPU for Cycles where one is available (``device`` 'auto' or 'gpu'), else the CPU.
+
+    Returns the backend used: 'CPU', 'CUDA', 'OPTIX', ...
+    """
+    device = device.lower()
+    if device == "cpu":
+        settings.set(scene.cycles, "device", "CPU")
+        return "CPU"
+    try:
+        prefs = bpy.context.preferences.addons["cycles"].preferences
+    except (KeyError, AttributeError):
+        prefs = None
+    if prefs is not None:
+        for backend in GPU_BACKENDS:
+            try:
+                settings.set(prefs, "compute_device_type", backend)
+            except (TypeError, ValueError):
+                continue  # this build of Blender has no such backend
+            try:
+                refresh = getattr(prefs, "refresh_devices", None) or prefs.get_devices
+                refresh()
+            except Exception:
+                continue
+            gpus = [d for d in prefs.devices if d.type == backend]
+            if gpus:
+                for d in prefs.devices:
+                    settings.set(d, "use", d.type == backend)
+                settings.set(scene.cycles, "device", "GPU")
+                return backend
+        settings.set(prefs, "compute_device_type", settings.original(prefs, "compute_device_type"))
+    if device == "gpu":
+        raise RuntimeError("no GPU that Cycles can use was found (asked for --device gpu)")
+    settings.set(scene.cycles, "device", "CPU")
+    return "CPU"
+
+
+def configure_common(scene, view_layer, settings: Settings) -> None:
+    """Settings both renders share: Cycles, no motion blur (the vector pass needs it off), no compositing."""
+    r = scene.render
+    settings.set(r, "engine", "CYCLES")
+    settings.set(r, "use_motion_blur", False)
+    settings.set(r, "use_compositing", False)
+    settings.set(r, "use_sequencer", False)
+    settings.set(r, "use_persistent_data", True)
+    settings.set(r, "use_file_extension", True)
+    settings.set(view_layer, "use", True)
+
+
+def configure_rgb(scene, view_layer, settings: Settings, samples: int, denoise: bool = True) -> None:
+    c = scene.cycles
+    settings.set(c, "samples", int(samples))
+    settings.set(c, "pixel_filter_type", settings.original(c, "pixel_filter_type"))
+    settings.set(c, "filter_width", settings.original(c, "filter_width"))
+    settings.set(c, "use_denoising", bool(denoise))
+    if denoise and "OPENIMAGEDENOISE" in c.bl_rna.properties["denoiser"].enum_items.keys():
+        settings.set(c, "denoiser", "OPENIMAGEDENOISE")
+    for p in GT_PASSES:
+        settings.set(view_layer, p, False)
+    im = scene.render.image_settings
+    settings.set(im, "file_format", "PNG")
+    settings.set(im, "color_mode", "RGB")
+    settings.set(im, "color_depth", "8")
+
+
+def configure_gt(scene, view_layer, settings: Settings) -> None:
+    c = scene.cycles
+    settings.set(c, "samples", 1)
+    settings.set(c, "use_adaptive_sampling", False)
+    settings.set(c, "use_denoising", False)
+    settings.set(c, "pixel_filter_type", "BOX")
+    settings.set(c, "filter_width", 0.01)  # the one sample lands on the pixel centre
+    for p in GT_PASSES:
+        settings.set(view_layer, p, True)
+    im = scene.render.image_settings
+    settings.set(im, "file_format", "OPEN_EXR_MULTILAYER")
+    settings.set(im, "color_depth", "32")
+    settings.set(im, "exr_codec", "ZIP")
+
+
+def save_linear_exr(scene, settings: Settings, path: str) -> None:
+    """Save the last render's Combined pass as a scene-linear RGBA float EXR."""
+    im = scene.render.image_settings
+    fmt = (im.file_format, im.color_mode, im.color_depth)
+    im.file_format = "OPEN_EXR"
+    im.color_mode = "RGBA"
+    im.color_depth = "32"
+    try:
+        bpy.data.images["Render Result"].save_render(filepath=path, scene=scene)
+    finally:
+        im.file_format, im.color_mode, im.color_depth = fmt
+
+
+@contextlib.contextmanager
+def quiet_stdout(enabled: bool = True):
+    """Silence Blender's per-sample status lines (printed by C code on file descriptor 1)."""
+    if not enabled:
+        yield
+        return
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        yield  # no real stdout to silence (e.g. inside Blender's UI)
+        return
+    sys.stdout.flush()
+    saved = os.dup(fd)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, fd)
+        os.close(saved)
+        os.close(devnull)
+
+
+def render_still(scene, view_layer, path: str, quiet: bool = True) -> None:
+    """Render the current frame of ``scene`` (one view layer) and write it to ``path`` (extension included)."""
+    scene.render.filepath = path  # restored by the caller's Settings (recorded before the first render)
+    with quiet_stdout(quiet):
+        result = bpy.ops.render.render(write_still=True, scene=scene.name, layer=view_layer.name)
+    if "FINISHED" not in result or not os.path.exists(path):
+        raise RuntimeError(f"Cycles render of frame {scene.frame_current} did not write {path}")

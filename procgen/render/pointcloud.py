@@ -1,0 +1,86 @@
+"""Initial point cloud: visible surface points (unprojected depth) with colours, voxel-downsampled,
+written as a binary little-endian PLY (x y z nx ny nz float32, red green blue uchar)."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+PLY_DTYPE = np.dtype(
+    [("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("nx", "<f4"), ("ny", "<f4"), ("nz", "<f4"),
+     ("red", "u1"), ("green", "u1"), ("blue", "u1")]
+)
+
+
+def voxel_downsample(points: np.ndarray, colors: np.ndarray, normals: np.ndarray, voxel: float):
+    """Average points [N, 3], colours [N, 3] (0..255) and normals [N, 3] per cube of side ``voxel``.
+
+    Returns (points [M, 3] float64, colours [M, 3] uint8, unit normals [M, 3] float64), ordered
+    by voxel key so the result does not depend on the input order beyond float rounding.
+    """
+    if len(points) == 0:
+        return points.reshape(0, 3), colors.reshape(0, 3).astype(np.uint8), normals.reshape(0, 3)
+    keys = np.floor(points / voxel).astype(np.int64)
+    _, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+    inverse = inverse.reshape(-1)
+
+    def mean(values):
+        out = np.zeros((len(counts), values.shape[1]))
+        np.add.at(out, inverse, values)
+        return out / counts[:, None]
+
+    p = mean(points)
+    c = np.clip(np.rint(mean(colors.astype(np.float64))), 0, 255).astype(np.uint8)
+    n = mean(normals)
+    length = np.linalg.norm(n, axis=1, keepdims=True)
+    n = np.where(length > 1e-8, n / np.maximum(length, 1e-12), 0.0)
+    return p, c, n
+
+
+def choose_voxel(points: np.ndarray, max_points: int) -> float:
+    """A voxel size that leaves roughly at most ``max_points`` points (doubles until it does)."""
+    if len(points) == 0:
+        return 1.0
+    extent = float(np.max(points.max(axis=0) - points.min(axis=0)))
+    voxel = max(extent / 1024.0, 1e-6)
+    while True:
+        n = len(np.unique(np.floor(points / voxel).astype(np.int64), axis=0))
+        if n <= max_points:
+            return voxel
+        voxel *= 1.5
+
+
+def write_ply(path: str | os.PathLike, points: np.ndarray, colors: np.ndarray, normals: np.ndarray | None = None) -> None:
+    """Binary little-endian PLY of points [N, 3], colours [N, 3] uint8, normals [N, 3]; written atomically."""
+    n = len(points)
+    data = np.zeros(n, dtype=PLY_DTYPE)
+    for i, k in enumerate("xyz"):
+        data[k] = points[:, i]
+        if normals is not None:
+            data["n" + k] = normals[:, i]
+    for i, k in enumerate(("red", "green", "blue")):
+        data[k] = colors[:, i]
+    header = "ply\nformat binary_little_endian 1.0\n"
+    header += f"element vertex {n}\n"
+    header += "".join(f"property float {k}\n" for k in ("x", "y", "z", "nx", "ny", "nz"))
+    header += "".join(f"property uchar {k}\n" for k in ("red", "green", "blue"))
+    header += "end_header\n"
+    tmp = f"{os.fspath(path)}.tmp{os.getpid()}"
+    with open(tmp, "wb") as fh:
+        fh.write(header.encode("ascii"))
+        fh.write(data.tobytes())
+    os.replace(tmp, path)
+
+
+def read_ply(path: str | os.PathLike) -> np.ndarray:
+    """Vertices of a PLY written by ``write_ply`` (structured array with PLY_DTYPE fields)."""
+    with open(path, "rb") as fh:
+        blob = fh.read()
+    end = blob.find(b"end_header\n")
+    if not blob.startswith(b"ply\n") or end < 0:
+        raise ValueError(f"{os.fspath(path)}: not a PLY file")
+    header = blob[:end].decode("ascii").splitlines()
+    if "format binary_little_endian 1.0" not in header:
+        raise ValueError(f"{os.fspath(path)}: only binary little-endian PLY is read here")
+    n = next(int(line.split()[2]) for line in header if line.startswith("element vertex"))
+    return np.frombuffer(blob, dtype=PLY_DTYPE, count=n, offset=end + len(b"end_header\n"))

@@ -1,0 +1,71 @@
+"""Pictures of the ground truth for people: colourised depth, flow colour wheel, normals, id palette.
+All functions return uint8 [H, W, 3] images."""
+from __future__ import annotations
+
+import numpy as np
+
+# dark blue -> blue -> cyan -> green -> yellow -> red, near -> far after the log mapping
+_DEPTH_STOPS = np.array([
+    [48, 18, 59], [70, 110, 230], [30, 200, 220], [90, 240, 100], [240, 210, 40], [200, 40, 10]], dtype=np.float64)
+
+
+def _ramp(t: np.ndarray, stops: np.ndarray) -> np.ndarray:
+    x = np.clip(t, 0.0, 1.0) * (len(stops) - 1)
+    i = np.minimum(np.floor(x).astype(int), len(stops) - 2)
+    f = (x - i)[..., None]
+    return stops[i] * (1 - f) + stops[i + 1] * f
+
+
+def depth_image(depth: np.ndarray) -> np.ndarray:
+    """Log-scaled colour depth [H, W] -> [H, W, 3]; black where there is no surface."""
+    valid = np.isfinite(depth) & (depth > 0)
+    out = np.zeros(depth.shape + (3,), dtype=np.uint8)
+    if not valid.any():
+        return out
+    logd = np.log(depth[valid])
+    lo, hi = np.percentile(logd, 1), np.percentile(logd, 99)
+    t = (logd - lo) / max(hi - lo, 1e-6)
+    out[valid] = np.rint(_ramp(t, _DEPTH_STOPS)).astype(np.uint8)
+    return out
+
+
+def _hsv_to_rgb(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:
+    i = np.floor(h * 6.0).astype(int) % 6
+    f = h * 6.0 - np.floor(h * 6.0)
+    p, q, t = v * (1 - s), v * (1 - f * s), v * (1 - (1 - f) * s)
+    choices = [(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)]
+    rgb = np.zeros(h.shape + (3,))
+    for k, (r, g, b) in enumerate(choices):
+        m = i == k
+        rgb[m] = np.stack([r[m], g[m], b[m]], axis=-1)
+    return rgb
+
+
+def flow_image(flow: np.ndarray, max_magnitude: float | None = None) -> np.ndarray:
+    """Colour wheel of a flow [H, W, 2]: hue = direction, saturation = magnitude (white = still)."""
+    dx, dy = flow[..., 0], flow[..., 1]
+    mag = np.hypot(dx, dy)
+    finite = np.isfinite(mag)
+    scale = max_magnitude or float(np.max(mag[finite], initial=0.0)) or 1.0
+    hue = (np.arctan2(-dy, -dx) / (2 * np.pi) + 0.5) % 1.0
+    sat = np.clip(np.where(finite, mag, 0.0) / scale, 0, 1)
+    rgb = _hsv_to_rgb(hue, sat, np.ones_like(sat))
+    return np.rint(rgb * 255).astype(np.uint8)
+
+
+def normals_image(normals: np.ndarray) -> np.ndarray:
+    """Camera-space normals [H, W, 3] mapped from [-1, 1] to colours; black where zero."""
+    out = np.rint((normals * 0.5 + 0.5) * 255).clip(0, 255).astype(np.uint8)
+    out[np.all(normals == 0, axis=-1)] = 0
+    return out
+
+
+def id_palette(ids: np.ndarray) -> np.ndarray:
+    """Distinct colours for integer ids [H, W]; id 0 is black."""
+    i = ids.astype(np.float64)
+    hue = (i * 0.6180339887498949) % 1.0
+    sat = 0.55 + 0.45 * ((i * 0.37) % 1.0)
+    val = 0.7 + 0.3 * ((i * 0.73) % 1.0)
+    rgb = _hsv_to_rgb(hue, sat, val)
+    rgb[ids == 0] = 0
+    return np.rint(rgb * 255).astype(np.uint8)

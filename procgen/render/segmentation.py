@@ -1,0 +1,109 @@
+"""Instance and semantic ids of the objects that render, and their 3D boxes (bpy-free, duck-typed).
+
+- Instance id: each object that renders gets ``pass_index`` 1..N in sorted-name order; 0 is
+  background. Cycles' object-index pass then holds the id. Collection instances take the id of
+  the instanced object; geometry-node instances take the id of the object that carries the
+  modifier (this is what Cycles does with ``pass_index``).
+- Semantic id: from the object's custom property ``gs_class`` (or its nearest parent's),
+  through the fixed table ``CLASS_IDS``; names not in the table get ids from 1000 up in
+  sorted order; objects without a class are "unlabeled".
+"""
+from __future__ import annotations
+
+import numpy as np
+
+CLASS_PROPERTY = "gs_class"
+CLASS_IDS: dict[str, int] = {
+    "background": 0,
+    "unlabeled": 1,
+    "terrain": 2,
+    "rock": 3,
+    "tree": 4,
+    "bush": 5,
+    "grass": 6,
+    "flower": 7,
+    "water": 8,
+    "pebble": 9,
+    "ground_cover": 10,
+    "plant": 11,
+    "leaf": 12,
+    "snow": 13,
+    "sand": 14,
+    "animal": 15,
+    "building": 16,
+    "vehicle": 17,
+    "person": 18,
+    "object": 19,
+}
+FIRST_EXTRA_CLASS_ID = 1000
+GEOMETRY_TYPES = {"MESH", "CURVE", "CURVES", "SURFACE", "META", "FONT", "POINTCLOUD", "VOLUME"}
+MAX_ID = 32767  # Object.pass_index limit
+
+
+def object_class(obj) -> str:
+    """``gs_class`` of ``obj`` or its nearest parent that has one; "unlabeled" otherwise."""
+    while obj is not None:
+        value = obj.get(CLASS_PROPERTY)
+        if value:
+            return str(value)
+        obj = obj.parent
+    return "unlabeled"
+
+
+def class_table(names) -> dict[str, int]:
+    """Semantic id of each class name: the fixed table plus extra names from 1000 up."""
+    table = dict(CLASS_IDS)
+    extra = sorted(set(names) - set(table))
+    for i, name in enumerate(extra):
+        table[name] = FIRST_EXTRA_CLASS_ID + i
+    return table
+
+
+def rendered_boxes(depsgraph) -> dict[str, tuple[object, np.ndarray, np.ndarray]]:
+    """Objects that render in an evaluated depsgraph and their world AABB at its current frame.
+
+    Returns original object name -> (original object, min [3], max [3]); the box is the union
+    over all of the object's instances.
+    """
+    out: dict[str, tuple[object, np.ndarray, np.ndarray]] = {}
+    for inst in depsgraph.object_instances:
+        ob = inst.object
+        if ob.type not in GEOMETRY_TYPES:
+            continue
+        original = ob.original
+        corners = np.array([tuple(c) for c in ob.bound_box], dtype=np.float64)  # [8, 3] local
+        m = np.array(inst.matrix_world, dtype=np.float64)
+        world = corners @ m[:3, :3].T + m[:3, 3]
+        lo, hi = world.min(axis=0), world.max(axis=0)
+        key = original.name
+        if key in out:
+            _, lo0, hi0 = out[key]
+            lo, hi = np.minimum(lo, lo0), np.maximum(hi, hi0)
+        out[key] = (original, lo, hi)
+    return out
+
+
+def assign_ids(names) -> dict[str, int]:
+    """Instance id of each object name: 1..N in sorted order."""
+    names = sorted(set(names))
+    if len(names) > MAX_ID:
+        raise ValueError(f"{len(names)} objects render; instance ids support at most {MAX_ID}")
+    return {name: i + 1 for i, name in enumerate(names)}
+
+
+def box_corners(lo, hi) -> list[list[float]]:
+    """The 8 corners [8, 3] of an axis-aligned box, x fastest."""
+    return [[float((hi if (i >> a) & 1 else lo)[a]) for a in range(3)] for i in range(8)]
+
+
+def semantic_lut(ids: dict[str, int], classes: dict[str, str], table: dict[str, int]) -> np.ndarray:
+    """Lookup [max_id + 1] uint16: instance id -> semantic id (0 for background)."""
+    lut = np.zeros(max(ids.values(), default=0) + 1, dtype=np.uint16)
+    for name, i in ids.items():
+        lut[i] = table[classes[name]]
+    return lut
+
+
+def id_image(index_pass: np.ndarray) -> np.ndarray:
+    """uint16 [H, W] ids from Cycles' object/material index pass [H, W] (float)."""
+    return np.clip(np.rint(index_pass), 0, 65535).astype(np.uint16)
