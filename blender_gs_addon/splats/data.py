@@ -168,43 +168,41 @@ class SplatData:
 
         Raises SplatFormatError(path, ...) when a required property is missing.
         """
-        required = ["x", "y", "z", "f_dc_0", "f_dc_1", "f_dc_2", "opacity",
-                    "scale_0", "scale_1", "scale_2", "rot_0", "rot_1", "rot_2", "rot_3"]
-        missing = [k for k in required if k not in cols]
-        if missing:
-            raise SplatFormatError(path, "not a Gaussian splat file: missing properties " + ", ".join(missing))
-        rest_names = [k for k in cols if k.startswith("f_rest_")]
-        n_rest = len(rest_names)
-        expected = {f"f_rest_{i}" for i in range(n_rest)}
-        if set(rest_names) != expected or n_rest % 3 != 0 or sh_degree_from_rest_count(n_rest // 3) is None:
-            raise SplatFormatError(
-                path, f"{n_rest} f_rest properties do not form SH bands: expected f_rest_0..f_rest_(3*((D+1)^2-1)-1) "
-                      "for a degree D of 0..4")
-        k1 = n_rest // 3
+        from .table import field_columns
+
+        names = list(cols)
+        k1, has_normals = check_property_names(names, path)
         n = len(cols["x"])
+        fields = {}
+        core = set()
+        for field, props in field_columns(k1, has_normals).items():
+            core.update(props)
+            block = np.empty((n, len(props)), np.float32)
+            for i, p in enumerate(props):
+                block[:, i] = cols[p]
+            if field == "sh_rest":
+                block = np.ascontiguousarray(block.reshape(n, 3, k1).transpose(0, 2, 1))
+            elif field == "opacity_logit":
+                block = block.reshape(n)
+            fields[field] = block
+        extra = {k: np.ascontiguousarray(v) for k, v in cols.items() if k not in core}
+        return cls(**fields, extra=extra, layout=layout, comments=list(comments or []))
 
-        def stack(names: list[str]) -> np.ndarray:
-            out = np.empty((n, len(names)), np.float32)
-            for i, name in enumerate(names):
-                out[:, i] = cols[name]
-            return out
 
-        sh_rest = np.empty((n, k1, 3), np.float32)
-        for ch in range(3):
-            for j in range(k1):
-                sh_rest[:, j, ch] = cols[f"f_rest_{ch * k1 + j}"]
-        has_normals = all(k in cols for k in ("nx", "ny", "nz"))
-        known = set(required) | set(rest_names) | ({"nx", "ny", "nz"} if has_normals else set())
-        extra = {k: np.ascontiguousarray(v) for k, v in cols.items() if k not in known}
-        return cls(
-            means=stack(["x", "y", "z"]),
-            scales_log=stack(["scale_0", "scale_1", "scale_2"]),
-            quats=stack(["rot_0", "rot_1", "rot_2", "rot_3"]),
-            opacity_logit=np.ascontiguousarray(cols["opacity"], dtype=np.float32),
-            sh_dc=stack(["f_dc_0", "f_dc_1", "f_dc_2"]),
-            sh_rest=sh_rest,
-            normals=stack(["nx", "ny", "nz"]) if has_normals else None,
-            extra=extra,
-            layout=layout,
-            comments=list(comments or []),
-        )
+REQUIRED = ("x", "y", "z", "f_dc_0", "f_dc_1", "f_dc_2", "opacity",
+            "scale_0", "scale_1", "scale_2", "rot_0", "rot_1", "rot_2", "rot_3")
+
+
+def check_property_names(names: list[str], path=None) -> tuple[int, bool]:
+    """Validate the property names of a splat file -> (SH coefficients per channel - 1, has normals)."""
+    present = set(names)
+    missing = [k for k in REQUIRED if k not in present]
+    if missing:
+        raise SplatFormatError(path, "not a Gaussian splat file: missing properties " + ", ".join(missing))
+    rest = [k for k in names if k.startswith("f_rest_")]
+    n_rest = len(rest)
+    if set(rest) != {f"f_rest_{i}" for i in range(n_rest)} or n_rest % 3 or sh_degree_from_rest_count(n_rest // 3) is None:
+        raise SplatFormatError(
+            path, f"{n_rest} f_rest properties do not form SH bands: expected f_rest_0..f_rest_(3*((D+1)^2-1)-1) "
+                  "for a degree D of 0..4")
+    return n_rest // 3, all(k in present for k in ("nx", "ny", "nz"))

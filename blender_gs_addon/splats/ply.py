@@ -11,9 +11,11 @@ import tempfile
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.lib.recfunctions import structured_to_unstructured
 
-from .data import SplatData
+from .data import SplatData, check_property_names
 from .errors import SplatFormatError
+from .table import field_columns, fields_from_table, table_from_fields
 
 # PLY scalar type name -> numpy type code (without byte order)
 PLY_TYPES = {
@@ -109,13 +111,6 @@ def _struct_dtype(path: str, el: _Element, byteorder: str) -> np.dtype:
     return np.dtype([(n, byteorder + PLY_TYPES[t]) for n, t in el.props])
 
 
-CORE = ("x", "y", "z", "nx", "ny", "nz", "f_dc_", "f_rest_", "opacity", "scale_", "rot_")
-
-
-def _is_core(name: str) -> bool:
-    return name in CORE or any(name.startswith(p) and name[len(p):].isdigit() for p in ("f_dc_", "f_rest_", "scale_", "rot_"))
-
-
 def read_ply(path: str | os.PathLike) -> SplatData:
     """Read a 3DGS PLY file. Raises SplatFormatError naming the file for anything malformed.
 
@@ -133,9 +128,13 @@ def read_ply(path: str | os.PathLike) -> SplatData:
             if vertex_i is None:
                 raise SplatFormatError(path, "PLY file has no 'vertex' element")
             vertex = header.elements[vertex_i]
-            for n, t in vertex.props:
-                if _is_core(n) and t not in FLOAT_TYPES:
-                    raise SplatFormatError(path, f"property {n!r} has type {t}; splat properties must be float")
+            names = [n for n, _ in vertex.props]
+            k1, has_normals = check_property_names(names, path)
+            core = [p for props in field_columns(k1, has_normals).values() for p in props]
+            types = dict(vertex.props)
+            for n in core:
+                if types[n] not in FLOAT_TYPES:
+                    raise SplatFormatError(path, f"property {n!r} has type {types[n]}; splat properties must be float")
             if vertex.count == 0:
                 raise SplatFormatError(path, "the file holds no splats (vertex count 0)")
             if header.fmt == "ascii":
@@ -157,9 +156,26 @@ def read_ply(path: str | os.PathLike) -> SplatData:
                     raise SplatFormatError(path, f"could only read {arr.shape[0]} of {vertex.count} splats")
     except OSError as exc:
         raise SplatFormatError(path, f"cannot read file: {exc.strerror or exc}") from None
-    cols = {n: arr[n] for n, _ in vertex.props}
-    data = SplatData.from_columns(cols, path=path, layout=list(vertex.props), comments=header.comments)
-    check_finite(data, path)
+
+    # one [N, P] float32 table: a free view when every property is float32 (the common case)
+    field_types = {arr.dtype.fields[n][0] for n in names}
+    if len(field_types) == 1 and next(iter(field_types)).kind == "f" and next(iter(field_types)).itemsize == 4:
+        table, table_names = arr.view(arr.dtype.fields[names[0]][0]).reshape(len(arr), len(names)), names
+        if not table.dtype.isnative:
+            table = table.astype(np.float32)
+    else:
+        table, table_names = structured_to_unstructured(arr[core], dtype=np.float32), core
+    finite = bool(np.isfinite(table).all())
+    fields = fields_from_table(table, table_names, k1, has_normals)
+    core_set = set(core)
+    extra = {}
+    for n in names:
+        if n not in core_set:
+            col = arr[n]
+            extra[n] = np.ascontiguousarray(col, dtype=col.dtype.newbyteorder("="))
+    data = SplatData(**fields, extra=extra, layout=list(vertex.props), comments=header.comments)
+    if not finite:
+        check_finite(data, path)  # raises when a splat field (not an extra) is NaN/inf
     return data
 
 
@@ -207,7 +223,10 @@ def check_finite(data: SplatData, path=None) -> None:
 def _write_layout(data: SplatData) -> list[tuple[str, str]]:
     """Property (name, ply type) list to write: the source layout when it still fits, else canonical."""
     cols = data.columns()
-    if data.layout is not None and [n for n, _ in data.layout if n in cols] and {n for n, _ in data.layout} == set(cols):
+    core = {p for props in field_columns(data).values() for p in props}
+    _is_core = core.__contains__
+    if data.layout is not None and [n for n, _ in data.layout] == [n for n, _ in data.layout if n in cols] \
+            and {n for n, _ in data.layout} == set(cols):
         out = []
         for n, t in data.layout:
             if _is_core(n) and t not in ("float", "float32"):
@@ -242,12 +261,19 @@ def write_ply(path: str | os.PathLike, data: SplatData) -> None:
     path = os.fspath(path)
     data.validate()
     layout = _write_layout(data)
-    dtype = np.dtype([(n, "<" + PLY_TYPES[t]) for n, t in layout])
-    arr = np.empty(len(data), dtype)
-    cols = data.columns()
-    for n, _ in layout:
-        arr[n] = cols[n]
-    atomic_write(path, [ply_header(data, layout), arr])
+    names = [n for n, _ in layout]
+    if all(PLY_TYPES[t] == "f4" for _, t in layout):
+        body = table_from_fields(data, names)  # [N, P] float32, rows are the file's records
+        pos = {n: i for i, n in enumerate(names)}
+        for n, v in data.extra.items():
+            body[:, pos[n]] = v
+        body = body.astype("<f4", copy=False)
+    else:
+        body = np.empty(len(data), np.dtype([(n, "<" + PLY_TYPES[t]) for n, t in layout]))
+        cols = data.columns()
+        for n in names:
+            body[n] = cols[n]
+    atomic_write(path, [ply_header(data, layout), body])
 
 
 def atomic_write(path: str, parts) -> None:
@@ -258,6 +284,7 @@ def atomic_write(path: str, parts) -> None:
     except OSError as exc:
         raise SplatFormatError(path, f"cannot write: {exc.strerror or exc}") from None
     try:
+        os.chmod(tmp, _file_mode(path))
         with os.fdopen(fd, "wb") as f:
             for p in parts:
                 if isinstance(p, np.ndarray):
@@ -273,3 +300,13 @@ def atomic_write(path: str, parts) -> None:
         if isinstance(exc, OSError):
             raise SplatFormatError(path, f"cannot write: {exc.strerror or exc}") from None
         raise
+
+
+def _file_mode(path: str) -> int:
+    """Permissions for a new file: those of the file it replaces, else the umask default."""
+    try:
+        return os.stat(path).st_mode & 0o777
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask

@@ -1,0 +1,83 @@
+"""Fast moves between a [N, P] float32 property table and SplatData fields (bpy-free).
+
+Files store splats row by row ([N, P]); fields are [N, k] blocks of some of those
+columns. Copying runs of consecutive columns at once keeps these moves to a few
+cache-friendly passes instead of one strided pass per property.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .data import SplatData
+
+
+def _runs(cols: list[int]) -> list[tuple[int, int, int]]:
+    """(dst offset, src start, length) runs of consecutive source columns."""
+    runs: list[tuple[int, int, int]] = []
+    for dst, src in enumerate(cols):
+        if runs and runs[-1][1] + runs[-1][2] == src:
+            runs[-1] = (runs[-1][0], runs[-1][1], runs[-1][2] + 1)
+        else:
+            runs.append((dst, src, 1))
+    return runs
+
+
+def gather(table: np.ndarray, cols: list[int]) -> np.ndarray:
+    """table[:, cols] as a new C-contiguous float32 array [N, len(cols)]."""
+    out = np.empty((table.shape[0], len(cols)), np.float32)
+    for dst, src, n in _runs(cols):
+        out[:, dst:dst + n] = table[:, src:src + n]
+    return out
+
+
+def scatter(table: np.ndarray, cols: list[int], block: np.ndarray) -> None:
+    """table[:, cols] = block [N, len(cols)]."""
+    for dst, src, n in _runs(cols):
+        table[:, src:src + n] = block[:, dst:dst + n]
+
+
+def field_columns(data_or_k1, has_normals: bool | None = None) -> dict[str, list[str]]:
+    """PLY property names of each SplatData field, in field order (f_rest in file order)."""
+    if isinstance(data_or_k1, SplatData):
+        k1, has_normals = data_or_k1.sh_rest.shape[1], data_or_k1.normals is not None
+    else:
+        k1 = data_or_k1
+    out = {"means": ["x", "y", "z"]}
+    if has_normals:
+        out["normals"] = ["nx", "ny", "nz"]
+    out["sh_dc"] = [f"f_dc_{i}" for i in range(3)]
+    out["sh_rest"] = [f"f_rest_{i}" for i in range(3 * k1)]  # channel-major, as in the file
+    out["opacity_logit"] = ["opacity"]
+    out["scales_log"] = [f"scale_{i}" for i in range(3)]
+    out["quats"] = [f"rot_{i}" for i in range(4)]
+    return out
+
+
+def fields_from_table(table: np.ndarray, names: list[str], k1: int, has_normals: bool) -> dict[str, np.ndarray]:
+    """SplatData field arrays from a [N, P] float32 table whose columns are ``names``."""
+    pos = {n: i for i, n in enumerate(names)}
+    out = {}
+    for field, props in field_columns(k1, has_normals).items():
+        block = gather(table, [pos[p] for p in props])
+        if field == "sh_rest":
+            block = np.ascontiguousarray(block.reshape(-1, 3, k1).transpose(0, 2, 1))
+        elif field == "opacity_logit":
+            block = block.reshape(-1)
+        out[field] = block
+    return out
+
+
+def table_from_fields(data: SplatData, names: list[str], out: np.ndarray | None = None) -> np.ndarray:
+    """[N, P] float32 table of the core fields of ``data`` laid out as ``names`` (extras not filled)."""
+    n = len(data)
+    table = np.empty((n, len(names)), np.float32) if out is None else out
+    pos = {nm: i for i, nm in enumerate(names)}
+    k1 = data.sh_rest.shape[1]
+    for field, props in field_columns(data).items():
+        block = getattr(data, field)
+        if field == "sh_rest":
+            block = block.transpose(0, 2, 1).reshape(n, 3 * k1)
+        elif field == "opacity_logit":
+            block = block.reshape(n, 1)
+        scatter(table, [pos[p] for p in props], block)
+    return table
