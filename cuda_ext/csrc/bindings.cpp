@@ -1,0 +1,327 @@
+// torch entry points: check inputs, allocate outputs, dispatch to the CPU kernels or,
+// under WITH_CUDA, the CUDA kernels. The device of the inputs picks the kernel.
+#include <torch/extension.h>
+
+#include <string>
+#include <vector>
+
+#include "gaussian_math.h"
+#include "kernels.h"
+
+#ifdef WITH_CUDA
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#define GS_STREAM ((void*)c10::cuda::getCurrentCUDAStream().stream())
+#endif
+
+using torch::Tensor;
+
+namespace {
+
+constexpr bool kHaveCuda =
+#ifdef WITH_CUDA
+    true;
+#else
+    false;
+#endif
+
+std::string shape_str(const Tensor& t) {
+    std::string s = "[";
+    for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
+    return s + "]";
+}
+
+void check_tensor(const Tensor& t, const char* name, const std::vector<int64_t>& shape, const Tensor& ref) {
+    // shape: -1 = any size
+    bool ok = t.dim() == (int64_t)shape.size();
+    for (size_t i = 0; ok && i < shape.size(); ++i) ok = shape[i] < 0 || t.size(i) == shape[i];
+    if (!ok) {
+        std::string want = "[";
+        for (size_t i = 0; i < shape.size(); ++i)
+            want += (i ? ", " : "") + (shape[i] < 0 ? std::string("*") : std::to_string(shape[i]));
+        TORCH_CHECK_VALUE(false, "rasterize: ", name, " must have shape ", want, "], got ", shape_str(t));
+    }
+    TORCH_CHECK_VALUE(t.scalar_type() == torch::kFloat32, "rasterize: ", name, " must be float32, got ",
+                      t.scalar_type());
+    TORCH_CHECK_VALUE(t.device() == ref.device(), "rasterize: ", name, " is on ", t.device(),
+                      " but means is on ", ref.device(), " (all inputs must share one device)");
+    TORCH_CHECK_VALUE(t.numel() == 0 || torch::isfinite(t).all().item<bool>(), "rasterize: ", name,
+                      " contains NaN or Inf");
+}
+
+void check_device_supported(const Tensor& t) {
+    TORCH_CHECK_VALUE(t.device().is_cpu() || (t.device().is_cuda() && kHaveCuda), "rasterize: tensors on ",
+                      t.device(), " are not supported by this build (CPU", kHaveCuda ? " and CUDA)" : " only)");
+}
+
+Tensor contig(const Tensor& t) { return t.contiguous(); }
+
+}  // namespace
+
+// All user-facing checks in one place; the stage functions below trust their inputs.
+void validate(const Tensor& means, const Tensor& quats, const Tensor& scales, const Tensor& opacities,
+              const Tensor& colors, const Tensor& viewmat, const Tensor& K, int64_t width, int64_t height,
+              int64_t sh_degree, const c10::optional<Tensor>& background) {
+    TORCH_CHECK_VALUE(means.dim() == 2 && means.size(1) == 3, "rasterize: means must have shape [N, 3], got ",
+                      shape_str(means));
+    const int64_t N = means.size(0);
+    check_device_supported(means);
+    check_tensor(means, "means", {N, 3}, means);
+    check_tensor(quats, "quats", {N, 4}, means);
+    check_tensor(scales, "scales", {N, 3}, means);
+    check_tensor(opacities, "opacities", {N}, means);
+    if (sh_degree < 0) {
+        check_tensor(colors, "colors (RGB, sh_degree=None)", {N, 3}, means);
+    } else {
+        TORCH_CHECK_VALUE(sh_degree <= 3, "rasterize: sh_degree must be None or 0..3, got ", sh_degree);
+        const int64_t need = (sh_degree + 1) * (sh_degree + 1);
+        TORCH_CHECK_VALUE(colors.dim() == 3 && colors.size(1) >= need,
+                          "rasterize: colors must have shape [N, K, 3] with K >= ", need, " for sh_degree ",
+                          sh_degree, ", got ", shape_str(colors));
+        check_tensor(colors, "colors (SH)", {N, colors.size(1), 3}, means);
+    }
+    check_tensor(viewmat, "viewmat", {4, 4}, means);
+    check_tensor(K, "K", {3, 3}, means);
+    TORCH_CHECK_VALUE(width > 0 && height > 0, "rasterize: width and height must be positive, got ", width, "x",
+                      height);
+    TORCH_CHECK_VALUE(width <= 65536 && height <= 65536, "rasterize: image larger than 65536 pixels a side");
+    if (background.has_value()) check_tensor(*background, "background", {3}, means);
+    if (N > 0) {
+        const auto op = opacities.detach();
+        TORCH_CHECK_VALUE(op.min().item<float>() >= 0.f && op.max().item<float>() <= 1.f,
+                          "rasterize: opacities must lie in [0, 1] (apply a sigmoid to logits)");
+    }
+    TORCH_CHECK_VALUE(N < ((int64_t)1 << 31), "rasterize: at most 2^31 - 1 Gaussians");
+}
+
+std::vector<Tensor> project_forward(Tensor means, Tensor quats, Tensor scales, Tensor opacities, Tensor viewmat,
+                                    Tensor K, int64_t width, int64_t height) {
+    means = contig(means); quats = contig(quats); scales = contig(scales); opacities = contig(opacities);
+    viewmat = contig(viewmat); K = contig(K);
+    const int64_t N = means.size(0);
+    auto f = means.options();
+    auto i32 = f.dtype(torch::kInt32);
+    Tensor means2d = torch::empty({N, 2}, f), conics = torch::empty({N, 3}, f), depths = torch::empty({N}, f);
+    Tensor radii = torch::empty({N}, i32), rects = torch::empty({N, 4}, i32);
+    if (means.is_cuda()) {
+#ifdef WITH_CUDA
+        const c10::cuda::CUDAGuard guard(means.device());
+        gs::project_forward_cuda(N, means.data_ptr<float>(), quats.data_ptr<float>(), scales.data_ptr<float>(),
+                                 opacities.data_ptr<float>(), viewmat.data_ptr<float>(), K.data_ptr<float>(),
+                                 (int)width, (int)height, means2d.data_ptr<float>(), conics.data_ptr<float>(),
+                                 depths.data_ptr<float>(), radii.data_ptr<int32_t>(), rects.data_ptr<int32_t>(),
+                                 GS_STREAM);
+#endif
+    } else {
+        gs::project_forward_cpu(N, means.data_ptr<float>(), quats.data_ptr<float>(), scales.data_ptr<float>(),
+                                opacities.data_ptr<float>(), viewmat.data_ptr<float>(), K.data_ptr<float>(),
+                                (int)width, (int)height, means2d.data_ptr<float>(), conics.data_ptr<float>(),
+                                depths.data_ptr<float>(), radii.data_ptr<int32_t>(), rects.data_ptr<int32_t>());
+    }
+    return {means2d, conics, depths, radii, rects};
+}
+
+std::vector<Tensor> project_backward(Tensor means, Tensor quats, Tensor scales, Tensor viewmat, Tensor K,
+                                     Tensor radii, Tensor v_means2d, Tensor v_conics, Tensor v_depths) {
+    means = contig(means); quats = contig(quats); scales = contig(scales); viewmat = contig(viewmat);
+    K = contig(K); radii = contig(radii);
+    v_means2d = contig(v_means2d); v_conics = contig(v_conics); v_depths = contig(v_depths);
+    const int64_t N = means.size(0);
+    Tensor v_means = torch::empty_like(means), v_quats = torch::empty_like(quats), v_scales = torch::empty_like(scales);
+    if (means.is_cuda()) {
+#ifdef WITH_CUDA
+        const c10::cuda::CUDAGuard guard(means.device());
+        gs::project_backward_cuda(N, means.data_ptr<float>(), quats.data_ptr<float>(), scales.data_ptr<float>(),
+                                  viewmat.data_ptr<float>(), K.data_ptr<float>(), radii.data_ptr<int32_t>(),
+                                  v_means2d.data_ptr<float>(), v_conics.data_ptr<float>(), v_depths.data_ptr<float>(),
+                                  v_means.data_ptr<float>(), v_quats.data_ptr<float>(), v_scales.data_ptr<float>(),
+                                  GS_STREAM);
+#endif
+    } else {
+        gs::project_backward_cpu(N, means.data_ptr<float>(), quats.data_ptr<float>(), scales.data_ptr<float>(),
+                                 viewmat.data_ptr<float>(), K.data_ptr<float>(), radii.data_ptr<int32_t>(),
+                                 v_means2d.data_ptr<float>(), v_conics.data_ptr<float>(), v_depths.data_ptr<float>(),
+                                 v_means.data_ptr<float>(), v_quats.data_ptr<float>(), v_scales.data_ptr<float>());
+    }
+    return {v_means, v_quats, v_scales};
+}
+
+std::vector<Tensor> sh_forward(Tensor coeffs, Tensor means, Tensor viewmat, Tensor radii, int64_t deg) {
+    coeffs = contig(coeffs); means = contig(means); viewmat = contig(viewmat); radii = contig(radii);
+    const int64_t N = means.size(0);
+    const int Kc = (int)coeffs.size(1);
+    Tensor colors = torch::empty({N, 3}, means.options());
+    Tensor clamped = torch::empty({N}, means.options().dtype(torch::kUInt8));
+    if (means.is_cuda()) {
+#ifdef WITH_CUDA
+        const c10::cuda::CUDAGuard guard(means.device());
+        gs::sh_forward_cuda(N, (int)deg, Kc, coeffs.data_ptr<float>(), means.data_ptr<float>(),
+                            viewmat.data_ptr<float>(), radii.data_ptr<int32_t>(), colors.data_ptr<float>(),
+                            clamped.data_ptr<uint8_t>(), GS_STREAM);
+#endif
+    } else {
+        gs::sh_forward_cpu(N, (int)deg, Kc, coeffs.data_ptr<float>(), means.data_ptr<float>(),
+                           viewmat.data_ptr<float>(), radii.data_ptr<int32_t>(), colors.data_ptr<float>(),
+                           clamped.data_ptr<uint8_t>());
+    }
+    return {colors, clamped};
+}
+
+std::vector<Tensor> sh_backward(Tensor coeffs, Tensor means, Tensor viewmat, Tensor radii, Tensor clamped,
+                                Tensor v_colors, int64_t deg) {
+    coeffs = contig(coeffs); means = contig(means); viewmat = contig(viewmat); radii = contig(radii);
+    clamped = contig(clamped); v_colors = contig(v_colors);
+    const int64_t N = means.size(0);
+    const int Kc = (int)coeffs.size(1);
+    Tensor v_coeffs = torch::empty_like(coeffs), v_means = torch::empty_like(means);
+    if (means.is_cuda()) {
+#ifdef WITH_CUDA
+        const c10::cuda::CUDAGuard guard(means.device());
+        gs::sh_backward_cuda(N, (int)deg, Kc, coeffs.data_ptr<float>(), means.data_ptr<float>(),
+                             viewmat.data_ptr<float>(), radii.data_ptr<int32_t>(), clamped.data_ptr<uint8_t>(),
+                             v_colors.data_ptr<float>(), v_coeffs.data_ptr<float>(), v_means.data_ptr<float>(),
+                             GS_STREAM);
+#endif
+    } else {
+        gs::sh_backward_cpu(N, (int)deg, Kc, coeffs.data_ptr<float>(), means.data_ptr<float>(),
+                            viewmat.data_ptr<float>(), radii.data_ptr<int32_t>(), clamped.data_ptr<uint8_t>(),
+                            v_colors.data_ptr<float>(), v_coeffs.data_ptr<float>(), v_means.data_ptr<float>());
+    }
+    return {v_coeffs, v_means};
+}
+
+// -> tile_offsets [T+1] int64, isect_ids [M] int32
+std::vector<Tensor> bin_gaussians(Tensor radii, Tensor rects, Tensor depths, int64_t width, int64_t height) {
+    radii = contig(radii); rects = contig(rects); depths = contig(depths);
+    const int64_t N = radii.size(0);
+    const int tx = (int)((width + gs::TILE - 1) / gs::TILE), ty = (int)((height + gs::TILE - 1) / gs::TILE);
+    const int64_t T = (int64_t)tx * ty;
+    auto i64 = radii.options().dtype(torch::kInt64);
+    auto i32 = radii.options().dtype(torch::kInt32);
+    if (radii.is_cuda()) {
+#ifdef WITH_CUDA
+        const c10::cuda::CUDAGuard guard(radii.device());
+        Tensor cum = torch::empty({N}, i64);
+        size_t tb = gs::bin_temp_bytes_cuda(N, 0, tx, ty);
+        Tensor temp = torch::empty({(int64_t)tb + 1}, radii.options().dtype(torch::kUInt8));
+        const int64_t M = gs::bin_count_cuda(N, radii.data_ptr<int32_t>(), rects.data_ptr<int32_t>(),
+                                             cum.data_ptr<int64_t>(), temp.data_ptr(), tb, GS_STREAM);
+        Tensor tile_offsets = torch::empty({T + 1}, i64);
+        Tensor isect_ids = torch::empty({M}, i32);
+        Tensor keys = torch::empty({2, M}, i64);
+        Tensor ids = torch::empty({M}, i32);
+        tb = gs::bin_temp_bytes_cuda(N, M, tx, ty);
+        temp = torch::empty({(int64_t)tb + 1}, radii.options().dtype(torch::kUInt8));
+        uint64_t* kp = reinterpret_cast<uint64_t*>(keys.data_ptr<int64_t>());
+        gs::bin_fill_cuda(N, M, radii.data_ptr<int32_t>(), rects.data_ptr<int32_t>(), depths.data_ptr<float>(),
+                          cum.data_ptr<int64_t>(), tx, ty, kp, kp + M, ids.data_ptr<int32_t>(),
+                          isect_ids.data_ptr<int32_t>(), temp.data_ptr(), tb, tile_offsets.data_ptr<int64_t>(),
+                          isect_ids.data_ptr<int32_t>(), GS_STREAM);
+        return {tile_offsets, isect_ids};
+#endif
+    }
+    Tensor tile_offsets = torch::empty({T + 1}, i64);
+    const int64_t M = gs::bin_count_cpu(N, radii.data_ptr<int32_t>(), rects.data_ptr<int32_t>(), tx, ty,
+                                        tile_offsets.data_ptr<int64_t>());
+    TORCH_CHECK(M < ((int64_t)1 << 40), "rasterize: too many tile intersections (", M, ")");
+    Tensor isect_ids = torch::empty({M}, i32);
+    gs::bin_fill_cpu(N, radii.data_ptr<int32_t>(), rects.data_ptr<int32_t>(), depths.data_ptr<float>(), tx, ty,
+                     tile_offsets.data_ptr<int64_t>(), isect_ids.data_ptr<int32_t>());
+    return {tile_offsets, isect_ids};
+}
+
+namespace {
+gs::RasterArgs raster_args(const Tensor& means2d, const Tensor& conics, const Tensor& colors, const Tensor& opacities,
+                           const Tensor& depths, const c10::optional<Tensor>& background, const Tensor& tile_offsets,
+                           const Tensor& isect_ids, int64_t width, int64_t height) {
+    gs::RasterArgs a;
+    a.means2d = means2d.data_ptr<float>();
+    a.conics = conics.data_ptr<float>();
+    a.colors = colors.data_ptr<float>();
+    a.opacities = opacities.data_ptr<float>();
+    a.depths = depths.data_ptr<float>();
+    a.background = background.has_value() ? background->data_ptr<float>() : nullptr;
+    a.tile_offsets = tile_offsets.data_ptr<int64_t>();
+    a.isect_ids = isect_ids.data_ptr<int32_t>();
+    a.width = (int)width;
+    a.height = (int)height;
+    return a;
+}
+c10::optional<Tensor> contig_opt(const c10::optional<Tensor>& t) {
+    if (!t.has_value()) return t;
+    return t->contiguous();
+}
+}  // namespace
+
+// -> rgb [H,W,3], alpha [H,W], depth [H,W], final_T [H,W], n_contrib [H,W] int32
+std::vector<Tensor> raster_forward(Tensor means2d, Tensor conics, Tensor colors, Tensor opacities, Tensor depths,
+                                   c10::optional<Tensor> background, Tensor tile_offsets, Tensor isect_ids,
+                                   int64_t width, int64_t height) {
+    means2d = contig(means2d); conics = contig(conics); colors = contig(colors); opacities = contig(opacities);
+    depths = contig(depths); background = contig_opt(background);
+    tile_offsets = contig(tile_offsets); isect_ids = contig(isect_ids);
+    auto f = means2d.options();
+    Tensor rgb = torch::empty({height, width, 3}, f), alpha = torch::empty({height, width}, f);
+    Tensor depth = torch::empty({height, width}, f), final_T = torch::empty({height, width}, f);
+    Tensor n_contrib = torch::empty({height, width}, f.dtype(torch::kInt32));
+    const gs::RasterArgs a =
+        raster_args(means2d, conics, colors, opacities, depths, background, tile_offsets, isect_ids, width, height);
+    if (means2d.is_cuda()) {
+#ifdef WITH_CUDA
+        const c10::cuda::CUDAGuard guard(means2d.device());
+        gs::raster_forward_cuda(a, rgb.data_ptr<float>(), alpha.data_ptr<float>(), depth.data_ptr<float>(),
+                                final_T.data_ptr<float>(), n_contrib.data_ptr<int32_t>(), GS_STREAM);
+#endif
+    } else {
+        gs::raster_forward_cpu(a, rgb.data_ptr<float>(), alpha.data_ptr<float>(), depth.data_ptr<float>(),
+                               final_T.data_ptr<float>(), n_contrib.data_ptr<int32_t>());
+    }
+    return {rgb, alpha, depth, final_T, n_contrib};
+}
+
+// -> v_means2d [N,2], v_conics [N,3], v_colors [N,3], v_opacities [N], v_depths [N]
+std::vector<Tensor> raster_backward(Tensor means2d, Tensor conics, Tensor colors, Tensor opacities, Tensor depths,
+                                    c10::optional<Tensor> background, Tensor tile_offsets, Tensor isect_ids,
+                                    int64_t width, int64_t height, Tensor final_T, Tensor n_contrib, Tensor v_rgb,
+                                    Tensor v_alpha, Tensor v_depth) {
+    means2d = contig(means2d); conics = contig(conics); colors = contig(colors); opacities = contig(opacities);
+    depths = contig(depths); background = contig_opt(background);
+    tile_offsets = contig(tile_offsets); isect_ids = contig(isect_ids);
+    final_T = contig(final_T); n_contrib = contig(n_contrib);
+    v_rgb = contig(v_rgb); v_alpha = contig(v_alpha); v_depth = contig(v_depth);
+    const int64_t N = means2d.size(0);
+    Tensor v_means2d = torch::zeros_like(means2d), v_conics = torch::zeros_like(conics);
+    Tensor v_colors = torch::zeros_like(colors), v_opacities = torch::zeros_like(opacities);
+    Tensor v_depths = torch::zeros_like(depths);
+    const gs::RasterArgs a =
+        raster_args(means2d, conics, colors, opacities, depths, background, tile_offsets, isect_ids, width, height);
+    if (means2d.is_cuda()) {
+#ifdef WITH_CUDA
+        const c10::cuda::CUDAGuard guard(means2d.device());
+        gs::raster_backward_cuda(a, N, final_T.data_ptr<float>(), n_contrib.data_ptr<int32_t>(),
+                                 v_rgb.data_ptr<float>(), v_alpha.data_ptr<float>(), v_depth.data_ptr<float>(),
+                                 v_means2d.data_ptr<float>(), v_conics.data_ptr<float>(), v_colors.data_ptr<float>(),
+                                 v_opacities.data_ptr<float>(), v_depths.data_ptr<float>(), GS_STREAM);
+#endif
+    } else {
+        gs::raster_backward_cpu(a, N, final_T.data_ptr<float>(), n_contrib.data_ptr<int32_t>(),
+                                v_rgb.data_ptr<float>(), v_alpha.data_ptr<float>(), v_depth.data_ptr<float>(),
+                                v_means2d.data_ptr<float>(), v_conics.data_ptr<float>(), v_colors.data_ptr<float>(),
+                                v_opacities.data_ptr<float>(), v_depths.data_ptr<float>());
+    }
+    return {v_means2d, v_conics, v_colors, v_opacities, v_depths};
+}
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+    m.doc() = "Differentiable 3D Gaussian rasterizer kernels (CPU, and CUDA when built with it)";
+    m.attr("with_cuda") = kHaveCuda;
+    m.attr("tile_size") = gs::TILE;
+    m.def("validate", &validate);
+    m.def("project_forward", &project_forward);
+    m.def("project_backward", &project_backward);
+    m.def("sh_forward", &sh_forward);
+    m.def("sh_backward", &sh_backward);
+    m.def("bin_gaussians", &bin_gaussians);
+    m.def("raster_forward", &raster_forward);
+    m.def("raster_backward", &raster_backward);
+}

@@ -1,0 +1,79 @@
+// CPU tile binning. The result is the order a stable sort of the 64-bit keys
+// (tile id << 32 | depth bits), emitted in Gaussian-index order, would give:
+// a stable radix sort by depth, then a stable bucket pass by tile.
+#include <vector>
+
+#include "../gaussian_math.h"
+#include "../kernels.h"
+
+namespace gs {
+
+int64_t bin_count_cpu(int64_t N, const int32_t* radii, const int32_t* rects, int tiles_x, int tiles_y,
+                      int64_t* tile_offsets) {
+    const int64_t T = (int64_t)tiles_x * tiles_y;
+    std::vector<int64_t> counts(T, 0);
+    for (int64_t i = 0; i < N; ++i) {
+        if (radii[i] <= 0) continue;
+        const int32_t* r = rects + 4 * i;
+        for (int ty = r[1]; ty < r[3]; ++ty)
+            for (int tx = r[0]; tx < r[2]; ++tx) counts[(int64_t)ty * tiles_x + tx] += 1;
+    }
+    int64_t total = 0;
+    for (int64_t t = 0; t < T; ++t) {
+        tile_offsets[t] = total;
+        total += counts[t];
+    }
+    tile_offsets[T] = total;
+    return total;
+}
+
+// stable LSD radix sort of (key, index) pairs by 32-bit key
+static void radix_sort_u32(std::vector<uint32_t>& keys, std::vector<int32_t>& vals) {
+    const size_t n = keys.size();
+    std::vector<uint32_t> k2(n);
+    std::vector<int32_t> v2(n);
+    for (int shift = 0; shift < 32; shift += 8) {
+        size_t hist[257] = {0};
+        for (size_t i = 0; i < n; ++i) hist[((keys[i] >> shift) & 0xFFu) + 1]++;
+        if (hist[1 + ((keys.empty() ? 0 : keys[0]) >> shift & 0xFFu)] == n) continue;  // all equal digit
+        for (int b = 0; b < 256; ++b) hist[b + 1] += hist[b];
+        for (size_t i = 0; i < n; ++i) {
+            const size_t dst = hist[(keys[i] >> shift) & 0xFFu]++;
+            k2[dst] = keys[i];
+            v2[dst] = vals[i];
+        }
+        keys.swap(k2);
+        vals.swap(v2);
+    }
+}
+
+static inline uint32_t depth_bits(float z) {
+    // depths of visible Gaussians are >= the near plane (> 0): IEEE bits sort like the floats
+    uint32_t u;
+    __builtin_memcpy(&u, &z, 4);
+    return u;
+}
+
+void bin_fill_cpu(int64_t N, const int32_t* radii, const int32_t* rects, const float* depths, int tiles_x,
+                  int tiles_y, const int64_t* tile_offsets, int32_t* isect_ids) {
+    std::vector<uint32_t> keys;
+    std::vector<int32_t> order;
+    keys.reserve(N);
+    order.reserve(N);
+    for (int64_t i = 0; i < N; ++i) {
+        if (radii[i] <= 0) continue;
+        keys.push_back(depth_bits(depths[i]));
+        order.push_back((int32_t)i);
+    }
+    radix_sort_u32(keys, order);
+    const int64_t T = (int64_t)tiles_x * tiles_y;
+    std::vector<int64_t> cursor(tile_offsets, tile_offsets + T);
+    for (int32_t g : order) {
+        const int32_t* r = rects + 4 * (int64_t)g;
+        for (int ty = r[1]; ty < r[3]; ++ty)
+            for (int tx = r[0]; tx < r[2]; ++tx) isect_ids[cursor[(int64_t)ty * tiles_x + tx]++] = g;
+    }
+    (void)tiles_y;
+}
+
+}  // namespace gs
