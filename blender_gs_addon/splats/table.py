@@ -60,7 +60,7 @@ def fields_from_table(table: np.ndarray, names: list[str], k1: int, has_normals:
     for field, props in field_columns(k1, has_normals).items():
         block = gather(table, [pos[p] for p in props])
         if field == "sh_rest":
-            block = np.ascontiguousarray(block.reshape(-1, 3, k1).transpose(0, 2, 1))
+            block = np.ascontiguousarray(block.reshape(len(table), 3, k1).transpose(0, 2, 1))
         elif field == "opacity_logit":
             block = block.reshape(-1)
         out[field] = block

@@ -1,0 +1,235 @@
+"""Splat file formats without Blender: round trips, files from an independent writer, bad input."""
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+
+from blender_gs_addon.splats import (SH_C0, SplatData, SplatFormatError, read_ply, read_splat, read_splats,
+                                     write_ply, write_splat, write_splats)
+
+
+def random_splats(n: int, degree: int, normals: bool = True, seed: int = 0) -> SplatData:
+    rng = np.random.default_rng(seed)
+    k1 = (degree + 1) ** 2 - 1
+    return SplatData(
+        means=rng.normal(size=(n, 3)).astype(np.float32),
+        scales_log=(rng.normal(size=(n, 3)) - 3).astype(np.float32),
+        quats=rng.normal(size=(n, 4)).astype(np.float32),
+        opacity_logit=rng.normal(size=n).astype(np.float32),
+        sh_dc=rng.normal(size=(n, 3)).astype(np.float32),
+        sh_rest=(0.2 * rng.normal(size=(n, k1, 3))).astype(np.float32),
+        normals=rng.normal(size=(n, 3)).astype(np.float32) if normals else None,
+    )
+
+
+def independent_ply(props: list[tuple[str, str]], rows: list[tuple], fmt="binary_little_endian 1.0") -> bytes:
+    """A PLY file written with struct only, one record at a time."""
+    header = "ply\nformat " + fmt + "\nelement vertex %d\n" % len(rows)
+    header += "".join(f"property {t} {n}\n" for n, t in props) + "end_header\n"
+    codes = {"float": "f", "uchar": "B", "int": "i", "double": "d"}
+    if fmt.startswith("ascii"):
+        return header.encode() + "".join(" ".join(repr(v) for v in r) + "\n" for r in rows).encode()
+    endian = "<" if "little" in fmt else ">"
+    rec = struct.Struct(endian + "".join(codes[t] for _, t in props))
+    return header.encode() + b"".join(rec.pack(*r) for r in rows)
+
+
+# a degree-1 splat file in a shuffled property order, without normals, with two extra properties
+SHUFFLED = ([("opacity", "float"), ("z", "float"), ("y", "float"), ("x", "float"), ("segment", "uchar")]
+            + [(f"rot_{i}", "float") for i in (3, 1, 2, 0)] + [(f"f_rest_{i}", "float") for i in range(9)]
+            + [(f"scale_{i}", "float") for i in range(3)] + [(f"f_dc_{i}", "float") for i in range(3)]
+            + [("confidence", "float")])
+
+
+def shuffled_rows(n: int) -> list[tuple]:
+    rng = np.random.default_rng(7)
+    vals = rng.normal(size=(n, len(SHUFFLED))).astype(np.float32)
+    rows = []
+    for r in range(n):
+        row = [float(v) for v in vals[r]]
+        row[4] = r % 256  # segment
+        rows.append(tuple(row))
+    return rows
+
+
+def test_round_trip_is_bit_exact(tmp_path):
+    for degree in range(4):
+        data = random_splats(50, degree, normals=degree % 2 == 0, seed=degree)
+        a, b = tmp_path / f"a{degree}.ply", tmp_path / f"b{degree}.ply"
+        write_ply(a, data)
+        back = read_ply(a)
+        assert back.sh_degree == degree
+        for name in ("means", "scales_log", "quats", "opacity_logit", "sh_dc", "sh_rest"):
+            np.testing.assert_array_equal(getattr(back, name), getattr(data, name))
+        write_ply(b, back)
+        assert a.read_bytes() == b.read_bytes()
+
+
+def test_independent_file_imports_with_any_order_and_extras(tmp_path):
+    rows = shuffled_rows(20)
+    path = tmp_path / "other.ply"
+    path.write_bytes(independent_ply(SHUFFLED, rows))
+    data = read_ply(path)
+    col = {n: np.array([r[i] for r in rows]) for i, (n, _) in enumerate(SHUFFLED)}
+    assert len(data) == 20 and data.sh_degree == 1 and data.normals is None
+    np.testing.assert_array_equal(data.means, np.stack([col["x"], col["y"], col["z"]], 1).astype(np.float32))
+    np.testing.assert_array_equal(data.quats[:, 3], col["rot_3"].astype(np.float32))
+    # f_rest is grouped per channel in the file: f_rest_3 is the first coefficient of green
+    np.testing.assert_array_equal(data.sh_rest[:, 0, 1], col["f_rest_3"].astype(np.float32))
+    np.testing.assert_array_equal(data.sh_rest[:, 2, 2], col["f_rest_8"].astype(np.float32))
+    assert list(data.extra) == ["segment", "confidence"]
+    assert data.extra["segment"].dtype == np.uint8
+    np.testing.assert_array_equal(data.extra["segment"], np.arange(20) % 256)
+    out = tmp_path / "again.ply"
+    write_ply(out, data)
+    assert out.read_bytes() == path.read_bytes()  # same order, types and bytes
+
+
+@pytest.mark.parametrize("fmt", ["binary_big_endian 1.0", "ascii 1.0"])
+def test_big_endian_and_ascii_read_the_same_values(tmp_path, fmt):
+    rows = shuffled_rows(5)
+    little, other = tmp_path / "le.ply", tmp_path / "other.ply"
+    little.write_bytes(independent_ply(SHUFFLED, rows))
+    other.write_bytes(independent_ply(SHUFFLED, rows, fmt))
+    a, b = read_ply(little), read_ply(other)
+    for name in ("means", "scales_log", "quats", "opacity_logit", "sh_dc", "sh_rest"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    np.testing.assert_array_equal(a.extra["segment"], b.extra["segment"])
+
+
+def test_splat_format_round_trip_within_quantisation(tmp_path):
+    data = random_splats(200, 2, seed=3)
+    data.sh_dc[:] = np.clip(data.sh_dc, -1.7, 1.7)  # colours inside 0..1 survive 8 bits
+    path = tmp_path / "x.splat"
+    write_splats(path, data)
+    assert path.stat().st_size == 32 * 200
+    back = read_splats(path)
+    np.testing.assert_array_equal(back.means, data.means)
+    np.testing.assert_allclose(back.scales(), data.scales(), rtol=1e-6)
+    assert np.abs(back.colors() - data.colors()).max() <= 0.5 / 255 + 1e-6
+    assert np.abs(back.alphas() - data.alphas()).max() <= 0.5 / 255 + 1e-4
+    # quaternion sign is free; compare the rotations up to sign
+    dots = np.abs((back.unit_quats() * data.unit_quats()).sum(1))
+    assert dots.min() > 0.995
+    assert back.sh_degree == 0
+
+
+def test_splat_file_from_independent_writer(tmp_path):
+    rec = struct.Struct("<3f3f4B4B")
+    path = tmp_path / "ind.splat"
+    path.write_bytes(rec.pack(1, 2, 3, 0.1, 0.2, 0.3, 255, 128, 0, 64, 128, 128, 128, 255))  # 90 deg about z
+    d = read_splat(path)
+    np.testing.assert_allclose(d.means[0], [1, 2, 3])
+    np.testing.assert_allclose(d.scales()[0], [0.1, 0.2, 0.3], rtol=1e-6)
+    np.testing.assert_allclose(d.colors()[0], [1.0, 128 / 255, 0.0], atol=1e-6)
+    np.testing.assert_allclose(d.alphas()[0], 64 / 255, atol=1e-6)
+    np.testing.assert_allclose(d.unit_quats()[0], np.array([0, 0, 0, 127]) / 127, atol=1e-6)
+    np.testing.assert_allclose(d.sh_dc[0, 0], (1.0 - 0.5) / SH_C0, rtol=1e-6)
+
+
+VALID_HEADER = "ply\nformat binary_little_endian 1.0\nelement vertex 2\n" + "".join(
+    f"property float {n}\n" for n in ["x", "y", "z", "f_dc_0", "f_dc_1", "f_dc_2", "opacity", "scale_0", "scale_1",
+                                      "scale_2", "rot_0", "rot_1", "rot_2", "rot_3"]) + "end_header\n"
+
+
+def malformed_corpus() -> dict[str, bytes]:
+    body = np.ones((2, 14), "<f4").tobytes()
+    nan_body = np.ones((2, 14), "<f4")
+    nan_body[1, 3] = np.nan
+    return {
+        "empty.ply": b"",
+        "garbage.ply": bytes(range(256)) * 4,
+        "text.ply": b"hello world\n",
+        "no_end_header.ply": VALID_HEADER.replace("end_header\n", "").encode(),
+        "truncated.ply": VALID_HEADER.encode() + body[:40],
+        "count_too_large.ply": VALID_HEADER.replace("vertex 2", "vertex 1000000000").encode() + body,
+        "negative_count.ply": VALID_HEADER.replace("vertex 2", "vertex -5").encode() + body,
+        "count_not_int.ply": VALID_HEADER.replace("vertex 2", "vertex two").encode() + body,
+        "zero_splats.ply": VALID_HEADER.replace("vertex 2", "vertex 0").encode(),
+        "nan.ply": VALID_HEADER.encode() + nan_body.tobytes(),
+        "int_position.ply": VALID_HEADER.replace("float x", "int x").encode() + body,
+        "unknown_type.ply": VALID_HEADER.replace("float x", "quaternion x").encode() + body,
+        "unknown_format.ply": VALID_HEADER.replace("binary_little_endian", "binary_middle_endian").encode() + body,
+        "missing_rotation.ply": VALID_HEADER.replace("property float rot_3\n", "").encode() + body,
+        "bad_sh_count.ply": VALID_HEADER.replace("end_header", "property float f_rest_0\nend_header").encode() + body,
+        "points_only.ply": b"ply\nformat binary_little_endian 1.0\nelement vertex 1\nproperty float x\n"
+                           b"property float y\nproperty float z\nend_header\n" + b"\0" * 12,
+        "no_vertex.ply": b"ply\nformat binary_little_endian 1.0\nelement face 0\n"
+                         b"property list uchar int vertex_indices\nend_header\n",
+        "nonascii_header.ply": b"ply\nformat binary_little_endian 1.0\ncomment \xff\xfe\nend_header\n",
+        "empty.splat": b"",
+        "odd_size.splat": b"\0" * 33,
+        "nan.splat": np.full(8, np.nan, "<f4").tobytes(),
+        "zero_scale.splat": b"\0" * 32,
+        "unknown.xyz": b"ply\n",
+    }
+
+
+@pytest.mark.parametrize("name", sorted(malformed_corpus()))
+def test_malformed_files_give_a_clear_error_naming_the_file(tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes(malformed_corpus()[name])
+    with pytest.raises(SplatFormatError) as info:
+        read_splats(path)
+    assert str(path) in str(info.value)
+    assert len(info.value.reason) > 10
+
+
+def test_missing_file_is_a_format_error(tmp_path):
+    with pytest.raises(SplatFormatError, match="cannot read"):
+        read_ply(tmp_path / "nope.ply")
+
+
+def test_nan_error_counts_the_bad_values(tmp_path):
+    data = random_splats(10, 1)
+    data.sh_rest[3, 1, 2] = np.nan
+    data.means[0, 0] = np.inf
+    path = tmp_path / "bad.ply"
+    write_ply(path, data)
+    with pytest.raises(SplatFormatError, match=r"2 values are NaN or infinite"):
+        read_ply(path)
+
+
+def test_fuzzed_files_give_format_error_or_valid_data(tmp_path):
+    """Random byte flips and truncations: never an exception other than SplatFormatError."""
+    rng = np.random.default_rng(123)
+    base_ply = tmp_path / "base.ply"
+    write_ply(base_ply, random_splats(8, 1))
+    base_splat = tmp_path / "base.splat"
+    write_splat(base_splat, random_splats(8, 0))
+    outcomes = {"error": 0, "data": 0}
+    for i in range(300):
+        src = (base_ply if i % 3 else base_splat).read_bytes()
+        buf = bytearray(src)
+        header_end = src.find(b"end_header") + 11 if src.startswith(b"ply") else 0
+        for _ in range(rng.integers(1, 6)):
+            # bias flips towards the header, where they matter most
+            pos = int(rng.integers(0, header_end)) if header_end and rng.random() < 0.6 else int(rng.integers(0, len(buf)))
+            buf[pos] = int(rng.integers(0, 256))
+        if rng.random() < 0.3:
+            buf = buf[: int(rng.integers(0, len(buf)))]
+        path = tmp_path / ("fuzz.ply" if i % 3 else "fuzz.splat")
+        path.write_bytes(bytes(buf))
+        try:
+            data = read_splats(path)
+        except SplatFormatError:
+            outcomes["error"] += 1
+        else:
+            data.validate()
+            assert len(data) > 0
+            outcomes["data"] += 1
+    assert outcomes["error"] > 0 and outcomes["data"] > 0
+
+
+def test_write_is_atomic_and_keeps_old_file_on_failure(tmp_path):
+    path = tmp_path / "keep.ply"
+    write_ply(path, random_splats(4, 0))
+    before = path.read_bytes()
+    bad = random_splats(4, 0)
+    bad.means = bad.means.astype(np.float64)  # invalid data: refused before anything is written
+    with pytest.raises(SplatFormatError):
+        write_ply(path, bad)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.ply"]  # no temporary left behind
