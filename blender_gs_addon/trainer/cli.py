@@ -1,0 +1,53 @@
+"""`train DATASET --out DIR ...`: the command-line face of the trainer (torch imported lazily)."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dataset", help="dataset folder (transforms.json, transforms_train/test.json or a "
+                                        "COLMAP text model with images/)")
+    parser.add_argument("--out", required=True, help="output folder (point_cloud.ply, metrics.json, checkpoints/)")
+    parser.add_argument("--iterations", type=int, default=7000, help="training iterations (default 7000)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                        help="auto: CUDA when available, else the C++ CPU kernels")
+    parser.add_argument("--sh-degree", type=int, default=3, choices=(0, 1, 2, 3), help="max SH degree (default 3)")
+    parser.add_argument("--max-gaussians", type=int, default=0, help="cap on the number of Gaussians (0 = none)")
+    parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+    parser.add_argument("--downscale", type=int, default=1, help="load images downscaled by this whole factor")
+    parser.add_argument("--background", choices=("random", "black", "white"), default="random",
+                        help="background behind the splats in training (random: a new colour each step)")
+    parser.add_argument("--depth-weight", type=float, default=0.0,
+                        help="weight of the L1 loss against ground-truth depth (0 = off)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--progress-json", action="store_true",
+                        help="print one JSON object per line on stdout (progress, done, error) instead of a bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from .datasets import DatasetError
+    from .train import TrainConfig, TrainingError, train
+
+    cfg = TrainConfig(dataset=args.dataset, out=args.out, iterations=args.iterations, device=args.device,
+                      sh_degree=args.sh_degree, max_gaussians=args.max_gaussians, resume=args.resume,
+                      downscale=args.downscale, background=args.background, seed=args.seed,
+                      depth_weight=args.depth_weight, progress_json=args.progress_json)
+    try:
+        metrics = train(cfg)
+    except (DatasetError, TrainingError, ValueError, OSError, RuntimeError) as exc:
+        msg = str(exc)
+        if args.progress_json:
+            sys.stdout.write(json.dumps({"type": "error", "message": msg}) + "\n")
+            sys.stdout.flush()
+        print(f"train: error: {msg}", file=sys.stderr)
+        return 1
+    if not args.progress_json:
+        psnr = metrics["psnr"]
+        shown = "n/a (no held-out views)" if psnr is None else f"{psnr:.2f} dB, SSIM {metrics['ssim']:.4f}"
+        print(f"{metrics['status']}: {metrics['iterations']} iterations in {metrics['wall_time_s']:.1f} s "
+              f"({metrics['iterations_per_s']:.2f} it/s on {metrics['device']}), {metrics['gaussians']} Gaussians, "
+              f"held-out PSNR {shown}\n  -> {os.path.join(args.out, 'point_cloud.ply')}")
+    return 0

@@ -1,0 +1,64 @@
+"""Photometric loss 0.8 L1 + 0.2 (1 - SSIM), SSIM with an 11x11 Gaussian window (sigma 1.5)."""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+_WINDOWS: dict = {}
+
+
+def _gauss_1d(size: int, sigma: float, device, dtype) -> torch.Tensor:
+    key = (size, sigma, str(device), dtype)
+    if key not in _WINDOWS:
+        x = torch.arange(size, dtype=torch.float64) - size // 2
+        g = torch.exp(-(x ** 2) / (2 * sigma ** 2))
+        _WINDOWS[key] = (g / g.sum()).to(device=device, dtype=dtype)
+    return _WINDOWS[key]
+
+
+def _blur(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """Separable Gaussian blur of [1, C, H, W] with zero padding (same size)."""
+    c, k = x.shape[1], g.numel()
+    x = F.conv2d(x, g.view(1, 1, k, 1).expand(c, 1, k, 1), padding=(k // 2, 0), groups=c)
+    return F.conv2d(x, g.view(1, 1, 1, k).expand(c, 1, 1, k), padding=(0, k // 2), groups=c)
+
+
+def ssim_map(img: torch.Tensor, ref: torch.Tensor, window: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    """Per-pixel SSIM of images [H, W, C] in [0, 1] -> [C, H, W]."""
+    x = img.permute(2, 0, 1)[None]
+    y = ref.permute(2, 0, 1)[None]
+    c = x.shape[1]
+    g = _gauss_1d(window, sigma, x.device, x.dtype)
+    stats = _blur(torch.cat([x, y, x * x, y * y, x * y], dim=1), g)
+    mu_x, mu_y, e_xx, e_yy, e_xy = stats.split(c, dim=1)
+    var_x = e_xx - mu_x * mu_x
+    var_y = e_yy - mu_y * mu_y
+    cov = e_xy - mu_x * mu_y
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    s = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x ** 2 + mu_y ** 2 + c1) * (var_x + var_y + c2))
+    return s[0]
+
+
+def ssim(img: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    return ssim_map(img, ref).mean()
+
+
+def photometric_loss(img: torch.Tensor, ref: torch.Tensor, lambda_ssim: float = 0.2) -> torch.Tensor:
+    """(1 - lambda) L1 + lambda (1 - SSIM), both means over pixels and channels."""
+    l1 = (img - ref).abs().mean()
+    return (1 - lambda_ssim) * l1 + lambda_ssim * (1 - ssim(img, ref))
+
+
+def depth_loss(depth: torch.Tensor, alpha: torch.Tensor, gt: torch.Tensor, extent: float) -> torch.Tensor:
+    """L1 between rendered expected depth and ground-truth z-depth, over pixels with a surface.
+
+    depth [H, W, 1] = sum_i w_i z_i, alpha [H, W, 1], gt [H, W] (inf = no surface).
+    Normalised by the scene extent so the weight is scale-free.
+    """
+    valid = torch.isfinite(gt)
+    if not bool(valid.any()):
+        return depth.sum() * 0.0
+    expected = depth[..., 0] / alpha[..., 0].clamp(min=1e-4)
+    return (expected[valid] - gt[valid]).abs().mean() / max(extent, 1e-6)

@@ -1,0 +1,81 @@
+"""Adam with one learning rate per named parameter, and row edits for densification.
+
+A small own implementation (instead of torch.optim.Adam) so that adding, removing and
+resetting rows (Gaussians) and checkpointing the moments are explicit and exact.
+"""
+from __future__ import annotations
+
+import torch
+
+
+class Adam:
+    def __init__(self, params: dict[str, torch.Tensor], lrs: dict[str, float],
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-15):
+        self.params = params  # shared with the model: edits here are seen there
+        self.lrs = dict(lrs)
+        self.betas = betas
+        self.eps = eps
+        self.state = {k: self._fresh(v) for k, v in params.items()}
+
+    @staticmethod
+    def _fresh(p: torch.Tensor) -> dict:
+        return {"step": 0, "exp_avg": torch.zeros_like(p), "exp_avg_sq": torch.zeros_like(p)}
+
+    @torch.no_grad()
+    def step(self) -> None:
+        b1, b2 = self.betas
+        for name, p in self.params.items():
+            if p.grad is None:
+                continue
+            st = self.state[name]
+            st["step"] += 1
+            st["exp_avg"].mul_(b1).add_(p.grad, alpha=1 - b1)
+            st["exp_avg_sq"].mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
+            bc1 = 1 - b1 ** st["step"]
+            bc2 = 1 - b2 ** st["step"]
+            denom = (st["exp_avg_sq"] / bc2).sqrt_().add_(self.eps)
+            p.addcdiv_(st["exp_avg"], denom, value=-self.lrs[name] / bc1)
+
+    def zero_grad(self) -> None:
+        for p in self.params.values():
+            p.grad = None
+
+    # ---------------------------------------------------------------- row edits
+    def _set(self, name: str, value: torch.Tensor, avg: torch.Tensor, avg_sq: torch.Tensor) -> None:
+        self.params[name] = value.detach().contiguous().requires_grad_(True)
+        self.state[name]["exp_avg"] = avg.contiguous()
+        self.state[name]["exp_avg_sq"] = avg_sq.contiguous()
+
+    @torch.no_grad()
+    def append_rows(self, new: dict[str, torch.Tensor]) -> None:
+        """Append rows to every parameter; their moments start at zero."""
+        for name, rows in new.items():
+            p, st = self.params[name], self.state[name]
+            z = torch.zeros_like(rows)
+            self._set(name, torch.cat([p, rows]), torch.cat([st["exp_avg"], z]), torch.cat([st["exp_avg_sq"], z]))
+
+    @torch.no_grad()
+    def keep_rows(self, mask: torch.Tensor) -> None:
+        """Keep only rows where mask [N] is True, in every parameter and its moments."""
+        for name in list(self.params):
+            p, st = self.params[name], self.state[name]
+            self._set(name, p[mask], st["exp_avg"][mask], st["exp_avg_sq"][mask])
+
+    @torch.no_grad()
+    def reset_param(self, name: str, value: torch.Tensor) -> None:
+        """Replace a parameter's values and zero its moments (used by the opacity reset)."""
+        self._set(name, value, torch.zeros_like(value), torch.zeros_like(value))
+
+    # ---------------------------------------------------------------- checkpoints
+    def state_dict(self) -> dict:
+        return {"lrs": dict(self.lrs), "betas": self.betas, "eps": self.eps,
+                "state": {k: {"step": v["step"], "exp_avg": v["exp_avg"].detach().cpu(),
+                              "exp_avg_sq": v["exp_avg_sq"].detach().cpu()} for k, v in self.state.items()}}
+
+    def load_state_dict(self, sd: dict) -> None:
+        self.lrs = dict(sd["lrs"])
+        self.betas = tuple(sd["betas"])
+        self.eps = sd["eps"]
+        for k, v in sd["state"].items():
+            dev = self.params[k].device
+            self.state[k] = {"step": int(v["step"]), "exp_avg": v["exp_avg"].to(dev), "exp_avg_sq": v["exp_avg_sq"].to(dev)}
