@@ -14,6 +14,8 @@ PASS_CHANNELS = {
     "IndexOB": ("X",),
     "IndexMA": ("X",),
 }
+# names the same passes carry in other Blender versions (5.0 spells the index passes out)
+PASS_ALIASES = {"IndexOB": ("Object Index",), "IndexMA": ("Material Index",)}
 
 
 def read_channels(path: str | os.PathLike) -> dict[str, np.ndarray]:
@@ -44,8 +46,11 @@ def read_passes(path: str | os.PathLike, layer: str | None = None) -> dict[str, 
         layer = next(iter(sorted(channels))).split(".", 1)[0]
     out: dict[str, np.ndarray] = {}
     for pass_name, suffixes in PASS_CHANNELS.items():
-        names = [f"{layer}.{pass_name}.{s}" for s in suffixes]
-        if not all(n in channels for n in names):
+        for spelling in (pass_name, *PASS_ALIASES.get(pass_name, ())):
+            names = [f"{layer}.{spelling}.{s}" for s in suffixes]
+            if all(n in channels for n in names):
+                break
+        else:
             continue
         planes = [channels[n].astype(np.float32, copy=False) for n in names]
         out[pass_name] = planes[0] if len(planes) == 1 else np.stack(planes, axis=-1)

@@ -44,7 +44,13 @@ class Settings:
         return getattr(owner, attr)
 
     def restore(self) -> None:
+        failed = []
         for owner, attr, value in reversed(self._saved):
+            try:
+                setattr(owner, attr, value)
+            except (AttributeError, TypeError, ReferenceError):
+                failed.append((owner, attr, value))
+        for owner, attr, value in failed:  # once more: some depend on others (file format on media type)
             try:
                 setattr(owner, attr, value)
             except (AttributeError, TypeError, ReferenceError):
@@ -113,6 +119,8 @@ def configure_rgb(scene, view_layer, settings: Settings, samples: int, denoise: 
     for p in GT_PASSES:
         settings.set(view_layer, p, False)
     im = scene.render.image_settings
+    if hasattr(im, "media_type"):  # 5.0: still image vs multilayer is a separate setting
+        settings.set(im, "media_type", "IMAGE")
     settings.set(im, "file_format", "PNG")
     settings.set(im, "color_mode", "RGB")
     settings.set(im, "color_depth", "8")
@@ -128,6 +136,8 @@ def configure_gt(scene, view_layer, settings: Settings) -> None:
     for p in GT_PASSES:
         settings.set(view_layer, p, True)
     im = scene.render.image_settings
+    if hasattr(im, "media_type"):
+        settings.set(im, "media_type", "MULTI_LAYER_IMAGE")
     settings.set(im, "file_format", "OPEN_EXR_MULTILAYER")
     settings.set(im, "color_depth", "32")
     settings.set(im, "exr_codec", "ZIP")
@@ -136,14 +146,10 @@ def configure_gt(scene, view_layer, settings: Settings) -> None:
 def save_linear_exr(scene, settings: Settings, path: str) -> None:
     """Save the last render's Combined pass as a scene-linear RGBA float EXR."""
     im = scene.render.image_settings
-    fmt = (im.file_format, im.color_mode, im.color_depth)
-    im.file_format = "OPEN_EXR"
-    im.color_mode = "RGBA"
-    im.color_depth = "32"
-    try:
-        bpy.data.images["Render Result"].save_render(filepath=path, scene=scene)
-    finally:
-        im.file_format, im.color_mode, im.color_depth = fmt
+    settings.set(im, "file_format", "OPEN_EXR")
+    settings.set(im, "color_mode", "RGBA")
+    settings.set(im, "color_depth", "32")
+    bpy.data.images["Render Result"].save_render(filepath=path, scene=scene)
 
 
 @contextlib.contextmanager

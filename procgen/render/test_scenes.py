@@ -12,10 +12,8 @@ import bpy
 
 def _material(name: str, rgb: tuple[float, float, float]):
     mat = bpy.data.materials.new(name)
-    try:
-        mat.use_nodes = True  # always on (and deprecated) in newer versions
-    except (AttributeError, TypeError):
-        pass
+    if bpy.app.version < (5, 0, 0):
+        mat.use_nodes = True  # always on (and deprecated) from 5.0
     bsdf = next((n for n in mat.node_tree.nodes if n.type == "BSDF_PRINCIPLED"), None)
     if bsdf is not None:
         bsdf.inputs["Base Color"].default_value = (*rgb, 1.0)
