@@ -81,3 +81,42 @@ def table_from_fields(data: SplatData, names: list[str], out: np.ndarray | None 
             block = block.reshape(n, 1)
         scatter(table, [pos[p] for p in props], block)
     return table
+
+
+def transpose_blocked(a: np.ndarray, block: int = 16384) -> np.ndarray:
+    """a.T as a new C-contiguous array, copied in cache-sized row blocks ([R, C] -> [C, R])."""
+    out = np.empty((a.shape[1], a.shape[0]), a.dtype)
+    for i in range(0, a.shape[0], block):
+        out[:, i:i + block] = a[i:i + block].T
+    return out
+
+
+def rows_from_fields(data: SplatData) -> tuple[list[str], np.ndarray]:
+    """Every core property except x, y, z as contiguous rows: (names, [P, N] float32).
+
+    Row order is the canonical field order with f_rest in file (channel-major) order.
+    """
+    n, k1 = len(data), data.sh_rest.shape[1]
+    names: list[str] = []
+    blocks = []
+    for field, props in field_columns(data).items():
+        if field == "means":
+            continue
+        names += props
+        blocks.append(field)
+    rows = np.empty((len(names), n), np.float32)
+    r = 0
+    for field in blocks:
+        arr = getattr(data, field)
+        if field == "opacity_logit":
+            rows[r] = arr
+            r += 1
+        elif field == "sh_rest":
+            view = rows[r:r + 3 * k1].reshape(3, k1, n)
+            for i in range(0, n, 16384):  # [B, k1, 3] -> [3, k1, B]
+                view[:, :, i:i + 16384] = arr[i:i + 16384].transpose(2, 1, 0)
+            r += 3 * k1
+        else:
+            rows[r:r + arr.shape[1]] = transpose_blocked(arr)
+            r += arr.shape[1]
+    return names, rows

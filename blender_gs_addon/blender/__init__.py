@@ -1,0 +1,45 @@
+"""The Blender side of the add-on: operators, panels, preferences, point-cloud splats.
+
+``register(addon_package)`` / ``unregister()`` are called by the top package; the
+package name keys the preferences (``blender_gs_addon`` from source, or
+``bl_ext.<repo>.gaussian_scenes`` when installed as an extension).
+"""
+from __future__ import annotations
+
+
+def _modules():
+    from . import ops_io, ops_jobs, ops_view, panels, prefs, props
+
+    return props, prefs, ops_io, ops_view, ops_jobs, panels
+
+
+_unregister_classes = None
+
+
+def register(addon_package: str) -> None:
+    import bpy
+
+    from . import ops_io, prefs, props, state
+
+    global _unregister_classes
+    state.ADDON_PACKAGE = addon_package
+    prefs.GS_AP_preferences.bl_idname = addon_package
+    classes = [c for m in _modules() for c in m.classes]
+    register_classes, _unregister_classes = bpy.utils.register_classes_factory(classes)
+    register_classes()
+    props.register_properties()
+    ops_io.register_menus()
+
+
+def unregister() -> None:
+    from . import ops_io, props, state
+
+    global _unregister_classes
+    for job in list(state.JOBS.values()):
+        job.cancel()
+    state.JOBS.clear()
+    ops_io.unregister_menus()
+    props.unregister_properties()
+    if _unregister_classes is not None:
+        _unregister_classes()
+        _unregister_classes = None

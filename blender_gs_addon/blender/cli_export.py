@@ -1,0 +1,50 @@
+"""``gs export SCENE.blend --object NAME --out FILE.ply|.splat``: a splat object of a .blend to a file."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("blend", metavar="SCENE.blend", help="the .blend holding the splat object")
+    parser.add_argument("--object", required=True, metavar="NAME", help="name of the splat object to export")
+    parser.add_argument("--out", required=True, metavar="FILE", help="file to write: .ply (3DGS layout) or .splat")
+    parser.add_argument("--no-transform", action="store_true",
+                        help="write the splats in object space (do not bake the object transform)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import bpy
+
+    from ..splats import SplatFormatError, write_splats
+    from ..splats.transform import TransformError
+    from .pointcloud import SplatObjectError, splats_from_object
+
+    if not os.path.isfile(args.blend):
+        print(f"export: {args.blend}: no such file", file=sys.stderr)
+        return 2
+    if os.path.splitext(args.out)[1].lower() not in (".ply", ".splat"):
+        print(f"export: --out {args.out}: the extension must be .ply or .splat", file=sys.stderr)
+        return 2
+    try:
+        bpy.ops.wm.open_mainfile(filepath=os.path.abspath(args.blend))
+    except RuntimeError as exc:
+        print(f"export: {args.blend}: cannot open ({exc})", file=sys.stderr)
+        return 2
+    obj = bpy.data.objects.get(args.object)
+    if obj is None:
+        names = ", ".join(o.name for o in bpy.data.objects if o.type in ("POINTCLOUD", "MESH")) or "none"
+        print(f"export: {args.blend}: no object named '{args.object}' (point clouds and meshes: {names})",
+              file=sys.stderr)
+        return 2
+    t0 = time.perf_counter()
+    try:
+        data = splats_from_object(obj, apply_transform=not args.no_transform)
+        write_splats(args.out, data)
+    except (SplatFormatError, SplatObjectError, TransformError, OSError) as exc:
+        print(f"export: {exc}", file=sys.stderr)
+        return 1
+    print(f"export: {len(data):,} splats of '{obj.name}' in {time.perf_counter() - t0:.2f} s -> {args.out}")
+    return 0

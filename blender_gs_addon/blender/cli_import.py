@@ -1,0 +1,47 @@
+"""``gs import SPLATS.ply|.splat --out SCENE.blend``: a splat file into a .blend as a point cloud."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("splats", metavar="SPLATS", help="splat file to import (.ply in the 3DGS layout, or .splat)")
+    parser.add_argument("--out", required=True, metavar="SCENE.blend",
+                        help="the .blend to write; an existing one is opened and the splats added to it")
+    parser.add_argument("--name", default=None, help="object name (default: the file name)")
+    parser.add_argument("--no-material", action="store_true", help="do not add the splat display material")
+
+
+def run(args: argparse.Namespace) -> int:
+    import bpy
+
+    from ..splats import SplatFormatError
+    from .ops_io import import_file
+
+    out = os.path.abspath(args.out)
+    if not out.lower().endswith(".blend"):
+        print(f"import: --out {args.out}: must be a .blend file", file=sys.stderr)
+        return 2
+    if os.path.exists(out):
+        bpy.ops.wm.open_mainfile(filepath=out)
+    else:
+        bpy.ops.wm.read_factory_settings(use_empty=True)
+    t0 = time.perf_counter()
+    try:
+        obj, data = import_file(bpy.context, args.splats, material=not args.no_material)
+    except (SplatFormatError, OSError) as exc:
+        print(f"import: {exc}", file=sys.stderr)
+        return 1
+    if args.name:
+        obj.name = args.name
+    seconds = time.perf_counter() - t0
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    tmp = out + ".tmp.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=tmp, copy=True, check_existing=False)
+    os.replace(tmp, out)
+    print(f"import: {len(data):,} splats (SH degree {data.sh_degree}) as object '{obj.name}' in {seconds:.2f} s "
+          f"-> {out}")
+    return 0

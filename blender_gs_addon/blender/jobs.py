@@ -1,0 +1,120 @@
+"""Background jobs (training, dataset rendering, installing torch) as child processes.
+
+The child's stdout/stderr lines are read by two threads into a queue; the modal
+operator drains it on a timer, so Blender's UI stays responsive. Cancelling asks the
+child to stop (a ``.cancel`` file for the trainer, an interrupt otherwise); every job
+keeps the work it finished.
+"""
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+
+class Job:
+    """A child process whose output lines are collected without blocking."""
+
+    def __init__(self, kind: str, cmd: list[str], env: dict | None = None, cancel_file: str | None = None):
+        self.kind = kind
+        self.cmd = cmd
+        self.cancel_file = cancel_file
+        self.lines: queue.Queue = queue.Queue()
+        self.tail: list[str] = []  # last stderr lines, for error messages
+        flags = subprocess.CREATE_NEW_PROCESS_GROUP if os.name == "nt" else 0
+        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     stdin=subprocess.DEVNULL, creationflags=flags)
+        self.cancel_requested = False
+        self._cancel_time = None
+        self._threads = [threading.Thread(target=self._pump, args=(self.proc.stdout, "out"), daemon=True),
+                         threading.Thread(target=self._pump, args=(self.proc.stderr, "err"), daemon=True)]
+        for t in self._threads:
+            t.start()
+
+    def _pump(self, stream, name: str) -> None:
+        buf = b""
+        while True:
+            chunk = stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536)
+            if not chunk:
+                break
+            buf += chunk
+            # progress bars redraw with \r; treat it as a line end too
+            parts = buf.replace(b"\r", b"\n").split(b"\n")
+            buf = parts.pop()
+            for p in parts:
+                if p.strip():
+                    self.lines.put((name, p.decode("utf-8", "replace")))
+        if buf.strip():
+            self.lines.put((name, buf.decode("utf-8", "replace")))
+
+    def drain(self) -> list[tuple[str, str]]:
+        """Output lines (stream name, text) received since the last call."""
+        out = []
+        while True:
+            try:
+                item = self.lines.get_nowait()
+            except queue.Empty:
+                break
+            out.append(item)
+            if item[0] == "err":
+                self.tail = (self.tail + [item[1]])[-20:]
+        return out
+
+    def poll(self) -> int | None:
+        """Exit code once the child ended and its output was read, else None."""
+        rc = self.proc.poll()
+        if rc is None:
+            if self._cancel_time is not None and time.monotonic() - self._cancel_time > 30:
+                self.proc.kill()
+            return None
+        for t in self._threads:
+            t.join(timeout=1)
+        return rc
+
+    def cancel(self) -> None:
+        """Ask the child to stop; it keeps what it finished."""
+        if self.cancel_requested or self.proc.poll() is not None:
+            return
+        self.cancel_requested = True
+        self._cancel_time = time.monotonic()
+        if self.cancel_file:
+            os.makedirs(os.path.dirname(self.cancel_file), exist_ok=True)
+            with open(self.cancel_file, "w") as f:
+                f.write("cancel\n")
+        elif os.name == "nt":
+            self.proc.send_signal(signal.CTRL_BREAK_EVENT)
+        else:
+            self.proc.send_signal(signal.SIGINT)
+
+    def wait(self, on_lines=None, should_cancel=None) -> int:
+        """Block until the child ends (used when an operator runs from a script)."""
+        while True:
+            lines = self.drain()
+            if on_lines and lines:
+                on_lines(lines)
+            if should_cancel and should_cancel():
+                self.cancel()
+            rc = self.poll()
+            if rc is not None:
+                lines = self.drain()
+                if on_lines and lines:
+                    on_lines(lines)
+                return rc
+            time.sleep(0.05)
+
+    def error_text(self) -> str:
+        return "\n".join(self.tail[-5:])
+
+
+def python_child(code: str) -> list[str]:
+    """Command that runs Python ``code`` with bpy available: Blender itself, or this bpy-module Python."""
+    import bpy
+
+    binary = bpy.app.binary_path
+    if binary and os.path.basename(binary).lower().startswith("blender"):
+        return [binary, "-b", "--factory-startup", "--python-exit-code", "1", "--python-expr", code]
+    return [sys.executable, "-c", code]

@@ -1,0 +1,120 @@
+"""File > Import / Export of Gaussian splats (.ply, .splat)."""
+from __future__ import annotations
+
+import os
+import time
+
+import bpy
+from bpy.props import BoolProperty, CollectionProperty, StringProperty
+from bpy_extras.io_utils import ExportHelper, ImportHelper
+
+from ..splats import SplatFormatError, read_splats, write_splats
+from ..splats.transform import TransformError
+from .pointcloud import SplatObjectError, object_from_splats, splats_from_object
+from .viewing import assign_point_material
+
+
+def is_splat_object(obj) -> bool:
+    return obj is not None and obj.type in {"POINTCLOUD", "MESH"} and "f_dc_0" in obj.data.attributes
+
+
+def import_file(context, filepath: str, material: bool = True):
+    """Read a splat file and create its point-cloud object (selected and active)."""
+    data = read_splats(filepath)
+    name = os.path.splitext(os.path.basename(filepath))[0] or "Splats"
+    obj = object_from_splats(data, name, context.collection)
+    if material:
+        assign_point_material(obj)
+    for other in context.view_layer.objects:
+        other.select_set(False)
+    obj.select_set(True)
+    context.view_layer.objects.active = obj
+    return obj, data
+
+
+class IMPORT_SCENE_OT_gaussian_splats(bpy.types.Operator, ImportHelper):
+    """Import 3D Gaussian splats (.ply in the 3DGS layout, or .splat) as a point cloud"""
+
+    bl_idname = "import_scene.gaussian_splats"
+    bl_label = "Import Gaussian Splats"
+    bl_options = {"REGISTER", "UNDO", "PRESET"}
+
+    filename_ext = ".ply"
+    filter_glob: StringProperty(default="*.ply;*.splat", options={"HIDDEN"})
+    files: CollectionProperty(type=bpy.types.OperatorFileListElement, options={"HIDDEN", "SKIP_SAVE"})
+    directory: StringProperty(subtype="DIR_PATH", options={"HIDDEN", "SKIP_SAVE"})
+    material: BoolProperty(name="Splat Material", default=True,
+                           description="Show splat colours and opacities (EEVEE and Cycles)")
+
+    def execute(self, context):
+        paths = [os.path.join(self.directory, f.name) for f in self.files if f.name] or [self.filepath]
+        for path in paths:
+            t0 = time.perf_counter()
+            try:
+                obj, data = import_file(context, path, self.material)
+            except (SplatFormatError, OSError) as exc:
+                self.report({"ERROR"}, str(exc))
+                return {"CANCELLED"}
+            self.report({"INFO"}, f"Imported {len(data):,} splats (SH degree {data.sh_degree}) as '{obj.name}' "
+                                  f"in {time.perf_counter() - t0:.2f} s")
+        return {"FINISHED"}
+
+
+class EXPORT_SCENE_OT_gaussian_splats(bpy.types.Operator, ExportHelper):
+    """Export the active splat object as 3DGS .ply or .splat (object transform baked in)"""
+
+    bl_idname = "export_scene.gaussian_splats"
+    bl_label = "Export Gaussian Splats"
+    bl_options = {"REGISTER", "PRESET"}
+
+    filename_ext = ".ply"
+    check_extension = None  # keep .splat when typed
+    filter_glob: StringProperty(default="*.ply;*.splat", options={"HIDDEN"})
+    apply_transform: BoolProperty(name="Apply Transform", default=True,
+                                  description="Bake the object's location, rotation and scale into the splats "
+                                              "(SH colours are rotated too)")
+
+    @classmethod
+    def poll(cls, context):
+        if not is_splat_object(context.active_object):
+            cls.poll_message_set("The active object must be a point cloud of Gaussian splats")
+            return False
+        return True
+
+    def execute(self, context):
+        path = self.filepath
+        if os.path.splitext(path)[1].lower() not in (".ply", ".splat"):
+            path += ".ply"
+        obj = context.active_object
+        t0 = time.perf_counter()
+        try:
+            if obj.mode == "EDIT" and obj.type == "POINTCLOUD":
+                bpy.ops.object.mode_set(mode="OBJECT")
+            data = splats_from_object(obj, apply_transform=self.apply_transform)
+            write_splats(path, data)
+        except (SplatFormatError, SplatObjectError, TransformError, OSError) as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Exported {len(data):,} splats to {path} in {time.perf_counter() - t0:.2f} s")
+        return {"FINISHED"}
+
+
+def menu_import(self, context):
+    self.layout.operator(IMPORT_SCENE_OT_gaussian_splats.bl_idname, text="Gaussian Splats (.ply, .splat)")
+
+
+def menu_export(self, context):
+    self.layout.operator(EXPORT_SCENE_OT_gaussian_splats.bl_idname, text="Gaussian Splats (.ply, .splat)")
+
+
+classes = (IMPORT_SCENE_OT_gaussian_splats, EXPORT_SCENE_OT_gaussian_splats)
+
+
+def register_menus() -> None:
+    bpy.types.TOPBAR_MT_file_import.append(menu_import)
+    bpy.types.TOPBAR_MT_file_export.append(menu_export)
+
+
+def unregister_menus() -> None:
+    bpy.types.TOPBAR_MT_file_import.remove(menu_import)
+    bpy.types.TOPBAR_MT_file_export.remove(menu_export)

@@ -1,0 +1,343 @@
+"""Generate, Render Dataset, Train and Install torch.
+
+Generating builds the scene in this Blender (it is quick). The long jobs run in a child
+process as modal operators: a timer reads the child's output, the status bar and the
+panel show progress, Esc or the panel's Cancel button stops the job and keeps what it
+finished. Called from a script (EXEC), the same operators block until done.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import tempfile
+
+import bpy
+from bpy.props import IntProperty, StringProperty
+
+from . import state, torch_env
+from .jobs import Job, python_child
+
+TORCH_REQUIREMENT = "torch==2.13.0"
+
+
+def settings(context):
+    return context.scene.gaussian_scenes
+
+
+def _abspath(path: str) -> str:
+    return os.path.abspath(bpy.path.abspath(path))
+
+
+class GS_OT_generate(bpy.types.Operator):
+    """Generate a procedural natural scene from the preset and seed into this file"""
+
+    bl_idname = "gs.generate"
+    bl_label = "Generate Scene"
+    bl_options = {"REGISTER", "UNDO"}
+
+    preset: StringProperty(name="Preset", description="Scene preset (empty: the panel's)", default="")
+    seed: IntProperty(name="Seed", description="Random seed (-1: the panel's)", default=-1, min=-1)
+
+    def execute(self, context):
+        s = settings(context)
+        try:
+            from procgen.config import SceneConfig
+            from procgen.scene import generate_scene
+        except ImportError as exc:
+            self.report({"ERROR"}, f"The scene generator is not available in this build ({exc})")
+            return {"CANCELLED"}
+        preset = self.preset or s.preset
+        seed = s.seed if self.seed < 0 else self.seed
+        wm = context.window_manager
+        wm.progress_begin(0, 1)
+        try:
+            config = SceneConfig.preset(preset, seed=seed)
+            generate_scene(config)
+        except Exception as exc:  # report generator failures to the user instead of a traceback
+            self.report({"ERROR"}, f"Generating preset '{preset}' seed {seed} failed: {exc}")
+            return {"CANCELLED"}
+        finally:
+            wm.progress_end()
+        self.report({"INFO"}, f"Generated preset '{preset}' with seed {seed}")
+        return {"FINISHED"}
+
+
+class _JobOperator:
+    """Shared life cycle of the background jobs (mixin for bpy.types.Operator)."""
+
+    kind = "job"
+    _timer = None
+    _job = None
+
+    # subclasses: start_job(context) -> Job, on_line(context, stream, text), finished(context, rc) -> set
+    def _begin(self, context):
+        if state.JOBS.get(self.kind) is not None:
+            self.report({"ERROR"}, f"A {self.kind} job is already running")
+            return False
+        try:
+            self._job = self.start_job(context)
+        except (OSError, ValueError, RuntimeError) as exc:
+            self.report({"ERROR"}, str(exc))
+            return False
+        if self._job is None:
+            return False
+        state.JOBS[self.kind] = self._job
+        s = settings(context)
+        s.job_kind, s.job_progress, s.job_message = self.kind, 0.0, "starting..."
+        return True
+
+    def _pump(self, context) -> None:
+        for stream, text in self._job.drain():
+            self.on_line(context, stream, text)
+
+    def _end(self, context, rc: int):
+        self._pump(context)
+        state.JOBS.pop(self.kind, None)
+        s = settings(context)
+        s.job_kind = ""
+        if self._job.cancel_requested:
+            s.job_message = "cancelled; finished work was kept"
+            self.report({"WARNING"}, f"{self.kind.capitalize()} cancelled; finished work was kept")
+            result = self.finished(context, rc, cancelled=True)
+            return result
+        if rc != 0:
+            detail = s.job_message if s.job_message.startswith("error") else self._job.error_text()
+            s.job_message = f"failed (exit code {rc})"
+            self.report({"ERROR"}, f"{self.kind.capitalize()} failed (exit code {rc}): {detail}")
+            return {"CANCELLED"}
+        return self.finished(context, rc, cancelled=False)
+
+    def execute(self, context):
+        if not self._begin(context):
+            return {"CANCELLED"}
+
+        def lines(items):
+            for stream, text in items:
+                self.on_line(context, stream, text)
+
+        try:
+            rc = self._job.wait(on_lines=lines)
+        except KeyboardInterrupt:
+            self._job.cancel()
+            rc = self._job.wait()
+        return self._end(context, rc)
+
+    def invoke(self, context, event):
+        if not self._begin(context):
+            return {"CANCELLED"}
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(0.25, window=context.window)
+        wm.modal_handler_add(self)
+        wm.progress_begin(0, 1000)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context, event):
+        if event.type == "ESC":
+            self._job.cancel()
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        self._pump(context)
+        s = settings(context)
+        wm = context.window_manager
+        wm.progress_update(int(1000 * s.job_progress))
+        if context.workspace is not None:
+            context.workspace.status_text_set(f"{self.kind.capitalize()}: {s.job_message}  (Esc to cancel)")
+        for area in context.screen.areas if context.screen else []:
+            if area.type == "VIEW_3D":
+                area.tag_redraw()
+        rc = self._job.poll()
+        if rc is None:
+            return {"RUNNING_MODAL"}
+        wm.event_timer_remove(self._timer)
+        wm.progress_end()
+        if context.workspace is not None:
+            context.workspace.status_text_set(None)
+        return self._end(context, rc)
+
+
+TQDM_COUNT = re.compile(r"(\d+)/(\d+) \[")
+
+
+class GS_OT_render_dataset(_JobOperator, bpy.types.Operator):
+    """Render the ground-truth dataset (RGB, depth, flow, normals, segmentation, cameras) of this scene"""
+
+    bl_idname = "gs.render_dataset"
+    bl_label = "Render Dataset"
+    bl_options = {"REGISTER"}
+    kind = "render"
+
+    out_dir: StringProperty(name="Output", description="Dataset folder (empty: the panel's)", default="",
+                            subtype="DIR_PATH")
+
+    @classmethod
+    def poll(cls, context):
+        if context.scene.camera is None:
+            cls.poll_message_set("The scene needs a camera (generate a scene first)")
+            return False
+        return True
+
+    def start_job(self, context):
+        s = settings(context)
+        self._out = _abspath(self.out_dir or s.dataset_dir)
+        try:
+            import procgen.render  # noqa: F401  (fail early and clearly when it is not bundled)
+        except ImportError as exc:
+            raise RuntimeError(f"The dataset renderer is not available in this build ({exc})") from None
+        # the child renders a saved copy of this file as it is now
+        blend = os.path.join(tempfile.mkdtemp(prefix="gs_render_"), "scene.blend")
+        bpy.ops.wm.save_as_mainfile(filepath=blend, copy=True, check_existing=False)
+        argv = ["render", blend, "--out", self._out, "--scene", context.scene.name]
+        if s.samples > 0:
+            argv += ["--samples", str(s.samples)]
+        if s.overwrite:
+            argv.append("--overwrite")
+        code = (f"import sys; sys.path[:0] = {torch_env.module_search_path()!r}; "
+                f"from {torch_env.package_module_name()}.cli import main; sys.exit(main({argv!r}))")
+        return Job(self.kind, python_child(code), env=torch_env.child_env())
+
+    def on_line(self, context, stream, text):
+        s = settings(context)
+        m = TQDM_COUNT.search(text)
+        if m and int(m.group(2)) > 0:
+            s.job_progress = int(m.group(1)) / int(m.group(2))
+            s.job_message = f"frame {m.group(1)} of {m.group(2)}"
+        elif stream == "err" and text.startswith("render:"):
+            s.job_message = text[:200]
+
+    def finished(self, context, rc, cancelled):
+        s = settings(context)
+        if not cancelled:
+            s.dataset_dir = self._out
+            s.job_message = f"dataset written to {self._out}"
+            self.report({"INFO"}, s.job_message)
+        return {"FINISHED"}
+
+
+class GS_OT_train(_JobOperator, bpy.types.Operator):
+    """Train Gaussian splats on the dataset in a background process, then import them"""
+
+    bl_idname = "gs.train"
+    bl_label = "Train Splats"
+    bl_options = {"REGISTER"}
+    kind = "train"
+
+    dataset: StringProperty(name="Dataset", description="Dataset folder (empty: the panel's)", default="",
+                            subtype="DIR_PATH")
+    out_dir: StringProperty(name="Output", description="Output folder (empty: the panel's)", default="",
+                            subtype="DIR_PATH")
+    iterations: IntProperty(name="Iterations", description="Training iterations (0: the panel's)", default=0, min=0)
+
+    def start_job(self, context):
+        s = settings(context)
+        dataset = _abspath(self.dataset or s.dataset_dir)
+        self._out = _abspath(self.out_dir or s.train_dir)
+        if not os.path.isdir(dataset):
+            raise ValueError(f"Dataset folder {dataset} does not exist; render a dataset first")
+        os.makedirs(self._out, exist_ok=True)
+        cancel = os.path.join(self._out, ".cancel")
+        if os.path.exists(cancel):
+            os.remove(cancel)
+        prefs = state.preferences()
+        device = getattr(prefs, "device", "auto") if prefs else "auto"
+        cmd = [torch_env.training_interpreter(), "-m", torch_env.package_module_name(), "train", dataset,
+               "--out", self._out, "--progress-json", "--device", device,
+               "--iterations", str(self.iterations or s.iterations)]
+        self._ply = None
+        self._error = None
+        return Job(self.kind, cmd, env=torch_env.child_env(), cancel_file=cancel)
+
+    def on_line(self, context, stream, text):
+        s = settings(context)
+        if stream != "out":
+            if "No module named" in text and "torch" in text:
+                s.job_message = "error: torch is missing in the training interpreter (see Preferences)"
+            return
+        try:
+            msg = json.loads(text)
+        except ValueError:
+            return
+        kind = msg.get("type")
+        if kind == "progress":
+            total = max(int(msg.get("total", 1)), 1)
+            s.job_progress = int(msg.get("iteration", 0)) / total
+            psnr = msg.get("psnr")
+            s.job_message = (f"iteration {msg.get('iteration')}/{total}, loss {msg.get('loss', 0):.4f}, "
+                             + (f"PSNR {psnr:.2f} dB, " if isinstance(psnr, (int, float)) else "")
+                             + f"{msg.get('gaussians', 0):,} Gaussians")
+        elif kind == "done":
+            self._ply = msg.get("ply")
+        elif kind == "error":
+            self._error = msg.get("message", "unknown error")
+            s.job_message = f"error: {self._error}"
+
+    def finished(self, context, rc, cancelled):
+        from .ops_io import import_file
+
+        ply = self._ply or os.path.join(self._out, "point_cloud.ply")
+        if not os.path.exists(ply):
+            if cancelled:
+                return {"CANCELLED"}
+            self.report({"ERROR"}, f"Training finished but wrote no {ply}")
+            return {"CANCELLED"}
+        try:
+            obj, data = import_file(context, ply)
+        except Exception as exc:
+            self.report({"ERROR"}, f"Could not import the trained splats: {exc}")
+            return {"CANCELLED"}
+        settings(context).job_message = f"imported {len(data):,} splats as '{obj.name}'"
+        self.report({"INFO"}, settings(context).job_message)
+        return {"FINISHED"}
+
+
+class GS_OT_install_torch(_JobOperator, bpy.types.Operator):
+    """Install torch into the add-on's torch folder with pip (in the background)"""
+
+    bl_idname = "gs.install_torch"
+    bl_label = "Install torch"
+    bl_options = {"REGISTER"}
+    kind = "install"
+
+    def start_job(self, context):
+        prefs = state.preferences()
+        folder = getattr(prefs, "torch_dir", "") if prefs else ""
+        if not folder:
+            raise ValueError("Set the torch folder in the add-on preferences first")
+        self._folder = _abspath(folder)
+        os.makedirs(self._folder, exist_ok=True)
+        cmd = [torch_env.training_interpreter(), "-m", "pip", "install", "--upgrade", "--target", self._folder,
+               TORCH_REQUIREMENT]
+        return Job(self.kind, cmd, env=dict(os.environ))
+
+    def on_line(self, context, stream, text):
+        settings(context).job_message = text.strip()[:200]
+
+    def finished(self, context, rc, cancelled):
+        if not cancelled and self._folder not in sys.path:
+            sys.path.append(self._folder)
+        self.report({"INFO"}, f"torch installed into {self._folder}")
+        return {"FINISHED"}
+
+
+class GS_OT_cancel_job(bpy.types.Operator):
+    """Cancel the running background job (finished work is kept)"""
+
+    bl_idname = "gs.cancel_job"
+    bl_label = "Cancel"
+    bl_options = {"REGISTER"}
+
+    @classmethod
+    def poll(cls, context):
+        if not state.JOBS:
+            cls.poll_message_set("No job is running")
+            return False
+        return True
+
+    def execute(self, context):
+        for job in list(state.JOBS.values()):
+            job.cancel()
+        return {"FINISHED"}
+
+
+classes = (GS_OT_generate, GS_OT_render_dataset, GS_OT_train, GS_OT_install_torch, GS_OT_cancel_job)

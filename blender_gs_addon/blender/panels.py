@@ -1,0 +1,88 @@
+"""The "Gaussians" tab of the 3D Viewport sidebar: Generate, Render Dataset, Train, Splats."""
+from __future__ import annotations
+
+import bpy
+
+from . import state
+from .ops_io import is_splat_object
+
+
+class _GaussiansPanel:
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Gaussians"
+
+
+def _job_box(layout, context, kind: str) -> bool:
+    """Progress and Cancel of a running job of this kind; True if one is running."""
+    s = context.scene.gaussian_scenes
+    if state.JOBS.get(kind) is None:
+        if s.job_message and not s.job_kind:
+            layout.label(text=s.job_message)
+        return False
+    box = layout.box()
+    box.prop(s, "job_progress", text=s.job_message or "running...", slider=True)
+    box.operator("gs.cancel_job", icon="CANCEL")
+    return True
+
+
+class VIEW3D_PT_gs_generate(_GaussiansPanel, bpy.types.Panel):
+    bl_label = "Generate"
+
+    def draw(self, context):
+        s = context.scene.gaussian_scenes
+        col = self.layout.column()
+        col.prop(s, "preset")
+        col.prop(s, "seed")
+        col.operator("gs.generate", icon="WORLD")
+
+
+class VIEW3D_PT_gs_render_dataset(_GaussiansPanel, bpy.types.Panel):
+    bl_label = "Render Dataset"
+
+    def draw(self, context):
+        s = context.scene.gaussian_scenes
+        col = self.layout.column()
+        col.prop(s, "dataset_dir")
+        col.prop(s, "samples")
+        col.prop(s, "overwrite")
+        if not _job_box(col, context, "render"):
+            col.operator("gs.render_dataset", icon="RENDER_ANIMATION")
+
+
+class VIEW3D_PT_gs_train(_GaussiansPanel, bpy.types.Panel):
+    bl_label = "Train"
+
+    def draw(self, context):
+        s = context.scene.gaussian_scenes
+        col = self.layout.column()
+        col.prop(s, "dataset_dir")
+        col.prop(s, "train_dir")
+        col.prop(s, "iterations")
+        if not _job_box(col, context, "train"):
+            col.operator("gs.train", icon="PLAY")
+
+
+class VIEW3D_PT_gs_splats(_GaussiansPanel, bpy.types.Panel):
+    bl_label = "Splats"
+
+    def draw(self, context):
+        s = context.scene.gaussian_scenes
+        col = self.layout.column()
+        row = col.row(align=True)
+        row.operator("import_scene.gaussian_splats", text="Import", icon="IMPORT")
+        row.operator("export_scene.gaussian_splats", text="Export", icon="EXPORT")
+        obj = context.active_object
+        if is_splat_object(obj):
+            n = len(obj.data.points) if obj.type == "POINTCLOUD" else len(obj.data.vertices)
+            col.label(text=f"{obj.name}: {n:,} splats")
+        col.prop(s, "opacity_threshold")
+        row = col.row(align=True)
+        op = row.operator("object.gs_ellipsoids", text="Ellipsoids", icon="MESH_UVSPHERE")
+        op.enable, op.threshold = True, s.opacity_threshold
+        op = row.operator("object.gs_ellipsoids", text="Points", icon="POINTCLOUD_DATA")
+        op.enable = False
+        col.operator("gs.render_splats", icon="RENDER_STILL")
+
+
+classes = (VIEW3D_PT_gs_generate, VIEW3D_PT_gs_render_dataset, VIEW3D_PT_gs_train, VIEW3D_PT_gs_splats)

@@ -1,0 +1,188 @@
+"""SplatData <-> Blender POINTCLOUD objects, moving whole numpy arrays with foreach_set/get.
+
+Every stored splat property becomes one float point attribute of the same name (x, y, z
+are the point positions); the source file's property order and extra types are kept in
+the custom property ``gs_layout`` so that export after import is bit-exact. Display
+attributes are added for viewing: ``Col`` (RGBA colour), ``alpha`` (opacity) and
+``radius`` (the point size).
+"""
+from __future__ import annotations
+
+import json
+
+import bpy
+import numpy as np
+
+from ..splats import SplatData, SplatFormatError
+from ..splats.data import check_property_names
+from ..splats.table import fields_from_table, rows_from_fields, transpose_blocked
+from ..splats.transform import bake_transform
+
+LAYOUT_KEY = "gs_layout"
+DISPLAY_ATTRIBUTES = ("Col", "alpha", "radius")
+RESERVED = {"position", "radius", "Col", "alpha", "id", ".select_vert", ".selection"}
+RADIUS_FACTOR = 1.5  # display radius = 1.5 x the geometric mean standard deviation
+
+
+class SplatObjectError(ValueError):
+    """The object does not hold splat attributes (or cannot be exported as it is)."""
+
+
+def _extra_attribute_name(name: str, index: int) -> str:
+    if name in RESERVED or name.startswith(".") or len(name.encode()) > 63:
+        return f"gs_extra_{index}"
+    return name
+
+
+def _set_float(attrs, name: str, values: np.ndarray) -> None:
+    attr = attrs.new(name, "FLOAT", "POINT")
+    attr.data.foreach_set("value", np.ascontiguousarray(values, np.float32))
+
+
+def display_values(data: SplatData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(colour RGBA [N, 4], alpha [N], radius [N]) for viewing."""
+    alpha = data.alphas()
+    col = np.empty((len(data), 4), np.float32)
+    col[:, :3] = data.colors()
+    col[:, 3] = alpha
+    radius = (RADIUS_FACTOR * np.exp(data.scales_log.astype(np.float64).mean(axis=1))).astype(np.float32)
+    return col, alpha, radius
+
+
+def object_from_splats(data: SplatData, name: str = "Splats", collection=None) -> bpy.types.Object:
+    """Create a POINTCLOUD object holding ``data`` (all properties, losslessly) and link it.
+
+    collection: where to link it (default: the active scene collection). Nothing is
+    left behind if this fails.
+    """
+    n = len(data)
+    mesh = bpy.data.meshes.new(name)
+    obj = None
+    try:
+        mesh.vertices.add(n)
+        attrs = mesh.attributes
+        attrs["position"].data.foreach_set("vector", np.ascontiguousarray(data.means).reshape(-1))
+        names, rows = rows_from_fields(data)
+        for prop, row in zip(names, rows):
+            _set_float(attrs, prop, row)
+        del rows
+        extra_attrs = {}
+        for i, (prop, values) in enumerate(data.extra.items()):
+            attr_name = _extra_attribute_name(prop, i)
+            extra_attrs[prop] = attr_name
+            if values.dtype.kind in "iu" and values.dtype.itemsize >= 4:
+                attr = attrs.new(attr_name, "INT", "POINT")
+                attr.data.foreach_set("value", np.ascontiguousarray(values, np.int32))
+            else:
+                _set_float(attrs, attr_name, values)
+        col, alpha, radius = display_values(data)
+        attrs.new("Col", "FLOAT_COLOR", "POINT").data.foreach_set("color", col.reshape(-1))
+        _set_float(attrs, "alpha", alpha)
+        _set_float(attrs, "radius", radius)
+
+        obj = bpy.data.objects.new(name, mesh)
+        (collection or bpy.context.scene.collection).objects.link(obj)
+        _convert_to_pointcloud(obj)
+        bpy.data.meshes.remove(mesh)
+        mesh = None
+        obj.data[LAYOUT_KEY] = json.dumps({
+            "layout": [list(p) for p in (data.layout or [])],
+            "comments": data.comments,
+            "extra_attributes": extra_attrs,
+            "extra_types": {k: v.dtype.str for k, v in data.extra.items()},
+            "sh_degree": data.sh_degree,
+            "has_normals": data.normals is not None,
+        })
+        return obj
+    except BaseException:
+        if obj is not None:
+            other = obj.data if obj.type != "MESH" else None
+            bpy.data.objects.remove(obj)
+            if other is not None:
+                bpy.data.pointclouds.remove(other)
+        if mesh is not None:
+            bpy.data.meshes.remove(mesh)
+        raise
+
+
+def _convert_to_pointcloud(obj) -> None:
+    """Mesh object -> POINTCLOUD in place (point clouds cannot be resized from Python)."""
+    view_layer = bpy.context.view_layer
+    with bpy.context.temp_override(object=obj, active_object=obj, selected_objects=[obj],
+                                   selected_editable_objects=[obj], view_layer=view_layer):
+        result = bpy.ops.object.convert(target="POINTCLOUD")
+    if "FINISHED" not in result or obj.type != "POINTCLOUD":
+        raise RuntimeError(f"could not convert {obj.name!r} to a point cloud")
+
+
+def _point_count(obj) -> int:
+    if obj.type == "POINTCLOUD":
+        return len(obj.data.points)
+    if obj.type == "MESH":
+        return len(obj.data.vertices)
+    raise SplatObjectError(f"object {obj.name!r} is a {obj.type}, not a point cloud of splats")
+
+
+def splats_from_object(obj, apply_transform: bool = True) -> SplatData:
+    """Read the splats of a POINTCLOUD (or MESH) object into SplatData.
+
+    apply_transform: bake ``obj.matrix_world`` into positions, rotations, scales and SH
+    (rotation, translation and scale along the object's axes; shear raises an error).
+    Points deleted in Edit mode are not exported.
+    """
+    if obj.type == "MESH" and obj.mode == "EDIT":
+        obj.update_from_editmode()
+    n = _point_count(obj)
+    if n == 0:
+        raise SplatObjectError(f"object {obj.name!r} has no points")
+    attrs = obj.data.attributes
+    info = json.loads(obj.data.get(LAYOUT_KEY, "{}"))
+    names = [a.name for a in attrs if a.domain == "POINT"]
+    layout = [tuple(p) for p in info.get("layout", [])] or None
+    prop_names = ["x", "y", "z"] + [p for p in names if p not in RESERVED and not p.startswith(".")]
+    try:
+        k1, has_normals = check_property_names(prop_names, None)
+    except SplatFormatError as exc:
+        raise SplatObjectError(f"object {obj.name!r} has no splat attributes ({exc.reason})") from None
+    from ..splats.table import field_columns
+
+    core = [p for props in field_columns(k1, has_normals).values() for p in props if p not in ("x", "y", "z")]
+    rows = np.empty((3 + len(core), n), np.float32)
+    pos = np.empty(3 * n, np.float32)
+    attrs["position"].data.foreach_get("vector", pos)
+    table = np.empty((n, 3 + len(core)), np.float32)
+    table[:, :3] = pos.reshape(n, 3)
+    del pos
+    for i, prop in enumerate(core):
+        attr = attrs[prop]
+        if attr.data_type != "FLOAT":
+            raise SplatObjectError(f"attribute {prop!r} of {obj.name!r} is {attr.data_type}, expected FLOAT")
+        attr.data.foreach_get("value", rows[3 + i])
+    table[:, 3:] = transpose_blocked(rows[3:])
+    del rows
+    fields = fields_from_table(table, ["x", "y", "z"] + core, k1, has_normals)
+    del table
+    extra = {}
+    extra_attrs = info.get("extra_attributes", {})
+    extra_types = info.get("extra_types", {})
+    known = set(core) | {a for a in extra_attrs.values()}
+    for prop, attr_name in extra_attrs.items():
+        if attr_name in attrs:
+            extra[prop] = _read_values(attrs[attr_name], n, np.dtype(extra_types.get(prop, "<f4")))
+    for prop in names:  # attributes added in Blender after import travel as float extras
+        if prop not in known and prop not in RESERVED and not prop.startswith(".") and prop not in ("x", "y", "z") \
+                and attrs[prop].data_type in ("FLOAT", "INT"):
+            extra[prop] = _read_values(attrs[prop], n, np.dtype(np.float32))
+    data = SplatData(**fields, extra=extra, layout=layout, comments=info.get("comments", []))
+    if apply_transform:
+        data = bake_transform(data, np.array(obj.matrix_world, dtype=np.float64))
+    return data
+
+
+def _read_values(attr, n: int, dtype: np.dtype) -> np.ndarray:
+    if attr.data_type == "INT":
+        buf = np.empty(n, np.int32)
+    else:
+        buf = np.empty(n, np.float32)
+    attr.data.foreach_get("value", buf)
+    return buf.astype(dtype.newbyteorder("="))

@@ -1,0 +1,75 @@
+"""Where torch comes from: Blender's own Python, or the interpreter set in the preferences."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from . import state
+
+
+def torch_in_process() -> tuple[bool, str]:
+    """(True, version) if torch imports in this Python (after adding the preferences' torch folder)."""
+    prefs = state.preferences()
+    folder = getattr(prefs, "torch_dir", "") if prefs else ""
+    if folder and os.path.isdir(folder) and folder not in sys.path:
+        sys.path.append(folder)
+    try:
+        import torch
+    except Exception as exc:  # a broken install must not take the UI down
+        return False, f"{type(exc).__name__}: {exc}"
+    return True, torch.__version__
+
+
+def training_interpreter() -> str:
+    """Python interpreter for the background trainer: the preference, else this Python."""
+    prefs = state.preferences()
+    chosen = getattr(prefs, "interpreter", "") if prefs else ""
+    if chosen:
+        return chosen
+    return python_executable()
+
+
+def python_executable() -> str:
+    """The Python interpreter of this process (inside Blender sys.executable is Blender's Python)."""
+    return sys.executable
+
+
+def module_search_path() -> list[str]:
+    """Folders to put on PYTHONPATH so a child imports this add-on package, procgen and cuda_ext."""
+    paths = [os.path.dirname(state.top_package_dir())]
+    for name in ("procgen", "cuda_ext"):
+        try:
+            mod = __import__(name)
+            paths.append(os.path.dirname(os.path.dirname(os.path.abspath(mod.__file__))))
+        except Exception:
+            pass
+    prefs = state.preferences()
+    folder = getattr(prefs, "torch_dir", "") if prefs else ""
+    if folder:
+        paths.append(folder)
+    out = []
+    for p in paths:
+        if p not in out:
+            out.append(p)
+    return out
+
+
+def child_env() -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(module_search_path() + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def package_module_name() -> str:
+    """Importable name of the top package in a child whose PYTHONPATH holds its parent folder."""
+    return os.path.basename(state.top_package_dir())
+
+
+def interpreter_has_torch(python: str) -> bool:
+    try:
+        return subprocess.run([python, "-c", "import torch"], env=child_env(), capture_output=True,
+                              timeout=120).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
