@@ -82,8 +82,13 @@ def object_from_splats(data: SplatData, name: str = "Splats", collection=None) -
 
         obj = bpy.data.objects.new(name, mesh)
         (collection or bpy.context.scene.collection).objects.link(obj)
-        _convert_to_pointcloud(obj)
-        bpy.data.meshes.remove(mesh)
+        if can_make_pointclouds():
+            _convert_to_pointcloud(obj)
+            bpy.data.meshes.remove(mesh)
+        else:  # Blender 4.2: the splats stay mesh vertices, drawn as points by a modifier
+            from .viewing import add_mesh_points_modifier
+
+            add_mesh_points_modifier(obj)
         mesh = None
         obj.data[LAYOUT_KEY] = json.dumps({
             "layout": [list(p) for p in (data.layout or [])],
@@ -96,7 +101,7 @@ def object_from_splats(data: SplatData, name: str = "Splats", collection=None) -
         return obj
     except BaseException:
         if obj is not None:
-            other = obj.data if obj.type != "MESH" else None
+            other = obj.data if obj.type == "POINTCLOUD" else None
             bpy.data.objects.remove(obj)
             if other is not None:
                 bpy.data.pointclouds.remove(other)
@@ -105,14 +110,32 @@ def object_from_splats(data: SplatData, name: str = "Splats", collection=None) -
         raise
 
 
+def can_make_pointclouds() -> bool:
+    """Whether this Blender converts meshes to point clouds (4.3 and later; 4.2 cannot)."""
+    target = bpy.ops.object.convert.get_rna_type().properties["target"]
+    return "POINTCLOUD" in target.enum_items.keys()
+
+
 def _convert_to_pointcloud(obj) -> None:
-    """Mesh object -> POINTCLOUD in place (point clouds cannot be resized from Python)."""
+    """Mesh object -> POINTCLOUD in place (point clouds cannot be resized from Python).
+
+    The conversion works on the selection, so ``obj`` becomes the only selected, active object.
+    """
     view_layer = bpy.context.view_layer
+    for other in view_layer.objects:
+        if other.select_get():
+            other.select_set(False)
+    obj.select_set(True)
+    view_layer.objects.active = obj
     with bpy.context.temp_override(object=obj, active_object=obj, selected_objects=[obj],
                                    selected_editable_objects=[obj], view_layer=view_layer):
         result = bpy.ops.object.convert(target="POINTCLOUD")
     if "FINISHED" not in result or obj.type != "POINTCLOUD":
         raise RuntimeError(f"could not convert {obj.name!r} to a point cloud")
+    for name in (".select_vert",):  # the mesh's selection layer is meaningless on the points
+        attr = obj.data.attributes.get(name)
+        if attr is not None:
+            obj.data.attributes.remove(attr)
 
 
 def _point_count(obj) -> int:

@@ -56,6 +56,32 @@ def assign_point_material(obj) -> None:
         obj.data.materials.append(mat)
 
 
+MESH_POINTS_GROUP = "GS Mesh to Points"
+MESH_POINTS_MODIFIER = "GS Points"
+
+
+def add_mesh_points_modifier(obj) -> None:
+    """Draw the vertices of a splat mesh as points sized by ``radius`` (Blender 4.2 fallback)."""
+    ng = bpy.data.node_groups.get(MESH_POINTS_GROUP)
+    if ng is None:
+        ng = bpy.data.node_groups.new(MESH_POINTS_GROUP, "GeometryNodeTree")
+        ng.interface.new_socket("Geometry", in_out="INPUT", socket_type="NodeSocketGeometry")
+        ng.interface.new_socket("Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
+        gin, gout = ng.nodes.new("NodeGroupInput"), ng.nodes.new("NodeGroupOutput")
+        radius = ng.nodes.new("GeometryNodeInputNamedAttribute")
+        radius.data_type = "FLOAT"
+        radius.inputs["Name"].default_value = "radius"
+        to_points = ng.nodes.new("GeometryNodeMeshToPoints")
+        setmat = ng.nodes.new("GeometryNodeSetMaterial")
+        setmat.inputs["Material"].default_value = _splat_material(POINT_MATERIAL, "GEOMETRY")
+        ng.links.new(gin.outputs["Geometry"], to_points.inputs["Mesh"])
+        ng.links.new(radius.outputs["Attribute"], to_points.inputs["Radius"])
+        ng.links.new(to_points.outputs["Points"], setmat.inputs["Geometry"])
+        ng.links.new(setmat.outputs["Geometry"], gout.inputs["Geometry"])
+    mod = obj.modifiers.new(MESH_POINTS_MODIFIER, "NODES")
+    mod.node_group = ng
+
+
 def _ellipsoid_group():
     ng = bpy.data.node_groups.get(ELLIPSOID_GROUP)
     if ng is not None:
