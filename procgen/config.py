@@ -1,0 +1,210 @@
+"""Scene configuration: one dataclass per generator, nested in :class:`SceneConfig` (bpy-free).
+
+Every parameter that shapes a scene lives here, so ``SceneConfig.to_dict()`` is the
+complete recipe recorded in ``scene.json``. Presets: ``tiny`` (tests, seconds),
+``default`` (the benchmark scene) and ``large``.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+TERRAIN_KINDS = ("hills", "mountains", "canyon", "dunes")
+TRAJECTORIES = ("orbit", "flythrough", "random")
+
+
+@dataclass
+class TerrainConfig:
+    kind: str = "random"          # one of TERRAIN_KINDS or "random" (picked from the seed)
+    size: float = 120.0           # metres along x and y
+    resolution: int = 160         # grid vertices along each side
+    height: float = 0.0           # peak relief in metres; 0 = the kind's own default
+    octaves: int = 6
+    warp: float = 0.35            # domain-warp strength, in units of the base wavelength
+    erosion_iterations: int = 30  # thermal-erosion passes (slope relaxation)
+    water: str = "auto"           # "auto" (from the seed and kind), "on" or "off"
+
+
+@dataclass
+class RockConfig:
+    count: int = 14               # boulders placed on the terrain
+    variants: int = 4             # distinct rock meshes; boulders share them as linked data
+    subdivisions: int = 5         # icosphere subdivisions (1 = icosahedron; 5 = 2562 vertices)
+    min_size: float = 0.6         # metres
+    max_size: float = 3.0
+
+
+@dataclass
+class PlantConfig:
+    trees: int = 12
+    tree_variants: int = 3
+    tree_attractors: int = 500    # space-colonisation attraction points per tree
+    tree_step: float = 0.25       # branch segment length in metres
+    leaves_per_tip: int = 3
+    bushes: int = 16
+    bush_variants: int = 2
+    grass: int = 400              # grass tufts
+    grass_variants: int = 4
+    flowers: int = 60
+    flower_variants: int = 3
+
+
+@dataclass
+class ScatterConfig:
+    pebbles: int = 600
+    pebble_variants: int = 4
+    ground_cover: int = 300       # small leafy plants / debris near the ground
+    max_slope_plants: float = 0.55  # 1 - normal.z above which nothing grows
+    max_slope_pebbles: float = 0.8
+    density_scale: float = 0.04   # spatial frequency of the density map (1/m)
+
+
+@dataclass
+class MaterialConfig:
+    snow: str = "auto"            # snow caps above the snow line: "auto", "on", "off"
+    variation: float = 1.0        # scale of colour randomisation
+
+
+@dataclass
+class SkyConfig:
+    sun_elevation: float = -1.0   # degrees; < 0 = from the seed (daytime, 12..65 deg)
+    sun_azimuth: float = -1.0     # degrees; < 0 = from the seed
+    strength: float = 1.0         # sky brightness multiplier
+    sun_strength: float = 4.0     # sun lamp irradiance (W/m^2, Blender units)
+    fog: float = 0.0              # volume density of a ground fog (0 = none)
+
+
+@dataclass
+class CameraConfig:
+    trajectory: str = "random"    # one of TRAJECTORIES or "random" (from the seed); "multiview" = random views
+    frames: int = 24
+    resolution: tuple[int, int] = (256, 256)
+    focal_mm: float = 24.0
+    sensor_mm: float = 36.0
+    min_clearance: float = 1.5    # metres above terrain and away from object bounds
+    height: float = 0.0           # flying height above ground; 0 = from the terrain size
+
+
+@dataclass
+class MotionConfig:
+    wind: bool = True             # sway trees, bushes and flowers
+    wind_strength: float = 1.0
+    rolling_rocks: int = 1
+
+
+@dataclass
+class RenderConfig:
+    samples: int = 64
+    engine: str = "CYCLES"
+
+
+@dataclass
+class SceneConfig:
+    seed: int = 0
+    preset: str = "default"
+    terrain: TerrainConfig = field(default_factory=TerrainConfig)
+    rocks: RockConfig = field(default_factory=RockConfig)
+    plants: PlantConfig = field(default_factory=PlantConfig)
+    scatter: ScatterConfig = field(default_factory=ScatterConfig)
+    materials: MaterialConfig = field(default_factory=MaterialConfig)
+    sky: SkyConfig = field(default_factory=SkyConfig)
+    camera: CameraConfig = field(default_factory=CameraConfig)
+    motion: MotionConfig = field(default_factory=MotionConfig)
+    render: RenderConfig = field(default_factory=RenderConfig)
+
+    @classmethod
+    def preset(cls, name: str = "default", **overrides: Any) -> "SceneConfig":
+        """A preset with overrides.
+
+        Overrides are top-level fields (``seed=3``), whole sections as dicts
+        (``terrain={"kind": "dunes"}``), or ``section__field`` keys
+        (``camera__frames=8``). Shortcuts: ``frames``, ``resolution``, ``samples``.
+        """
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+        cfg = cls.from_dict(PRESETS[name])
+        cfg.preset = name
+        shortcuts = {"frames": "camera__frames", "resolution": "camera__resolution", "samples": "render__samples"}
+        for key, value in overrides.items():
+            key = shortcuts.get(key, key)
+            if "__" in key:
+                section, attr = key.split("__", 1)
+                _set_field(getattr(cfg, section), attr, value, key)
+            elif isinstance(value, dict):
+                sub = getattr(cfg, key)
+                for attr, v in value.items():
+                    _set_field(sub, attr, v, f"{key}.{attr}")
+            else:
+                _set_field(cfg, key, value, key)
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        t, c = self.terrain, self.camera
+        if t.kind not in TERRAIN_KINDS + ("random",):
+            raise ValueError(f"terrain.kind {t.kind!r}: choose one of {TERRAIN_KINDS + ('random',)}")
+        if c.trajectory not in TRAJECTORIES + ("random", "multiview"):
+            raise ValueError(f"camera.trajectory {c.trajectory!r}: choose one of {TRAJECTORIES + ('random',)}")
+        if t.resolution < 8 or t.size <= 0:
+            raise ValueError("terrain.resolution must be >= 8 and terrain.size > 0")
+        if c.frames < 1 or min(c.resolution) < 1:
+            raise ValueError("camera.frames and camera.resolution must be positive")
+        if self.render.samples < 1:
+            raise ValueError("render.samples must be >= 1")
+        for name in ("water",):
+            if getattr(t, name) not in ("auto", "on", "off"):
+                raise ValueError(f"terrain.{name} must be auto, on or off")
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["camera"]["resolution"] = list(self.camera.resolution)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "SceneConfig":
+        cfg = cls()
+        for key, value in data.items():
+            if isinstance(value, dict):
+                sub = getattr(cfg, key)
+                for attr, v in value.items():
+                    _set_field(sub, attr, v, f"{key}.{attr}")
+            else:
+                _set_field(cfg, key, value, key)
+        return cfg
+
+
+def _set_field(obj, attr: str, value, label: str) -> None:
+    names = {f.name for f in dataclasses.fields(obj)}
+    if attr not in names:
+        raise ValueError(f"unknown config field {label!r}; {type(obj).__name__} has {sorted(names)}")
+    if attr == "resolution" and isinstance(obj, CameraConfig):
+        value = tuple(int(v) for v in value)
+    setattr(obj, attr, value)
+
+
+PRESETS: dict[str, dict] = {
+    # Seconds to generate: a coarse terrain and a handful of cheap assets.
+    "tiny": {
+        "terrain": {"size": 60.0, "resolution": 48, "octaves": 4, "erosion_iterations": 5},
+        "rocks": {"count": 3, "variants": 2, "subdivisions": 3},
+        "plants": {"trees": 2, "tree_variants": 1, "tree_attractors": 120, "tree_step": 0.4,
+                   "bushes": 2, "bush_variants": 1, "grass": 20, "grass_variants": 1,
+                   "flowers": 5, "flower_variants": 1},
+        "scatter": {"pebbles": 20, "pebble_variants": 1, "ground_cover": 5},
+        "camera": {"frames": 4, "resolution": (64, 64)},
+        "motion": {"rolling_rocks": 1},
+        "render": {"samples": 4},
+    },
+    "default": {},
+    "large": {
+        "terrain": {"size": 200.0, "resolution": 320, "octaves": 7, "erosion_iterations": 50},
+        "rocks": {"count": 40, "variants": 8, "subdivisions": 6},
+        "plants": {"trees": 40, "tree_variants": 6, "tree_attractors": 900, "tree_step": 0.2,
+                   "bushes": 50, "bush_variants": 4, "grass": 3000, "grass_variants": 8,
+                   "flowers": 300, "flower_variants": 4},
+        "scatter": {"pebbles": 3000, "pebble_variants": 8, "ground_cover": 1500},
+        "camera": {"frames": 60, "resolution": (640, 480)},
+        "render": {"samples": 128},
+    },
+}

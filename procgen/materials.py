@@ -1,0 +1,339 @@
+"""Procedural shader node-tree materials with randomised parameters.
+
+Each family (soil, grass, rock, sand, snow, bark, leaf, water, petal) is a *layer*
+function that adds texture nodes to a tree and returns colour, roughness and bump
+height sockets. A plain material wires one layer into a Principled BSDF; the terrain
+material mixes several layers by slope (Geometry normal) and height (Geometry
+position), so it needs no geometry nodes and works the same in Blender 4.2 to 5.0.
+"""
+from __future__ import annotations
+
+import colorsys
+from dataclasses import dataclass
+
+import bpy
+import numpy as np
+
+FAMILIES = ("soil", "grass", "rock", "sand", "snow", "bark", "leaf", "water", "petal")
+
+
+@dataclass
+class Layer:
+    color: object       # NodeSocket (colour)
+    roughness: object   # NodeSocket (float)
+    height: object      # NodeSocket (float), bump height
+
+
+def _sock(sockets, identifier: str):
+    for s in sockets:
+        if s.identifier == identifier:
+            return s
+    raise KeyError(identifier)
+
+
+class Tree:
+    """Thin helper over a material's node tree: add nodes with inputs, link sockets."""
+
+    def __init__(self, mat):
+        mat.use_nodes = True
+        self.nt = mat.node_tree
+        self.nt.nodes.clear()
+        self._x = 0
+
+    def add(self, kind: str, inputs: dict | None = None, **props):
+        node = self.nt.nodes.new(kind)
+        node.location = (self._x, 0)
+        self._x -= 40
+        for k, v in props.items():
+            setattr(node, k, v)
+        for k, v in (inputs or {}).items():
+            sock = node.inputs[k] if isinstance(k, int) or k in node.inputs else _sock(node.inputs, k)
+            if hasattr(v, "is_output"):  # a socket
+                self.nt.links.new(v, sock)
+            else:
+                sock.default_value = v
+        return node
+
+    def link(self, a, b):
+        self.nt.links.new(a, b)
+
+    # small building blocks -------------------------------------------------
+    def coords(self, space: str = "Object"):
+        return self.add("ShaderNodeTexCoord").outputs[space]
+
+    def noise(self, vector, scale, detail=4.0, roughness=0.55, distortion=0.0):
+        n = self.add("ShaderNodeTexNoise", {"Vector": vector, "Scale": scale, "Detail": detail,
+                                            "Roughness": roughness, "Distortion": distortion})
+        return n.outputs["Fac"]
+
+    def voronoi(self, vector, scale, randomness=1.0, output="Distance"):
+        n = self.add("ShaderNodeTexVoronoi", {"Vector": vector, "Scale": scale, "Randomness": randomness})
+        return n.outputs[output]
+
+    def ramp(self, fac, stops: list[tuple[float, tuple]]):
+        n = self.add("ShaderNodeValToRGB", {"Fac": fac})
+        els = n.color_ramp.elements
+        while len(els) < len(stops):
+            els.new(0.5)
+        for el, (pos, col) in zip(els, stops):
+            el.position = pos
+            el.color = (*col[:3], 1.0)
+        return n.outputs["Color"]
+
+    def math(self, op: str, a, b=0.0, clamp=False):
+        n = self.add("ShaderNodeMath", {0: a, 1: b}, operation=op, use_clamp=clamp)
+        return n.outputs[0]
+
+    def map_range(self, value, lo, hi, to_lo=0.0, to_hi=1.0):
+        n = self.add("ShaderNodeMapRange", {"Value": value, "From Min": lo, "From Max": hi,
+                                            "To Min": to_lo, "To Max": to_hi},
+                     interpolation_type="SMOOTHSTEP", clamp=True)
+        return n.outputs["Result"]
+
+    def mix_color(self, fac, a, b):
+        n = self.add("ShaderNodeMix", {"Factor_Float": fac, "A_Color": a, "B_Color": b}, data_type="RGBA")
+        return _sock(n.outputs, "Result_Color")
+
+    def mix_float(self, fac, a, b):
+        n = self.add("ShaderNodeMix", {"Factor_Float": fac, "A_Float": a, "B_Float": b}, data_type="FLOAT")
+        return _sock(n.outputs, "Result_Float")
+
+    def value(self, v: float):
+        n = self.add("ShaderNodeValue")
+        n.outputs[0].default_value = v
+        return n.outputs[0]
+
+    def scale_vec(self, vector, s):
+        n = self.add("ShaderNodeVectorMath", {0: vector, 1: s}, operation="MULTIPLY")
+        return n.outputs[0]
+
+    def finish(self, layer: Layer, bump_strength: float = 0.4, bump_distance: float = 0.05,
+               **principled) -> "bpy.types.Node":
+        bsdf = self.add("ShaderNodeBsdfPrincipled", {"Base Color": layer.color, "Roughness": layer.roughness})
+        for k, v in principled.items():
+            bsdf.inputs[k].default_value = v
+        if layer.height is not None and bump_strength > 0:
+            bump = self.add("ShaderNodeBump", {"Strength": bump_strength, "Distance": bump_distance,
+                                               "Height": layer.height})
+            self.link(bump.outputs["Normal"], bsdf.inputs["Normal"])
+        out = self.add("ShaderNodeOutputMaterial")
+        self.link(bsdf.outputs["BSDF"], out.inputs["Surface"])
+        return bsdf
+
+
+def _jitter(rng: np.random.Generator, rgb, amount: float) -> tuple:
+    """``rgb`` with hue, saturation and value nudged by up to ``amount``."""
+    h, s, v = colorsys.rgb_to_hsv(*rgb)
+    h = (h + rng.uniform(-0.04, 0.04) * amount) % 1.0
+    s = float(np.clip(s * (1 + rng.uniform(-0.2, 0.2) * amount), 0, 1))
+    v = float(np.clip(v * (1 + rng.uniform(-0.25, 0.25) * amount), 0, 1))
+    return colorsys.hsv_to_rgb(h, s, v)
+
+
+# --- layer families ---------------------------------------------------------------
+
+def soil_layer(t: Tree, rng, co, var=1.0) -> Layer:
+    dark, light = _jitter(rng, (0.09, 0.06, 0.035), var), _jitter(rng, (0.22, 0.16, 0.1), var)
+    n = t.noise(co, rng.uniform(0.4, 0.9), detail=6)
+    clumps = t.voronoi(co, rng.uniform(6, 12))
+    col = t.ramp(n, [(0.35, dark), (0.7, light)])
+    h = t.math("ADD", t.math("MULTIPLY", clumps, 0.3), n)
+    return Layer(col, t.value(rng.uniform(0.85, 1.0)), h)
+
+
+def grass_layer(t: Tree, rng, co, var=1.0) -> Layer:
+    base = _jitter(rng, (0.07, 0.16, 0.03), var)
+    dry = _jitter(rng, (0.28, 0.26, 0.08), var)
+    deep = _jitter(rng, (0.025, 0.075, 0.015), var)
+    patches = t.noise(co, rng.uniform(0.08, 0.18), detail=5)
+    fine = t.noise(co, rng.uniform(2.5, 5.0), detail=3)
+    col = t.ramp(patches, [(0.3, deep), (0.55, base), (0.8, dry)])
+    col = t.mix_color(t.math("MULTIPLY", fine, 0.35), col, t.ramp(fine, [(0.3, deep), (0.7, base)]))
+    streak = t.noise(t.scale_vec(co, (30.0, 30.0, 3.0)), 1.0, detail=2)
+    return Layer(col, t.value(rng.uniform(0.75, 0.95)), streak)
+
+
+def rock_layer(t: Tree, rng, co, var=1.0, tint=None) -> Layer:
+    base = tint or (0.2, 0.19, 0.17)
+    dark, light = _jitter(rng, tuple(c * 0.45 for c in base), var), _jitter(rng, base, var)
+    pale = _jitter(rng, tuple(min(1.0, c * 1.6) for c in base), var)
+    n = t.noise(co, rng.uniform(0.3, 0.8), detail=8, roughness=0.6)
+    cracks = t.voronoi(co, rng.uniform(1.5, 3.5), output="Distance")
+    strata = t.add("ShaderNodeTexWave", {"Vector": co, "Scale": rng.uniform(0.4, 1.2), "Distortion": 4.0,
+                                         "Detail": 3.0}, wave_type="BANDS", bands_direction="Z").outputs["Fac"]
+    mixed = t.math("ADD", t.math("MULTIPLY", n, 0.7), t.math("MULTIPLY", strata, 0.3))
+    col = t.ramp(mixed, [(0.3, dark), (0.55, light), (0.8, pale)])
+    crack_mask = t.map_range(cracks, 0.02, 0.12)
+    col = t.mix_color(crack_mask, t.ramp(n, [(0.0, dark), (1.0, dark)]), col)
+    h = t.math("ADD", t.math("MULTIPLY", crack_mask, 0.5), n)
+    return Layer(col, t.value(rng.uniform(0.7, 0.9)), h)
+
+
+def sand_layer(t: Tree, rng, co, var=1.0) -> Layer:
+    a, b = _jitter(rng, (0.55, 0.42, 0.26), var), _jitter(rng, (0.72, 0.58, 0.38), var)
+    n = t.noise(co, rng.uniform(0.2, 0.5), detail=4)
+    ripples = t.add("ShaderNodeTexWave", {"Vector": co, "Scale": rng.uniform(1.5, 3.0), "Distortion": 6.0,
+                                          "Detail": 2.0}, wave_type="BANDS").outputs["Fac"]
+    col = t.ramp(n, [(0.3, a), (0.7, b)])
+    return Layer(col, t.value(rng.uniform(0.8, 0.95)), t.math("MULTIPLY", ripples, 0.4))
+
+
+def snow_layer(t: Tree, rng, co, var=1.0) -> Layer:
+    n = t.noise(co, rng.uniform(0.5, 1.5), detail=4)
+    col = t.ramp(n, [(0.3, _jitter(rng, (0.72, 0.76, 0.82), 0.3 * var)), (0.7, (0.9, 0.92, 0.95))])
+    return Layer(col, t.value(rng.uniform(0.4, 0.6)), t.math("MULTIPLY", n, 0.3))
+
+
+def bark_layer(t: Tree, rng, co, var=1.0) -> Layer:
+    dark, light = _jitter(rng, (0.045, 0.03, 0.02), var), _jitter(rng, (0.17, 0.12, 0.08), var)
+    stretched = t.scale_vec(co, (rng.uniform(10, 18), rng.uniform(10, 18), rng.uniform(0.8, 1.6)))
+    n = t.noise(stretched, 1.0, detail=6, roughness=0.65)
+    cells = t.voronoi(stretched, 1.5)
+    col = t.ramp(n, [(0.35, dark), (0.65, light)])
+    return Layer(col, t.value(0.9), t.math("ADD", n, t.math("MULTIPLY", cells, 0.5)))
+
+
+def leaf_layer(t: Tree, rng, co, var=1.0, hue=None) -> Layer:
+    hue = rng.uniform(0.2, 0.33) if hue is None else hue
+    base = colorsys.hsv_to_rgb(hue, rng.uniform(0.6, 0.85), rng.uniform(0.12, 0.22))
+    other = colorsys.hsv_to_rgb(hue + rng.uniform(-0.06, 0.03), rng.uniform(0.5, 0.8), rng.uniform(0.1, 0.3))
+    per_object = t.add("ShaderNodeObjectInfo").outputs["Random"]
+    n = t.noise(co, rng.uniform(1.0, 3.0), detail=2)
+    fac = t.math("ADD", t.math("MULTIPLY", per_object, 0.6), t.math("MULTIPLY", n, 0.4))
+    col = t.ramp(fac, [(0.2, base), (0.8, other)])
+    return Layer(col, t.value(rng.uniform(0.45, 0.65)), None)
+
+
+def petal_layer(t: Tree, rng, co, var=1.0) -> Layer:
+    palette = [(0.8, 0.75, 0.1), (0.85, 0.85, 0.85), (0.6, 0.1, 0.5), (0.85, 0.3, 0.05), (0.3, 0.3, 0.85)]
+    base = _jitter(rng, palette[int(rng.integers(len(palette)))], var)
+    return Layer(t.ramp(t.value(0.5), [(0.0, base), (1.0, base)]), t.value(0.5), None)
+
+
+def water_layer(t: Tree, rng, co, var=1.0) -> Layer:
+    col = _jitter(rng, (0.01, 0.035, 0.04), 0.5 * var)
+    waves = t.noise(t.scale_vec(co, (1.0, 2.5, 1.0)), rng.uniform(0.8, 1.6), detail=3)
+    return Layer(t.ramp(t.value(0.5), [(0.0, col), (1.0, col)]), t.value(0.03), waves)
+
+
+LAYERS = {"soil": soil_layer, "grass": grass_layer, "rock": rock_layer, "sand": sand_layer,
+          "snow": snow_layer, "bark": bark_layer, "leaf": leaf_layer, "water": water_layer,
+          "petal": petal_layer}
+
+
+def make_material(family: str, name: str, rng: np.random.Generator, variation: float = 1.0,
+                  **layer_kwargs) -> "bpy.types.Material":
+    """A material of one family with parameters drawn from ``rng``."""
+    if family not in LAYERS:
+        raise ValueError(f"unknown material family {family!r}; choose one of {FAMILIES}")
+    mat = bpy.data.materials.new(name)
+    t = Tree(mat)
+    co = t.coords("Object")
+    layer = LAYERS[family](t, rng, co, variation, **layer_kwargs)
+    if family == "water":
+        t.finish(layer, bump_strength=0.15, bump_distance=0.02)
+    elif family in ("leaf", "petal"):
+        bsdf = t.finish(layer, bump_strength=0.0)
+        # Thin leaves let light through: a little translucency reads as foliage against the sun.
+        _set_if(bsdf, ("Subsurface Weight", "Subsurface"), 0.0)
+        mat.use_backface_culling = False
+    else:
+        t.finish(layer, bump_strength=0.5 if family in ("rock", "bark") else 0.3)
+    mat["gs_family"] = family
+    mat.diffuse_color = (*_preview_color(family), 1.0)
+    return mat
+
+
+def _set_if(node, names, value):
+    for n in names:
+        if n in node.inputs:
+            node.inputs[n].default_value = value
+            return
+
+
+def _preview_color(family: str) -> tuple:
+    return {"soil": (0.2, 0.14, 0.08), "grass": (0.1, 0.25, 0.05), "rock": (0.3, 0.3, 0.3),
+            "sand": (0.7, 0.6, 0.4), "snow": (0.9, 0.9, 0.95), "bark": (0.15, 0.1, 0.06),
+            "leaf": (0.1, 0.3, 0.05), "water": (0.02, 0.05, 0.08), "petal": (0.8, 0.7, 0.1)}[family]
+
+
+@dataclass
+class TerrainShading:
+    """Where the terrain material switches layers (world units)."""
+    base: str = "grass"          # "grass" (with soil patches), "sand" or "rock"
+    rock_slope: float = 0.22     # 1 - normal.z where rock takes over (about 39 degrees)
+    snow_line: float | None = None
+    beach_level: float | None = None  # sand below this height (shore of the water)
+
+
+def terrain_shading_for(kind: str, z: np.ndarray, water_level, snow: str, rng) -> TerrainShading:
+    """Layer thresholds that fit a heightfield ``z`` of terrain ``kind``."""
+    base = {"hills": "grass", "mountains": "grass", "canyon": "canyon", "dunes": "sand"}[kind]
+    snow_line = None
+    if snow == "on" or (snow == "auto" and kind == "mountains" and rng.uniform() < 0.6):
+        snow_line = float(np.quantile(z, rng.uniform(0.72, 0.88)))
+    beach = None if water_level is None else water_level + rng.uniform(0.3, 0.8)
+    rock_slope = {"hills": 0.2, "mountains": 0.17, "canyon": 0.12, "dunes": 0.5}[kind] * rng.uniform(0.85, 1.15)
+    return TerrainShading(base=base, rock_slope=rock_slope, snow_line=snow_line, beach_level=beach)
+
+
+def make_terrain_material(name: str, shading: TerrainShading, rng: np.random.Generator,
+                          variation: float = 1.0) -> "bpy.types.Material":
+    """Terrain: a base layer, sand near the water, rock on steep slopes, snow above the
+    snow line on gentle slopes. Slope and height come from the Geometry node."""
+    mat = bpy.data.materials.new(name)
+    t = Tree(mat)
+    co = t.coords("Object")
+    geo = t.add("ShaderNodeNewGeometry")
+    sep_n = t.add("ShaderNodeSeparateXYZ", {"Vector": geo.outputs["Normal"]})
+    sep_p = t.add("ShaderNodeSeparateXYZ", {"Vector": geo.outputs["Position"]})
+    slope = t.math("SUBTRACT", 1.0, sep_n.outputs["Z"])
+    height = sep_p.outputs["Z"]
+    wobble = t.math("SUBTRACT", t.noise(co, 0.15, detail=4), 0.5)  # breaks up straight layer borders
+
+    if shading.base == "sand":
+        layer = sand_layer(t, rng, co, variation)
+    elif shading.base == "canyon":
+        layer = rock_layer(t, rng, co, variation, tint=(0.42, 0.2, 0.1))
+        floor = sand_layer(t, rng, co, variation)
+        flat = t.map_range(t.math("ADD", slope, t.math("MULTIPLY", wobble, 0.06)), 0.08, 0.03)
+        layer = _mix_layers(t, flat, layer, floor)
+    else:
+        grass = grass_layer(t, rng, co, variation)
+        soil = soil_layer(t, rng, co, variation)
+        patches = t.map_range(t.noise(co, rng.uniform(0.05, 0.1), detail=3), 0.55, 0.65)
+        layer = _mix_layers(t, patches, grass, soil)
+        # Bare soil on moderate slopes before the rock takes over.
+        layer = _mix_layers(t, t.map_range(slope, 0.6 * shading.rock_slope, shading.rock_slope), layer, soil)
+    if shading.beach_level is not None:
+        beach = t.map_range(t.math("ADD", height, t.math("MULTIPLY", wobble, 0.8)),
+                            shading.beach_level, shading.beach_level - 0.4)
+        layer = _mix_layers(t, beach, layer, sand_layer(t, rng, co, variation))
+    rock_tint = (0.4, 0.22, 0.12) if shading.base == "canyon" else None
+    rock = rock_layer(t, rng, co, variation, tint=rock_tint)
+    rock_mask = t.map_range(t.math("ADD", slope, t.math("MULTIPLY", wobble, 0.1)),
+                            shading.rock_slope, shading.rock_slope + 0.06)
+    layer = _mix_layers(t, rock_mask, layer, rock)
+    if shading.snow_line is not None:
+        snow = snow_layer(t, rng, co, variation)
+        above = t.map_range(t.math("ADD", height, t.math("MULTIPLY", wobble, 6.0)),
+                            shading.snow_line, shading.snow_line + 1.5)
+        gentle = t.map_range(slope, shading.rock_slope + 0.25, shading.rock_slope + 0.05)
+        layer = _mix_layers(t, t.math("MULTIPLY", above, gentle), layer, snow)
+    t.finish(layer, bump_strength=0.35, bump_distance=0.1)
+    mat["gs_family"] = "terrain"
+    mat["gs_rock_slope"] = shading.rock_slope
+    if shading.snow_line is not None:
+        mat["gs_snow_line"] = shading.snow_line
+    mat.diffuse_color = (0.2, 0.25, 0.1, 1.0)
+    return mat
+
+
+def _mix_layers(t: Tree, fac, a: Layer, b: Layer) -> Layer:
+    """``b`` where ``fac`` is 1, ``a`` where it is 0."""
+    h = None
+    if a.height is not None and b.height is not None:
+        h = t.mix_float(fac, a.height, b.height)
+    else:
+        h = a.height or b.height
+    return Layer(t.mix_color(fac, a.color, b.color), t.mix_float(fac, a.roughness, b.roughness), h)
