@@ -264,9 +264,24 @@ def package() -> Path:
 
 # ----------------------------------------------------------------------------- test
 
+def prepare_blender_binary(py: Path, blender_executable: str) -> None:
+    """Give a real Blender's bundled Python what the suite needs (numpy ships with Blender)."""
+    out = subprocess.run([str(py), "-c", "import sys; from pytest_blender.utils import "
+                          "get_blender_binary_path_python as g; print(g(sys.argv[1]))", blender_executable],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        raise BuildError(f"cannot find the Python inside {blender_executable}: {out.stderr.strip()}")
+    blender_python = out.stdout.strip().splitlines()[-1]
+    say(f"installing the test requirements into Blender's own Python {blender_python}")
+    run([blender_python, "-m", "ensurepip", "--upgrade"])
+    wanted = [r for r in REQUIREMENTS if not r.startswith("numpy")]
+    run([blender_python, "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off", *wanted])
+
+
 def _pytest(py: Path, args: list[str], blender_executable: str | None) -> int:
     cmd = [str(py), "-m", "pytest", *args]
     if blender_executable:
+        prepare_blender_binary(py, blender_executable)
         cmd += ["--blender-executable", blender_executable]
     else:
         cmd += ["-p", "no:pytest-blender"]  # the suite runs on the bpy module of the environment
