@@ -351,6 +351,9 @@ def main(argv: list[str] | None = None) -> int:
         if name == "bench":
             p.add_argument("--quick", action="store_true", help="small sizes only, about a minute per section")
     args = parser.parse_args(argv)
+    if sys.version_info < (3, 11) and args.cmd == "package":
+        # Reading the manifest needs tomllib (3.11+): hand over to the project environment.
+        return subprocess.call([str(setup(DEFAULT_BLENDER)), __file__, *argv])
     started = time.time()
     try:
         if args.cmd == "setup":
