@@ -51,7 +51,8 @@ def build_parser(prog: str = PROG) -> tuple[argparse.ArgumentParser, dict[str, o
         module = _load(name)
         modules[name] = module
         if module is None:
-            sub.add_parser(name, help=help_text + " (not available yet)", add_help=True)
+            p = sub.add_parser(name, help=help_text + " (not available yet)")
+            p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
         else:
             p = sub.add_parser(name, help=help_text, description=help_text)
             module.add_arguments(p)

@@ -29,7 +29,7 @@ def test_each_subcommand_has_help():
 
 def test_missing_subcommand_module_says_not_available(monkeypatch, capsys):
     monkeypatch.setitem(cli.SUBCOMMANDS, "teleport", ("procgen.no_such_module", False, "not built"))
-    rc = cli.main(["teleport"])
+    rc = cli.main(["teleport", "--seed", "3", "somewhere"])
     assert rc == 2
     assert "not available yet" in capsys.readouterr().err
 
