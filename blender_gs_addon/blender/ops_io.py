@@ -87,14 +87,18 @@ class EXPORT_SCENE_OT_gaussian_splats(bpy.types.Operator, ExportHelper):
             path += ".ply"
         obj = context.active_object
         t0 = time.perf_counter()
+        mode = obj.mode
         try:
-            if obj.mode == "EDIT" and obj.type == "POINTCLOUD":
+            if mode == "EDIT":  # flush Edit-mode changes (deleted points) into the data
                 bpy.ops.object.mode_set(mode="OBJECT")
             data = splats_from_object(obj, apply_transform=self.apply_transform)
             write_splats(path, data)
         except (SplatFormatError, SplatObjectError, TransformError, OSError) as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
+        finally:
+            if mode == "EDIT" and obj.mode != "EDIT":
+                bpy.ops.object.mode_set(mode="EDIT")
         self.report({"INFO"}, f"Exported {len(data):,} splats to {path} in {time.perf_counter() - t0:.2f} s")
         return {"FINISHED"}
 

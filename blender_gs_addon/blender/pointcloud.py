@@ -151,10 +151,11 @@ def splats_from_object(obj, apply_transform: bool = True) -> SplatData:
 
     apply_transform: bake ``obj.matrix_world`` into positions, rotations, scales and SH
     (rotation, translation and scale along the object's axes; shear raises an error).
-    Points deleted in Edit mode are not exported.
+    Call it in Object mode (the export operator leaves Edit mode itself, so points
+    deleted there are not exported).
     """
-    if obj.type == "MESH" and obj.mode == "EDIT":
-        obj.update_from_editmode()
+    if obj.mode == "EDIT":
+        raise SplatObjectError(f"object {obj.name!r} is in Edit mode; switch to Object mode to read its splats")
     n = _point_count(obj)
     if n == 0:
         raise SplatObjectError(f"object {obj.name!r} has no points")

@@ -28,7 +28,8 @@ def _splat_material(name: str, attribute_type: str):
     if mat is not None:
         return mat
     mat = bpy.data.materials.new(name)
-    mat.use_nodes = True
+    if bpy.app.version < (5, 0, 0):  # always node-based from 5.0 on
+        mat.use_nodes = True
     nt = mat.node_tree
     nt.nodes.clear()
     col = nt.nodes.new("ShaderNodeAttribute")

@@ -66,6 +66,12 @@ def write_splat(path: str | os.PathLike, data: SplatData) -> None:
     rgba[:, :3] = colour
     rgba[:, 3] = 1.0 / (1.0 + np.exp(-data.opacity_logit.astype(np.float64)))
     arr["rgba"] = np.clip(np.floor(rgba * 255.0 + 0.5), 0, 255).astype(np.uint8)
-    q = data.unit_quats().astype(np.float64)
+    q = data.quats.astype(np.float64)
+    norm = np.linalg.norm(q, axis=1, keepdims=True)
+    # Quaternions that are already unit up to 8-bit quantisation (e.g. read from a .splat) are
+    # encoded as they are, so .splat -> .splat is byte-stable; the others are normalised.
+    renorm = np.abs(norm - 1.0) > 0.02
+    q = np.where(renorm, q / np.where(norm == 0, 1.0, norm), q)
+    q[norm[:, 0] == 0] = (1.0, 0.0, 0.0, 0.0)
     arr["rot"] = np.clip(np.floor(q * 128.0 + 128.0 + 0.5), 0, 255).astype(np.uint8)
     atomic_write(path, [arr])
