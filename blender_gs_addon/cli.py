@@ -51,8 +51,7 @@ def build_parser(prog: str = PROG) -> tuple[argparse.ArgumentParser, dict[str, o
         module = _load(name)
         modules[name] = module
         if module is None:
-            p = sub.add_parser(name, help=help_text + " (not available yet)")
-            p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+            sub.add_parser(name, help=help_text + " (not available yet)")
         else:
             p = sub.add_parser(name, help=help_text, description=help_text)
             module.add_arguments(p)
@@ -66,14 +65,14 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     if not argv:
         parser.print_help()
         return 2
+    if argv[0] in modules and modules[argv[0]] is None:
+        print(f"{prog} {argv[0]}: not available yet in this version.", file=sys.stderr)
+        return 2
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help or a usage error; Blender must not exit from inside a CLI handler
         return int(exc.code or 0)
-    module = modules.get(args.command)
-    if module is None:
-        print(f"{prog} {args.command}: not available yet in this version.", file=sys.stderr)
-        return 2
+    module = modules[args.command]
     try:
         return int(module.run(args) or 0)
     except KeyboardInterrupt:
