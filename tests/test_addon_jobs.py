@@ -1,0 +1,75 @@
+"""Background jobs: training from the Train operator imports the result; jobs cancel cleanly."""
+from __future__ import annotations
+
+import sys
+
+import bpy
+import pytest
+
+import blender_gs_addon
+from blender_gs_addon.blender.jobs import Job
+from blender_gs_addon.splats import read_ply
+
+pytestmark = pytest.mark.blender
+
+
+@pytest.fixture(autouse=True)
+def addon():
+    blender_gs_addon.register()
+    yield
+    blender_gs_addon.unregister()
+
+
+def test_train_operator_trains_in_background_and_imports_the_splats(tmp_path):
+    pytest.importorskip("torch", reason="training needs torch")
+    from blender_gs_addon.trainer.synthetic import make_scene, write_transforms_dataset
+
+    dataset, out = tmp_path / "dataset", tmp_path / "out"
+    write_transforms_dataset(make_scene(n_gaussians=60, n_views=6, size=32), str(dataset), n_points=200)
+    before = {o.name for o in bpy.data.objects}
+    result = bpy.ops.gs.train(dataset=str(dataset), out_dir=str(out), iterations=20)
+    assert result == {"FINISHED"}
+    s = bpy.context.scene.gaussian_scenes
+    assert s.job_progress > 0  # progress lines were parsed
+    new = [o for o in bpy.data.objects if o.name not in before]
+    assert len(new) == 1
+    obj = new[0]
+    trained = read_ply(out / "point_cloud.ply")
+    count = len(obj.data.points) if obj.type == "POINTCLOUD" else len(obj.data.vertices)
+    assert count == len(trained) > 0
+    assert "imported" in s.job_message
+
+
+def test_train_operator_refuses_a_missing_dataset(tmp_path):
+    with pytest.raises(RuntimeError, match="does not exist"):
+        bpy.ops.gs.train(dataset=str(tmp_path / "nope"), out_dir=str(tmp_path / "out"), iterations=5)
+
+
+def test_job_reads_output_and_cancels(tmp_path):
+    code = ("import sys, time\n"
+            "print('started', flush=True)\n"
+            "try:\n"
+            "    for i in range(600):\n"
+            "        print(f'step {i}', flush=True); time.sleep(0.05)\n"
+            "except KeyboardInterrupt:\n"
+            "    print('kept finished work', flush=True); sys.exit(130)\n")
+    job = Job("test", [sys.executable, "-c", code])
+    seen = []
+
+    def on_lines(lines):
+        seen.extend(text for _, text in lines)
+
+    rc = job.wait(on_lines=on_lines, should_cancel=lambda: any(t.startswith("step 3") for t in seen))
+    assert seen[0] == "started"
+    assert seen[-1] == "kept finished work" and rc == 130
+    assert len(seen) < 50  # stopped long before the end
+
+
+def test_cancel_file_job(tmp_path):
+    flag = tmp_path / "out" / ".cancel"
+    code = (f"import os, time\nfor i in range(600):\n    print(i, flush=True)\n"
+            f"    if os.path.exists({str(flag)!r}): print('cancelled', flush=True); break\n    time.sleep(0.05)\n")
+    job = Job("test", [sys.executable, "-c", code], cancel_file=str(flag))
+    seen = []
+    rc = job.wait(on_lines=lambda ls: seen.extend(t for _, t in ls), should_cancel=lambda: len(seen) > 2)
+    assert rc == 0 and seen[-1] == "cancelled"
