@@ -34,8 +34,6 @@ def plan(cfg: CameraConfig, hf: Heightfield, focus: np.ndarray, rng: np.random.G
     """Positions [F, 3] and look-at targets [F, 3] before obstacle clearance."""
     F = cfg.frames
     kind = cfg.trajectory
-    if kind == "multiview":
-        kind = "random"
     if kind not in TRAJECTORIES:
         kind = str(rng.choice(TRAJECTORIES[:2] if F > 1 else ("orbit",)))
     size = hf.size
@@ -77,7 +75,7 @@ def plan(cfg: CameraConfig, hf: Heightfield, focus: np.ndarray, rng: np.random.G
         tz = np.maximum(tz, hf.water_level + 1.0)
     pos = np.concatenate([xy, (ground + lift)[:, None]], axis=1)
     # A smooth path should not copy every bump of the ground: ease the heights.
-    if kind != "random" and F > 2:
+    if kind != "multiview" and F > 2:
         pos[:, 2] = _smooth(pos[:, 2], max(1, F // 6))
     return {"kind": kind, "pos": pos, "target": np.concatenate([target, tz[:, None]], axis=1)}
 
@@ -112,7 +110,7 @@ def build_camera(cfg: CameraConfig, hf: Heightfield, focus: np.ndarray, obstacle
                  rng: np.random.Generator) -> tuple["bpy.types.Object", dict]:
     """The keyframed scene camera (frames 1..F) and a summary of its path."""
     p = plan(cfg, hf, focus, rng)
-    pos = clear_path(p["pos"], hf, obstacles, cfg.min_clearance, smooth=p["kind"] != "random")
+    pos = clear_path(p["pos"], hf, obstacles, cfg.min_clearance, smooth=p["kind"] != "multiview")
     target = p["target"]
     scene = bpy.context.scene
     cam_data = bpy.data.cameras.new("camera")

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 TERRAIN_KINDS = ("hills", "mountains", "canyon", "dunes")
-TRAJECTORIES = ("orbit", "flythrough", "random")
+TRAJECTORIES = ("orbit", "flythrough", "multiview")
 
 
 @dataclass
 class TerrainConfig:
-    kind: str = "random"          # one of TERRAIN_KINDS or "random" (picked from the seed)
+    kind: str = "auto"            # one of TERRAIN_KINDS, or "auto" (picked from the seed)
     size: float = 120.0           # metres along x and y
     resolution: int = 160         # grid vertices along each side
     height: float = 0.0           # peak relief in metres; 0 = the kind's own default
@@ -41,7 +41,7 @@ class PlantConfig:
     tree_variants: int = 3
     tree_attractors: int = 500    # space-colonisation attraction points per tree
     tree_step: float = 0.25       # branch segment length in metres
-    leaves_per_tip: int = 3
+    leaves_per_tip: int = 4
     bushes: int = 16
     bush_variants: int = 2
     grass: int = 400              # grass tufts
@@ -71,13 +71,13 @@ class SkyConfig:
     sun_elevation: float = -1.0   # degrees; < 0 = from the seed (daytime, 12..65 deg)
     sun_azimuth: float = -1.0     # degrees; < 0 = from the seed
     strength: float = 1.0         # sky brightness multiplier
-    sun_strength: float = 4.0     # sun lamp irradiance (W/m^2, Blender units)
+    sun_strength: float = 2.6     # sun lamp irradiance (W/m^2, Blender units)
     fog: float = 0.0              # volume density of a ground fog (0 = none)
 
 
 @dataclass
 class CameraConfig:
-    trajectory: str = "random"    # one of TRAJECTORIES or "random" (from the seed); "multiview" = random views
+    trajectory: str = "auto"      # one of TRAJECTORIES, or "auto": orbit or flythrough, from the seed
     frames: int = 24
     resolution: tuple[int, int] = (256, 256)
     focal_mm: float = 24.0
@@ -142,10 +142,10 @@ class SceneConfig:
 
     def validate(self) -> None:
         t, c = self.terrain, self.camera
-        if t.kind not in TERRAIN_KINDS + ("random",):
-            raise ValueError(f"terrain.kind {t.kind!r}: choose one of {TERRAIN_KINDS + ('random',)}")
-        if c.trajectory not in TRAJECTORIES + ("random", "multiview"):
-            raise ValueError(f"camera.trajectory {c.trajectory!r}: choose one of {TRAJECTORIES + ('random',)}")
+        if t.kind not in TERRAIN_KINDS + ("auto",):
+            raise ValueError(f"terrain.kind {t.kind!r}: choose one of {TERRAIN_KINDS + ('auto',)}")
+        if c.trajectory not in TRAJECTORIES + ("auto",):
+            raise ValueError(f"camera.trajectory {c.trajectory!r}: choose one of {TRAJECTORIES + ('auto',)}")
         if t.resolution < 8 or t.size <= 0:
             raise ValueError("terrain.resolution must be >= 8 and terrain.size > 0")
         if c.frames < 1 or min(c.resolution) < 1:

@@ -13,7 +13,7 @@ import numpy as np
 from .config import TERRAIN_KINDS, TerrainConfig
 from .noise import Noise
 
-DEFAULT_RELIEF = {"hills": 10.0, "mountains": 32.0, "canyon": 18.0, "dunes": 5.0}
+DEFAULT_RELIEF = {"hills": 10.0, "mountains": 24.0, "canyon": 18.0, "dunes": 5.0}
 
 
 @dataclass

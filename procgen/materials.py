@@ -34,11 +34,26 @@ def _sock(sockets, identifier: str):
 class Tree:
     """Thin helper over a material's node tree: add nodes with inputs, link sockets."""
 
-    def __init__(self, mat):
+    def __init__(self, mat, shared_coords=None):
         mat.use_nodes = True
         self.nt = mat.node_tree
         self.nt.nodes.clear()
         self._x = 0
+        # With shared coordinates, texture nodes are pooled by kind and scale band, so a
+        # material mixing many layers evaluates a handful of textures (render time).
+        self.shared = shared_coords
+        self._pool: dict = {}
+
+    def _pooled(self, key, make):
+        if self.shared is None:
+            return make()
+        if key not in self._pool:
+            self._pool[key] = make()
+        return self._pool[key]
+
+    @staticmethod
+    def _band(scale) -> int:
+        return int(np.clip(np.round(np.log2(max(float(scale), 1e-3)) / 1.5), -3, 3))
 
     def add(self, kind: str, inputs: dict | None = None, **props):
         node = self.nt.nodes.new(kind)
@@ -62,13 +77,25 @@ class Tree:
         return self.add("ShaderNodeTexCoord").outputs[space]
 
     def noise(self, vector, scale, detail=4.0, roughness=0.55, distortion=0.0):
-        n = self.add("ShaderNodeTexNoise", {"Vector": vector, "Scale": scale, "Detail": detail,
-                                            "Roughness": roughness, "Distortion": distortion})
-        return n.outputs["Fac"]
+        if self.shared is not None:
+            vector, detail = self.shared, min(detail, 3.0)
+            scale = 2.0 ** (1.5 * self._band(scale))
+        return self._pooled(("noise", self._band(scale)), lambda: self.add(
+            "ShaderNodeTexNoise", {"Vector": vector, "Scale": scale, "Detail": detail,
+                                   "Roughness": roughness, "Distortion": distortion}).outputs["Fac"])
 
     def voronoi(self, vector, scale, randomness=1.0, output="Distance"):
-        n = self.add("ShaderNodeTexVoronoi", {"Vector": vector, "Scale": scale, "Randomness": randomness})
-        return n.outputs[output]
+        if self.shared is not None:
+            vector, scale = self.shared, 2.0 ** (1.5 * self._band(scale))
+        return self._pooled(("voronoi", self._band(scale), output), lambda: self.add(
+            "ShaderNodeTexVoronoi", {"Vector": vector, "Scale": scale, "Randomness": randomness}).outputs[output])
+
+    def wave(self, vector, scale, distortion, detail, **props):
+        if self.shared is not None:
+            vector = self.shared
+        return self._pooled(("wave", props.get("bands_direction", "X")), lambda: self.add(
+            "ShaderNodeTexWave", {"Vector": vector, "Scale": scale, "Distortion": distortion, "Detail": detail},
+            wave_type="BANDS", **props).outputs["Fac"])
 
     def ramp(self, fac, stops: list[tuple[float, tuple]]):
         n = self.add("ShaderNodeValToRGB", {"Fac": fac})
@@ -154,14 +181,13 @@ def grass_layer(t: Tree, rng, co, var=1.0) -> Layer:
 
 
 def rock_layer(t: Tree, rng, co, var=1.0, tint=None) -> Layer:
-    base = tint or (0.2, 0.19, 0.17)
-    dark, light = _jitter(rng, tuple(c * 0.45 for c in base), var), _jitter(rng, base, var)
-    pale = _jitter(rng, tuple(min(1.0, c * 1.6) for c in base), var)
+    base = tint or (0.13, 0.12, 0.11)
+    dark, light = _jitter(rng, tuple(c * 0.35 for c in base), var), _jitter(rng, base, var)
+    pale = _jitter(rng, tuple(min(1.0, c * 1.5) for c in base), var)
     n = t.noise(co, rng.uniform(0.3, 0.8), detail=8, roughness=0.6)
     cracks = t.voronoi(co, rng.uniform(1.5, 3.5), output="Distance")
-    strata = t.add("ShaderNodeTexWave", {"Vector": co, "Scale": rng.uniform(0.4, 1.2), "Distortion": 4.0,
-                                         "Detail": 3.0}, wave_type="BANDS", bands_direction="Z").outputs["Fac"]
-    mixed = t.math("ADD", t.math("MULTIPLY", n, 0.7), t.math("MULTIPLY", strata, 0.3))
+    strata = t.wave(co, rng.uniform(0.15, 0.35), 8.0, 2.0, bands_direction="Z")
+    mixed = t.math("ADD", t.math("MULTIPLY", n, 0.85), t.math("MULTIPLY", strata, 0.15))
     col = t.ramp(mixed, [(0.3, dark), (0.55, light), (0.8, pale)])
     crack_mask = t.map_range(cracks, 0.02, 0.12)
     col = t.mix_color(crack_mask, t.ramp(n, [(0.0, dark), (1.0, dark)]), col)
@@ -170,10 +196,9 @@ def rock_layer(t: Tree, rng, co, var=1.0, tint=None) -> Layer:
 
 
 def sand_layer(t: Tree, rng, co, var=1.0) -> Layer:
-    a, b = _jitter(rng, (0.55, 0.42, 0.26), var), _jitter(rng, (0.72, 0.58, 0.38), var)
+    a, b = _jitter(rng, (0.36, 0.26, 0.15), var), _jitter(rng, (0.5, 0.38, 0.24), var)
     n = t.noise(co, rng.uniform(0.2, 0.5), detail=4)
-    ripples = t.add("ShaderNodeTexWave", {"Vector": co, "Scale": rng.uniform(1.5, 3.0), "Distortion": 6.0,
-                                          "Detail": 2.0}, wave_type="BANDS").outputs["Fac"]
+    ripples = t.wave(co, rng.uniform(1.5, 3.0), 6.0, 2.0)
     col = t.ramp(n, [(0.3, a), (0.7, b)])
     return Layer(col, t.value(rng.uniform(0.8, 0.95)), t.math("MULTIPLY", ripples, 0.4))
 
@@ -273,7 +298,7 @@ def terrain_shading_for(kind: str, z: np.ndarray, water_level, snow: str, rng) -
     if snow == "on" or (snow == "auto" and kind == "mountains" and rng.uniform() < 0.6):
         snow_line = float(np.quantile(z, rng.uniform(0.72, 0.88)))
     beach = None if water_level is None else water_level + rng.uniform(0.3, 0.8)
-    rock_slope = {"hills": 0.2, "mountains": 0.17, "canyon": 0.12, "dunes": 0.5}[kind] * rng.uniform(0.85, 1.15)
+    rock_slope = {"hills": 0.22, "mountains": 0.24, "canyon": 0.12, "dunes": 0.5}[kind] * rng.uniform(0.85, 1.15)
     return TerrainShading(base=base, rock_slope=rock_slope, snow_line=snow_line, beach_level=beach)
 
 
@@ -284,6 +309,7 @@ def make_terrain_material(name: str, shading: TerrainShading, rng: np.random.Gen
     mat = bpy.data.materials.new(name)
     t = Tree(mat)
     co = t.coords("Object")
+    t.shared = co
     geo = t.add("ShaderNodeNewGeometry")
     sep_n = t.add("ShaderNodeSeparateXYZ", {"Vector": geo.outputs["Normal"]})
     sep_p = t.add("ShaderNodeSeparateXYZ", {"Vector": geo.outputs["Position"]})
@@ -294,7 +320,7 @@ def make_terrain_material(name: str, shading: TerrainShading, rng: np.random.Gen
     if shading.base == "sand":
         layer = sand_layer(t, rng, co, variation)
     elif shading.base == "canyon":
-        layer = rock_layer(t, rng, co, variation, tint=(0.42, 0.2, 0.1))
+        layer = rock_layer(t, rng, co, variation, tint=(0.3, 0.14, 0.07))
         floor = sand_layer(t, rng, co, variation)
         flat = t.map_range(t.math("ADD", slope, t.math("MULTIPLY", wobble, 0.06)), 0.08, 0.03)
         layer = _mix_layers(t, flat, layer, floor)
@@ -309,7 +335,7 @@ def make_terrain_material(name: str, shading: TerrainShading, rng: np.random.Gen
         beach = t.map_range(t.math("ADD", height, t.math("MULTIPLY", wobble, 0.8)),
                             shading.beach_level, shading.beach_level - 0.4)
         layer = _mix_layers(t, beach, layer, sand_layer(t, rng, co, variation))
-    rock_tint = (0.4, 0.22, 0.12) if shading.base == "canyon" else None
+    rock_tint = (0.28, 0.15, 0.08) if shading.base == "canyon" else None
     rock = rock_layer(t, rng, co, variation, tint=rock_tint)
     rock_mask = t.map_range(t.math("ADD", slope, t.math("MULTIPLY", wobble, 0.1)),
                             shading.rock_slope, shading.rock_slope + 0.06)
@@ -320,7 +346,9 @@ def make_terrain_material(name: str, shading: TerrainShading, rng: np.random.Gen
                             shading.snow_line, shading.snow_line + 1.5)
         gentle = t.map_range(slope, shading.rock_slope + 0.25, shading.rock_slope + 0.05)
         layer = _mix_layers(t, t.math("MULTIPLY", above, gentle), layer, snow)
-    t.finish(layer, bump_strength=0.35, bump_distance=0.1)
+    # Bump from one pooled texture: a bump node evaluates its height input three times.
+    bump_height = t.math("ADD", t.noise(co, 2.5), t.math("MULTIPLY", t.voronoi(co, 2.5), 0.4))
+    t.finish(Layer(layer.color, layer.roughness, bump_height), bump_strength=0.3, bump_distance=0.1)
     mat["gs_family"] = "terrain"
     mat["gs_rock_slope"] = shading.rock_slope
     if shading.snow_line is not None:

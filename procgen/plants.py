@@ -219,7 +219,7 @@ def tree_geometry(rng: np.random.Generator, kind: str = "broadleaf", height: flo
                             per_centre=leaves_per_tip + 2, up_bias=0.3, aspect=0.35)
     else:
         scale = height / 8 if kind != "bush" else 0.5
-        lv, lf = leaf_cards(rng, sk.pos[twig], size=0.16 * scale, spread=0.22 * scale,
+        lv, lf = leaf_cards(rng, sk.pos[twig], size=0.2 * scale, spread=0.25 * scale,
                             per_centre=leaves_per_tip, up_bias=0.6, aspect=0.6)
     lv[:, 2] = np.maximum(lv[:, 2], 0.02)
     verts = np.concatenate([bv, lv])

@@ -150,6 +150,11 @@ def generate_scene(config: SceneConfig, progress=None) -> dict:
     with step("render_settings"):
         scene.render.engine = "CYCLES"
         scene.cycles.samples = int(config.render.samples)
+        # Outdoor light needs few bounces; these caps halve the time per sample.
+        c = scene.cycles
+        c.max_bounces, c.diffuse_bounces, c.glossy_bounces = 4, 2, 2
+        c.transmission_bounces, c.transparent_max_bounces, c.volume_bounces = 2, 4, 0
+        c.caustics_reflective = c.caustics_refractive = False
         scene.render.fps = 24
         scene.render.film_transparent = False
 

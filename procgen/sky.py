@@ -38,7 +38,7 @@ def build_sky(cfg: SkyConfig, rng: np.random.Generator, extent: float = 120.0, t
     """World sky and sun for the current scene; returns what was chosen."""
     elevation = cfg.sun_elevation if cfg.sun_elevation >= 0 else float(rng.uniform(12.0, 65.0))
     azimuth = cfg.sun_azimuth if cfg.sun_azimuth >= 0 else float(rng.uniform(0.0, 360.0))
-    haze = float(rng.uniform(0.5, 2.5))
+    haze = float(rng.uniform(0.2, 1.2))
     scene = bpy.context.scene
     world = bpy.data.worlds.new("sky")
     scene.world = world
@@ -64,6 +64,12 @@ def build_sky(cfg: SkyConfig, rng: np.random.Generator, extent: float = 120.0, t
         _set(sky, "aerosol_density", haze)
         _set(sky, "ozone_density", 1.0)
         strength = 0.18
+    # The sky is smooth and the sun is a lamp: a small importance map is plenty and
+    # saves about a second of set-up per rendered frame against the default 1024.
+    wc = getattr(world, "cycles", None)
+    if wc is not None and hasattr(wc, "sampling_method"):
+        wc.sampling_method = "MANUAL"
+        wc.sample_map_resolution = 256
     bg = nt.nodes.new("ShaderNodeBackground")
     bg.inputs["Strength"].default_value = strength * cfg.strength
     out = nt.nodes.new("ShaderNodeOutputWorld")
