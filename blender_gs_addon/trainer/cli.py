@@ -22,6 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="background behind the splats in training (random: a new colour each step)")
     parser.add_argument("--depth-weight", type=float, default=0.0,
                         help="weight of the L1 loss against ground-truth depth (0 = off)")
+    parser.add_argument("--time-limit", type=float, default=0.0, metavar="SECONDS",
+                        help="stop after this much training time, keeping the result (0 = no limit)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--progress-json", action="store_true",
                         help="print one JSON object per line on stdout (progress, done, error) instead of a bar")
@@ -34,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = TrainConfig(dataset=args.dataset, out=args.out, iterations=args.iterations, device=args.device,
                       sh_degree=args.sh_degree, max_gaussians=args.max_gaussians, resume=args.resume,
                       downscale=args.downscale, background=args.background, seed=args.seed,
-                      depth_weight=args.depth_weight, progress_json=args.progress_json)
+                      depth_weight=args.depth_weight, progress_json=args.progress_json,
+                      time_limit_s=args.time_limit)
     try:
         metrics = train(cfg)
     except (DatasetError, TrainingError, ValueError, OSError, RuntimeError) as exc:

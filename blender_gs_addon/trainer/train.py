@@ -53,6 +53,7 @@ class TrainConfig:
     progress_json: bool = False
     show_bar: bool = True
     random_points: int = 20000
+    time_limit_s: float = 0.0  # > 0: stop (keeping everything) once training has run this long
     densify: DensifyConfig = field(default_factory=DensifyConfig)
     # called after every iteration with (iteration, model); used by tools and tests
     callback: Callable | None = None
@@ -300,6 +301,9 @@ def train(cfg: TrainConfig) -> dict:
             while iteration < cfg.iterations:
                 if cancel.requested():
                     status = "cancelled"
+                    break
+                if cfg.time_limit_s and elapsed_before + time.perf_counter() - t_loop >= cfg.time_limit_s:
+                    status = "time_limit"
                     break
                 bad = model.all_finite()
                 if bad is not None:
