@@ -216,3 +216,32 @@ def test_unregister_leaves_nothing_behind():
     blender_gs_addon.unregister()
     assert types_handlers_menus() == before
     blender_gs_addon.register()  # for the fixture's teardown
+
+
+def test_direct_ply_export_equals_the_splatdata_path(tmp_path):
+    from blender_gs_addon.blender.pointcloud import write_from_object
+
+    src = tmp_path / "other.ply"
+    src.write_bytes(independent_ply(SHUFFLED, shuffled_rows(40)))
+    shuffled_float = [(n, "float") if t != "float" else (n, t) for n, t in SHUFFLED]
+    src2 = tmp_path / "float.ply"
+    src2.write_bytes(independent_ply(shuffled_float, shuffled_rows(40)))
+    for path in (src, src2):
+        obj, _, _ = api.read_into_object(str(path))
+        fast, slow = tmp_path / "fast.ply", tmp_path / "slow.ply"
+        write_from_object(obj, str(fast))
+        write_ply(slow, api.splats_from_object(obj))
+        assert fast.read_bytes() == slow.read_bytes() == path.read_bytes()
+
+
+def test_attributes_added_in_blender_are_exported_as_extras(tmp_path):
+    src = tmp_path / "in.ply"
+    write_ply(src, random_splats(30, 0))
+    obj, _, _ = api.read_into_object(str(src))
+    values = np.arange(30, dtype=np.float32)
+    obj.data.attributes.new("confidence", "FLOAT", "POINT").data.foreach_set("value", values)
+    out = tmp_path / "out.ply"
+    api.write_from_object(obj, str(out))
+    back = read_ply(out)
+    np.testing.assert_array_equal(back.extra["confidence"], values)
+    np.testing.assert_array_equal(back.means, read_ply(src).means)

@@ -5,6 +5,8 @@
     obj = api.object_from_splats(data, "Splats")   # a POINTCLOUD object in the scene
     data = api.splats_from_object(obj)             # back, with the object transform baked in
     api.write("out.splat", data)
+    obj, count, degree = api.read_into_object("scene.ply")   # file -> object, fastest path
+    api.write_from_object(obj, "copy.ply")                   # object -> file, fastest path
 
 SplatData fields: means [N,3], scales_log [N,3], quats [N,4] (w,x,y,z), opacity_logit [N],
 sh_dc [N,3], sh_rest [N,K-1,3], normals [N,3] or None, extra {name: [N]}.
@@ -13,7 +15,9 @@ from ..splats import SplatData, SplatFormatError, read_ply, read_splat, write_pl
 from ..splats import read_splats as read
 from ..splats import write_splats as write
 from ..splats.transform import TransformError, bake_transform
-from .pointcloud import SplatObjectError, object_from_splats, splats_from_object
+from .pointcloud import (SplatObjectError, object_from_splats, read_into_object, splats_from_object,
+                         write_from_object)
 
 __all__ = ["SplatData", "SplatFormatError", "SplatObjectError", "TransformError", "read", "write", "read_ply",
-           "write_ply", "read_splat", "write_splat", "object_from_splats", "splats_from_object", "bake_transform"]
+           "write_ply", "read_splat", "write_splat", "object_from_splats", "splats_from_object", "bake_transform",
+           "read_into_object", "write_from_object"]

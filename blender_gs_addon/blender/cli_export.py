@@ -18,9 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import bpy
 
-    from ..splats import SplatFormatError, write_splats
+    from ..splats import SplatFormatError
     from ..splats.transform import TransformError
-    from .pointcloud import SplatObjectError, splats_from_object
+    from .pointcloud import SplatObjectError, write_from_object
 
     if not os.path.isfile(args.blend):
         print(f"export: {args.blend}: no such file", file=sys.stderr)
@@ -41,10 +41,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     t0 = time.perf_counter()
     try:
-        data = splats_from_object(obj, apply_transform=not args.no_transform)
-        write_splats(args.out, data)
+        count = write_from_object(obj, args.out, apply_transform=not args.no_transform)
     except (SplatFormatError, SplatObjectError, TransformError, OSError) as exc:
         print(f"export: {exc}", file=sys.stderr)
         return 1
-    print(f"export: {len(data):,} splats of '{obj.name}' in {time.perf_counter() - t0:.2f} s -> {args.out}")
+    print(f"export: {count:,} splats of '{obj.name}' in {time.perf_counter() - t0:.2f} s -> {args.out}")
     return 0

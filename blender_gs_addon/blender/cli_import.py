@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
         bpy.ops.wm.read_factory_settings(use_empty=True)
     t0 = time.perf_counter()
     try:
-        obj, data = import_file(bpy.context, args.splats, material=not args.no_material)
+        obj, count, degree = import_file(bpy.context, args.splats, material=not args.no_material)
     except (SplatFormatError, OSError) as exc:
         print(f"import: {exc}", file=sys.stderr)
         return 1
@@ -42,6 +42,6 @@ def run(args: argparse.Namespace) -> int:
     tmp = out + ".tmp.blend"
     bpy.ops.wm.save_as_mainfile(filepath=tmp, copy=True, check_existing=False)
     os.replace(tmp, out)
-    print(f"import: {len(data):,} splats (SH degree {data.sh_degree}) as object '{obj.name}' in {seconds:.2f} s "
+    print(f"import: {count:,} splats (SH degree {degree}) as object '{obj.name}' in {seconds:.2f} s "
           f"-> {out}")
     return 0

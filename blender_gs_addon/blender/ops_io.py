@@ -8,9 +8,9 @@ import bpy
 from bpy.props import BoolProperty, CollectionProperty, StringProperty
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
-from ..splats import SplatFormatError, read_splats, write_splats
+from ..splats import SplatFormatError
 from ..splats.transform import TransformError
-from .pointcloud import SplatObjectError, object_from_splats, splats_from_object
+from .pointcloud import SplatObjectError, read_into_object, write_from_object
 from .viewing import assign_point_material
 
 
@@ -19,17 +19,11 @@ def is_splat_object(obj) -> bool:
 
 
 def import_file(context, filepath: str, material: bool = True):
-    """Read a splat file and create its point-cloud object (selected and active)."""
-    data = read_splats(filepath)
-    name = os.path.splitext(os.path.basename(filepath))[0] or "Splats"
-    obj = object_from_splats(data, name, context.collection)
+    """Read a splat file into a new point-cloud object (selected and active) -> (object, count, SH degree)."""
+    obj, count, degree = read_into_object(filepath, collection=context.collection)
     if material:
         assign_point_material(obj)
-    for other in context.view_layer.objects:
-        other.select_set(False)
-    obj.select_set(True)
-    context.view_layer.objects.active = obj
-    return obj, data
+    return obj, count, degree
 
 
 class IMPORT_SCENE_OT_gaussian_splats(bpy.types.Operator, ImportHelper):
@@ -51,11 +45,11 @@ class IMPORT_SCENE_OT_gaussian_splats(bpy.types.Operator, ImportHelper):
         for path in paths:
             t0 = time.perf_counter()
             try:
-                obj, data = import_file(context, path, self.material)
+                obj, count, degree = import_file(context, path, self.material)
             except (SplatFormatError, OSError) as exc:
                 self.report({"ERROR"}, str(exc))
                 return {"CANCELLED"}
-            self.report({"INFO"}, f"Imported {len(data):,} splats (SH degree {data.sh_degree}) as '{obj.name}' "
+            self.report({"INFO"}, f"Imported {count:,} splats (SH degree {degree}) as '{obj.name}' "
                                   f"in {time.perf_counter() - t0:.2f} s")
         return {"FINISHED"}
 
@@ -91,15 +85,14 @@ class EXPORT_SCENE_OT_gaussian_splats(bpy.types.Operator, ExportHelper):
         try:
             if mode == "EDIT":  # flush Edit-mode changes (deleted points) into the data
                 bpy.ops.object.mode_set(mode="OBJECT")
-            data = splats_from_object(obj, apply_transform=self.apply_transform)
-            write_splats(path, data)
+            count = write_from_object(obj, path, apply_transform=self.apply_transform)
         except (SplatFormatError, SplatObjectError, TransformError, OSError) as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         finally:
             if mode == "EDIT" and obj.mode != "EDIT":
                 bpy.ops.object.mode_set(mode="EDIT")
-        self.report({"INFO"}, f"Exported {len(data):,} splats to {path} in {time.perf_counter() - t0:.2f} s")
+        self.report({"INFO"}, f"Exported {count:,} splats to {path} in {time.perf_counter() - t0:.2f} s")
         return {"FINISHED"}
 
 

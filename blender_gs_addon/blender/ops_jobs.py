@@ -282,11 +282,11 @@ class GS_OT_train(_JobOperator, bpy.types.Operator):
             self.report({"ERROR"}, f"Training finished but wrote no {ply}")
             return {"CANCELLED"}
         try:
-            obj, data = import_file(context, ply)
+            obj, count, _ = import_file(context, ply)
         except Exception as exc:
             self.report({"ERROR"}, f"Could not import the trained splats: {exc}")
             return {"CANCELLED"}
-        settings(context).job_message = f"imported {len(data):,} splats as '{obj.name}'"
+        settings(context).job_message = f"imported {count:,} splats as '{obj.name}'"
         self.report({"INFO"}, settings(context).job_message)
         return {"FINISHED"}
 

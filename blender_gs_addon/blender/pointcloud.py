@@ -13,9 +13,10 @@ import json
 import bpy
 import numpy as np
 
-from ..splats import SplatData, SplatFormatError
+from ..splats import SH_C0, SplatData, SplatFormatError
 from ..splats.data import check_property_names
-from ..splats.table import fields_from_table, rows_from_fields, transpose_blocked
+from ..splats.ply import PlyTable, atomic_write, read_ply_table
+from ..splats.table import fields_from_table, gather, rows_from_fields, transpose_blocked
 from ..splats.transform import bake_transform
 
 LAYOUT_KEY = "gs_layout"
@@ -41,33 +42,78 @@ def _set_float(attrs, name: str, values: np.ndarray) -> None:
 
 def display_values(data: SplatData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(colour RGBA [N, 4], alpha [N], radius [N]) for viewing."""
-    alpha = data.alphas()
-    col = np.empty((len(data), 4), np.float32)
-    col[:, :3] = data.colors()
+    return _display(data.sh_dc, data.opacity_logit, data.scales_log)
+
+
+def _display(sh_dc: np.ndarray, opacity_logit: np.ndarray, scales_log: np.ndarray):
+    with np.errstate(over="ignore"):  # exp overflow of very negative logits is alpha 0
+        alpha = (1.0 / (1.0 + np.exp(-opacity_logit))).astype(np.float32)
+    col = np.empty((len(alpha), 4), np.float32)
+    col[:, :3] = np.clip(0.5 + SH_C0 * sh_dc, 0.0, 1.0)
     col[:, 3] = alpha
-    radius = (RADIUS_FACTOR * np.exp(data.scales_log.astype(np.float64).mean(axis=1))).astype(np.float32)
+    radius = (RADIUS_FACTOR * np.exp(scales_log.mean(axis=1))).astype(np.float32)
     return col, alpha, radius
 
 
 def object_from_splats(data: SplatData, name: str = "Splats", collection=None) -> bpy.types.Object:
     """Create a POINTCLOUD object holding ``data`` (all properties, losslessly) and link it.
 
-    collection: where to link it (default: the active scene collection). Nothing is
-    left behind if this fails.
+    collection: where to link it (default: the active scene collection). The new object
+    becomes the selected, active one. Nothing is left behind if this fails.
     """
-    n = len(data)
+    names, rows = rows_from_fields(data)
+    extras = list(data.extra.items())
+    return _build_object(
+        name, collection, np.ascontiguousarray(data.means), zip(names, rows), extras, display_values(data),
+        layout=data.layout, comments=data.comments, sh_degree=data.sh_degree, has_normals=data.normals is not None)
+
+
+def object_from_ply_table(tbl: PlyTable, name: str = "Splats", collection=None) -> bpy.types.Object:
+    """Like object_from_splats, straight from the rows of a PLY file (one transposition, less memory)."""
+    pos = {n: i for i, n in enumerate(tbl.names)}
+    table = tbl.table
+    means = gather(table, [pos["x"], pos["y"], pos["z"]])
+    d = gather(table, [pos[p] for p in ("f_dc_0", "f_dc_1", "f_dc_2", "opacity", "scale_0", "scale_1", "scale_2")])
+    display = _display(d[:, 0:3], d[:, 3], d[:, 4:7])
+    del d
+    core = set(tbl.core_names())
+    float_cols = [n for n in tbl.names if n not in ("x", "y", "z")]
+    table_extras = [n for n in float_cols if n not in core]
+    core_cols = [n for n in float_cols if n in core]
+
+    def columns():  # transpose 8 columns at a time into one reused buffer
+        scratch = np.empty((8, len(table)), np.float32)
+        for g in range(0, len(core_cols), 8):
+            group = core_cols[g:g + 8]
+            idx = [pos[n] for n in group]
+            for i in range(0, len(table), 4096):
+                scratch[:len(group), i:i + 4096] = gather(table[i:i + 4096], idx).T
+            for j, n in enumerate(group):
+                yield n, scratch[j]
+
+    extras = []
+    for n, _ in tbl.layout:
+        if n in tbl.extra:
+            extras.append((n, tbl.extra[n]))
+        elif n in table_extras:
+            extras.append((n, np.ascontiguousarray(table[:, pos[n]])))
+    return _build_object(name, collection, means, columns(), extras, display, layout=tbl.layout,
+                         comments=tbl.comments, sh_degree=tbl.sh_degree, has_normals=tbl.has_normals)
+
+
+def _build_object(name, collection, means, columns, extras, display, layout, comments, sh_degree, has_normals):
+    """Mesh with every attribute set, converted to a point cloud (see object_from_splats)."""
+    n = len(means)
     mesh = bpy.data.meshes.new(name)
     obj = None
     try:
         mesh.vertices.add(n)
         attrs = mesh.attributes
-        attrs["position"].data.foreach_set("vector", np.ascontiguousarray(data.means).reshape(-1))
-        names, rows = rows_from_fields(data)
-        for prop, row in zip(names, rows):
+        attrs["position"].data.foreach_set("vector", means.reshape(-1))
+        for prop, row in columns:
             _set_float(attrs, prop, row)
-        del rows
         extra_attrs = {}
-        for i, (prop, values) in enumerate(data.extra.items()):
+        for i, (prop, values) in enumerate(extras):
             attr_name = _extra_attribute_name(prop, i)
             extra_attrs[prop] = attr_name
             if values.dtype.kind in "iu" and values.dtype.itemsize >= 4:
@@ -75,7 +121,7 @@ def object_from_splats(data: SplatData, name: str = "Splats", collection=None) -
                 attr.data.foreach_set("value", np.ascontiguousarray(values, np.int32))
             else:
                 _set_float(attrs, attr_name, values)
-        col, alpha, radius = display_values(data)
+        col, alpha, radius = display
         attrs.new("Col", "FLOAT_COLOR", "POINT").data.foreach_set("color", col.reshape(-1))
         _set_float(attrs, "alpha", alpha)
         _set_float(attrs, "radius", radius)
@@ -91,12 +137,12 @@ def object_from_splats(data: SplatData, name: str = "Splats", collection=None) -
             add_mesh_points_modifier(obj)
         mesh = None
         obj.data[LAYOUT_KEY] = json.dumps({
-            "layout": [list(p) for p in (data.layout or [])],
-            "comments": data.comments,
+            "layout": [list(p) for p in (layout or [])],
+            "comments": list(comments or []),
             "extra_attributes": extra_attrs,
-            "extra_types": {k: v.dtype.str for k, v in data.extra.items()},
-            "sh_degree": data.sh_degree,
-            "has_normals": data.normals is not None,
+            "extra_types": {k: v.dtype.str for k, v in extras},
+            "sh_degree": sh_degree,
+            "has_normals": has_normals,
         })
         return obj
     except BaseException:
@@ -210,3 +256,91 @@ def _read_values(attr, n: int, dtype: np.dtype) -> np.ndarray:
         buf = np.empty(n, np.float32)
     attr.data.foreach_get("value", buf)
     return buf.astype(dtype.newbyteorder("="))
+
+
+def read_into_object(path: str, name: str | None = None, collection=None):
+    """Read a .ply or .splat file into a new splat object -> (object, splat count, SH degree).
+
+    PLY files go straight from the file's rows into the attributes (the fast path).
+    """
+    import os
+
+    from ..splats import read_splats
+
+    path = os.fspath(path)
+    name = name or os.path.splitext(os.path.basename(path))[0] or "Splats"
+    if path.lower().endswith(".ply"):
+        src = read_ply_table(path)
+        return object_from_ply_table(src, name, collection), len(src), src.sh_degree
+    data = read_splats(path)
+    return object_from_splats(data, name, collection), len(data), data.sh_degree
+
+
+def write_from_object(obj, path: str, apply_transform: bool = True) -> int:
+    """Write the splats of ``obj`` to a .ply or .splat file -> the splat count.
+
+    An untransformed object imported from a PLY file is written straight from its
+    attributes in the file's own layout (bit-exact, no intermediate copies); everything
+    else goes through SplatData (transform baking, other layouts, .splat).
+    """
+    import os
+
+    from ..splats import write_splats
+
+    path = os.fspath(path)
+    if path.lower().endswith(".ply") and (not apply_transform or _is_identity(obj.matrix_world)):
+        count = _write_ply_direct(obj, path)
+        if count is not None:
+            return count
+    data = splats_from_object(obj, apply_transform=apply_transform)
+    write_splats(path, data)
+    return len(data)
+
+
+def _is_identity(matrix) -> bool:
+    return bool(np.array_equal(np.array(matrix, dtype=np.float64), np.eye(4)))
+
+
+def _write_ply_direct(obj, path: str) -> int | None:
+    """The fast PLY export, or None when the object does not qualify (then use SplatData)."""
+    from ..splats.ply import PLY_TYPES
+
+    if obj.mode == "EDIT":
+        raise SplatObjectError(f"object {obj.name!r} is in Edit mode; switch to Object mode to read its splats")
+    info = json.loads(obj.data.get(LAYOUT_KEY, "{}"))
+    layout = [tuple(p) for p in info.get("layout", [])]
+    if not layout or any(PLY_TYPES.get(t) != "f4" for _, t in layout):
+        return None
+    attrs = obj.data.attributes
+    extra_attrs = info.get("extra_attributes", {})
+    attr_of = {n: extra_attrs.get(n, n) for n, _ in layout if n not in ("x", "y", "z")}
+    if any(a not in attrs or attrs[a].data_type != "FLOAT" or attrs[a].domain != "POINT" for a in attr_of.values()):
+        return None
+    exported = {a.name for a in attrs if a.domain == "POINT" and a.name not in RESERVED and not a.name.startswith(".")}
+    if exported != set(attr_of.values()):  # attributes added or removed since import
+        return None
+    n = _point_count(obj)
+    if n == 0:
+        raise SplatObjectError(f"object {obj.name!r} has no points")
+    rows = np.empty((len(layout), n), np.float32)
+    pos = np.empty(3 * n, np.float32)
+    attrs["position"].data.foreach_get("vector", pos)
+    pos = pos.reshape(n, 3)
+    for j, (prop, _) in enumerate(layout):
+        if prop in ("x", "y", "z"):
+            rows[j] = pos[:, "xyz".index(prop)]
+        else:
+            attrs[attr_of[prop]].data.foreach_get("value", rows[j])
+    del pos
+    lines = ["ply", "format binary_little_endian 1.0"] + [f"comment {c}" for c in info.get("comments", [])]
+    lines += [f"element vertex {n}"] + [f"property {t} {p}" for p, t in layout] + ["end_header"]
+
+    def records(block: int = 4096):  # file rows, transposed through one reused buffer
+        buf = np.empty((block, len(layout)), "<f4")
+        for i in range(0, n, block):
+            b = min(block, n - i)
+            buf[:b] = rows[:, i:i + b].T
+            yield buf[:b]
+
+    atomic_write(path, [("\n".join(lines) + "\n").encode("ascii"), records()])
+    return n

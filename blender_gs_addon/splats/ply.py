@@ -111,13 +111,8 @@ def _struct_dtype(path: str, el: _Element, byteorder: str) -> np.dtype:
     return np.dtype([(n, byteorder + PLY_TYPES[t]) for n, t in el.props])
 
 
-def read_ply(path: str | os.PathLike) -> SplatData:
-    """Read a 3DGS PLY file. Raises SplatFormatError naming the file for anything malformed.
-
-    Accepted: any property order, normals absent, extra properties (kept in ``extra``, in
-    file order), other elements after the vertices, binary (either endianness) or ascii.
-    Rejected: non-float splat properties, NaN/inf values, too few bytes for the vertex count.
-    """
+def read_ply_table(path: str | os.PathLike) -> "PlyTable":
+    """Read and validate a 3DGS PLY file into a PlyTable (the rows as stored; see read_ply)."""
     path = os.fspath(path)
     try:
         size = os.path.getsize(path)
@@ -165,18 +160,64 @@ def read_ply(path: str | os.PathLike) -> SplatData:
             table = table.astype(np.float32)
     else:
         table, table_names = structured_to_unstructured(arr[core], dtype=np.float32), core
-    finite = bool(np.isfinite(table).all())
-    fields = fields_from_table(table, table_names, k1, has_normals)
-    core_set = set(core)
+    in_table = set(table_names)
     extra = {}
     for n in names:
-        if n not in core_set:
+        if n not in in_table:
             col = arr[n]
             extra[n] = np.ascontiguousarray(col, dtype=col.dtype.newbyteorder("="))
-    data = SplatData(**fields, extra=extra, layout=list(vertex.props), comments=header.comments)
-    if not finite:
-        check_finite(data, path)  # raises when a splat field (not an extra) is NaN/inf
-    return data
+    result = PlyTable(path, table, list(table_names), extra, list(vertex.props), header.comments, k1, has_normals)
+    if not np.isfinite(table).all():
+        result.to_splats()  # raises when a splat field (not an extra) is NaN/inf
+    return result
+
+
+def read_ply(path: str | os.PathLike) -> SplatData:
+    """Read a 3DGS PLY file. Raises SplatFormatError naming the file for anything malformed.
+
+    Accepted: any property order, normals absent, extra properties (kept in ``extra``, in
+    file order), other elements after the vertices, binary (either endianness) or ascii.
+    Rejected: non-float splat properties, NaN/inf values, too few bytes for the vertex count.
+    """
+    return read_ply_table(path).to_splats()
+
+
+@dataclass
+class PlyTable:
+    """A PLY file's vertex properties as read: float columns in one [N, P] table, others apart."""
+
+    path: str
+    table: np.ndarray  # [N, P] float32, columns named by ``names`` (file order)
+    names: list[str]
+    extra: dict[str, np.ndarray]  # properties not in the table (non-float extras), [N] each
+    layout: list[tuple[str, str]]  # every vertex property (name, ply type) in file order
+    comments: list[str]
+    k1: int  # SH coefficients per channel minus one
+    has_normals: bool
+
+    def __len__(self) -> int:
+        return int(self.table.shape[0])
+
+    @property
+    def sh_degree(self) -> int:
+        return int(round((self.k1 + 1) ** 0.5)) - 1
+
+    def core_names(self) -> list[str]:
+        return [p for props in field_columns(self.k1, self.has_normals).values() for p in props]
+
+    def to_splats(self) -> SplatData:
+        """SplatData of the file (NaN/inf in splat fields raise SplatFormatError)."""
+        fields = fields_from_table(self.table, self.names, self.k1, self.has_normals)
+        core = set(self.core_names())
+        pos = {n: i for i, n in enumerate(self.names)}
+        extra = {}
+        for n, _ in self.layout:
+            if n in core:
+                continue
+            extra[n] = self.extra[n] if n in self.extra else np.ascontiguousarray(self.table[:, pos[n]])
+        data = SplatData(**fields, extra=extra, layout=self.layout, comments=self.comments)
+        check_finite(data, self.path)
+        return data
 
 
 def _read_ascii(path: str, f, header: _Header, vertex_i: int) -> np.ndarray:
@@ -277,7 +318,7 @@ def write_ply(path: str | os.PathLike, data: SplatData) -> None:
 
 
 def atomic_write(path: str, parts) -> None:
-    """Write bytes / numpy arrays to ``path`` through a temporary file in the same folder."""
+    """Write bytes / numpy arrays (or iterables of them) to ``path`` through a temporary file."""
     folder = os.path.dirname(os.path.abspath(path))
     try:
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=folder)
@@ -287,10 +328,11 @@ def atomic_write(path: str, parts) -> None:
         os.chmod(tmp, _file_mode(path))
         with os.fdopen(fd, "wb") as f:
             for p in parts:
-                if isinstance(p, np.ndarray):
-                    p.tofile(f)
-                else:
-                    f.write(p)
+                for chunk in ([p] if isinstance(p, (bytes, np.ndarray)) else p):
+                    if isinstance(chunk, np.ndarray):
+                        f.write(memoryview(np.ascontiguousarray(chunk)).cast("B"))
+                    else:
+                        f.write(chunk)
         os.replace(tmp, path)
     except BaseException as exc:
         try:
