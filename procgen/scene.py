@@ -157,6 +157,7 @@ def generate_scene(config: SceneConfig, progress=None) -> dict:
         c.caustics_reflective = c.caustics_refractive = False
         scene.render.fps = 24
         scene.render.film_transparent = False
+        _contrast_look(scene)
 
     timings = dict(timer.times)
     timings["total"] = round(time.perf_counter() - t_all, 4)
@@ -176,6 +177,20 @@ def generate_scene(config: SceneConfig, progress=None) -> dict:
     }
     scene["gs_scene_info"] = json.dumps(result)
     return result
+
+
+def _contrast_look(scene) -> None:
+    """A little more contrast than the neutral view transform (outdoor light is flat at
+    low sample counts). Look names differ between versions, so match by suffix."""
+    vs = scene.view_settings
+    try:
+        looks = [e.identifier for e in vs.bl_rna.properties["look"].enum_items]
+    except (KeyError, AttributeError):
+        return
+    for name in looks:
+        if name.endswith("Medium High Contrast"):
+            vs.look = name
+            return
 
 
 def _move(ob, col) -> None:

@@ -53,7 +53,7 @@ def build_sky(cfg: SkyConfig, rng: np.random.Generator, extent: float = 120.0, t
     if sky_type in ("HOSEK_WILKIE", "PREETHAM"):
         sky.sun_direction = d.tolist()
         sky.turbidity = 2.0 + haze
-        strength = 0.08
+        strength = 0.035
     else:
         _set(sky, "sun_disc", False)  # the sun lamp below lights the scene and casts the shadows
         _set(sky, "sun_elevation", math.radians(elevation))
@@ -63,7 +63,7 @@ def build_sky(cfg: SkyConfig, rng: np.random.Generator, extent: float = 120.0, t
         _set(sky, "dust_density", haze)
         _set(sky, "aerosol_density", haze)
         _set(sky, "ozone_density", 1.0)
-        strength = 0.18
+        strength = 0.07
     # The sky is smooth and the sun is a lamp: a small importance map is plenty and
     # saves about a second of set-up per rendered frame against the default 1024.
     wc = getattr(world, "cycles", None)
