@@ -51,16 +51,26 @@ class GS_OT_generate(bpy.types.Operator):
         preset = self.preset or s.preset
         seed = s.seed if self.seed < 0 else self.seed
         wm = context.window_manager
-        wm.progress_begin(0, 1)
+        wm.progress_begin(0, 100)
+        stages = []
+
+        def progress(stage: str) -> None:
+            stages.append(stage)
+            s.job_message = f"generating: {stage}"
+            wm.progress_update(min(99, 8 * len(stages)))
+
         try:
             config = SceneConfig.preset(preset, seed=seed)
-            generate_scene(config)
+            summary = generate_scene(config, progress=progress)
         except Exception as exc:  # report generator failures to the user instead of a traceback
             self.report({"ERROR"}, f"Generating preset '{preset}' seed {seed} failed: {exc}")
             return {"CANCELLED"}
         finally:
             wm.progress_end()
-        self.report({"INFO"}, f"Generated preset '{preset}' with seed {seed}")
+        timings = summary.get("timings_s", summary.get("timings", {})) if isinstance(summary, dict) else {}
+        total = sum(v for v in timings.values() if isinstance(v, (int, float))) if isinstance(timings, dict) else 0
+        s.job_message = f"generated preset '{preset}' seed {seed}" + (f" in {total:.1f} s" if total else "")
+        self.report({"INFO"}, s.job_message)
         return {"FINISHED"}
 
 
@@ -186,7 +196,7 @@ class GS_OT_render_dataset(_JobOperator, bpy.types.Operator):
         except ImportError as exc:
             raise RuntimeError(f"The dataset renderer is not available in this build ({exc})") from None
         # the child renders a saved copy of this file as it is now
-        blend = os.path.join(tempfile.mkdtemp(prefix="gs_render_"), "scene.blend")
+        blend = os.path.join(tempfile.mkdtemp(prefix="render_", dir=torch_env.cache_dir()), "scene.blend")
         bpy.ops.wm.save_as_mainfile(filepath=blend, copy=True, check_existing=False)
         argv = ["render", blend, "--out", self._out, "--scene", context.scene.name]
         if s.samples > 0:
@@ -300,11 +310,7 @@ class GS_OT_install_torch(_JobOperator, bpy.types.Operator):
     kind = "install"
 
     def start_job(self, context):
-        prefs = state.preferences()
-        folder = getattr(prefs, "torch_dir", "") if prefs else ""
-        if not folder:
-            raise ValueError("Set the torch folder in the add-on preferences first")
-        self._folder = _abspath(folder)
+        self._folder = torch_env.torch_dir()
         os.makedirs(self._folder, exist_ok=True)
         cmd = [torch_env.training_interpreter(), "-m", "pip", "install", "--upgrade", "--target", self._folder,
                TORCH_REQUIREMENT]

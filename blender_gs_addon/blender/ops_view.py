@@ -30,8 +30,10 @@ class GS_OT_render_splats(bpy.types.Operator):
 
         ok, detail = torch_env.torch_in_process()
         if not ok:
-            self.report({"ERROR"}, "Render Splats needs torch in Blender's Python, which is missing "
-                                   f"({detail}). Use Preferences > Add-ons > Gaussian Scenes > Install torch.")
+            self.report({"ERROR"}, f"Render Splats needs torch inside Blender's Python, which cannot import it "
+                                   f"({detail}). Install it with Preferences > Add-ons > Gaussian Scenes > "
+                                   "Install torch. (Training can use another Python that has torch instead: "
+                                   "set it as the Training Interpreter.)")
             return {"CANCELLED"}
         from .render import render_object_to_image
         from .state import preferences

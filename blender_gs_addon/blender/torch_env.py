@@ -10,9 +10,8 @@ from . import state
 
 def torch_in_process() -> tuple[bool, str]:
     """(True, version) if torch imports in this Python (after adding the preferences' torch folder)."""
-    prefs = state.preferences()
-    folder = getattr(prefs, "torch_dir", "") if prefs else ""
-    if folder and os.path.isdir(folder) and folder not in sys.path:
+    folder = torch_dir()
+    if os.path.isdir(folder) and folder not in sys.path:
         sys.path.append(folder)
     try:
         import torch
@@ -44,10 +43,8 @@ def module_search_path() -> list[str]:
             paths.append(os.path.dirname(os.path.dirname(os.path.abspath(mod.__file__))))
         except Exception:
             pass
-    prefs = state.preferences()
-    folder = getattr(prefs, "torch_dir", "") if prefs else ""
-    if folder:
-        paths.append(folder)
+    if os.path.isdir(torch_dir()):
+        paths.append(torch_dir())
     out = []
     for p in paths:
         if p not in out:
@@ -55,8 +52,26 @@ def module_search_path() -> list[str]:
     return out
 
 
+def cache_dir() -> str:
+    """The add-on's cache folder: the preference, else ~/.cache/gaussian_scenes (shared with cuda_ext)."""
+    prefs = state.preferences()
+    chosen = getattr(prefs, "cache_dir", "") if prefs else ""
+    folder = os.path.abspath(chosen) if chosen else os.path.join(os.path.expanduser("~"), ".cache", "gaussian_scenes")
+    os.makedirs(folder, exist_ok=True)
+    return folder
+
+
+def torch_dir() -> str:
+    """Folder that Install torch fills: the preference, else <cache>/torch."""
+    prefs = state.preferences()
+    chosen = getattr(prefs, "torch_dir", "") if prefs else ""
+    return os.path.abspath(chosen) if chosen else os.path.join(cache_dir(), "torch")
+
+
 def child_env() -> dict:
     env = dict(os.environ)
+    if state.preferences() is not None and state.preferences().cache_dir:
+        env["GS_CACHE_DIR"] = os.path.join(cache_dir(), "cuda_ext")  # compiled kernels
     env["PYTHONPATH"] = os.pathsep.join(module_search_path() + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     env["PYTHONUNBUFFERED"] = "1"
     return env
