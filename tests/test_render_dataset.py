@@ -143,3 +143,46 @@ def test_cli_renders_a_blend_file_and_reports_bad_input(tmp_path, capsys):
     bpy.ops.wm.save_as_mainfile(filepath=empty)
     assert _cli([empty, "--out", str(tmp_path / "ds2")]) == 2
     assert "no camera" in capsys.readouterr().err
+
+
+def _instance_on_points_host(source, name="Scatter"):
+    """A 2x2 grid whose four vertices each carry an instance of ``source`` (geometry nodes)."""
+    bpy.ops.mesh.primitive_grid_add(x_subdivisions=2, y_subdivisions=2, size=3.0, location=(0, 1.5, 0.3))
+    host = bpy.context.object
+    host.name = name
+    host["gs_class"] = "pebble"
+    ng = bpy.data.node_groups.new("ScatterNodes", "GeometryNodeTree")
+    ng.interface.new_socket("Geometry", in_out="INPUT", socket_type="NodeSocketGeometry")
+    ng.interface.new_socket("Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
+    gin, gout = ng.nodes.new("NodeGroupInput"), ng.nodes.new("NodeGroupOutput")
+    iop, info = ng.nodes.new("GeometryNodeInstanceOnPoints"), ng.nodes.new("GeometryNodeObjectInfo")
+    info.inputs["Object"].default_value = source
+    ng.links.new(gin.outputs[0], iop.inputs["Points"])
+    ng.links.new(info.outputs["Geometry"], iop.inputs["Instance"])
+    ng.links.new(iop.outputs[0], gout.inputs[0])
+    host.modifiers.new("scatter", "NODES").node_group = ng
+    return host
+
+
+def test_geometry_node_instances_take_their_hosts_id_and_box(tmp_path):
+    objs = build_test_scene(resolution=(48, 32), frames=2, instances=False)
+    bpy.ops.mesh.primitive_ico_sphere_add(radius=0.3, location=(0, 0, 0))
+    pebble = bpy.context.object
+    pebble.name = "PebbleSource"
+    pebble.hide_render = True  # renders only through the instances
+    _instance_on_points_host(pebble)
+    render_dataset(tmp_path, samples=1, device="cpu")
+    seg = json.loads((tmp_path / "segmentation.json").read_text())
+    by_name = {v["name"]: (int(k), v) for k, v in seg["objects"].items()}
+    assert "PebbleSource" not in by_name
+    sid, scatter = by_name["Scatter"]
+    assert scatter["class"] == "pebble"
+    # four pebbles of radius 0.3 on the corners of a 3 m grid centred at (0, 1.5, 0.3)
+    assert np.allclose(scatter["aabb_min"], [-1.8, -0.3, 0.0], atol=0.02)
+    assert np.allclose(scatter["aabb_max"], [1.8, 3.3, 0.6], atol=0.02)
+    from procgen.render.png import read_png
+
+    entry = _transforms(tmp_path)["frames"][0]
+    inst = read_png(tmp_path / entry["instance_file_path"])
+    assert (inst == sid).sum() > 10
+    assert objs["cube"].name in by_name

@@ -124,7 +124,7 @@ def render_dataset(
     original_frame = scene.frame_current
 
     scene.frame_set(frame_list[0])
-    boxes = seg.rendered_boxes(view_layer.depsgraph)
+    boxes = seg.rendered_boxes(view_layer.depsgraph, view_layer)
     ids = seg.assign_ids(boxes)
     classes = {name: seg.object_class(obj) for name, (obj, _, _) in boxes.items()}
     table = seg.class_table(classes.values())
@@ -255,7 +255,7 @@ def _render_frame(scene, view_layer, settings, out_dir, tmp_dir, frame, samples,
     write_png(out("semantic"), preview.id_palette(sem), 3)
     t3 = time.perf_counter()
 
-    boxes = seg.rendered_boxes(view_layer.depsgraph)
+    boxes = seg.rendered_boxes(view_layer.depsgraph, view_layer)
     return {
         "c2w": c2w.tolist(),
         "intrinsics": intr.as_dict(),

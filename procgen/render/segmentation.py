@@ -59,18 +59,41 @@ def class_table(names) -> dict[str, int]:
     return table
 
 
-def rendered_boxes(depsgraph) -> dict[str, tuple[object, np.ndarray, np.ndarray]]:
+def render_visible_names(view_layer) -> set[str]:
+    """Names of the objects of the view layer's collections that are neither excluded nor disabled in renders."""
+    names: set[str] = set()
+
+    def walk(layer_collection):
+        if layer_collection.exclude or layer_collection.collection.hide_render:
+            return
+        names.update(ob.name for ob in layer_collection.collection.objects if not ob.hide_render)
+        for child in layer_collection.children:
+            walk(child)
+
+    walk(view_layer.layer_collection)
+    return names
+
+
+def rendered_boxes(depsgraph, view_layer) -> dict[str, tuple[object, np.ndarray, np.ndarray]]:
     """Objects that render in an evaluated depsgraph and their world AABB at its current frame.
 
-    Returns original object name -> (original object, min [3], max [3]); the box is the union
-    over all of the object's instances.
+    The depsgraph Python sees is the viewport one, so objects disabled in renders are filtered
+    here. Returns original object name -> (original object, min [3], max [3]); the box is the
+    union over all of the object's instances.
     """
+    visible = render_visible_names(view_layer)
     out: dict[str, tuple[object, np.ndarray, np.ndarray]] = {}
     for inst in depsgraph.object_instances:
         ob = inst.object
         if ob.type not in GEOMETRY_TYPES:
             continue
         original = ob.original
+        if inst.is_instance:
+            instancer = inst.parent.original if inst.parent is not None else None
+            if original.hide_render or (instancer is not None and instancer.hide_render):
+                continue
+        elif original.name not in visible:
+            continue
         corners = np.array([tuple(c) for c in ob.bound_box], dtype=np.float64)  # [8, 3] local
         m = np.array(inst.matrix_world, dtype=np.float64)
         world = corners @ m[:3, :3].T + m[:3, 3]
