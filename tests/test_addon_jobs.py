@@ -73,3 +73,19 @@ def test_cancel_file_job(tmp_path):
     seen = []
     rc = job.wait(on_lines=lambda ls: seen.extend(t for _, t in ls), should_cancel=lambda: len(seen) > 2)
     assert rc == 0 and seen[-1] == "cancelled"
+
+
+def test_generate_then_render_dataset_operators(tmp_path):
+    import json
+
+    pytest.importorskip("procgen.scene", reason="the scene generator is not in this build")
+    assert bpy.ops.gs.generate(preset="tiny", seed=3) == {"FINISHED"}
+    scene = bpy.context.scene
+    assert scene.camera is not None and len(scene.objects) > 1
+    out = tmp_path / "dataset"
+    assert bpy.ops.gs.render_dataset(out_dir=str(out)) == {"FINISHED"}
+    s = scene.gaussian_scenes
+    assert s.job_progress == pytest.approx(1.0)  # frame progress parsed from the child
+    frames = json.loads((out / "transforms.json").read_text())["frames"]
+    assert len(frames) == scene.frame_end - scene.frame_start + 1
+    assert all((out / f["file_path"]).exists() for f in frames)

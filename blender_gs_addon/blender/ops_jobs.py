@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import sys
 import tempfile
+import time
 
 import bpy
 from bpy.props import IntProperty, StringProperty
@@ -59,17 +61,16 @@ class GS_OT_generate(bpy.types.Operator):
             s.job_message = f"generating: {stage}"
             wm.progress_update(min(99, 8 * len(stages)))
 
+        t0 = time.perf_counter()
         try:
             config = SceneConfig.preset(preset, seed=seed)
-            summary = generate_scene(config, progress=progress)
+            generate_scene(config, progress=progress)
         except Exception as exc:  # report generator failures to the user instead of a traceback
             self.report({"ERROR"}, f"Generating preset '{preset}' seed {seed} failed: {exc}")
             return {"CANCELLED"}
         finally:
             wm.progress_end()
-        timings = summary.get("timings_s", summary.get("timings", {})) if isinstance(summary, dict) else {}
-        total = sum(v for v in timings.values() if isinstance(v, (int, float))) if isinstance(timings, dict) else 0
-        s.job_message = f"generated preset '{preset}' seed {seed}" + (f" in {total:.1f} s" if total else "")
+        s.job_message = f"generated preset '{preset}' seed {seed} in {time.perf_counter() - t0:.1f} s"
         self.report({"INFO"}, s.job_message)
         return {"FINISHED"}
 
@@ -102,9 +103,13 @@ class _JobOperator:
         for stream, text in self._job.drain():
             self.on_line(context, stream, text)
 
+    def cleanup(self) -> None:
+        """Remove what the job needed only while running (subclasses)."""
+
     def _end(self, context, rc: int):
         self._pump(context)
         state.JOBS.pop(self.kind, None)
+        self.cleanup()
         s = settings(context)
         s.job_kind = ""
         if self._job.cancel_requested:
@@ -196,7 +201,8 @@ class GS_OT_render_dataset(_JobOperator, bpy.types.Operator):
         except ImportError as exc:
             raise RuntimeError(f"The dataset renderer is not available in this build ({exc})") from None
         # the child renders a saved copy of this file as it is now
-        blend = os.path.join(tempfile.mkdtemp(prefix="render_", dir=torch_env.cache_dir()), "scene.blend")
+        self._tmp = tempfile.mkdtemp(prefix="render_", dir=torch_env.cache_dir())
+        blend = os.path.join(self._tmp, "scene.blend")
         bpy.ops.wm.save_as_mainfile(filepath=blend, copy=True, check_existing=False)
         argv = ["render", blend, "--out", self._out, "--scene", context.scene.name]
         if s.samples > 0:
@@ -206,6 +212,9 @@ class GS_OT_render_dataset(_JobOperator, bpy.types.Operator):
         code = (f"import sys; sys.path[:0] = {torch_env.module_search_path()!r}; "
                 f"from {torch_env.package_module_name()}.cli import main; sys.exit(main({argv!r}))")
         return Job(self.kind, python_child(code), env=torch_env.child_env())
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self._tmp, ignore_errors=True)
 
     def on_line(self, context, stream, text):
         s = settings(context)
