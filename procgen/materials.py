@@ -218,10 +218,11 @@ def bark_layer(t: Tree, rng, co, var=1.0) -> Layer:
     return Layer(col, t.value(0.9), t.math("ADD", n, t.math("MULTIPLY", cells, 0.5)))
 
 
-def leaf_layer(t: Tree, rng, co, var=1.0, hue=None) -> Layer:
+def leaf_layer(t: Tree, rng, co, var=1.0, hue=None, bright=1.0) -> Layer:
     hue = rng.uniform(0.2, 0.33) if hue is None else hue
-    base = colorsys.hsv_to_rgb(hue, rng.uniform(0.6, 0.85), rng.uniform(0.12, 0.22))
-    other = colorsys.hsv_to_rgb(hue + rng.uniform(-0.06, 0.03), rng.uniform(0.5, 0.8), rng.uniform(0.1, 0.3))
+    base = colorsys.hsv_to_rgb(hue, rng.uniform(0.6, 0.85), min(1.0, bright * rng.uniform(0.12, 0.22)))
+    other = colorsys.hsv_to_rgb(hue + rng.uniform(-0.06, 0.03), rng.uniform(0.5, 0.8),
+                                min(1.0, bright * rng.uniform(0.1, 0.3)))
     per_object = t.add("ShaderNodeObjectInfo").outputs["Random"]
     n = t.noise(co, rng.uniform(1.0, 3.0), detail=2)
     fac = t.math("ADD", t.math("MULTIPLY", per_object, 0.6), t.math("MULTIPLY", n, 0.4))
@@ -297,7 +298,7 @@ def terrain_shading_for(kind: str, z: np.ndarray, water_level, snow: str, rng) -
     snow_line = None
     if snow == "on" or (snow == "auto" and kind == "mountains" and rng.uniform() < 0.6):
         snow_line = float(np.quantile(z, rng.uniform(0.72, 0.88)))
-    beach = None if water_level is None else water_level + rng.uniform(0.3, 0.8)
+    beach = None if water_level is None else water_level + rng.uniform(0.15, 0.35)
     rock_slope = {"hills": 0.22, "mountains": 0.24, "canyon": 0.12, "dunes": 0.5}[kind] * rng.uniform(0.85, 1.15)
     return TerrainShading(base=base, rock_slope=rock_slope, snow_line=snow_line, beach_level=beach)
 
@@ -332,8 +333,8 @@ def make_terrain_material(name: str, shading: TerrainShading, rng: np.random.Gen
         # Bare soil on moderate slopes before the rock takes over.
         layer = _mix_layers(t, t.map_range(slope, 0.6 * shading.rock_slope, shading.rock_slope), layer, soil)
     if shading.beach_level is not None:
-        beach = t.map_range(t.math("ADD", height, t.math("MULTIPLY", wobble, 0.8)),
-                            shading.beach_level, shading.beach_level - 0.4)
+        beach = t.map_range(t.math("ADD", height, t.math("MULTIPLY", wobble, 0.3)),
+                            shading.beach_level, shading.beach_level - 0.25)
         layer = _mix_layers(t, beach, layer, sand_layer(t, rng, co, variation))
     rock_tint = (0.28, 0.15, 0.08) if shading.base == "canyon" else None
     rock = rock_layer(t, rng, co, variation, tint=rock_tint)

@@ -248,7 +248,8 @@ def _plants(config: SceneConfig, hf: Heightfield, seed: int, density: Noise, dsc
     counts["bush"] = n
 
     grng = stream(seed, "grass_material")
-    blade_leaf = materials.make_material("leaf", "grass_leaf", grng, var, hue=float(grng.uniform(0.18, 0.27)))
+    blade_leaf = materials.make_material("leaf", "grass_leaf", grng, var, hue=float(grng.uniform(0.18, 0.27)),
+                                        bright=1.8)
     grass_meshes = [plants.make_grass_mesh(f"grass_mesh_{i:02d}", stream(seed, "grass_mesh", i), blade_leaf)
                     for i in range(max(pc.grass_variants, 1))] if pc.grass else []
     rng = stream(seed, "grass_place")
