@@ -96,6 +96,19 @@ class EXPORT_SCENE_OT_gaussian_splats(bpy.types.Operator, ExportHelper):
         return {"FINISHED"}
 
 
+class IMPORT_SCENE_FH_gaussian_splats(bpy.types.FileHandler):
+    """Drag and drop .ply / .splat files into the 3D Viewport."""
+
+    bl_idname = "IMPORT_SCENE_FH_gaussian_splats"
+    bl_label = "Gaussian Splats"
+    bl_import_operator = "import_scene.gaussian_splats"
+    bl_file_extensions = ".ply;.splat"
+
+    @classmethod
+    def poll_drop(cls, context):
+        return context.area is not None and context.area.type == "VIEW_3D"
+
+
 def menu_import(self, context):
     self.layout.operator(IMPORT_SCENE_OT_gaussian_splats.bl_idname, text="Gaussian Splats (.ply, .splat)")
 
@@ -104,7 +117,7 @@ def menu_export(self, context):
     self.layout.operator(EXPORT_SCENE_OT_gaussian_splats.bl_idname, text="Gaussian Splats (.ply, .splat)")
 
 
-classes = (IMPORT_SCENE_OT_gaussian_splats, EXPORT_SCENE_OT_gaussian_splats)
+classes = (IMPORT_SCENE_OT_gaussian_splats, EXPORT_SCENE_OT_gaussian_splats, IMPORT_SCENE_FH_gaussian_splats)
 
 
 def register_menus() -> None:

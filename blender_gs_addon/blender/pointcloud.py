@@ -135,6 +135,7 @@ def _build_object(name, collection, means, columns, extras, display, layout, com
             from .viewing import add_mesh_points_modifier
 
             add_mesh_points_modifier(obj)
+            _select_only(obj)
         mesh = None
         obj.data[LAYOUT_KEY] = json.dumps({
             "layout": [list(p) for p in (layout or [])],
@@ -156,6 +157,15 @@ def _build_object(name, collection, means, columns, extras, display, layout, com
         raise
 
 
+def _select_only(obj) -> None:
+    view_layer = bpy.context.view_layer
+    for other in view_layer.objects:
+        if other.select_get():
+            other.select_set(False)
+    obj.select_set(True)
+    view_layer.objects.active = obj
+
+
 def can_make_pointclouds() -> bool:
     """Whether this Blender converts meshes to point clouds (4.3 and later; 4.2 cannot)."""
     target = bpy.ops.object.convert.get_rna_type().properties["target"]
@@ -168,11 +178,7 @@ def _convert_to_pointcloud(obj) -> None:
     The conversion works on the selection, so ``obj`` becomes the only selected, active object.
     """
     view_layer = bpy.context.view_layer
-    for other in view_layer.objects:
-        if other.select_get():
-            other.select_set(False)
-    obj.select_set(True)
-    view_layer.objects.active = obj
+    _select_only(obj)
     with bpy.context.temp_override(object=obj, active_object=obj, selected_objects=[obj],
                                    selected_editable_objects=[obj], view_layer=view_layer):
         result = bpy.ops.object.convert(target="POINTCLOUD")
