@@ -129,13 +129,13 @@ def write_report(out: Path, scene_dir: Path, train_dir: Path, splat_dir: Path, s
         body.append(f"<p>{html.escape(view['ground_truth'])}: PSNR of this render {p:.2f} dB<br>"
                     f"<img src='{_rel(gt_p, out)}'><img src='{_rel(ours_p, out)}'><img src='{_rel(diff_p, out)}'></p>")
     body.append("<h2>Quality</h2><table>"
-                f"<tr><th>held-out PSNR (trainer)</th><td>{fmt('test_psnr', ' dB')}</td></tr>"
-                f"<tr><th>held-out SSIM (trainer)</th><td>{fmt('test_ssim', '', 4)}</td></tr>"
+                f"<tr><th>held-out PSNR (trainer)</th><td>{fmt('psnr', ' dB')}</td></tr>"
+                f"<tr><th>held-out SSIM (trainer)</th><td>{fmt('ssim', '', 4)}</td></tr>"
                 f"<tr><th>mean PSNR of the Blender 'Render splats' images</th><td>"
                 f"{(np.mean(view_psnrs) if view_psnrs else float('nan')):.2f} dB</td></tr>"
-                f"<tr><th>Gaussians</th><td>{fmt('num_gaussians')}</td></tr>"
+                f"<tr><th>Gaussians</th><td>{fmt('gaussians')}</td></tr>"
                 f"<tr><th>training wall time</th><td>{fmt('wall_time_s', ' s', 1)}</td></tr>"
-                f"<tr><th>iterations per second</th><td>{fmt('iterations_per_second', '', 2)}</td></tr></table>")
+                f"<tr><th>iterations per second</th><td>{fmt('iterations_per_s', '', 2)}</td></tr></table>")
     if curve:
         body.append(f"<h2>Loss and PSNR during training</h2><img style='max-width:70%' src='{_rel(curve, out)}'>")
     body.append("<h2>Ground truth of one frame</h2>")
