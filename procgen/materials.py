@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import bpy
 import numpy as np
 
+from .meshutil import enable_nodes
+
 FAMILIES = ("soil", "grass", "rock", "sand", "snow", "bark", "leaf", "water", "petal")
 
 
@@ -35,7 +37,7 @@ class Tree:
     """Thin helper over a material's node tree: add nodes with inputs, link sockets."""
 
     def __init__(self, mat, shared_coords=None):
-        mat.use_nodes = True
+        enable_nodes(mat)
         self.nt = mat.node_tree
         self.nt.nodes.clear()
         self._x = 0

@@ -51,6 +51,13 @@ def new_object(name: str, data, gs_class: str, collection=None) -> "bpy.types.Ob
     return ob
 
 
+def enable_nodes(idblock) -> None:
+    """Give a material or world its node tree (always there from Blender 5.0, where the
+    switch is deprecated)."""
+    if bpy.app.version < (5, 0, 0) or idblock.node_tree is None:
+        idblock.use_nodes = True
+
+
 def get_collection(name: str, parent=None) -> "bpy.types.Collection":
     col = bpy.data.collections.get(name)
     if col is None:

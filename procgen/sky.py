@@ -12,7 +12,7 @@ import numpy as np
 from mathutils import Vector
 
 from .config import SkyConfig
-from .meshutil import new_object
+from .meshutil import enable_nodes, new_object
 
 # Best first: physically based atmospheres, then the analytic models every version has.
 SKY_PREFERENCE = ("MULTIPLE_SCATTERING", "NISHITA", "SINGLE_SCATTERING", "HOSEK_WILKIE", "PREETHAM")
@@ -42,7 +42,7 @@ def build_sky(cfg: SkyConfig, rng: np.random.Generator, extent: float = 120.0, t
     scene = bpy.context.scene
     world = bpy.data.worlds.new("sky")
     scene.world = world
-    world.use_nodes = True
+    enable_nodes(world)
     nt = world.node_tree
     nt.nodes.clear()
     sky = nt.nodes.new("ShaderNodeTexSky")
@@ -103,7 +103,7 @@ def _build_fog(density: float, extent: float, top: float):
     f = np.array([[0, 2, 3, 1], [4, 5, 7, 6], [0, 1, 5, 4], [2, 6, 7, 3], [0, 4, 6, 2], [1, 3, 7, 5]])
     me = mesh_from_arrays("fog", v, f)
     mat = bpy.data.materials.new("fog")
-    mat.use_nodes = True
+    enable_nodes(mat)
     nt = mat.node_tree
     nt.nodes.clear()
     vol = nt.nodes.new("ShaderNodeVolumePrincipled")

@@ -157,7 +157,8 @@ def _render_patch(mat, normal, height, size=24) -> np.ndarray:
     cam.location = Vector((0, 0, height)) + 5.0 * n
     scene.camera = cam
     world = bpy.data.worlds.new("white")
-    world.use_nodes = True
+    if bpy.app.version < (5, 0, 0):
+        world.use_nodes = True
     world.node_tree.nodes["Background"].inputs["Color"].default_value = (1, 1, 1, 1)
     scene.world = world
     scene.render.engine = "CYCLES"

@@ -271,7 +271,6 @@ def _finalize(out_dir, scene, manifest, done_frames, table, exr, max_points, clo
     if records:
         shared = records[0]["intrinsics"]
     else:  # nothing rendered yet: still describe the camera
-        w, h = params["resolution"]
         shared = cameras.intrinsics_from_blender(scene.camera.data, scene.render).as_dict()
     doc = layout.transforms_document(shared, records, exr)
     layout.write_json(os.path.join(out_dir, "transforms.json"), doc)

@@ -101,6 +101,7 @@ def configure_common(scene, view_layer, settings: Settings) -> None:
     r = scene.render
     settings.set(r, "engine", "CYCLES")
     settings.set(r, "use_motion_blur", False)
+    settings.set(r, "use_border", False)  # a render region would crop the image away from the intrinsics
     settings.set(r, "use_compositing", False)
     settings.set(r, "use_sequencer", False)
     settings.set(r, "use_persistent_data", True)
