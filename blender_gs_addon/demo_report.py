@@ -82,7 +82,7 @@ def write_report(out: Path, scene_dir: Path, train_dir: Path, splat_dir: Path, s
     assets.mkdir(exist_ok=True)
     renders = json.loads((splat_dir / "done.json").read_text())
     metrics = json.loads((train_dir / "metrics.json").read_text())
-    scene_info = json.loads((scene_dir / "scene.json").read_text()) if (scene_dir / "scene.json").exists() else {}
+    transforms = json.loads((scene_dir / "transforms.json").read_text())
 
     view_rows, view_tiles, view_psnrs = [], [], []
     for view in renders["views"]:
@@ -120,8 +120,9 @@ def write_report(out: Path, scene_dir: Path, train_dir: Path, splat_dir: Path, s
         "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}img{max-width:32%;margin:2px}"
         "td,th{padding:3px 10px;text-align:left}code{font-size:90%}</style></head><body>",
         "<h1>Gaussian Scenes demo report</h1>",
-        f"<p>Scene seed {args.seed}, preset <b>{html.escape(args.preset)}</b>; "
-        f"{len(scene_info.get('frames', [])) or ''} trained for {fmt('iterations', digits=0)} iterations "
+        f"<p>Scene seed {args.seed}, preset <b>{html.escape(args.preset)}</b>: "
+        f"{transforms.get('w')}x{transforms.get('h')} pixels, {len(transforms['frames'])} frames of which "
+        f"{len(transforms.get('test_filenames') or [])} held out; trained for {fmt('iterations', digits=0)} iterations "
         f"on <b>{html.escape(str(metrics.get('device', '?')))}</b>. Every figure below was measured in this run.</p>",
         "<h2>Held-out views: ground truth, splats, difference (x4)</h2>",
     ]
