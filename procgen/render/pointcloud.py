@@ -20,14 +20,12 @@ def voxel_downsample(points: np.ndarray, colors: np.ndarray, normals: np.ndarray
     """
     if len(points) == 0:
         return points.reshape(0, 3), colors.reshape(0, 3).astype(np.uint8), normals.reshape(0, 3)
-    keys = np.floor(points / voxel).astype(np.int64)
-    _, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+    _, inverse, counts = np.unique(_voxel_keys(points, voxel), return_inverse=True, return_counts=True)
     inverse = inverse.reshape(-1)
 
     def mean(values):
-        out = np.zeros((len(counts), values.shape[1]))
-        np.add.at(out, inverse, values)
-        return out / counts[:, None]
+        sums = [np.bincount(inverse, weights=values[:, k], minlength=len(counts)) for k in range(values.shape[1])]
+        return np.stack(sums, axis=1) / counts[:, None]
 
     p = mean(points)
     c = np.clip(np.rint(mean(colors.astype(np.float64))), 0, 255).astype(np.uint8)
@@ -37,6 +35,15 @@ def voxel_downsample(points: np.ndarray, colors: np.ndarray, normals: np.ndarray
     return p, c, n
 
 
+def _voxel_keys(points: np.ndarray, voxel: float) -> np.ndarray:
+    """One int64 key [N] per voxel cell (x fastest), ordered like the cells' (z, y, x) indices."""
+    cell = np.floor((points - points.min(axis=0)) / voxel).astype(np.int64)  # [N, 3], >= 0
+    dims = cell.max(axis=0) + 1
+    if float(dims[0]) * float(dims[1]) * float(dims[2]) >= 2.0**62:
+        raise ValueError(f"voxel {voxel} is too small for a point cloud this large")
+    return cell[:, 0] + dims[0] * (cell[:, 1] + dims[1] * cell[:, 2])
+
+
 def choose_voxel(points: np.ndarray, max_points: int) -> float:
     """A voxel size that leaves roughly at most ``max_points`` points (doubles until it does)."""
     if len(points) == 0:
@@ -44,7 +51,7 @@ def choose_voxel(points: np.ndarray, max_points: int) -> float:
     extent = float(np.max(points.max(axis=0) - points.min(axis=0)))
     voxel = max(extent / 1024.0, 1e-6)
     while True:
-        n = len(np.unique(np.floor(points / voxel).astype(np.int64), axis=0))
+        n = len(np.unique(_voxel_keys(points, voxel)))
         if n <= max_points:
             return voxel
         voxel *= 1.5
