@@ -136,8 +136,9 @@ def render_dataset(
 
     os.makedirs(out_dir, exist_ok=True)
     manifest = _check_existing(out_dir, params, overwrite)
-    if manifest is None:
-        manifest = {"params": params, "complete": False, "frames": {}}
+    if manifest is None:  # boxes at the first frame; frames record only the boxes that differ
+        static_boxes = {name: [lo.tolist(), hi.tolist()] for name, (_, lo, hi) in boxes.items()}
+        manifest = {"params": params, "complete": False, "static_boxes": static_boxes, "frames": {}}
     for d in layout.OWNED_DIRS:
         os.makedirs(os.path.join(out_dir, d), exist_ok=True)
 
@@ -167,9 +168,9 @@ def render_dataset(
                 cancelled = True
                 break
             record = _render_frame(scene, view_layer, settings, out_dir, tmp_dir, frame, samples, denoise, exr,
-                                   lut, quiet)
+                                   lut, quiet, manifest["static_boxes"])
             manifest["frames"][str(frame)] = record
-            layout.write_json(os.path.join(out_dir, layout.MANIFEST), manifest)
+            layout.write_json(os.path.join(out_dir, layout.MANIFEST), manifest, indent=None)
             done += 1
             rendered_now += 1
             if progress:
@@ -191,7 +192,7 @@ def render_dataset(
     timings["finalize"] = t_final
     timings["this_run_total"] = time.perf_counter() - t_start
     _write_scene_json(out_dir, scene, params, backend, manifest, timings, len(done_frames), n_points)
-    layout.write_json(os.path.join(out_dir, layout.MANIFEST), manifest)
+    layout.write_json(os.path.join(out_dir, layout.MANIFEST), manifest, indent=None)
     if interrupted:
         raise KeyboardInterrupt
     return {
@@ -201,7 +202,8 @@ def render_dataset(
     }
 
 
-def _render_frame(scene, view_layer, settings, out_dir, tmp_dir, frame, samples, denoise, exr, lut, quiet) -> dict:
+def _render_frame(scene, view_layer, settings, out_dir, tmp_dir, frame, samples, denoise, exr, lut, quiet,
+                  static_boxes) -> dict:
     """Render one frame (RGB, then ground truth) and write all its files; returns its manifest record."""
     scene.frame_set(frame)
     cam = scene.camera
@@ -255,11 +257,15 @@ def _render_frame(scene, view_layer, settings, out_dir, tmp_dir, frame, samples,
     write_png(out("semantic"), preview.id_palette(sem), 3)
     t3 = time.perf_counter()
 
-    boxes = seg.rendered_boxes(view_layer.depsgraph, view_layer)
+    moved = {}
+    for name, (_, lo, hi) in seg.rendered_boxes(view_layer.depsgraph, view_layer).items():
+        box = [lo.tolist(), hi.tolist()]
+        if name not in static_boxes or not np.allclose(box, static_boxes[name], atol=1e-6):
+            moved[name] = box
     return {
         "c2w": c2w.tolist(),
         "intrinsics": intr.as_dict(),
-        "boxes": {name: [lo.tolist(), hi.tolist()] for name, (_, lo, hi) in boxes.items()},
+        "boxes": moved,
         "timings_s": {"render_rgb": t1 - t0, "render_gt": t2 - t1, "write_gt": t3 - t2},
     }
 
@@ -280,7 +286,9 @@ def _finalize(out_dir, scene, manifest, done_frames, table, exr, max_points, clo
     used_classes = {0: "background"}
     for name, i in sorted(params["ids"].items(), key=lambda kv: kv[1]):
         cls = params["classes"][name]
-        per_frame = {layout.frame_name(r["frame"]): r["boxes"][name] for r in records if name in r["boxes"]}
+        static = manifest["static_boxes"].get(name)
+        per_frame = {layout.frame_name(r["frame"]): r["boxes"].get(name, static) for r in records}
+        per_frame = {k: b for k, b in per_frame.items() if b is not None}
         entry = {"name": name, "class": cls, "semantic_id": table[cls]}
         if per_frame:
             lo = np.min([b[0] for b in per_frame.values()], axis=0)

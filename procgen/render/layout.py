@@ -50,11 +50,11 @@ def split(names: list[str]) -> tuple[list[str], list[str]]:
     return train, test
 
 
-def write_json(path: str, data) -> None:
+def write_json(path: str, data, indent: int | None = 2) -> None:
     """Write JSON atomically (temp name, then rename)."""
     tmp = f"{path}.tmp{os.getpid()}"
     with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-        json.dump(data, fh, indent=2)
+        json.dump(data, fh, indent=indent)
         fh.write("\n")
     os.replace(tmp, path)
 

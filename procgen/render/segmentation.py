@@ -34,6 +34,7 @@ CLASS_IDS: dict[str, int] = {
     "vehicle": 17,
     "person": 18,
     "object": 19,
+    "fog": 20,
 }
 FIRST_EXTRA_CLASS_ID = 1000
 GEOMETRY_TYPES = {"MESH", "CURVE", "CURVES", "SURFACE", "META", "FONT", "POINTCLOUD", "VOLUME"}
