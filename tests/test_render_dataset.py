@@ -186,3 +186,26 @@ def test_geometry_node_instances_take_their_hosts_id_and_box(tmp_path):
     inst = read_png(tmp_path / entry["instance_file_path"])
     assert (inst == sid).sum() > 10
     assert objs["cube"].name in by_name
+
+
+def test_dataset_loads_in_the_trainer_with_matching_cameras(tmp_path):
+    datasets = pytest.importorskip("blender_gs_addon.trainer.datasets")
+    from bpy_extras.object_utils import world_to_camera_view
+    from mathutils import Vector
+
+    from procgen.render.pointcloud import read_ply
+
+    build_test_scene(resolution=RES, frames=3)
+    render_dataset(tmp_path, samples=1, device="cpu")
+    ds = datasets.load_dataset(str(tmp_path), load_depth=True)
+    assert len(ds.train) == 2 and len(ds.test) == 1  # frame 1 is held out
+    assert len(ds.points) == len(read_ply(tmp_path / "points3d.ply"))
+    scene = bpy.context.scene
+    p = np.array([0.4, 0.8, 0.5])
+    for cam, frame in zip(ds.test + ds.train, (1, 2, 3)):
+        assert np.asarray(cam.image).shape[:2] == (RES[1], RES[0])
+        x = np.asarray(cam.viewmat, dtype=np.float64) @ np.append(p, 1.0)
+        uv = (np.asarray(cam.K, dtype=np.float64) @ (x[:3] / x[2]))[:2]
+        scene.frame_set(frame)
+        ndc = world_to_camera_view(scene, scene.camera, Vector(p))
+        assert np.allclose(uv, [ndc.x * RES[0], (1 - ndc.y) * RES[1]], atol=1e-3)
