@@ -72,7 +72,15 @@ def test_interrupt_keeps_frames_and_other_settings_do_not_resume(tmp_path):
     assert [f["frame"] for f in _transforms(tmp_path)["frames"]] == [1]
     with pytest.raises(FileExistsError, match="other settings"):
         render_dataset(tmp_path, samples=2, device="cpu")
-    assert render_dataset(tmp_path, samples=1, device="cpu")["frames_rendered_now"] == 3
+
+    def failing(done, total, message):
+        if done == 2:
+            raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):  # an error keeps the finished frames too
+        render_dataset(tmp_path, samples=1, device="cpu", progress=failing)
+    assert [f["frame"] for f in _transforms(tmp_path)["frames"]] == [1, 2]
+    assert render_dataset(tmp_path, samples=1, device="cpu")["frames_rendered_now"] == 2
 
 
 def test_a_foreign_dataset_is_not_overwritten(tmp_path):

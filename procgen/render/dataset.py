@@ -150,6 +150,7 @@ def render_dataset(
     settings = passes.Settings()
     tmp_dir = tempfile.mkdtemp(prefix="gs_render_")
     cancelled = interrupted = False
+    failure: BaseException | None = None
     rendered_now = 0
     backend = "CPU"
     try:
@@ -177,6 +178,8 @@ def render_dataset(
                 progress(done, total, f"frame {frame}")
     except KeyboardInterrupt:
         interrupted = True
+    except BaseException as exc:  # a failed frame: still leave a consistent dataset of the finished ones
+        failure = exc
     finally:
         settings.restore()
         shutil.rmtree(tmp_dir, ignore_errors=True)
@@ -185,14 +188,20 @@ def render_dataset(
     t0 = time.perf_counter()
     done_frames = [f for f in frame_list if _frame_done(out_dir, manifest, f, exr)]
     manifest["complete"] = len(done_frames) == total
-    n_points = _finalize(out_dir, scene, manifest, done_frames, table, exr, max_points, cloud_frames)
-    t_final = time.perf_counter() - t0
+    n_points = 0
     timings = {k: float(sum(manifest["frames"][str(f)]["timings_s"][k] for f in done_frames))
                for k in ("render_rgb", "render_gt", "write_gt")}
-    timings["finalize"] = t_final
-    timings["this_run_total"] = time.perf_counter() - t_start
-    _write_scene_json(out_dir, scene, params, backend, manifest, timings, len(done_frames), n_points)
+    if done_frames:  # the dataset of the finished frames (all of them when complete)
+        n_points = _finalize(out_dir, scene, manifest, done_frames, table, exr, max_points, cloud_frames)
+        timings["finalize"] = time.perf_counter() - t0
+        timings["this_run_total"] = time.perf_counter() - t_start
+        _write_scene_json(out_dir, scene, params, backend, manifest, timings, len(done_frames), n_points)
+    else:
+        timings["finalize"] = 0.0
+        timings["this_run_total"] = time.perf_counter() - t_start
     layout.write_json(os.path.join(out_dir, layout.MANIFEST), manifest, indent=None)
+    if failure is not None:
+        raise failure
     if interrupted:
         raise KeyboardInterrupt
     return {

@@ -182,5 +182,7 @@ def render_still(scene, view_layer, path: str, quiet: bool = True) -> None:
     scene.render.filepath = path  # restored by the caller's Settings (recorded before the first render)
     with quiet_stdout(quiet):
         result = bpy.ops.render.render(write_still=True, scene=scene.name, layer=view_layer.name)
+    if "CANCELLED" in result:  # Blender's own break (Ctrl-C in a Blender binary, Esc in the UI)
+        raise KeyboardInterrupt(f"render of frame {scene.frame_current} was cancelled")
     if "FINISHED" not in result or not os.path.exists(path):
         raise RuntimeError(f"Cycles render of frame {scene.frame_current} did not write {path}")
