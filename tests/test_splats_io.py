@@ -159,6 +159,8 @@ def malformed_corpus() -> dict[str, bytes]:
         "no_vertex.ply": b"ply\nformat binary_little_endian 1.0\nelement face 0\n"
                          b"property list uchar int vertex_indices\nend_header\n",
         "nonascii_header.ply": b"ply\nformat binary_little_endian 1.0\ncomment \xff\xfe\nend_header\n",
+        "compressed.ply": b"ply\nformat binary_little_endian 1.0\nelement chunk 1\nproperty float min_x\n"
+                          b"element vertex 1\nproperty uint packed_position\nend_header\n" + b"\0" * 8,
         "empty.splat": b"",
         "odd_size.splat": b"\0" * 33,
         "nan.splat": np.full(8, np.nan, "<f4").tobytes(),

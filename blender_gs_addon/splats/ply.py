@@ -123,6 +123,9 @@ def read_ply_table(path: str | os.PathLike) -> "PlyTable":
             if vertex_i is None:
                 raise SplatFormatError(path, "PLY file has no 'vertex' element")
             vertex = header.elements[vertex_i]
+            if any(e.name == "chunk" for e in header.elements):
+                raise SplatFormatError(path, "compressed PLY (quantised splats in a 'chunk' element) is not supported; "
+                                             "convert it to the uncompressed 3DGS layout first")
             names = [n for n, _ in vertex.props]
             k1, has_normals = check_property_names(names, path)
             core = [p for props in field_columns(k1, has_normals).values() for p in props]

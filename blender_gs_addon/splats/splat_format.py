@@ -31,7 +31,8 @@ def read_splat(path: str | os.PathLike) -> SplatData:
     except OSError as exc:
         raise SplatFormatError(path, f"cannot read file: {exc.strerror or exc}") from None
     n = arr.shape[0]
-    scale = arr["scale"].astype(np.float64)
+    with np.errstate(invalid="ignore"):  # NaN bytes are reported below
+        scale = arr["scale"].astype(np.float64)
     if not np.isfinite(arr["position"]).all() or not np.isfinite(scale).all():
         bad = int((~np.isfinite(arr["position"])).sum() + (~np.isfinite(scale)).sum())
         raise SplatFormatError(path, f"{bad} position/scale values are NaN or infinite")
