@@ -140,6 +140,8 @@ class _JobOperator:
         return self._end(context, rc)
 
     def invoke(self, context, event):
+        if context.window is None:  # no window to draw progress in (background Blender): block
+            return self.execute(context)
         if not self._begin(context):
             return {"CANCELLED"}
         wm = context.window_manager
@@ -149,8 +151,9 @@ class _JobOperator:
         return {"RUNNING_MODAL"}
 
     def modal(self, context, event):
-        if event.type == "ESC":
+        if event.type == "ESC" and event.value == "PRESS":
             self._job.cancel()
+            return {"RUNNING_MODAL"}
         if event.type != "TIMER":
             return {"PASS_THROUGH"}
         self._pump(context)
@@ -281,10 +284,13 @@ class GS_OT_train(_JobOperator, bpy.types.Operator):
         if kind == "progress":
             total = max(int(msg.get("total", 1)), 1)
             s.job_progress = int(msg.get("iteration", 0)) / total
-            psnr = msg.get("psnr")
-            s.job_message = (f"iteration {msg.get('iteration')}/{total}, loss {msg.get('loss', 0):.4f}, "
-                             + (f"PSNR {psnr:.2f} dB, " if isinstance(psnr, (int, float)) else "")
-                             + f"{msg.get('gaussians', 0):,} Gaussians")
+            parts = [f"iteration {msg.get('iteration')}/{total}"]
+            for key, label, fmt in (("loss", "loss", "{:.4f}"), ("psnr", "PSNR", "{:.2f} dB")):
+                if isinstance(msg.get(key), (int, float)):
+                    parts.append(f"{label} " + fmt.format(msg[key]))
+            if isinstance(msg.get("gaussians"), int):
+                parts.append(f"{msg['gaussians']:,} Gaussians")
+            s.job_message = ", ".join(parts)
         elif kind == "done":
             self._ply = msg.get("ply")
         elif kind == "error":
