@@ -46,7 +46,8 @@ def flow_image(flow: np.ndarray, max_magnitude: float | None = None) -> np.ndarr
     dx, dy = flow[..., 0], flow[..., 1]
     mag = np.hypot(dx, dy)
     finite = np.isfinite(mag)
-    scale = max_magnitude or float(np.max(mag[finite], initial=0.0)) or 1.0
+    # the 99th percentile, so a few fast pixels near the camera do not wash out the rest
+    scale = max_magnitude or (float(np.percentile(mag[finite], 99)) if finite.any() else 0.0) or 1.0
     hue = (np.arctan2(-dy, -dx) / (2 * np.pi) + 0.5) % 1.0
     sat = np.clip(np.where(finite, mag, 0.0) / scale, 0, 1)
     rgb = _hsv_to_rgb(hue, sat, np.ones_like(sat))
