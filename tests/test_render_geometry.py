@@ -201,6 +201,7 @@ def test_segmentation_ids_and_boxes(dataset):
     objects = seg["objects"]
     assert sorted(v["name"] for v in objects.values()) == ["Cone", "Cube", "Ground", "Sphere"]
     assert [objects[k]["name"] for k in ("1", "2", "3", "4")] == ["Cone", "Cube", "Ground", "Sphere"]
+    # the cone's class comes from the empties that instance it; the sphere has none
     assert objects["1"]["class"] == "tree" and objects["4"]["class"] == "unlabeled"
     assert objects["2"]["moving"] and not objects["4"]["moving"]
     # the cone renders twice, so its box covers both instances: x from -0.7 to 3.2

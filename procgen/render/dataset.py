@@ -126,7 +126,7 @@ def render_dataset(
     scene.frame_set(frame_list[0])
     boxes = seg.rendered_boxes(view_layer.depsgraph, view_layer)
     ids = seg.assign_ids(boxes)
-    classes = {name: seg.object_class(obj) for name, (obj, _, _) in boxes.items()}
+    classes = {name: seg.object_class(obj, instancer) for name, (obj, _, _, instancer) in boxes.items()}
     table = seg.class_table(classes.values())
     lut = seg.semantic_lut(ids, classes, table)
     w, h = cameras.render_size(scene.render)
@@ -137,7 +137,7 @@ def render_dataset(
     os.makedirs(out_dir, exist_ok=True)
     manifest = _check_existing(out_dir, params, overwrite)
     if manifest is None:  # boxes at the first frame; frames record only the boxes that differ
-        static_boxes = {name: [lo.tolist(), hi.tolist()] for name, (_, lo, hi) in boxes.items()}
+        static_boxes = {name: [lo.tolist(), hi.tolist()] for name, (_, lo, hi, _) in boxes.items()}
         manifest = {"params": params, "complete": False, "static_boxes": static_boxes, "frames": {}}
     for d in layout.OWNED_DIRS:
         os.makedirs(os.path.join(out_dir, d), exist_ok=True)
@@ -267,7 +267,7 @@ def _render_frame(scene, view_layer, settings, out_dir, tmp_dir, frame, samples,
     t3 = time.perf_counter()
 
     moved = {}
-    for name, (_, lo, hi) in seg.rendered_boxes(view_layer.depsgraph, view_layer).items():
+    for name, (_, lo, hi, _) in seg.rendered_boxes(view_layer.depsgraph, view_layer).items():
         box = [lo.tolist(), hi.tolist()]
         if name not in static_boxes or not np.allclose(box, static_boxes[name], atol=1e-6):
             moved[name] = box

@@ -41,13 +41,15 @@ GEOMETRY_TYPES = {"MESH", "CURVE", "CURVES", "SURFACE", "META", "FONT", "POINTCL
 MAX_ID = 32767  # Object.pass_index limit
 
 
-def object_class(obj) -> str:
-    """``gs_class`` of ``obj`` or its nearest parent that has one; "unlabeled" otherwise."""
-    while obj is not None:
-        value = obj.get(CLASS_PROPERTY)
-        if value:
-            return str(value)
-        obj = obj.parent
+def object_class(obj, instancer=None) -> str:
+    """``gs_class`` of ``obj`` or its nearest parent that has one, else of the object that instances
+    it (and its parents); "unlabeled" otherwise."""
+    for start in (obj, instancer):
+        while start is not None:
+            value = start.get(CLASS_PROPERTY)
+            if value:
+                return str(value)
+            start = start.parent
     return "unlabeled"
 
 
@@ -75,12 +77,12 @@ def render_visible_names(view_layer) -> set[str]:
     return names
 
 
-def rendered_boxes(depsgraph, view_layer) -> dict[str, tuple[object, np.ndarray, np.ndarray]]:
+def rendered_boxes(depsgraph, view_layer) -> dict[str, tuple[object, np.ndarray, np.ndarray, object]]:
     """Objects that render in an evaluated depsgraph and their world AABB at its current frame.
 
     The depsgraph Python sees is the viewport one, so objects disabled in renders are filtered
-    here. Returns original object name -> (original object, min [3], max [3]); the box is the
-    union over all of the object's instances.
+    here. Returns original object name -> (original object, min [3], max [3], instancer or None);
+    the box is the union over all of the object's instances.
     """
     visible = render_visible_names(view_layer)
     out: dict[str, tuple[object, np.ndarray, np.ndarray]] = {}
@@ -89,10 +91,13 @@ def rendered_boxes(depsgraph, view_layer) -> dict[str, tuple[object, np.ndarray,
         if ob.type not in GEOMETRY_TYPES:
             continue
         original = ob.original
+        instancer = None
         if inst.is_instance:
             instancer = inst.parent.original if inst.parent is not None else None
             if original.hide_render or (instancer is not None and instancer.hide_render):
                 continue
+            if instancer is not None and instancer.name == original.name:
+                instancer = None  # geometry-node instances of the object itself
         elif original.name not in visible:
             continue
         corners = np.array([tuple(c) for c in ob.bound_box], dtype=np.float64)  # [8, 3] local
@@ -101,9 +106,10 @@ def rendered_boxes(depsgraph, view_layer) -> dict[str, tuple[object, np.ndarray,
         lo, hi = world.min(axis=0), world.max(axis=0)
         key = original.name
         if key in out:
-            _, lo0, hi0 = out[key]
+            _, lo0, hi0, instancer0 = out[key]
             lo, hi = np.minimum(lo, lo0), np.maximum(hi, hi0)
-        out[key] = (original, lo, hi)
+            instancer = instancer0 or instancer
+        out[key] = (original, lo, hi, instancer)
     return out
 
 

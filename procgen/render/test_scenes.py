@@ -1,7 +1,8 @@
 """Small scenes with known geometry for tests and benchmarks of the renderer (needs bpy).
 
 A 20 m ground plane at z = 0, a unit-radius smooth sphere at rest, a 2 m cube that slides
-along +x, two instances of a cone collection, a sun, and a camera that moves and turns.
+along +x, two instances of a cone collection (class on the instancing empties), a sun, and
+a camera that moves and turns.
 """
 from __future__ import annotations
 
@@ -60,7 +61,6 @@ def build_test_scene(resolution=(49, 33), frames: int = 4, moving_object: bool =
         bpy.ops.mesh.primitive_cone_add(radius1=0.4, depth=1.0, location=(0, 0, 0.5))
         cone = bpy.context.object
         cone.name = "Cone"
-        cone["gs_class"] = "tree"
         cone.data.materials.append(_material("Bark", (0.5, 0.35, 0.2)))
         for c in list(cone.users_collection):
             c.objects.unlink(cone)
@@ -71,6 +71,7 @@ def build_test_scene(resolution=(49, 33), frames: int = 4, moving_object: bool =
             empty.instance_type = "COLLECTION"
             empty.instance_collection = col
             empty.location = loc
+            empty["gs_class"] = "tree"  # the class sits on the instancers, not on the cone
             scene.collection.objects.link(empty)
         out["cone"] = cone
 
