@@ -120,6 +120,8 @@ def render_dataset(
     view_layer = bpy.context.view_layer if bpy.context.view_layer in scene.view_layers[:] else scene.view_layers[0]
     if samples is None:
         samples = scene.cycles.samples if scene.render.engine == "CYCLES" else DEFAULT_SAMPLES
+    if int(samples) < 1:
+        raise ValueError(f"samples must be at least 1, got {samples}")
     cameras.intrinsics_from_blender(scene.camera.data, scene.render)  # fail early on unsupported cameras
     original_frame = scene.frame_current
 
@@ -135,7 +137,11 @@ def render_dataset(
               "frames": [frame_list[0], frame_list[-1]], "exr": bool(exr), "ids": ids, "classes": classes}
 
     os.makedirs(out_dir, exist_ok=True)
-    manifest = _check_existing(out_dir, params, overwrite)
+    try:
+        manifest = _check_existing(out_dir, params, overwrite)
+    except (FileExistsError, ValueError):
+        scene.frame_set(original_frame)
+        raise
     if manifest is None:  # boxes at the first frame; frames record only the boxes that differ
         static_boxes = {name: [lo.tolist(), hi.tolist()] for name, (_, lo, hi, _) in boxes.items()}
         manifest = {"params": params, "complete": False, "static_boxes": static_boxes, "frames": {}}
