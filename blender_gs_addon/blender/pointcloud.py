@@ -223,7 +223,7 @@ def splats_from_object(obj, apply_transform: bool = True) -> SplatData:
     from ..splats.table import field_columns
 
     core = [p for props in field_columns(k1, has_normals).values() for p in props if p not in ("x", "y", "z")]
-    rows = np.empty((3 + len(core), n), np.float32)
+    rows = np.empty((len(core), n), np.float32)  # one contiguous row per attribute
     pos = np.empty(3 * n, np.float32)
     attrs["position"].data.foreach_get("vector", pos)
     table = np.empty((n, 3 + len(core)), np.float32)
@@ -233,8 +233,8 @@ def splats_from_object(obj, apply_transform: bool = True) -> SplatData:
         attr = attrs[prop]
         if attr.data_type != "FLOAT":
             raise SplatObjectError(f"attribute {prop!r} of {obj.name!r} is {attr.data_type}, expected FLOAT")
-        attr.data.foreach_get("value", rows[3 + i])
-    table[:, 3:] = transpose_blocked(rows[3:])
+        attr.data.foreach_get("value", rows[i])
+    table[:, 3:] = transpose_blocked(rows)
     del rows
     fields = fields_from_table(table, ["x", "y", "z"] + core, k1, has_normals)
     del table

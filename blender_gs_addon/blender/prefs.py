@@ -1,8 +1,6 @@
 """Add-on preferences: training interpreter, device, cache folder, torch installation."""
 from __future__ import annotations
 
-import os
-
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
