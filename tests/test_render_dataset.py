@@ -11,6 +11,7 @@ import pytest
 
 from procgen.render import render_dataset
 from procgen.render.exr import read_channels
+from procgen.render.png import read_png
 from procgen.render.test_scenes import build_test_scene
 
 pytestmark = pytest.mark.blender
@@ -104,6 +105,7 @@ def test_scene_settings_restored_and_scene_info_recorded(tmp_path):
     scene.render.image_settings.file_format = "JPEG"
     objs["sphere"].pass_index = 42
     scene.frame_set(2)
+    scene.view_settings.view_transform = "Standard"
     scene["gs_scene_info"] = json.dumps({"seed": 5, "preset": "tiny", "timings_s": {"generate": 1.5}})
     render_dataset(tmp_path, samples=1, device="cpu", exr=True)
     assert scene.render.engine in ("BLENDER_EEVEE_NEXT", "BLENDER_EEVEE")
@@ -114,11 +116,16 @@ def test_scene_settings_restored_and_scene_info_recorded(tmp_path):
     assert info["seed"] == 5 and info["timings_s"] == {"generate": 1.5}
     assert info["render"]["blender_version"] == bpy.app.version_string and info["render"]["samples"] == 1
     assert info["render"]["timings_s"]["render_rgb"] > 0 and info["render"]["timings_s"]["render_gt"] > 0
-    # --exr: the linear-light image next to the PNG
+    # --exr: the linear-light image next to the PNG; with the "Standard" view transform the
+    # PNG is exactly the sRGB encoding of it
     entry = _transforms(tmp_path)["frames"][0]
     ch = read_channels(tmp_path / entry["exr_file_path"])
-    rgb = np.stack([ch[k] for k in sorted(ch) if k.split(".")[-1] in ("R", "G", "B")], -1)
+    rgb = np.stack([ch[k] for k in sorted(ch) if k.split(".")[-1] in ("R", "G", "B")], -1)[..., ::-1]  # B G R -> R G B
     assert rgb.shape == (RES[1], RES[0], 3) and np.isfinite(rgb).all() and rgb.max() > 0
+    srgb = np.where(rgb <= 0.0031308, 12.92 * rgb, 1.055 * np.clip(rgb, 0, None) ** (1 / 2.4) - 0.055)
+    png = read_png(tmp_path / entry["file_path"]).astype(np.float64) / 255
+    diff = np.abs(np.clip(srgb, 0, 1) - png)
+    assert diff.mean() < 1.5 / 255 and diff.max() < 4 / 255
 
 
 def test_scene_without_camera_is_a_clear_error(tmp_path):
@@ -188,8 +195,6 @@ def test_geometry_node_instances_take_their_hosts_id_and_box(tmp_path):
     # four pebbles of radius 0.3 on the corners of a 3 m grid centred at (0, 1.5, 0.3)
     assert np.allclose(scatter["aabb_min"], [-1.8, -0.3, 0.0], atol=0.02)
     assert np.allclose(scatter["aabb_max"], [1.8, 3.3, 0.6], atol=0.02)
-    from procgen.render.png import read_png
-
     entry = _transforms(tmp_path)["frames"][0]
     inst = read_png(tmp_path / entry["instance_file_path"])
     assert (inst == sid).sum() > 10
