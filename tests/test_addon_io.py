@@ -64,8 +64,9 @@ def test_independent_file_attributes_hold_every_property(tmp_path):
         np.testing.assert_array_equal(got, want, err_msg=name)
     # display attributes decoded from the splat fields
     dc = np.array([[r[[n for n, _ in SHUFFLED].index(f"f_dc_{c}")] for c in range(3)] for r in rows])
-    np.testing.assert_allclose(attribute(obj, "Col")[:, :3], np.clip(0.5 + 0.28209479177387814 * dc, 0, 1),
-                               atol=1e-6)
+    srgb = np.clip(0.5 + 0.28209479177387814 * dc, 0, 1)
+    linear = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
+    np.testing.assert_allclose(attribute(obj, "Col")[:, :3], linear, atol=1e-6)
     opacity = np.array([r[0] for r in rows])
     np.testing.assert_allclose(attribute(obj, "alpha"), 1 / (1 + np.exp(-opacity)), atol=1e-6)
     out = tmp_path / "again.ply"

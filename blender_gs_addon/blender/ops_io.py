@@ -11,7 +11,6 @@ from bpy_extras.io_utils import ExportHelper, ImportHelper
 from ..splats import SplatFormatError
 from ..splats.transform import TransformError
 from .pointcloud import SplatObjectError, read_into_object, write_from_object
-from .viewing import assign_point_material
 
 
 def is_splat_object(obj) -> bool:
@@ -20,10 +19,7 @@ def is_splat_object(obj) -> bool:
 
 def import_file(context, filepath: str, material: bool = True):
     """Read a splat file into a new point-cloud object (selected and active) -> (object, count, SH degree)."""
-    obj, count, degree = read_into_object(filepath, collection=context.collection)
-    if material:
-        assign_point_material(obj)
-    return obj, count, degree
+    return read_into_object(filepath, collection=context.collection, material=material)
 
 
 class IMPORT_SCENE_OT_gaussian_splats(bpy.types.Operator, ImportHelper):

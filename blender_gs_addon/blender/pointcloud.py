@@ -3,7 +3,8 @@
 Every stored splat property becomes one float point attribute of the same name (x, y, z
 are the point positions); the source file's property order and extra types are kept in
 the custom property ``gs_layout`` so that export after import is bit-exact. Display
-attributes are added for viewing: ``Col`` (RGBA colour), ``alpha`` (opacity) and
+attributes are added for viewing: ``Col`` (RGBA: the splat colour converted from sRGB to
+scene-linear, and the opacity), ``alpha`` (opacity) and
 ``radius`` (the point size).
 """
 from __future__ import annotations
@@ -45,30 +46,40 @@ def display_values(data: SplatData) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return _display(data.sh_dc, data.opacity_logit, data.scales_log)
 
 
+def srgb_to_linear(c: np.ndarray) -> np.ndarray:
+    """sRGB-encoded values (what splats are trained on) -> scene-linear values (what Blender shades)."""
+    c = np.asarray(c, np.float32)
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
 def _display(sh_dc: np.ndarray, opacity_logit: np.ndarray, scales_log: np.ndarray):
     with np.errstate(over="ignore"):  # exp overflow of very negative logits is alpha 0
         alpha = (1.0 / (1.0 + np.exp(-opacity_logit))).astype(np.float32)
     col = np.empty((len(alpha), 4), np.float32)
-    col[:, :3] = np.clip(0.5 + SH_C0 * sh_dc, 0.0, 1.0)
+    col[:, :3] = srgb_to_linear(np.clip(0.5 + SH_C0 * sh_dc, 0.0, 1.0))
     col[:, 3] = alpha
     radius = (RADIUS_FACTOR * np.exp(scales_log.mean(axis=1))).astype(np.float32)
     return col, alpha, radius
 
 
-def object_from_splats(data: SplatData, name: str = "Splats", collection=None) -> bpy.types.Object:
+def object_from_splats(data: SplatData, name: str = "Splats", collection=None,
+                       material: bool = True) -> bpy.types.Object:
     """Create a POINTCLOUD object holding ``data`` (all properties, losslessly) and link it.
 
-    collection: where to link it (default: the active scene collection). The new object
-    becomes the selected, active one. Nothing is left behind if this fails.
+    collection: where to link it (default: the active scene collection). material: add the
+    splat display material. The new object becomes the selected, active one. Nothing is
+    left behind if this fails.
     """
     names, rows = rows_from_fields(data)
     extras = list(data.extra.items())
     return _build_object(
         name, collection, np.ascontiguousarray(data.means), zip(names, rows), extras, display_values(data),
-        layout=data.layout, comments=data.comments, sh_degree=data.sh_degree, has_normals=data.normals is not None)
+        layout=data.layout, comments=data.comments, sh_degree=data.sh_degree, has_normals=data.normals is not None,
+        material=material)
 
 
-def object_from_ply_table(tbl: PlyTable, name: str = "Splats", collection=None) -> bpy.types.Object:
+def object_from_ply_table(tbl: PlyTable, name: str = "Splats", collection=None,
+                          material: bool = True) -> bpy.types.Object:
     """Like object_from_splats, straight from the rows of a PLY file (one transposition, less memory)."""
     pos = {n: i for i, n in enumerate(tbl.names)}
     table = tbl.table
@@ -98,10 +109,12 @@ def object_from_ply_table(tbl: PlyTable, name: str = "Splats", collection=None) 
         elif n in table_extras:
             extras.append((n, np.ascontiguousarray(table[:, pos[n]])))
     return _build_object(name, collection, means, columns(), extras, display, layout=tbl.layout,
-                         comments=tbl.comments, sh_degree=tbl.sh_degree, has_normals=tbl.has_normals)
+                         comments=tbl.comments, sh_degree=tbl.sh_degree, has_normals=tbl.has_normals,
+                         material=material)
 
 
-def _build_object(name, collection, means, columns, extras, display, layout, comments, sh_degree, has_normals):
+def _build_object(name, collection, means, columns, extras, display, layout, comments, sh_degree, has_normals,
+                  material):
     """Mesh with every attribute set, converted to a point cloud (see object_from_splats)."""
     n = len(means)
     mesh = bpy.data.meshes.new(name)
@@ -145,6 +158,10 @@ def _build_object(name, collection, means, columns, extras, display, layout, com
             "sh_degree": sh_degree,
             "has_normals": has_normals,
         })
+        if material:
+            from .viewing import assign_point_material
+
+            assign_point_material(obj)
         return obj
     except BaseException:
         if obj is not None:
@@ -264,7 +281,7 @@ def _read_values(attr, n: int, dtype: np.dtype) -> np.ndarray:
     return buf.astype(dtype.newbyteorder("="))
 
 
-def read_into_object(path: str, name: str | None = None, collection=None):
+def read_into_object(path: str, name: str | None = None, collection=None, material: bool = True):
     """Read a .ply or .splat file into a new splat object -> (object, splat count, SH degree).
 
     PLY files go straight from the file's rows into the attributes (the fast path).
@@ -277,9 +294,9 @@ def read_into_object(path: str, name: str | None = None, collection=None):
     name = name or os.path.splitext(os.path.basename(path))[0] or "Splats"
     if path.lower().endswith(".ply"):
         src = read_ply_table(path)
-        return object_from_ply_table(src, name, collection), len(src), src.sh_degree
+        return object_from_ply_table(src, name, collection, material), len(src), src.sh_degree
     data = read_splats(path)
-    return object_from_splats(data, name, collection), len(data), data.sh_degree
+    return object_from_splats(data, name, collection, material), len(data), data.sh_degree
 
 
 def write_from_object(obj, path: str, apply_transform: bool = True) -> int:
