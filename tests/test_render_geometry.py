@@ -300,3 +300,13 @@ def test_colmap_model_projects_like_blender(dataset):
         ndc = world_to_camera_view(scene, scene.camera, Vector(p))
         assert abs(fx * x[0] / x[2] + cx - ndc.x * RES[0]) < 1e-4
         assert abs(fy * x[1] / x[2] + cy - (1 - ndc.y) * RES[1]) < 1e-4
+
+
+def test_point_cloud_colours_are_the_png_bytes(dataset):
+    """Blender decodes the RGB PNGs for the point cloud; it must hand back the stored bytes
+    (no colour-space conversion), the same as the independent pure-Python PNG reader."""
+    from procgen.render.dataset import _load_png_rgb
+
+    out, tr, _ = dataset
+    path = os.path.join(out, tr["frames"][1]["file_path"])
+    assert np.array_equal(_load_png_rgb(path), read_png(path))
