@@ -183,7 +183,7 @@ def grass_layer(t: Tree, rng, co, var=1.0) -> Layer:
 
 
 def rock_layer(t: Tree, rng, co, var=1.0, tint=None) -> Layer:
-    base = tint or (0.13, 0.12, 0.11)
+    base = tint or (0.19, 0.18, 0.165)
     dark, light = _jitter(rng, tuple(c * 0.35 for c in base), var), _jitter(rng, base, var)
     pale = _jitter(rng, tuple(min(1.0, c * 1.5) for c in base), var)
     n = t.noise(co, rng.uniform(0.3, 0.8), detail=5, roughness=0.6)
