@@ -335,8 +335,11 @@ class GS_OT_install_torch(_JobOperator, bpy.types.Operator):
         settings(context).job_message = text.strip()[:200]
 
     def finished(self, context, rc, cancelled):
-        if not cancelled and self._folder not in sys.path:
+        if cancelled:
+            return {"CANCELLED"}
+        if self._folder not in sys.path:
             sys.path.append(self._folder)
+        torch_env.torch_in_process(recheck=True)
         self.report({"INFO"}, f"torch installed into {self._folder}")
         return {"FINISHED"}
 

@@ -28,7 +28,7 @@ class GS_OT_render_splats(bpy.types.Operator):
     def execute(self, context):
         from . import torch_env
 
-        ok, detail = torch_env.torch_in_process()
+        ok, detail = torch_env.torch_in_process(recheck=not torch_env.torch_in_process()[0])
         if not ok:
             self.report({"ERROR"}, f"Render Splats needs torch inside Blender's Python, which cannot import it "
                                    f"({detail}). Install it with Preferences > Add-ons > Gaussian Scenes > "

@@ -8,16 +8,24 @@ import sys
 from . import state
 
 
-def torch_in_process() -> tuple[bool, str]:
+_TORCH_STATUS: tuple[bool, str] | None = None  # cached: the preferences redraw often
+
+
+def torch_in_process(recheck: bool = False) -> tuple[bool, str]:
     """(True, version) if torch imports in this Python (after adding the preferences' torch folder)."""
+    global _TORCH_STATUS
+    if _TORCH_STATUS is not None and not recheck:
+        return _TORCH_STATUS
     folder = torch_dir()
     if os.path.isdir(folder) and folder not in sys.path:
         sys.path.append(folder)
     try:
         import torch
     except Exception as exc:  # a broken install must not take the UI down
-        return False, f"{type(exc).__name__}: {exc}"
-    return True, torch.__version__
+        _TORCH_STATUS = (False, f"{type(exc).__name__}: {exc}")
+    else:
+        _TORCH_STATUS = (True, torch.__version__)
+    return _TORCH_STATUS
 
 
 def training_interpreter() -> str:
