@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     if os.path.exists(out):
         bpy.ops.wm.open_mainfile(filepath=out)
     else:
-        bpy.ops.wm.read_factory_settings(use_empty=True)
+        bpy.ops.wm.read_homefile(use_empty=True)  # keeps the preferences (and this add-on) loaded
     t0 = time.perf_counter()
     try:
         obj, count, degree = import_file(bpy.context, args.splats, material=not args.no_material)
