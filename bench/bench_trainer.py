@@ -8,6 +8,7 @@ Quick mode: a few dozen iterations on a small synthetic scene.
 from __future__ import annotations
 
 import os
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see blender_gs_addon/trainer/__init__.py
 import shutil
 import subprocess
 import sys

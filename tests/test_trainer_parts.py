@@ -5,6 +5,7 @@ import json
 import math
 import os
 
+import blender_gs_addon.trainer  # noqa: F401  (first: sets the OpenMP wait policy before torch loads)
 import numpy as np
 import pytest
 import torch

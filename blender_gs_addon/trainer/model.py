@@ -23,12 +23,14 @@ def inverse_sigmoid(x: torch.Tensor) -> torch.Tensor:
     return torch.log(x / (1 - x))
 
 
-def knn_mean_distance(points: torch.Tensor, k: int = 3, chunk: int = 2048) -> torch.Tensor:
+def knn_mean_distance(points: torch.Tensor, k: int = 3, chunk: int | None = None) -> torch.Tensor:
     """Mean distance from each point [N, 3] to its k nearest other points -> [N].
 
-    Chunked exact search with cdist: O(N^2) work but O(chunk * N) memory, fine for ~100k points.
+    Chunked exact search with cdist: O(N^2) work but O(chunk * N) memory (at most 2^25
+    distances, 128 MB, at a time), fine for ~100k points.
     """
     n = points.shape[0]
+    chunk = chunk or max(1, min(4096, (1 << 25) // max(n, 1)))
     if n <= 1:
         return torch.ones(n, dtype=points.dtype, device=points.device)
     k_eff = min(k, n - 1)
@@ -97,6 +99,10 @@ class GaussianModel:
         """SH coefficients up to `degree` -> [N, (degree+1)^2, 3]."""
         k = (degree + 1) ** 2
         return torch.cat([self.params["sh_dc"], self.params["sh_rest"][:, : k - 1]], dim=1)
+
+    def consistent(self) -> bool:
+        """Every parameter has the same number of rows (false only if an edit was interrupted)."""
+        return len({v.shape[0] for v in self.params.values()}) == 1
 
     def all_finite(self) -> str | None:
         """Name of the first parameter holding NaN/Inf, or None."""

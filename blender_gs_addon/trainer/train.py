@@ -355,11 +355,10 @@ def train(cfg: TrainConfig) -> dict:
                 if iteration % ckpt_every == 0 and iteration < cfg.iterations:
                     if model.all_finite() is None:
                         save_checkpoint(cfg.out, snapshot(iteration, elapsed_before + time.perf_counter() - t_loop))
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # a second Ctrl-C: stop mid-iteration
             status = "cancelled"
-            # the interrupted iteration may be half applied: roll back to the last whole one
-            if model.all_finite() is not None:
-                raise TrainingError("interrupted while parameters were not finite; last checkpoint kept") from None
+            if not model.consistent() or model.all_finite() is not None:
+                raise TrainingError("interrupted in the middle of an update; the last checkpoint is kept") from None
         finally:
             if bar is not None:
                 bar.close()
