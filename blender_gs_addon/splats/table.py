@@ -83,11 +83,15 @@ def table_from_fields(data: SplatData, names: list[str], out: np.ndarray | None 
     return table
 
 
-def transpose_blocked(a: np.ndarray, block: int = 16384) -> np.ndarray:
-    """a.T as a new C-contiguous array, copied in cache-sized row blocks ([R, C] -> [C, R])."""
+def transpose_blocked(a: np.ndarray, block: int = 2048) -> np.ndarray:
+    """a.T as a new C-contiguous array ([R, C] -> [C, R]), copied in cache-sized blocks of the long axis."""
     out = np.empty((a.shape[1], a.shape[0]), a.dtype)
-    for i in range(0, a.shape[0], block):
-        out[:, i:i + block] = a[i:i + block].T
+    if a.shape[0] >= a.shape[1]:
+        for i in range(0, a.shape[0], block):
+            out[:, i:i + block] = a[i:i + block].T
+    else:
+        for j in range(0, a.shape[1], block):
+            out[j:j + block] = a[:, j:j + block].T
     return out
 
 
