@@ -251,7 +251,7 @@ def splats_from_object(obj, apply_transform: bool = True) -> SplatData:
         if attr.data_type != "FLOAT":
             raise SplatObjectError(f"attribute {prop!r} of {obj.name!r} is {attr.data_type}, expected FLOAT")
         attr.data.foreach_get("value", rows[i])
-    table[:, 3:] = transpose_blocked(rows)
+    transpose_blocked(rows, out=table[:, 3:])
     del rows
     fields = fields_from_table(table, ["x", "y", "z"] + core, k1, has_normals)
     del table

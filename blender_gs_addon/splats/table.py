@@ -83,9 +83,10 @@ def table_from_fields(data: SplatData, names: list[str], out: np.ndarray | None 
     return table
 
 
-def transpose_blocked(a: np.ndarray, block: int = 2048) -> np.ndarray:
-    """a.T as a new C-contiguous array ([R, C] -> [C, R]), copied in cache-sized blocks of the long axis."""
-    out = np.empty((a.shape[1], a.shape[0]), a.dtype)
+def transpose_blocked(a: np.ndarray, block: int = 2048, out: np.ndarray | None = None) -> np.ndarray:
+    """a.T copied in cache-sized blocks of the long axis ([R, C] -> [C, R]) into ``out`` or a new array."""
+    if out is None:
+        out = np.empty((a.shape[1], a.shape[0]), a.dtype)
     if a.shape[0] >= a.shape[1]:
         for i in range(0, a.shape[0], block):
             out[:, i:i + block] = a[i:i + block].T

@@ -253,6 +253,7 @@ def train(cfg: TrainConfig) -> dict:
     split_gen = torch.Generator(device=device)
     split_gen.manual_seed(cfg.seed + 1)
     history = {"iteration": [], "loss": [], "psnr": [], "gaussians": [], "eval": []}
+    loss_ema = None
     start_iter = 0
     elapsed_before = 0.0
 
@@ -261,6 +262,9 @@ def train(cfg: TrainConfig) -> dict:
         print(f"{cfg.out}: no checkpoint to resume from; starting fresh", file=sys.stderr)
     if ckpt_path is not None:
         ck = load_checkpoint(ckpt_path)
+        if ck.get("total") != cfg.iterations or ck.get("max_sh_degree") != cfg.sh_degree:
+            raise TrainingError(f"{ckpt_path}: checkpoint is from a run of {ck.get('total')} iterations at SH degree "
+                                f"{ck.get('max_sh_degree')}; resume with the same --iterations and --sh-degree")
         for k, v in ck["params"].items():
             model.params[k] = v.to(device).requires_grad_(True)
         opt.load_state_dict(ck["optimizer"])
@@ -272,9 +276,7 @@ def train(cfg: TrainConfig) -> dict:
         history = ck["history"]
         start_iter = int(ck["iteration"])
         elapsed_before = float(ck.get("elapsed", 0.0))
-        if ck.get("total") != cfg.iterations:
-            raise TrainingError(f"{ckpt_path}: checkpoint is from a run of {ck.get('total')} iterations, "
-                                f"not {cfg.iterations}; use the same --iterations to resume")
+        loss_ema = ck.get("loss_ema")
 
     fixed_bg = torch.tensor([1.0, 1.0, 1.0] if cfg.background == "white" else [0.0, 0.0, 0.0], device=device)
     ckpt_every = cfg.checkpoint_every or max(100, cfg.iterations // 10)
@@ -284,7 +286,7 @@ def train(cfg: TrainConfig) -> dict:
                 "params": {k: v.detach().cpu().clone() for k, v in model.params.items()},
                 "optimizer": opt.state_dict(), "stats": stats.state_dict(), "sampler": sampler.state(),
                 "rng": _rng_state(), "split_gen": split_gen.get_state(), "history": history,
-                "elapsed": elapsed, "max_sh_degree": cfg.sh_degree, "extent": data.extent}
+                "elapsed": elapsed, "loss_ema": loss_ema, "max_sh_degree": cfg.sh_degree, "extent": data.extent}
 
     bar = None
     if cfg.show_bar and not cfg.progress_json:
@@ -294,7 +296,6 @@ def train(cfg: TrainConfig) -> dict:
 
     status = "finished"
     iteration = start_iter
-    loss_ema = None
     t_loop = time.perf_counter()
     with _CancelFlag(cfg.out) as cancel:
         try:
