@@ -154,6 +154,8 @@ def malformed_corpus() -> dict[str, bytes]:
         "unknown_format.ply": VALID_HEADER.replace("binary_little_endian", "binary_middle_endian").encode() + body,
         "missing_rotation.ply": VALID_HEADER.replace("property float rot_3\n", "").encode() + body,
         "bad_sh_count.ply": VALID_HEADER.replace("end_header", "property float f_rest_0\nend_header").encode() + body,
+        "sh_degree_4.ply": VALID_HEADER.replace("end_header", "".join(f"property float f_rest_{i}\n" for i in range(72))
+                                                + "end_header").encode() + np.ones((2, 86), "<f4").tobytes(),
         "points_only.ply": b"ply\nformat binary_little_endian 1.0\nelement vertex 1\nproperty float x\n"
                            b"property float y\nproperty float z\nend_header\n" + b"\0" * 12,
         "no_vertex.ply": b"ply\nformat binary_little_endian 1.0\nelement face 0\n"

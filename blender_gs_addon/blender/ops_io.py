@@ -45,6 +45,9 @@ class IMPORT_SCENE_OT_gaussian_splats(bpy.types.Operator, ImportHelper):
             except (SplatFormatError, OSError) as exc:
                 self.report({"ERROR"}, str(exc))
                 return {"CANCELLED"}
+            except Exception as exc:  # never a traceback for the user; say what failed
+                self.report({"ERROR"}, f"{path}: import failed: {type(exc).__name__}: {exc}")
+                return {"CANCELLED"}
             self.report({"INFO"}, f"Imported {count:,} splats (SH degree {degree}) as '{obj.name}' "
                                   f"in {time.perf_counter() - t0:.2f} s")
         return {"FINISHED"}
@@ -84,6 +87,9 @@ class EXPORT_SCENE_OT_gaussian_splats(bpy.types.Operator, ExportHelper):
             count = write_from_object(obj, path, apply_transform=self.apply_transform)
         except (SplatFormatError, SplatObjectError, TransformError, OSError) as exc:
             self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        except Exception as exc:  # never a traceback for the user; say what failed
+            self.report({"ERROR"}, f"{path}: export failed: {type(exc).__name__}: {exc}")
             return {"CANCELLED"}
         finally:
             if mode == "EDIT" and obj.mode != "EDIT":

@@ -18,7 +18,7 @@ SH_C0 = 0.28209479177387814  # Y_0^0; colour = 0.5 + SH_C0 * f_dc
 
 def sh_degree_from_rest_count(k_minus_1: int) -> int | None:
     """Number of non-DC SH coefficients per channel -> degree, or None if not (deg+1)^2 - 1."""
-    for deg in range(0, 5):
+    for deg in range(0, 4):  # the 3DGS layout stores degrees 0..3
         if (deg + 1) ** 2 - 1 == k_minus_1:
             return deg
     return None
@@ -204,5 +204,5 @@ def check_property_names(names: list[str], path=None) -> tuple[int, bool]:
     if set(rest) != {f"f_rest_{i}" for i in range(n_rest)} or n_rest % 3 or sh_degree_from_rest_count(n_rest // 3) is None:
         raise SplatFormatError(
             path, f"{n_rest} f_rest properties do not form SH bands: expected f_rest_0..f_rest_(3*((D+1)^2-1)-1) "
-                  "for a degree D of 0..4")
+                  "for a degree D of 0..3")
     return n_rest // 3, all(k in present for k in ("nx", "ny", "nz"))
