@@ -25,9 +25,13 @@ class Job:
         self.cancel_file = cancel_file
         self.lines: queue.Queue = queue.Queue()
         self.tail: list[str] = []  # last stderr lines, for error messages
-        flags = subprocess.CREATE_NEW_PROCESS_GROUP if os.name == "nt" else 0
+        # its own process group, so that an interrupt reaches the child's children too (pip, Blender)
+        if os.name == "nt":
+            group = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+        else:
+            group = {"start_new_session": True}
         self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     stdin=subprocess.DEVNULL, creationflags=flags)
+                                     stdin=subprocess.DEVNULL, **group)
         self.cancel_requested = False
         self._cancel_time = None
         self._threads = [threading.Thread(target=self._pump, args=(self.proc.stdout, "out"), daemon=True),
@@ -69,7 +73,7 @@ class Job:
         rc = self.proc.poll()
         if rc is None:
             if self._cancel_time is not None and time.monotonic() - self._cancel_time > 30:
-                self.proc.kill()
+                self.proc.kill()  # did not stop within 30 s of the request
             return None
         for t in self._threads:
             t.join(timeout=1)
@@ -88,7 +92,10 @@ class Job:
         elif os.name == "nt":
             self.proc.send_signal(signal.CTRL_BREAK_EVENT)
         else:
-            self.proc.send_signal(signal.SIGINT)
+            try:
+                os.killpg(self.proc.pid, signal.SIGINT)
+            except OSError:
+                self.proc.send_signal(signal.SIGINT)
 
     def wait(self, on_lines=None, should_cancel=None) -> int:
         """Block until the child ends (used when an operator runs from a script)."""

@@ -327,9 +327,13 @@ class GS_OT_install_torch(_JobOperator, bpy.types.Operator):
     def start_job(self, context):
         self._folder = torch_env.torch_dir()
         os.makedirs(self._folder, exist_ok=True)
-        cmd = [torch_env.training_interpreter(), "-m", "pip", "install", "--upgrade", "--target", self._folder,
-               TORCH_REQUIREMENT]
-        return Job(self.kind, cmd, env=dict(os.environ))
+        # Blender's Python may come without pip: bootstrap it with ensurepip first
+        code = ("import subprocess, sys\n"
+                "try:\n    import pip  # noqa: F401\n"
+                "except ImportError:\n    subprocess.check_call([sys.executable, '-m', 'ensurepip', '--upgrade'])\n"
+                f"sys.exit(subprocess.call([sys.executable, '-m', 'pip', 'install', '--upgrade', '--target', "
+                f"{self._folder!r}, {TORCH_REQUIREMENT!r}]))\n")
+        return Job(self.kind, [torch_env.training_interpreter(), "-c", code], env=dict(os.environ))
 
     def on_line(self, context, stream, text):
         settings(context).job_message = text.strip()[:200]
