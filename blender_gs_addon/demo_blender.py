@@ -45,7 +45,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"demo: importing {args.splats} failed", file=sys.stderr)
         return 1
     obj = bpy.context.view_layer.objects.active
-    print(f"[demo] imported '{obj.name}' with {len(obj.data.points)} splats", flush=True)
+    # Blender 4.2 keeps splats as mesh vertices (it cannot make point clouds from Python).
+    count = len(obj.data.points) if obj.type == "POINTCLOUD" else len(obj.data.vertices)
+    print(f"[demo] imported '{obj.name}' ({obj.type.lower()}) with {count} splats", flush=True)
 
     # Save next to the scene, atomically: a half-written .blend must never replace a good one.
     tmp_blend = args.out_blend + ".tmp.blend"

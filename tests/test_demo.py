@@ -54,18 +54,21 @@ def test_blender_render_of_the_splats_matches_the_trainer(demo_run):
 
 def test_saved_blend_holds_scene_and_splats(demo_run):
     out, _ = demo_run
+    name = json.loads((out / "splat_renders/done.json").read_text())["object"]
     script = (
         "import bpy, sys\n"
         "bpy.ops.wm.open_mainfile(filepath=sys.argv[1])\n"
-        "kinds = sorted({o.type for o in bpy.data.objects})\n"
-        "pc = [o for o in bpy.data.objects if o.type == 'POINTCLOUD']\n"
-        "print('KINDS', ','.join(kinds), 'POINTS', len(pc[0].data.points) if pc else 0)\n"
+        "o = bpy.data.objects[sys.argv[2]]\n"
+        "n = len(o.data.points) if o.type == 'POINTCLOUD' else len(o.data.vertices)\n"
+        "others = len([x for x in bpy.data.objects if x.type == 'MESH' and x is not o])\n"
+        "print('SPLATS', o.type, n, 'f_dc_0' in o.data.attributes, 'MESHES', others, 'CAMERA', bpy.context.scene.camera is not None)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", script, str(out / "scene_with_splats.blend")],
+    proc = subprocess.run([sys.executable, "-c", script, str(out / "scene_with_splats.blend"), name],
                           capture_output=True, text=True, timeout=300)
-    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("KINDS"))
-    kinds, points = line.split()[1].split(","), int(line.split()[3])
-    assert "POINTCLOUD" in kinds and "MESH" in kinds and "CAMERA" in kinds
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("SPLATS")).split()
+    kind, points, has_sh, meshes, camera = line[1], int(line[2]), line[3] == "True", int(line[5]), line[7] == "True"
+    # A point cloud (a mesh of points on Blender 4.2) next to the generated scene's meshes and camera.
+    assert kind in ("POINTCLOUD", "MESH") and has_sh and meshes > 0 and camera
     metrics = json.loads((out / "train/metrics.json").read_text())
     assert points == metrics["gaussians"]
 
