@@ -215,11 +215,12 @@ def tree_geometry(rng: np.random.Generator, kind: str = "broadleaf", height: flo
     twig = ~is_parent | (sk.radius < sk.radius.min() * 1.5)
     twig[0] = False
     if kind == "conifer":
-        lv, lf = leaf_cards(rng, sk.pos[twig], size=0.13 * height / 8, spread=0.18 * height / 8,
-                            per_centre=leaves_per_tip + 2, up_bias=0.3, aspect=0.35)
+        # Dense, narrow needle sprays so the cone reads as one dark mass.
+        lv, lf = leaf_cards(rng, sk.pos[twig], size=0.17 * height / 8, spread=0.26 * height / 8,
+                            per_centre=leaves_per_tip + 5, up_bias=0.2, aspect=0.3)
     else:
         scale = height / 8 if kind != "bush" else 0.5
-        lv, lf = leaf_cards(rng, sk.pos[twig], size=0.2 * scale, spread=0.25 * scale,
+        lv, lf = leaf_cards(rng, sk.pos[twig], size=0.23 * scale, spread=0.27 * scale,
                             per_centre=leaves_per_tip, up_bias=0.6, aspect=0.6)
     lv[:, 2] = np.maximum(lv[:, 2], 0.02)
     verts = np.concatenate([bv, lv])
