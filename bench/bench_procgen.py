@@ -67,18 +67,24 @@ def run(quick: bool) -> dict:
 
     cfg = SceneConfig.preset("default")
     res: dict = {"assets": {}}
-    t, (v, f) = _time(lambda: rocks.rock_shape(stream(0, "bench_rock"), cfg.rocks.subdivisions))
-    res["assets"]["rock"] = {"seconds": round(t, 4), "vertices": len(v),
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    # Each asset timed from its random stream to a finished Blender mesh datablock.
+    t, me = _time(lambda: rocks.make_rock_mesh("bench_rock", stream(0, "bench_rock"), cfg.rocks.subdivisions))
+    res["assets"]["rock"] = {"seconds": round(t, 4), "vertices": len(me.vertices),
                              "ratio_vs_reference_boulder": round(REFERENCE_BOULDER_S / t, 1)}
     p = cfg.plants
-    t, (v, f, m) = _time(lambda: plants.tree_geometry(stream(0, "bench_tree"), "broadleaf", 8.0,
-                                                      p.tree_attractors, p.tree_step, p.leaves_per_tip))
-    res["assets"]["tree"] = {"seconds": round(t, 4), "vertices": len(v), "leaf_cards": int((m == 1).sum()),
+    t, me = _time(lambda: plants.make_tree_mesh("bench_tree", stream(0, "bench_tree"), "broadleaf", 8.0,
+                                                p.tree_attractors, p.tree_step, p.leaves_per_tip))
+    leaf_faces = sum(1 for poly in me.polygons if poly.material_index == 1)
+    res["assets"]["tree"] = {"seconds": round(t, 4), "vertices": len(me.vertices), "leaf_cards": leaf_faces,
                              "ratio_vs_reference_tree": round(REFERENCE_TREE_S / t, 1),
                              "ratio_vs_2s_target": round(2.0 / t, 1)}
-    t, (v, f, m) = _time(lambda: plants.tree_geometry(stream(0, "bench_bush"), "bush", 1.2,
-                                                      max(60, p.tree_attractors // 2), 0.12, p.leaves_per_tip + 1))
-    res["assets"]["bush"] = {"seconds": round(t, 4), "vertices": len(v)}
+    t, me = _time(lambda: plants.make_tree_mesh("bench_conifer", stream(0, "bench_conifer"), "conifer", 11.0,
+                                                p.tree_attractors, p.tree_step * 11 / 8, p.leaves_per_tip))
+    res["assets"]["conifer"] = {"seconds": round(t, 4), "vertices": len(me.vertices)}
+    t, me = _time(lambda: plants.make_tree_mesh("bench_bush", stream(0, "bench_bush"), "bush", 1.2,
+                                                max(60, p.tree_attractors // 2), 0.12, p.leaves_per_tip + 1))
+    res["assets"]["bush"] = {"seconds": round(t, 4), "vertices": len(me.vertices)}
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     t, info = _time(lambda: generate_scene(SceneConfig.preset("tiny", seed=0)))
