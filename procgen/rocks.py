@@ -56,11 +56,3 @@ def make_rock_mesh(name: str, rng: np.random.Generator, subdivisions: int = 4, m
     if material is not None:
         me.materials.append(material)
     return me
-
-
-def mesh_bounds(me) -> tuple[np.ndarray, np.ndarray]:
-    co = np.empty(len(me.vertices) * 3, dtype=np.float32)
-    me.vertices.foreach_get("co", co)
-    co = co.reshape(-1, 3)
-    return co.min(axis=0), co.max(axis=0)
-

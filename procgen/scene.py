@@ -10,7 +10,6 @@ terrain -> rocks -> plants -> scatter -> sky -> motion -> cameras.
 from __future__ import annotations
 
 import json
-import math
 import time
 
 import bpy
@@ -92,7 +91,7 @@ def generate_scene(config: SceneConfig, progress=None) -> dict:
         counts["water"] = int(water is not None)
     density = Noise(stream(seed, "density"))
     dscale = config.scatter.density_scale
-    no_snow = shading.snow_line if shading.snow_line is not None else None
+    snow_line = shading.snow_line
 
     with step("rocks"):
         rc = config.rocks
@@ -118,10 +117,10 @@ def generate_scene(config: SceneConfig, progress=None) -> dict:
         keep_out.append((float(focus[0]), float(focus[1]), 5.0))  # leave the view's centre open
 
     with step("plants"):
-        counts.update(_plants(config, hf, seed, density, dscale, keep_out, no_snow, var))
+        counts.update(_plants(config, hf, seed, density, dscale, keep_out, snow_line, var))
 
     with step("scatter"):
-        counts.update(_scatter(config, hf, seed, density, dscale, keep_out, no_snow, var, rmat))
+        counts.update(_scatter(config, hf, seed, density, dscale, keep_out, snow_line, var, rmat))
 
     with step("sky"):
         info["sky"] = build_sky(config.sky, stream(seed, "sky"), extent=hf.size,
