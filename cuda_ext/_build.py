@@ -75,13 +75,13 @@ def load_extension(verbose: bool = False):
         build_dir = cache_root() / f"torch{tv}_{'cuda' if with_cuda else 'cpu'}"
         build_dir.mkdir(parents=True, exist_ok=True)
         sources = [str(p) for p in _sources("*.cpp")]
-        cflags = ["-O3", "-fno-math-errno", "-fopenmp", "-std=c++17"]
+        cflags = ["-O3", "-fno-math-errno", "-fopenmp"]
         ldflags = ["-fopenmp"]
         cuda_flags: list[str] = []
         if with_cuda:
             sources += [str(p) for p in _sources("*.cu")]
             cflags.append("-DWITH_CUDA")
-            cuda_flags = ["-O3", "-DWITH_CUDA", "-std=c++17", "--use_fast_math", "-lineinfo"]
+            cuda_flags = ["-O3", "-DWITH_CUDA", "-lineinfo"]
         if os.name == "nt":  # MSVC spells these differently
             cflags = ["/O2", "/openmp", "/std:c++17"] + (["/DWITH_CUDA"] if with_cuda else [])
             ldflags = []

@@ -343,4 +343,74 @@ GS_HD void sh_to_color_vjp(int deg, int K, const float* coeffs, const float mean
     for (int j = 0; j < 3; ++j) v_mean[j] += (v_u[j] - u[j] * dot) * inv;
 }
 
+// ---------------------------------------------------------------- per-Gaussian stage bodies
+// The CPU loops and the CUDA kernels call these for Gaussian i.
+
+GS_HD void project_forward_one(int64_t i, const float* means, const float* quats, const float* scales,
+                               const float* opacities, const Cam& cam, int width, int height, float* means2d,
+                               float* conics, float* depths, int32_t* radii, int32_t* rects) {
+    Projected pr;
+    float rx = 0.f, ry = 0.f;
+    int rect[4] = {0, 0, 0, 0};
+    const bool ok = project_gaussian(means + 3 * i, quats + 4 * i, scales + 3 * i, cam, pr) &&
+                    footprint(pr.cov2d, opacities[i], rx, ry) && tile_rect(pr.mean2d, rx, ry, width, height, rect);
+    if (!ok) {
+        radii[i] = 0;
+        for (int k = 0; k < 4; ++k) rects[4 * i + k] = 0;
+        means2d[2 * i] = means2d[2 * i + 1] = 0.f;
+        conics[3 * i] = conics[3 * i + 1] = conics[3 * i + 2] = 0.f;
+        depths[i] = 0.f;
+        return;
+    }
+    const float r = ceilf(fmaxf(rx, ry));
+    radii[i] = r > 1e9f ? 1000000000 : (int32_t)r;
+    for (int k = 0; k < 4; ++k) rects[4 * i + k] = rect[k];
+    means2d[2 * i] = pr.mean2d[0];
+    means2d[2 * i + 1] = pr.mean2d[1];
+    for (int k = 0; k < 3; ++k) conics[3 * i + k] = pr.conic[k];
+    depths[i] = pr.p[2];
+}
+
+GS_HD void project_backward_one(int64_t i, const float* means, const float* quats, const float* scales,
+                                const Cam& cam, const int32_t* radii, const float* v_means2d, const float* v_conics,
+                                const float* v_depths, float* v_means, float* v_quats, float* v_scales) {
+    float vm[3] = {0.f, 0.f, 0.f}, vq[4] = {0.f, 0.f, 0.f, 0.f}, vs[3] = {0.f, 0.f, 0.f};
+    Projected pr;
+    if (radii[i] > 0 && project_gaussian(means + 3 * i, quats + 4 * i, scales + 3 * i, cam, pr))
+        project_gaussian_vjp(scales + 3 * i, cam, pr, v_means2d + 2 * i, v_conics + 3 * i, v_depths[i], vm, vq, vs);
+    for (int k = 0; k < 3; ++k) v_means[3 * i + k] = vm[k];
+    for (int k = 0; k < 4; ++k) v_quats[4 * i + k] = vq[k];
+    for (int k = 0; k < 3; ++k) v_scales[3 * i + k] = vs[k];
+}
+
+GS_HD void sh_forward_one(int64_t i, int deg, int Kc, const float* coeffs, const float* means, const float campos[3],
+                          const int32_t* radii, float* colors, uint8_t* clamped) {
+    if (radii[i] <= 0) {
+        colors[3 * i] = colors[3 * i + 1] = colors[3 * i + 2] = 0.f;
+        clamped[i] = 0;
+        return;
+    }
+    sh_to_color(deg, Kc, coeffs + (int64_t)Kc * 3 * i, means + 3 * i, campos, colors + 3 * i, clamped[i]);
+}
+
+GS_HD void sh_backward_one(int64_t i, int deg, int Kc, const float* coeffs, const float* means, const float campos[3],
+                           const int32_t* radii, const uint8_t* clamped, const float* v_colors, float* v_coeffs,
+                           float* v_means) {
+    float* vc = v_coeffs + (int64_t)Kc * 3 * i;
+    float vm[3] = {0.f, 0.f, 0.f};
+    if (radii[i] <= 0) {
+        for (int k = 0; k < Kc * 3; ++k) vc[k] = 0.f;
+    } else {
+        sh_to_color_vjp(deg, Kc, coeffs + (int64_t)Kc * 3 * i, means + 3 * i, campos, clamped[i], v_colors + 3 * i,
+                        vc, vm);
+    }
+    for (int k = 0; k < 3; ++k) v_means[3 * i + k] = vm[k];
+}
+
+// campos from a viewmat pointer
+GS_HD void campos_of(const float* viewmat, float campos[3]) {
+    const float Kid[9] = {1.f, 0.f, 0.f, 0.f, 1.f, 0.f, 0.f, 0.f, 1.f};
+    cam_center(make_cam(viewmat, Kid), campos);
+}
+
 }  // namespace gs
