@@ -10,7 +10,7 @@ void project_forward_cpu(int64_t N, const float* means, const float* quats, cons
                          const float* opacities, const float* viewmat, const float* K, int width, int height,
                          float* means2d, float* conics, float* depths, int32_t* radii, int32_t* rects) {
     const Cam cam = make_cam(viewmat, K);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N > 32768)
     for (int64_t i = 0; i < N; ++i)
         project_forward_one(i, means, quats, scales, opacities, cam, width, height, means2d, conics, depths, radii,
                             rects);
@@ -21,7 +21,7 @@ void project_backward_cpu(int64_t N, const float* means, const float* quats, con
                           const float* v_conics, const float* v_depths, float* v_means, float* v_quats,
                           float* v_scales) {
     const Cam cam = make_cam(viewmat, K);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N > 32768)
     for (int64_t i = 0; i < N; ++i)
         project_backward_one(i, means, quats, scales, cam, radii, v_means2d, v_conics, v_depths, v_means, v_quats,
                              v_scales);
@@ -31,7 +31,7 @@ void sh_forward_cpu(int64_t N, int deg, int Kc, const float* coeffs, const float
                     const int32_t* radii, float* colors, uint8_t* clamped) {
     float campos[3];
     campos_of(viewmat, campos);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N > 32768)
     for (int64_t i = 0; i < N; ++i) sh_forward_one(i, deg, Kc, coeffs, means, campos, radii, colors, clamped);
 }
 
@@ -40,7 +40,7 @@ void sh_backward_cpu(int64_t N, int deg, int Kc, const float* coeffs, const floa
                      float* v_means) {
     float campos[3];
     campos_of(viewmat, campos);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N > 32768)
     for (int64_t i = 0; i < N; ++i)
         sh_backward_one(i, deg, Kc, coeffs, means, campos, radii, clamped, v_colors, v_coeffs, v_means);
 }
