@@ -20,6 +20,7 @@ BASE_LR = {
     "sh_rest": 2.5e-3 / 20.0,
 }
 MEANS_LR_FINAL = 1.6e-6
+MIN_OPACITY_RESET_INTERVAL = 300
 
 
 @dataclass
@@ -41,7 +42,9 @@ class Schedule:
             densify_until=max(2, round(15000 * s)),
             # short runs still accumulate gradients over enough views between densifications
             densify_interval=int(min(100, max(25, round(100 * s)))),
-            opacity_reset_interval=max(50, round(3000 * s)),
+            # a reset drops opacities to 0.01; Adam (lr 0.05 on the logit) needs >= 130 steps to bring
+            # them back, a fixed cost, so short runs reset less often than the proportional rate
+            opacity_reset_interval=max(MIN_OPACITY_RESET_INTERVAL, round(3000 * s)),
             sh_up_interval=max(1, round(1000 * s)),
             extent=extent,
         )
