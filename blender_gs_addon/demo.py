@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-DEFAULT_ITERATIONS = 2000
+DEFAULT_ITERATIONS = 1000
 # The demo must finish in minutes on a 2-core CPU: RGB render time is linear in samples, and
 # 16 denoised samples keep the held-out views clean enough to train on.
 DEFAULT_SAMPLES = 16
