@@ -286,7 +286,9 @@ def _pytest(py: Path, args: list[str], blender_executable: str | None) -> int:
     else:
         cmd += ["-p", "no:pytest-blender"]  # the suite runs on the bpy module of the environment
     say("$ " + " ".join(cmd))
-    rc = subprocess.run(cmd, cwd=ROOT).returncode
+    # Idle OpenMP threads that spin starve the other processes the tests start on a small machine.
+    env = dict(os.environ, OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "PASSIVE"))
+    rc = subprocess.run(cmd, cwd=ROOT, env=env).returncode
     if rc == 5:
         say("pytest collected no tests: that is a failure")
         return 1
