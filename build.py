@@ -62,7 +62,8 @@ def say(msg: str) -> None:
 
 
 def run(cmd: list[str], **kw) -> None:
-    say("$ " + " ".join(str(c) for c in cmd))
+    # An inline script prints as its first line only, to keep the log readable.
+    say("$ " + " ".join(str(c).splitlines()[0] + (" ..." if "\n" in str(c) else "") for c in cmd))
     result = subprocess.run([str(c) for c in cmd], **kw)
     if result.returncode != 0:
         raise BuildError(f"command failed with exit code {result.returncode}: {' '.join(map(str, cmd))}")
@@ -125,6 +126,7 @@ def build(blender: str = DEFAULT_BLENDER) -> None:
     if not (ROOT / "cuda_ext" / "_build.py").exists():
         raise BuildError("cuda_ext/_build.py is missing: nothing to compile")
     script = (
+        "# compile cuda_ext\n"
         "import sys, shutil, torch\n"
         "from cuda_ext import _build\n"
         "mod = _build.load_extension(verbose=True)\n"

@@ -113,12 +113,20 @@ def compile_cuda_objects(out_dir, archs=("80", "90")) -> list[str]:
     gencode = []
     for a in archs:
         gencode += ["-gencode", f"arch=compute_{a},code=sm_{a}"]
+    # Every .cu file may include any header: an object is current when it is newer than all sources.
+    newest_source = max(p.stat().st_mtime for p in list(_sources("*.cu")) + list(CSRC.rglob("*.h")) + list(CSRC.rglob("*.cuh")))
     objs = []
     for cu in _sources("*.cu"):
         obj = out / (cu.stem + ".o")
+        stamp = out / (cu.stem + ".archs")
+        if obj.exists() and obj.stat().st_mtime >= newest_source and stamp.exists() \
+                and stamp.read_text() == " ".join(gencode):
+            objs.append(str(obj))
+            continue
         cmd = [nvcc, "-c", str(cu), "-o", str(obj), "-O3", "-std=c++17", "-I", str(CSRC), *gencode]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(f"nvcc failed on {cu.relative_to(HERE)}:\n{proc.stdout}{proc.stderr}")
+        stamp.write_text(" ".join(gencode))
         objs.append(str(obj))
     return objs
