@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from procgen.render.layout import preview_files
 from procgen.render.png import read_png, write_png
 
 TILE = 256  # edge of one picture in report.png
@@ -63,16 +64,16 @@ def _rel(path: Path, base: Path) -> str:
 
 def _ground_truth_kinds(scene_dir: Path) -> list[tuple[str, Path]]:
     """Preview pictures of the first frame's ground truth, in a fixed order."""
-    preview = scene_dir / "preview"
     found = []
-    for label, keys in [("RGB", ["rgb", "image"]), ("depth", ["depth"]), ("forward flow", ["flow_fwd", "fwd", "flow"]),
-                        ("instance segmentation", ["instance"]), ("semantic segmentation", ["semantic"]),
-                        ("normals", ["normal"])]:
-        candidates = sorted(p for p in preview.glob("*.png") if any(k in p.name for k in keys)) if preview.exists() else []
-        if label == "RGB" and not candidates:
-            candidates = sorted((scene_dir / "images").glob("*.png"))[:1]
-        if candidates:
-            found.append((label, candidates[0]))
+    first = sorted((scene_dir / "images").glob("*.png"))[:1]
+    if not first:
+        return found
+    found.append(("RGB", first[0]))
+    previews = preview_files(int(first[0].stem))
+    for label, kind in [("depth", "depth"), ("forward flow", "flow_fwd"), ("instance segmentation", "instance"),
+                        ("semantic segmentation", "semantic"), ("normals", "normals")]:
+        if (scene_dir / previews[kind]).exists():
+            found.append((label, scene_dir / previews[kind]))
     return found
 
 
