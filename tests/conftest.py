@@ -18,6 +18,16 @@ def empty_blender_scene():
     yield
 
 
+@pytest.fixture
+def registered_addon(empty_blender_scene):
+    """The add-on registered from this checkout for one test, unregistered afterwards."""
+    import blender_gs_addon
+
+    blender_gs_addon.register()
+    yield blender_gs_addon
+    blender_gs_addon.unregister()
+
+
 def pytest_collection_modifyitems(config, items):
     """Skip CUDA tests on machines without a CUDA GPU, saying why."""
     cuda_items = [it for it in items if it.get_closest_marker("cuda")]

@@ -14,14 +14,7 @@ from blender_gs_addon.splats import read_ply, write_ply
 from blender_gs_addon.splats.transform import bake_transform, quat_to_matrix
 from test_splats_io import SHUFFLED, independent_ply, malformed_corpus, random_splats, shuffled_rows
 
-pytestmark = pytest.mark.blender
-
-
-@pytest.fixture(autouse=True)
-def addon():
-    blender_gs_addon.register()
-    yield
-    blender_gs_addon.unregister()
+pytestmark = [pytest.mark.blender, pytest.mark.usefixtures("registered_addon")]
 
 
 def datablock_counts() -> dict:

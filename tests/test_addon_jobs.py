@@ -10,14 +10,7 @@ import blender_gs_addon
 from blender_gs_addon.blender.jobs import Job
 from blender_gs_addon.splats import read_ply
 
-pytestmark = pytest.mark.blender
-
-
-@pytest.fixture(autouse=True)
-def addon():
-    blender_gs_addon.register()
-    yield
-    blender_gs_addon.unregister()
+pytestmark = [pytest.mark.blender, pytest.mark.usefixtures("registered_addon")]
 
 
 def test_train_operator_trains_in_background_and_imports_the_splats(tmp_path):

@@ -11,14 +11,7 @@ import blender_gs_addon
 from blender_gs_addon.blender import api
 from blender_gs_addon.splats import SH_C0, SplatData
 
-pytestmark = pytest.mark.blender
-
-
-@pytest.fixture(autouse=True)
-def addon():
-    blender_gs_addon.register()
-    yield
-    blender_gs_addon.unregister()
+pytestmark = [pytest.mark.blender, pytest.mark.usefixtures("registered_addon")]
 
 
 def render_cycles(tmp_path, size=32) -> np.ndarray:
