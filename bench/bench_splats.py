@@ -112,6 +112,10 @@ def run(quick: bool) -> dict:
 
 
 if __name__ == "__main__":
+    import os
+    import sys
+
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from anywhere
     import json
     import sys
 
