@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -52,8 +53,17 @@ class Demo:
         self.splat_dir = self.out / "splat_renders"
         self.state_path = self.out / "demo_state.json"
         self.state = {"stages": {}}
-        if self.state_path.exists() and not args.restart:
+        if args.restart:
+            self.discard_results()
+        elif self.state_path.exists():
             self.state = json.loads(self.state_path.read_text())
+
+    def discard_results(self) -> None:
+        """Remove what earlier demo runs wrote into the output folder (and nothing else)."""
+        for d in (self.scene_dir, self.train_dir, self.splat_dir, self.out / "report_assets"):
+            shutil.rmtree(d, ignore_errors=True)
+        for name in ("scene_with_splats.blend", "report.html", "report.png", "demo_state.json"):
+            (self.out / name).unlink(missing_ok=True)
 
     # -- bookkeeping -------------------------------------------------------------------
     def _save_state(self) -> None:
