@@ -1,7 +1,7 @@
 """Load a training dataset into memory: cameras, images (once), optional depth, initial points.
 
 Supported layouts (detected from the folder's contents):
-  * transforms.json camera file (our dataset, or any nerfstudio-style one): OpenGL-axes
+  * transforms.json camera file (our dataset, or any other transforms.json): OpenGL-axes
     camera-to-world matrices, intrinsics fl_x/fl_y/cx/cy or camera_angle_x, global or per frame;
   * the synthetic pair transforms_train.json / transforms_test.json (RGBA images);
   * a COLMAP text model (cameras.txt, images.txt, points3D.txt) with images under images/.
