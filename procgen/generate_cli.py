@@ -126,6 +126,15 @@ def generate_one(args, seed: int, out_dir: str, bar_factory=None) -> dict:
               file=sys.stderr)
         result["rendered"] = False
         return result
+    from .render.layout import load_manifest
+
+    manifest = load_manifest(out_dir) if reused and not args.overwrite else None
+    if manifest and manifest.get("complete"):
+        # The same scene with a finished dataset: nothing to do, and nothing went wrong.
+        print(f"generate: seed {seed}: the dataset in {out_dir} is already complete", flush=True)
+        result["rendered"] = False
+        result["already_complete"] = True
+        return result
     bar = bar_factory() if bar_factory else None
 
     def progress(done: int, total: int, message: str) -> None:

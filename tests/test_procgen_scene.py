@@ -269,3 +269,19 @@ def test_generate_command_saves_scenes_and_reports_failed_seeds(tmp_path):
     assert generate_cli.run(_cli_args(out=str(many), extra=["--seeds", "0-2"])) == 1
     for s in (0, 2):
         assert os.path.isfile(many / f"seed_{s:04d}" / "scene.blend")
+
+
+def test_generate_again_on_a_complete_dataset_succeeds_and_changes_nothing(tmp_path):
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "blender_gs_addon", "generate", "--seed", "2", "--preset", "tiny",
+           "--out", str(tmp_path / "s")]
+    first = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-2000:]
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "s").rglob("*") if p.is_file()}
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "already complete" in again.stdout
+    after = {p: p.stat().st_mtime_ns for p in (tmp_path / "s").rglob("*") if p.is_file()}
+    assert after == before
