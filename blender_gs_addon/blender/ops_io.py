@@ -17,6 +17,14 @@ def is_splat_object(obj) -> bool:
     return obj is not None and obj.type in {"POINTCLOUD", "MESH"} and "f_dc_0" in obj.data.attributes
 
 
+def poll_active_splats(cls, context) -> bool:
+    """Shared ``poll`` of operators that work on the active splat object; says why when it fails."""
+    if not is_splat_object(context.active_object):
+        cls.poll_message_set("The active object must be a point cloud of Gaussian splats")
+        return False
+    return True
+
+
 def import_file(context, filepath: str, material: bool = True):
     """Read a splat file into a new point-cloud object (selected and active) -> (object, count, SH degree)."""
     return read_into_object(filepath, collection=context.collection, material=material)
@@ -69,10 +77,7 @@ class EXPORT_SCENE_OT_gaussian_splats(bpy.types.Operator, ExportHelper):
 
     @classmethod
     def poll(cls, context):
-        if not is_splat_object(context.active_object):
-            cls.poll_message_set("The active object must be a point cloud of Gaussian splats")
-            return False
-        return True
+        return poll_active_splats(cls, context)
 
     def execute(self, context):
         path = self.filepath

@@ -4,7 +4,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import BoolProperty, FloatProperty
 
-from .ops_io import is_splat_object
+from .ops_io import poll_active_splats
 from .viewing import set_ellipsoids
 
 
@@ -17,8 +17,7 @@ class GS_OT_render_splats(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        if not is_splat_object(context.active_object):
-            cls.poll_message_set("The active object must be a point cloud of Gaussian splats")
+        if not poll_active_splats(cls, context):
             return False
         if context.scene.camera is None:
             cls.poll_message_set("The scene has no camera")
@@ -67,10 +66,7 @@ class OBJECT_OT_gs_ellipsoids(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        if not is_splat_object(context.active_object):
-            cls.poll_message_set("The active object must be a point cloud of Gaussian splats")
-            return False
-        return True
+        return poll_active_splats(cls, context)
 
     def execute(self, context):
         set_ellipsoids(context.active_object, self.enable, self.threshold)
