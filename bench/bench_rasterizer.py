@@ -3,12 +3,28 @@
 Inputs are fixed by seed: N random Gaussians in the camera frustum (60 degree horizontal
 field of view) at depth 2..10 m, log-scales ~ N(log(0.01 depth), 0.5), logit opacities
 ~ N(0, 1), SH degree 3. CPU figures are compared with the pure-torch reference where it
-fits in time; the CUDA section runs only where torch sees a GPU.
+fits in time.
+
+CUDA section (only where torch sees a GPU; otherwise a field says why): the full grid
+N = 10k, 100k, 1M at 256x256, 512x512 and 1920x1080, also in quick mode (each case takes
+milliseconds on a GPU), each case beside a public GPU rasterizer package on identical inputs
+(its module name is given at run time: --peer-module NAME or $GS_BENCH_PEER_MODULE; see
+bench/peer_rasterizer.py). The peer runs in both of its intermediate layouts ("packed" and
+"unpacked"); the ratios compare us with its best layout per figure (fastest time, least
+memory), ratio = peer / ours, so > 1 means we are faster or leaner. A cross-check on one
+mid-size case records how far the peer's images and gradients are from ours, and
+`target_gpu_1m_1080p` says whether the GPU target holds (forward+backward of 1M Gaussians at
+1920x1080 no slower than the peer, peak memory no higher).
 
 Times are the best of several repeats (the machine is shared); on CPU the process CPU time
 (all threads) is reported beside the wall time, since other users disturb it much less. Memory: on CPU the growth
 of the peak resident set over one forward+backward in a fresh process, after
-the scene is built (outputs, saved tensors, gradients and kernel scratch together); on CUDA torch.cuda.max_memory_allocated.
+the scene is built (outputs, saved tensors, gradients and kernel scratch together); on CUDA
+the growth of torch.cuda.max_memory_allocated over one forward+backward, after the scene and
+its differentiable copies are on the GPU (the same for us and the peer).
+
+Nothing is made up: a section that could not run says why, and every failure is listed
+under "errors" (the command-line run then exits with status 1).
 """
 from __future__ import annotations
 
@@ -19,6 +35,8 @@ import resource
 import subprocess
 import sys
 import time
+import traceback
+from typing import Optional
 
 import torch
 
@@ -27,8 +45,15 @@ if __package__ in (None, ""):
 
 from cuda_ext import rasterize  # noqa: E402
 from cuda_ext import _torch_impl  # noqa: E402
+from bench.peer_rasterizer import (PEER_ENV, compare_gradients, compare_images, load_peer,  # noqa: E402
+                                   make_peer_rasterize)
 
 SH_DEGREE = 3
+DIFF_INPUTS = ("means", "quats", "scales", "opacities", "colors")
+GRID = [(n, w, h) for n in (10_000, 100_000, 1_000_000) for (w, h) in ((256, 256), (512, 512), (1920, 1080))]
+CROSS_CHECK_CASE = (10_000, 256, 256)
+TARGET_GPU_CASE = (1_000_000, 1920, 1080)
+PEER_LAYOUTS = {"packed": True, "unpacked": False}  # the peer's two intermediate layouts
 
 
 def make_scene(n: int, width: int, height: int, seed: int = 0, device: str = "cpu") -> dict:
@@ -55,16 +80,24 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def _step(fn, scene: dict, width: int, height: int, backward: bool, device: str):
-    leaves = {n: (t.clone().requires_grad_(backward) if n in ("means", "quats", "scales", "opacities", "colors")
-                  else t) for n, t in scene.items()}
+def _leaves(scene: dict, backward: bool) -> dict:
+    """Fresh copies of the differentiable inputs (requiring grad when `backward`); cameras as is."""
+    return {n: (t.clone().requires_grad_(backward) if n in DIFF_INPUTS else t) for n, t in scene.items()}
+
+
+def _render(fn, leaves: dict, width: int, height: int, backward: bool, device: str):
+    """One render (and backward of rgb + alpha + 0.1 depth when `backward`); -> rgb, alpha, depth, meta."""
     rgb, alpha, depth, meta = fn(leaves["means"], leaves["quats"], leaves["scales"], leaves["opacities"],
                                  leaves["colors"], leaves["viewmat"], leaves["K"], width, height,
                                  sh_degree=SH_DEGREE)
     if backward:
         (rgb.sum() + alpha.sum() + 0.1 * depth.sum()).backward()
     _sync(device)
-    return meta
+    return rgb, alpha, depth, meta
+
+
+def _step(fn, scene: dict, width: int, height: int, backward: bool, device: str):
+    return _render(fn, _leaves(scene, backward), width, height, backward, device)[3]
 
 
 def best_time(fn, scene, width, height, backward, device, repeats: int, budget_s: float = 20.0,
@@ -92,11 +125,15 @@ def best_time(fn, scene, width, height, backward, device, repeats: int, budget_s
 def peak_memory_mb(fn, scene, width, height, device) -> float:
     gc.collect()
     if device == "cuda":
+        leaves = _leaves(scene, True)  # the inputs' differentiable copies are not the renderer's memory
+        torch.cuda.synchronize()
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
-        _step(fn, scene, width, height, True, device)
+        _render(fn, leaves, width, height, True, device)
         return (torch.cuda.max_memory_allocated() - base) / 2**20
+    if fn is not rasterize:
+        raise ValueError("peak_memory_mb: on CPU only cuda_ext.rasterize is measured (in a fresh process)")
     # CPU: freed heap pages stay resident, so measure in a fresh process: growth of the peak
     # resident set over one forward+backward, after the scene is built (Linux: VmHWM reset
     # through /proc/self/clear_refs; elsewhere ru_maxrss).
@@ -142,8 +179,8 @@ def _case(n, w, h, device, repeats, with_reference):
     row["peak_memory_growth_mb"] = round(peak_memory_mb(rasterize, scene, w, h, device), 1)
     if with_reference:
         ref = _torch_impl.rasterize
-        t_ref_f = best_time(ref, scene, w, h, False, device, 1, budget_s=60)
-        t_ref_fb = best_time(ref, scene, w, h, True, device, 1, budget_s=60)
+        t_ref_f = best_time(ref, scene, w, h, False, device, 3, budget_s=30)
+        t_ref_fb = best_time(ref, scene, w, h, True, device, 3, budget_s=30)
         row["reference_forward_ms"] = round(t_ref_f, 1)
         row["reference_forward_backward_ms"] = round(t_ref_fb, 1)
         row["ratio_vs_reference_forward"] = round(t_ref_f / row["forward_ms"], 1)
@@ -152,13 +189,166 @@ def _case(n, w, h, device, repeats, with_reference):
     return row
 
 
-def run(quick: bool) -> dict:
+def _ratio(peer: Optional[float], ours: Optional[float]) -> Optional[float]:
+    """peer / ours (> 1: we are faster or leaner); None when either figure is missing."""
+    if peer is None or ours is None or ours <= 0:
+        return None
+    return round(peer / ours, 3)
+
+
+def _outputs_and_grads(fn, scene: dict, width: int, height: int, device: str):
+    """-> (rgb, alpha, depth), {input name: gradient of rgb + alpha + 0.1 depth}."""
+    leaves = _leaves(scene, True)
+    rgb, alpha, depth, _ = _render(fn, leaves, width, height, True, device)
+    return (rgb, alpha, depth), {n: leaves[n].grad for n in DIFF_INPUTS}
+
+
+def cross_check(peers: dict, n: int, width: int, height: int, device: str) -> dict:
+    """How far each peer layout's images and gradients are from ours on one scene (same loss)."""
+    scene = make_scene(n, width, height, seed=_seed(n, width), device=device)
+    ours_out, ours_grads = _outputs_and_grads(rasterize, scene, width, height, device)
+    result: dict = {"n": n, "width": width, "height": height}
+    for layout, fn in peers.items():
+        peer_out, peer_grads = _outputs_and_grads(fn, scene, width, height, device)
+        diffs = compare_images(ours_out, peer_out)
+        diffs.update(compare_gradients(ours_grads, peer_grads))
+        result[layout] = {k: (None if v is None else float(f"{v:.3g}")) for k, v in diffs.items()}
+    return result
+
+
+def warm_up_peer(peers: dict, device: str) -> float:
+    """Seconds for the first forward+backward of every peer layout on a small scene; the peer may
+    compile its kernels on first use (minutes), which must not land in the timings."""
+    scene = make_scene(1_000, 64, 48, seed=1, device=device)
+    t0 = time.perf_counter()
+    for fn in peers.values():
+        _step(fn, scene, 64, 48, True, device)
+    return round(time.perf_counter() - t0, 2)
+
+
+def _compare_case(n: int, w: int, h: int, device: str, peers: dict, repeats: int, budget_s: float,
+                  errors: list) -> dict:
+    """Ours and every peer layout on one scene: times, CUDA peak memory and ratios."""
+    scene = make_scene(n, w, h, seed=_seed(n, w), device=device)
+    meta = _step(rasterize, scene, w, h, False, device)
+    row: dict = {"n": n, "width": w, "height": h, "device": device,
+                 "visible": int((meta["radii"] > 0).sum()), "tile_intersections": meta["n_isects"]}
+    row["forward_ms"] = round(best_time(rasterize, scene, w, h, False, device, repeats, budget_s), 3)
+    row["forward_backward_ms"] = round(best_time(rasterize, scene, w, h, True, device, repeats, budget_s), 3)
+    if device == "cuda":
+        row["peak_memory_mb"] = round(peak_memory_mb(rasterize, scene, w, h, device), 1)
+    measured = {}
+    for layout, fn in peers.items():
+        try:
+            fig = {"forward_ms": round(best_time(fn, scene, w, h, False, device, repeats, budget_s), 3),
+                   "forward_backward_ms": round(best_time(fn, scene, w, h, True, device, repeats, budget_s), 3)}
+            if device == "cuda":
+                fig["peak_memory_mb"] = round(peak_memory_mb(fn, scene, w, h, device), 1)
+        except Exception as exc:  # e.g. out of memory in one layout: keep the other's figures
+            row[f"peer_{layout}_error"] = f"{type(exc).__name__}: {exc}"
+            errors.append(f"peer layout {layout}, N={n} {w}x{h}: {type(exc).__name__}: {exc}")
+            continue
+        measured[layout] = fig
+        row.update({f"peer_{layout}_{k}": v for k, v in fig.items()})
+    for key in ("forward_ms", "forward_backward_ms", "peak_memory_mb"):
+        have = {layout: fig[key] for layout, fig in measured.items() if key in fig}
+        if not have or key not in row:
+            continue
+        best = min(have, key=have.get)
+        row[f"peer_{key}"] = have[best]
+        row[f"peer_{key}_layout"] = best
+        name = key.rsplit("_", 1)[0]  # forward, forward_backward, peak_memory
+        row[f"ratio_peer_vs_ours_{name}"] = _ratio(have[best], row[key])
+    print(f"[bench rasterizer] {row}", flush=True)
+    return row
+
+
+def compare_section(cases, device: str, peer_name: Optional[str], repeats: int = 10, budget_s: float = 20.0,
+                    cross_check_case=CROSS_CHECK_CASE) -> dict:
+    """Every case on `device` for us and (when a peer module is named) for the peer, plus the
+    cross-check. Failures are recorded under "errors", never skipped silently."""
+    sec: dict = {"device": device,
+                 "device_name": torch.cuda.get_device_name(0) if device == "cuda" else "cpu",
+                 "repeats": repeats, "errors": []}
+    peers: dict = {}
+    if not peer_name:
+        sec["peer"] = f"skipped: no peer module given (--peer-module NAME or ${PEER_ENV})"
+    else:
+        try:
+            mod, version = load_peer(peer_name)
+            peers = {layout: make_peer_rasterize(mod, packed) for layout, packed in PEER_LAYOUTS.items()}
+            sec["peer"] = {"module": peer_name, "version": version, "layouts": list(PEER_LAYOUTS),
+                           "loss": "rgb.sum() + alpha.sum() + 0.1 * depth.sum() for both (same depth: sum w_i z_i)"}
+            sec["peer"]["warmup_s"] = warm_up_peer(peers, device)
+        except Exception as exc:
+            traceback.print_exc()
+            sec["errors"].append(f"peer {peer_name!r}: {type(exc).__name__}: {exc}")
+            sec["peer"] = f"error: {type(exc).__name__}: {exc}"
+            peers = {}
+    if peers and cross_check_case:
+        try:
+            sec["cross_check"] = cross_check(peers, *cross_check_case, device)
+        except Exception as exc:
+            traceback.print_exc()
+            sec["errors"].append(f"cross-check: {type(exc).__name__}: {exc}")
+    sec["cases"] = []
+    for n, w, h in cases:
+        try:
+            sec["cases"].append(_compare_case(n, w, h, device, peers, repeats, budget_s, sec["errors"]))
+        except Exception as exc:
+            traceback.print_exc()
+            sec["errors"].append(f"case N={n} {w}x{h}: {type(exc).__name__}: {exc}")
+            sec["cases"].append({"n": n, "width": w, "height": h, "error": f"{type(exc).__name__}: {exc}"})
+        gc.collect()
+        if device == "cuda":
+            torch.cuda.empty_cache()
+    return sec
+
+
+def target_summary(sec: dict, case=TARGET_GPU_CASE):
+    """Where the GPU target stands: forward+backward no slower than the peer and peak memory no
+    higher, at `case` (N, width, height). A string says why when it was not measured."""
+    row = next((r for r in sec.get("cases", []) if (r["n"], r["width"], r["height"]) == tuple(case)), None)
+    if row is None or "error" in row:
+        return f"not measured: case N={case[0]} {case[1]}x{case[2]} " + ("failed" if row else "not run")
+    if "peer_forward_backward_ms" not in row:
+        return f"not measured: no peer figures ({sec.get('peer')})"
+    ours_t, peer_t = row["forward_backward_ms"], row["peer_forward_backward_ms"]
+    ours_m, peer_m = row.get("peak_memory_mb"), row.get("peer_peak_memory_mb")
+    not_slower = peer_t >= ours_t
+    not_higher = None if ours_m is None or peer_m is None else peer_m >= ours_m
+    return {
+        "n": case[0], "width": case[1], "height": case[2],
+        "ours_forward_backward_ms": ours_t, "peer_forward_backward_ms": peer_t,
+        "peer_forward_backward_layout": row["peer_forward_backward_ms_layout"],
+        "ratio_peer_vs_ours_forward_backward": row["ratio_peer_vs_ours_forward_backward"],
+        "ours_peak_memory_mb": ours_m, "peer_peak_memory_mb": peer_m,
+        "ratio_peer_vs_ours_peak_memory": row.get("ratio_peer_vs_ours_peak_memory"),
+        "forward_backward_not_slower": not_slower, "peak_memory_not_higher": not_higher,
+        "met": bool(not_slower and not_higher),
+    }
+
+
+def run(quick: bool, peer_module: Optional[str] = None) -> dict:
+    """CPU section, and the CUDA section with the peer comparison where torch sees a GPU.
+    The peer module name comes from `peer_module`, else $GS_BENCH_PEER_MODULE."""
     torch.manual_seed(0)
-    out: dict = {"threads": torch.get_num_threads(), "sh_degree": SH_DEGREE, "cpu": []}
+    peer_name = peer_module or os.environ.get(PEER_ENV) or None
+    out: dict = {"threads": torch.get_num_threads(), "sh_degree": SH_DEGREE, "errors": []}
+    # GPU first: it is what a lent GPU session is for, and its figures should not wait on the CPU part
+    if torch.cuda.is_available():
+        sec = compare_section(GRID, "cuda", peer_name)
+        out["cuda"] = sec
+        out["errors"] += [f"cuda: {e}" for e in sec["errors"]]
+        out["target_gpu_1m_1080p"] = target_summary(sec)
+    else:
+        out["cuda"] = "skipped: torch sees no GPU"
+        out["target_gpu_1m_1080p"] = "not measured: torch sees no GPU"
+    out["cpu"] = []
     if quick:
         cases = [(10_000, 256, 256), (100_000, 256, 256)]
     else:
-        cases = [(n, w, h) for n in (10_000, 100_000, 1_000_000) for (w, h) in ((256, 256), (512, 512), (1920, 1080))]
+        cases = GRID
     # the reference holds a [pixels x Gaussians] matrix: only small cases fit in time and memory
     ref_case = (1_000, 96, 96)
     out["cpu"].append(_case(*ref_case, "cpu", 5, True))
@@ -169,15 +359,31 @@ def run(quick: bool) -> dict:
     if target:
         out["target_cpu_100k_256_fwd_bwd_ms"] = 150.0
         out["ratio_target_vs_measured_cpu_100k_256"] = round(150.0 / target["forward_backward_ms"], 2)
-    if torch.cuda.is_available():
-        out["cuda"] = [_case(n, w, h, "cuda", 10, False) for n, w, h in cases]
+    for e in out["errors"]:
+        print(f"[bench rasterizer] ERROR {e}", file=sys.stderr, flush=True)
     return out
 
 
-if __name__ == "__main__":
+def main(argv=None) -> int:
     import argparse
     import json
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true")
-    print(json.dumps(run(ap.parse_args().quick), indent=1))
+    ap.add_argument("--quick", action="store_true", help="CPU: two cases; CUDA: the full grid anyway")
+    ap.add_argument("--peer-module", default=None,
+                    help=f"Python module of the peer GPU rasterizer (default: ${PEER_ENV})")
+    ap.add_argument("--out", default=None, help="also write the JSON here (atomically)")
+    args = ap.parse_args(argv)
+    result = run(args.quick, args.peer_module)
+    text = json.dumps(result, indent=1)
+    print(text)
+    if args.out:
+        tmp = args.out + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(text + "\n")
+        os.replace(tmp, args.out)
+    return 1 if result["errors"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
