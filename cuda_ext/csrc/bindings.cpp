@@ -8,13 +8,30 @@
 #include "gaussian_math.h"
 #include "kernels.h"
 
-#ifdef WITH_CUDA
+#if defined(GS_CUDA_EMULATION)
+// Test-only build (tests/cuda_emulation): the .cu kernels compiled as C++ for the CPU
+// run on CPU tensors, so their logic is checked on machines without a GPU.
+#define WITH_CUDA
+#define GS_STREAM nullptr
+#define GS_DEVICE_GUARD(t)
+#elif defined(WITH_CUDA)
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 #define GS_STREAM ((void*)c10::cuda::getCurrentCUDAStream().stream())
+#define GS_DEVICE_GUARD(t) const c10::cuda::CUDAGuard gs_device_guard((t).device())
 #endif
 
 using torch::Tensor;
+
+// Whether t's stage runs the CUDA kernels (in the emulation build: always).
+static bool runs_cuda_kernels(const Tensor& t) {
+#if defined(GS_CUDA_EMULATION)
+    (void)t;
+    return true;
+#else
+    return t.is_cuda();
+#endif
+}
 
 namespace {
 
@@ -121,9 +138,9 @@ std::vector<Tensor> project_forward(Tensor means, Tensor quats, Tensor scales, T
     auto i32 = f.dtype(torch::kInt32);
     Tensor means2d = torch::empty({N, 2}, f), conics = torch::empty({N, 3}, f), depths = torch::empty({N}, f);
     Tensor radii = torch::empty({N}, i32), rects = torch::empty({N, 4}, i32);
-    if (means.is_cuda()) {
+    if (runs_cuda_kernels(means)) {
 #ifdef WITH_CUDA
-        const c10::cuda::CUDAGuard guard(means.device());
+        GS_DEVICE_GUARD(means);
         gs::project_forward_cuda(N, means.data_ptr<float>(), quats.data_ptr<float>(), scales.data_ptr<float>(),
                                  opacities.data_ptr<float>(), viewmat.data_ptr<float>(), K.data_ptr<float>(),
                                  (int)width, (int)height, means2d.data_ptr<float>(), conics.data_ptr<float>(),
@@ -146,9 +163,9 @@ std::vector<Tensor> project_backward(Tensor means, Tensor quats, Tensor scales, 
     v_means2d = contig(v_means2d); v_conics = contig(v_conics); v_depths = contig(v_depths);
     const int64_t N = means.size(0);
     Tensor v_means = torch::empty_like(means), v_quats = torch::empty_like(quats), v_scales = torch::empty_like(scales);
-    if (means.is_cuda()) {
+    if (runs_cuda_kernels(means)) {
 #ifdef WITH_CUDA
-        const c10::cuda::CUDAGuard guard(means.device());
+        GS_DEVICE_GUARD(means);
         gs::project_backward_cuda(N, means.data_ptr<float>(), quats.data_ptr<float>(), scales.data_ptr<float>(),
                                   viewmat.data_ptr<float>(), K.data_ptr<float>(), radii.data_ptr<int32_t>(),
                                   v_means2d.data_ptr<float>(), v_conics.data_ptr<float>(), v_depths.data_ptr<float>(),
@@ -170,9 +187,9 @@ std::vector<Tensor> sh_forward(Tensor coeffs, Tensor means, Tensor viewmat, Tens
     const int Kc = (int)coeffs.size(1);
     Tensor colors = torch::empty({N, 3}, means.options());
     Tensor clamped = torch::empty({N}, means.options().dtype(torch::kUInt8));
-    if (means.is_cuda()) {
+    if (runs_cuda_kernels(means)) {
 #ifdef WITH_CUDA
-        const c10::cuda::CUDAGuard guard(means.device());
+        GS_DEVICE_GUARD(means);
         gs::sh_forward_cuda(N, (int)deg, Kc, coeffs.data_ptr<float>(), means.data_ptr<float>(),
                             viewmat.data_ptr<float>(), radii.data_ptr<int32_t>(), colors.data_ptr<float>(),
                             clamped.data_ptr<uint8_t>(), GS_STREAM);
@@ -192,9 +209,9 @@ std::vector<Tensor> sh_backward(Tensor coeffs, Tensor means, Tensor viewmat, Ten
     const int64_t N = means.size(0);
     const int Kc = (int)coeffs.size(1);
     Tensor v_coeffs = torch::empty_like(coeffs), v_means = torch::empty_like(means);
-    if (means.is_cuda()) {
+    if (runs_cuda_kernels(means)) {
 #ifdef WITH_CUDA
-        const c10::cuda::CUDAGuard guard(means.device());
+        GS_DEVICE_GUARD(means);
         gs::sh_backward_cuda(N, (int)deg, Kc, coeffs.data_ptr<float>(), means.data_ptr<float>(),
                              viewmat.data_ptr<float>(), radii.data_ptr<int32_t>(), clamped.data_ptr<uint8_t>(),
                              v_colors.data_ptr<float>(), v_coeffs.data_ptr<float>(), v_means.data_ptr<float>(),
@@ -216,9 +233,9 @@ std::vector<Tensor> bin_gaussians(Tensor radii, Tensor rects, Tensor depths, int
     const int64_t T = (int64_t)tx * ty;
     auto i64 = radii.options().dtype(torch::kInt64);
     auto i32 = radii.options().dtype(torch::kInt32);
-    if (radii.is_cuda()) {
+    if (runs_cuda_kernels(radii)) {
 #ifdef WITH_CUDA
-        const c10::cuda::CUDAGuard guard(radii.device());
+        GS_DEVICE_GUARD(radii);
         Tensor cum = torch::empty({N}, i64);
         size_t tb = gs::bin_temp_bytes_cuda(N, 0, tx, ty);
         Tensor temp = torch::empty({(int64_t)tb + 1}, radii.options().dtype(torch::kUInt8));
@@ -284,9 +301,9 @@ std::vector<Tensor> raster_forward(Tensor means2d, Tensor conics, Tensor colors,
     Tensor n_contrib = torch::empty({height, width}, f.dtype(torch::kInt32));
     const gs::RasterArgs a =
         raster_args(means2d, conics, colors, opacities, depths, background, tile_offsets, isect_ids, width, height);
-    if (means2d.is_cuda()) {
+    if (runs_cuda_kernels(means2d)) {
 #ifdef WITH_CUDA
-        const c10::cuda::CUDAGuard guard(means2d.device());
+        GS_DEVICE_GUARD(means2d);
         gs::raster_forward_cuda(a, rgb.data_ptr<float>(), alpha.data_ptr<float>(), depth.data_ptr<float>(),
                                 final_T.data_ptr<float>(), n_contrib.data_ptr<int32_t>(), GS_STREAM);
 #endif
@@ -313,9 +330,9 @@ std::vector<Tensor> raster_backward(Tensor means2d, Tensor conics, Tensor colors
     Tensor v_depths = torch::zeros_like(depths);
     const gs::RasterArgs a =
         raster_args(means2d, conics, colors, opacities, depths, background, tile_offsets, isect_ids, width, height);
-    if (means2d.is_cuda()) {
+    if (runs_cuda_kernels(means2d)) {
 #ifdef WITH_CUDA
-        const c10::cuda::CUDAGuard guard(means2d.device());
+        GS_DEVICE_GUARD(means2d);
         gs::raster_backward_cuda(a, N, final_T.data_ptr<float>(), n_contrib.data_ptr<int32_t>(),
                                  v_rgb.data_ptr<float>(), v_alpha.data_ptr<float>(), v_depth.data_ptr<float>(),
                                  v_means2d.data_ptr<float>(), v_conics.data_ptr<float>(), v_colors.data_ptr<float>(),

@@ -7,6 +7,7 @@
 
 #include "../gaussian_math.h"
 #include "../kernels.h"
+#include "cuda_check.cuh"
 
 namespace gs {
 namespace {
@@ -55,11 +56,13 @@ int key_bits(int tiles_x, int tiles_y) {
 
 size_t bin_temp_bytes_cuda(int64_t N, int64_t M, int tiles_x, int tiles_y) {
     size_t scan_bytes = 0, sort_bytes = 0;
-    cub::DeviceScan::InclusiveSum(nullptr, scan_bytes, (int64_t*)nullptr, (int64_t*)nullptr, (int64_t)N);
+    check_cuda(cub::DeviceScan::InclusiveSum(nullptr, scan_bytes, (int64_t*)nullptr, (int64_t*)nullptr, (int64_t)N),
+               "scan size query");
     if (M > 0) {
         cub::DoubleBuffer<uint64_t> k(nullptr, nullptr);
         cub::DoubleBuffer<int32_t> v(nullptr, nullptr);
-        cub::DeviceRadixSort::SortPairs(nullptr, sort_bytes, k, v, (int64_t)M, 0, key_bits(tiles_x, tiles_y));
+        check_cuda(cub::DeviceRadixSort::SortPairs(nullptr, sort_bytes, k, v, (int64_t)M, 0, key_bits(tiles_x, tiles_y)),
+                   "radix sort size query");
     }
     // the scan also needs N int64 counts in front of its scratch
     return (scan_bytes > sort_bytes ? scan_bytes : sort_bytes) + (size_t)N * sizeof(int64_t) + 256;
@@ -73,10 +76,12 @@ int64_t bin_count_cuda(int64_t N, const int32_t* radii, const int32_t* rects, in
     char* scratch = (char*)temp + (((size_t)N * sizeof(int64_t) + 255) / 256) * 256;
     size_t scratch_bytes = temp_bytes - (size_t)(scratch - (char*)temp);
     count_kernel<<<grid_for(N), BLOCK, 0, s>>>(N, radii, rects, counts);
-    cub::DeviceScan::InclusiveSum(scratch, scratch_bytes, counts, isect_cum, (int64_t)N, s);
+    check_launch("count_kernel");
+    check_cuda(cub::DeviceScan::InclusiveSum(scratch, scratch_bytes, counts, isect_cum, (int64_t)N, s), "scan");
     int64_t M = 0;
-    cudaMemcpyAsync(&M, isect_cum + (N - 1), sizeof(int64_t), cudaMemcpyDeviceToHost, s);
-    cudaStreamSynchronize(s);
+    check_cuda(cudaMemcpyAsync(&M, isect_cum + (N - 1), sizeof(int64_t), cudaMemcpyDeviceToHost, s),
+               "copy of the intersection count");
+    check_cuda(cudaStreamSynchronize(s), "binning");  // also reports faults of the kernels before it
     return M;
 }
 
@@ -88,14 +93,19 @@ void bin_fill_cuda(int64_t N, int64_t M, const int32_t* radii, const int32_t* re
     const int64_t T = (int64_t)tiles_x * tiles_y;
     if (M > 0) {
         keys_kernel<<<grid_for(N), BLOCK, 0, s>>>(N, radii, rects, depths, isect_cum, tiles_x, keys_a, ids_a);
+        check_launch("keys_kernel");
         cub::DoubleBuffer<uint64_t> kb(keys_a, keys_b);
         cub::DoubleBuffer<int32_t> vb(ids_a, ids_b);
-        cub::DeviceRadixSort::SortPairs(temp, temp_bytes, kb, vb, (int64_t)M, 0, key_bits(tiles_x, tiles_y), s);
+        check_cuda(cub::DeviceRadixSort::SortPairs(temp, temp_bytes, kb, vb, (int64_t)M, 0, key_bits(tiles_x, tiles_y), s),
+                   "radix sort");
         if (vb.Current() != isect_ids)
-            cudaMemcpyAsync(isect_ids, vb.Current(), (size_t)M * sizeof(int32_t), cudaMemcpyDeviceToDevice, s);
+            check_cuda(cudaMemcpyAsync(isect_ids, vb.Current(), (size_t)M * sizeof(int32_t),
+                                       cudaMemcpyDeviceToDevice, s), "copy of the sorted ids");
         offsets_kernel<<<grid_for(M + 1), BLOCK, 0, s>>>(M, T, kb.Current(), tile_offsets);
+        check_launch("offsets_kernel");
     } else {
         offsets_kernel<<<1, BLOCK, 0, s>>>(0, T, keys_a, tile_offsets);
+        check_launch("offsets_kernel");
     }
 }
 

@@ -3,6 +3,7 @@
 
 #include "../gaussian_math.h"
 #include "../kernels.h"
+#include "cuda_check.cuh"
 
 namespace gs {
 namespace {
@@ -59,6 +60,7 @@ void project_forward_cuda(int64_t N, const float* means, const float* quats, con
     if (N == 0) return;
     project_fwd_kernel<<<grid_for(N), BLOCK, 0, (cudaStream_t)stream>>>(
         N, means, quats, scales, opacities, viewmat, K, width, height, means2d, conics, depths, radii, rects);
+    check_launch("project_fwd_kernel");
 }
 
 void project_backward_cuda(int64_t N, const float* means, const float* quats, const float* scales,
@@ -68,6 +70,7 @@ void project_backward_cuda(int64_t N, const float* means, const float* quats, co
     if (N == 0) return;
     project_bwd_kernel<<<grid_for(N), BLOCK, 0, (cudaStream_t)stream>>>(
         N, means, quats, scales, viewmat, K, radii, v_means2d, v_conics, v_depths, v_means, v_quats, v_scales);
+    check_launch("project_bwd_kernel");
 }
 
 void sh_forward_cuda(int64_t N, int deg, int Kc, const float* coeffs, const float* means, const float* viewmat,
@@ -75,6 +78,7 @@ void sh_forward_cuda(int64_t N, int deg, int Kc, const float* coeffs, const floa
     if (N == 0) return;
     sh_fwd_kernel<<<grid_for(N), BLOCK, 0, (cudaStream_t)stream>>>(N, deg, Kc, coeffs, means, viewmat, radii, colors,
                                                                    clamped);
+    check_launch("sh_fwd_kernel");
 }
 
 void sh_backward_cuda(int64_t N, int deg, int Kc, const float* coeffs, const float* means, const float* viewmat,
@@ -83,6 +87,7 @@ void sh_backward_cuda(int64_t N, int deg, int Kc, const float* coeffs, const flo
     if (N == 0) return;
     sh_bwd_kernel<<<grid_for(N), BLOCK, 0, (cudaStream_t)stream>>>(N, deg, Kc, coeffs, means, viewmat, radii,
                                                                    clamped, v_colors, v_coeffs, v_means);
+    check_launch("sh_bwd_kernel");
 }
 
 }  // namespace gs

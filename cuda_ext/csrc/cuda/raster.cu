@@ -6,6 +6,7 @@
 
 #include "../gaussian_math.h"
 #include "../kernels.h"
+#include "cuda_check.cuh"
 
 namespace gs {
 namespace {
@@ -181,6 +182,7 @@ void raster_forward_cuda(const RasterArgs& a, float* out_rgb, float* out_alpha, 
                          int32_t* n_contrib, void* stream) {
     const dim3 grid((a.width + TILE - 1) / TILE, (a.height + TILE - 1) / TILE), block(TILE, TILE);
     raster_fwd_kernel<<<grid, block, 0, (cudaStream_t)stream>>>(a, out_rgb, out_alpha, out_depth, final_T, n_contrib);
+    check_launch("raster_fwd_kernel");
 }
 
 void raster_backward_cuda(const RasterArgs& a, int64_t N, const float* final_T, const int32_t* n_contrib,
@@ -191,6 +193,7 @@ void raster_backward_cuda(const RasterArgs& a, int64_t N, const float* final_T, 
     raster_bwd_kernel<<<grid, block, 0, (cudaStream_t)stream>>>(a, final_T, n_contrib, v_rgb, v_alpha, v_depth,
                                                                 v_means2d, v_conics, v_colors, v_opacities,
                                                                 v_depths);
+    check_launch("raster_bwd_kernel");
 }
 
 }  // namespace gs
