@@ -134,6 +134,8 @@ def build(blender: str = DEFAULT_BLENDER) -> None:
         "if shutil.which('nvcc') and not torch.cuda.is_available():\n"
         "    objs = _build.compile_cuda_objects(sys.argv[1])\n"
         "    print('[build] nvcc compiled %d CUDA files for sm_80 and sm_90 (no GPU here, not linked)' % len(objs))\n"
+        "    if _build.check_cuda_bindings(sys.argv[1]):\n"
+        "        print('[build] the bindings compile with their CUDA branches')\n"
         "elif not shutil.which('nvcc'):\n"
         "    print('[build] nvcc not found: CUDA kernels not compiled')\n"
     )

@@ -10,7 +10,9 @@ covers GPU rounding, the memory model and the real sort library.
 from __future__ import annotations
 
 import ctypes
+import shutil
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -162,3 +164,28 @@ def test_zero_gaussians_and_all_culled(emulated):
     assert torch.count_nonzero(emu["rgb"]) == 0 and emu["meta"]["n_isects"] == 0
     for name in DIFF_INPUTS:
         assert torch.count_nonzero(emu["grads"][name]) == 0
+
+
+# ----------------------------------------------------------------------------- compile checks
+
+BUILD_OBJECTS = Path(__file__).resolve().parents[1] / "build" / "cuda_objects"  # shared with build.py build
+needs_nvcc = pytest.mark.skipif(shutil.which("nvcc") is None, reason="needs the CUDA compiler (nvcc)")
+
+
+@needs_nvcc
+def test_cuda_kernels_compile_with_nvcc():
+    objs = _build.compile_cuda_objects(BUILD_OBJECTS)
+    assert sorted(Path(o).stem for o in objs) == sorted(p.stem for p in (_build.CSRC / "cuda").glob("*.cu"))
+    assert all(Path(o).stat().st_size > 0 for o in objs)
+
+
+@needs_nvcc
+def test_bindings_cuda_branches_compile_and_the_check_catches_errors(tmp_path):
+    assert _build.check_cuda_bindings(BUILD_OBJECTS) is True
+    broken = tmp_path / "bindings.cpp"
+    text = (_build.CSRC / "bindings.cpp").read_text()
+    call = "gs::raster_forward_cuda(a, "
+    assert call in text
+    broken.write_text(text.replace(call, "gs::raster_forward_cuda(a, 1, "))  # one argument too many
+    with pytest.raises(RuntimeError, match="does not compile with WITH_CUDA"):
+        _build.check_cuda_bindings(tmp_path / "objects", source=broken)
