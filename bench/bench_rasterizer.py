@@ -54,6 +54,9 @@ GRID = [(n, w, h) for n in (10_000, 100_000, 1_000_000) for (w, h) in ((256, 256
 CROSS_CHECK_CASE = (10_000, 256, 256)
 TARGET_GPU_CASE = (1_000_000, 1920, 1080)
 PEER_LAYOUTS = {"packed": True, "unpacked": False}  # the peer's two intermediate layouts
+# Same semantics leave isolated pixels apart (footprint cut-offs, the 1/255 skip under other
+# rounding) but a mean difference above this means the conventions were not mapped right.
+CROSS_CHECK_MEAN_TOLERANCE = 1e-3
 
 
 def make_scene(n: int, width: int, height: int, seed: int = 0, device: str = "cpu") -> dict:
@@ -287,7 +290,13 @@ def compare_section(cases, device: str, peer_name: Optional[str], repeats: int =
             peers = {}
     if peers and cross_check_case:
         try:
-            sec["cross_check"] = cross_check(peers, *cross_check_case, device)
+            sec["cross_check"] = cc = cross_check(peers, *cross_check_case, device)
+            cc["mean_tolerance"] = CROSS_CHECK_MEAN_TOLERANCE
+            for layout in peers:
+                worst = max(cc[layout][f"mean_abs_diff_{k}"] for k in ("rgb", "alpha"))
+                if worst > CROSS_CHECK_MEAN_TOLERANCE:
+                    sec["errors"].append(f"cross-check: peer layout {layout} differs from ours by a mean of {worst:.3g} "
+                                         f"(rgb or alpha, > {CROSS_CHECK_MEAN_TOLERANCE}): conventions differ")
         except Exception as exc:
             traceback.print_exc()
             sec["errors"].append(f"cross-check: {type(exc).__name__}: {exc}")
@@ -342,7 +351,7 @@ def run(quick: bool, peer_module: Optional[str] = None) -> dict:
         out["errors"] += [f"cuda: {e}" for e in sec["errors"]]
         out["target_gpu_1m_1080p"] = target_summary(sec)
     else:
-        out["cuda"] = "skipped: torch sees no GPU"
+        out["cuda"] = "skipped: torch sees no GPU" + (f" (peer module {peer_name!r} not used)" if peer_name else "")
         out["target_gpu_1m_1080p"] = "not measured: torch sees no GPU"
     out["cpu"] = []
     if quick:

@@ -23,6 +23,7 @@ Our conventions mapped onto the peer's arguments: one camera (C = 1), near plane
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Callable, Optional
 
 import torch
@@ -33,6 +34,9 @@ EPS_2D = 0.3         # added to the 2D covariance diagonal
 TILE_SIZE = 16
 RENDER_MODE = "RGB+D"  # RGB plus accumulated depth sum_i w_i z_i (our depth output)
 PEER_ENV = "GS_BENCH_PEER_MODULE"
+ARGUMENT_NAMES = ("means", "quats", "scales", "opacities", "colors", "viewmats", "Ks", "width", "height",
+                  "near_plane", "eps2d", "sh_degree", "packed", "tile_size", "backgrounds", "render_mode",
+                  "rasterize_mode")
 
 
 class PeerError(RuntimeError):
@@ -47,8 +51,15 @@ def load_peer(module_name: str):
         mod = importlib.import_module(module_name)
     except Exception as exc:  # ImportError, or the package's own import-time failure
         raise PeerError(f"cannot import peer module {module_name!r}: {type(exc).__name__}: {exc}") from exc
-    if not callable(getattr(mod, "rasterization", None)):
+    fn = getattr(mod, "rasterization", None)
+    if not callable(fn):
         raise PeerError(f"peer module {module_name!r} has no callable top-level 'rasterization'")
+    params = inspect.signature(fn).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        missing = [name for name in ARGUMENT_NAMES if name not in params]
+        if missing:
+            raise PeerError(f"peer {module_name}.rasterization lacks the arguments {missing}: "
+                            "its calling convention differs from the one this adapter maps to")
     return mod, str(getattr(mod, "__version__", "unknown"))
 
 

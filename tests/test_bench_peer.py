@@ -107,6 +107,9 @@ def test_unexpected_peer_shapes_and_missing_modules_fail_loudly(monkeypatch):
     monkeypatch.setitem(sys.modules, "gs_test_empty_peer", empty)
     with pytest.raises(peer.PeerError, match="rasterization"):
         peer.load_peer("gs_test_empty_peer")
+    empty.rasterization = lambda means, quats, scales, opacities, colors, viewmat, K, width, height: None
+    with pytest.raises(peer.PeerError, match="lacks the arguments"):
+        peer.load_peer("gs_test_empty_peer")
 
 
 def test_comparison_section_on_cpu_with_stand_in(stand_in):
@@ -128,6 +131,17 @@ def test_comparison_section_on_cpu_with_stand_in(stand_in):
     assert summary["forward_backward_not_slower"] == (best >= row["forward_backward_ms"])
     assert summary["peak_memory_not_higher"] is None and summary["met"] is False
     assert bench.target_summary(sec).startswith("not measured")
+
+
+def test_cross_check_flags_a_peer_whose_images_differ(stand_in):
+    def brighter(*args, **kwargs):  # a peer whose convention differs: every colour 0.01 higher
+        colors, alphas, meta = _stand_in_rasterization(*args, **kwargs)
+        return colors + torch.tensor([0.01, 0.01, 0.01, 0.0]), alphas, meta
+
+    stand_in.rasterization = brighter
+    sec = bench.compare_section([], "cpu", STAND_IN, cross_check_case=(500, 32, 32))
+    assert sec["cross_check"]["packed"]["mean_abs_diff_rgb"] == pytest.approx(0.01, rel=1e-3)
+    assert sum("conventions differ" in e for e in sec["errors"]) == 2
 
 
 def test_bad_peer_is_recorded_as_an_error_not_skipped():
