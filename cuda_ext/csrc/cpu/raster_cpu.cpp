@@ -1,7 +1,7 @@
 // CPU tile rasterizer, forward and backward. OpenMP over 16x16 tiles; each tile copies
 // its depth-sorted Gaussians into thread-local structure-of-arrays buffers, and pixels
-// are processed a block at a time (one row segment of 8) with portable vector
-// extensions, each lane doing exactly the scalar algorithm. Backward accumulates per-lane
+// are processed a compact block at a time (4x2 pixels, or 4x4 with AVX-512) with
+// portable vector extensions, each lane doing exactly the scalar algorithm. Backward accumulates per-lane
 // gradients per tile, reduces the lanes in a fixed order into a per-intersection buffer,
 // and sums that per Gaussian in intersection order: bit-for-bit deterministic for any
 // thread count.
@@ -10,8 +10,10 @@
 // only as far as its pixels get before they saturate; the backward copies, clears and
 // reduces only the front of each tile's list that some pixel of the tile blended.
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "../gaussian_math.h"
@@ -20,10 +22,6 @@
 namespace gs {
 
 namespace {
-
-constexpr int BW = 8, BH = 1;  // pixel block: BH rows x BW columns, one vector
-constexpr int L = BW * BH;     // lanes; lane k is pixel (k % BW, k / BW) of the block
-constexpr int VBYTES = 4 * L;  // bytes per vector (alignment of the gradient scratch)
 
 // A tile's Gaussians as structure of arrays, copied on demand: load(j1) makes entries
 // [0, j1) valid. Storage grows only, so pointers stay valid within a tile.
@@ -82,36 +80,60 @@ inline TileGeom tile_geom(int64_t t, int W, int H) {
 
 constexpr int NG = 10;  // gradient slots per intersection: mean2d 2, conic 3, rgb 3, depth, opacity
 
-// The vector kernels, compiled once per instruction set. On x86-64 with GCC an AVX2
-// version is picked at run time where the CPU has it (the build may be shared, so no
-// -march=native). Both do the same float operations in the same order (AVX2 brings no
-// fused multiply-add), so they give identical results.
+// The vector kernels, compiled once per instruction set. On x86-64 with GCC the widest
+// version the CPU runs is picked at run time (the build may be shared, so no
+// -march=native). The baseline and AVX2 versions use the same block and do the same float
+// operations in the same order (AVX2 brings no fused multiply-add), so they give
+// identical results. The AVX-512 version blends 4x4 blocks with contraction off: its
+// images are identical too, its gradients differ only in the order of float sums (last
+// bits). Each version is deterministic across runs and thread counts.
 namespace base {
+// pixel block: BH rows x BW columns, one vector of L lanes; lane k is pixel (k % BW, k / BW)
+constexpr int BW = 4, BH = 2, L = 8;
 #include "raster_tile_body.h"
 }  // namespace base
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #define GS_HAVE_AVX2_KERNELS 1
 namespace avx2 {
+constexpr int BW = 4, BH = 2, L = 8;
 #pragma GCC push_options
 #pragma GCC target("avx2")
 #include "raster_tile_body.h"
 #pragma GCC pop_options
 }  // namespace avx2
+namespace avx512 {
+constexpr int BW = 4, BH = 4, L = 16;
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx512bw,avx512dq")
+#pragma GCC optimize("fp-contract=off")
+#include "raster_tile_body.h"
+#pragma GCC pop_options
+}  // namespace avx512
 #endif
 
 struct TileKernels {
     decltype(&base::forward_tile) forward;
     decltype(&base::backward_tile) backward;
     decltype(&base::sum_lanes) sum_lanes;
+    int lanes;
 };
 
+// The widest kernels the CPU runs; the environment variable GS_CPU_ISA (avx512, avx2 or
+// base) caps the choice, e.g. to compare versions.
 const TileKernels& tile_kernels() {
     static const TileKernels k = [] {
+        const char* cap_env = getenv("GS_CPU_ISA");
+        const std::string cap = cap_env ? cap_env : "avx512";
+        (void)cap;
 #ifdef GS_HAVE_AVX2_KERNELS
-        if (__builtin_cpu_supports("avx2")) return TileKernels{avx2::forward_tile, avx2::backward_tile, avx2::sum_lanes};
+        if (cap == "avx512" && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
+            return TileKernels{avx512::forward_tile, avx512::backward_tile, avx512::sum_lanes, avx512::L};
+        if ((cap == "avx512" || cap == "avx2") && __builtin_cpu_supports("avx2"))
+            return TileKernels{avx2::forward_tile, avx2::backward_tile, avx2::sum_lanes, avx2::L};
 #endif
-        return TileKernels{base::forward_tile, base::backward_tile, base::sum_lanes};
+        return TileKernels{base::forward_tile, base::backward_tile, base::sum_lanes, base::L};
     }();
     return k;
 }
@@ -168,6 +190,7 @@ void raster_backward_cpu(const RasterArgs& a, int64_t N, const float* final_T, c
             if (n == 0) continue;
             s.begin(a.tile_offsets[t], n);
             s.load(a, n);
+            const int L = kern.lanes, VBYTES = 4 * kern.lanes;
             if (acc_store.size() < (size_t)(n * NG * L + L)) acc_store.resize((size_t)(n * NG * L + L));
             const uintptr_t addr = reinterpret_cast<uintptr_t>(acc_store.data());
             void* acc = reinterpret_cast<void*>((addr + VBYTES - 1) / VBYTES * VBYTES);

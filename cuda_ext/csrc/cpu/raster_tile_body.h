@@ -8,7 +8,8 @@ typedef float vf __attribute__((vector_size(4 * L)));
 typedef int32_t vi __attribute__((vector_size(4 * L)));
 typedef uint64_t vu64 __attribute__((vector_size(4 * L)));
 
-// broadcasts (a shuffle with an all-zero mask compiles to one broadcast instruction)
+// broadcasts (with GCC a shuffle with an all-zero mask compiles to one broadcast instruction)
+#if defined(__GNUC__) && !defined(__clang__)
 inline vf bc(float s) {
     const vf v = {s};
     return __builtin_shuffle(v, vi{});
@@ -17,6 +18,10 @@ inline vi bci(int32_t s) {
     const vi v = {s};
     return __builtin_shuffle(v, vi{});
 }
+#else
+inline vf bc(float s) { return vf{} + s; }
+inline vi bci(int32_t s) { return vi{} + s; }
+#endif
 inline bool any(vi m) {
     const vu64 u = (vu64)m;
     uint64_t r = 0;
