@@ -48,25 +48,66 @@ std::string shape_str(const Tensor& t) {
     return s + "]";
 }
 
-// NaN/Inf check. CPU: one pass over the IEEE exponent bits (much faster than
-// isfinite().all()); CUDA: a sum is non-finite iff some element is (or the sum overflows,
-// which the exact check below then settles).
-bool all_finite(const Tensor& t) {
-    if (t.numel() == 0) return true;
-    if (t.device().is_cpu()) {
-        const Tensor c = t.contiguous();
-        const uint32_t* p = reinterpret_cast<const uint32_t*>(c.data_ptr<float>());
-        const int64_t n = c.numel();
-        int bad = 0;
-// serial on purpose: memory-bound, and a parallel region costs more than it saves on a busy machine
-        for (int64_t i = 0; i < n; ++i) bad |= (p[i] & 0x7f800000u) == 0x7f800000u;
-        return !bad;
+// One pass over the IEEE bits of a CPU float tensor: NaN and Inf are exactly the values
+// whose exponent bits are all ones; outside [0, 1] (checked only when unit_range) are the
+// bit patterns above 1.0f, which include every negative number, except -0.0. Integer ORs
+// on 4-lane vectors (plain SSE2; the compiler does not find this by itself). Serial on
+// purpose: memory-bound, and a parallel region costs more than it saves on a busy machine.
+struct BitScan {
+    bool finite, in_unit;
+};
+template <bool unit_range>
+BitScan scan_bits_cpu(const Tensor& t) {
+    typedef uint32_t v4u __attribute__((vector_size(16)));
+    typedef int32_t v4i __attribute__((vector_size(16)));
+    const Tensor c = t.contiguous();  // no copy when t already is
+    const uint32_t* p = reinterpret_cast<const uint32_t*>(c.data_ptr<float>());
+    const int64_t n = c.numel();
+    const v4u expo = {0x7f800000u, 0x7f800000u, 0x7f800000u, 0x7f800000u};
+    const v4u carry = {0x00800000u, 0x00800000u, 0x00800000u, 0x00800000u};
+    const v4u one = {0x3f800000u, 0x3f800000u, 0x3f800000u, 0x3f800000u};
+    const v4u negzero = {0x80000000u, 0x80000000u, 0x80000000u, 0x80000000u};
+    v4u nf[2] = {}, outside = {};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        v4u u[2];
+        __builtin_memcpy(u, p + i, sizeof(u));
+        for (int k = 0; k < 2; ++k) {
+            nf[k] |= (u[k] & expo) + carry;  // carries into the sign bit iff the exponent is all ones
+            if (unit_range) outside |= (v4u)((v4i)(u[k] > one) & (v4i)(u[k] != negzero));
+        }
     }
-    if (torch::isfinite(t.sum()).item<bool>()) return true;
-    return torch::isfinite(t).all().item<bool>();
+    const v4u nfv = nf[0] | nf[1];
+    uint32_t nonfinite = nfv[0] | nfv[1] | nfv[2] | nfv[3];
+    uint32_t out = outside[0] | outside[1] | outside[2] | outside[3];
+    for (; i < n; ++i) {
+        const uint32_t u = p[i];
+        nonfinite |= (u & 0x7f800000u) + 0x00800000u;
+        if (unit_range) out |= (uint32_t)(u > 0x3f800000u) & (uint32_t)(u != 0x80000000u);
+    }
+    return {(nonfinite & 0x80000000u) == 0, out == 0};
 }
 
-void check_tensor(const Tensor& t, const char* name, const std::vector<int64_t>& shape, const Tensor& ref) {
+// Whether t is free of NaN/Inf and, when unit_range, lies in [0, 1]. CPU: the bit scan
+// above (much faster than isfinite().all()). CUDA: a sum is non-finite iff some element
+// is (or the sum overflows, which the exact check then settles); the range costs one more
+// device sync.
+BitScan scan_values(const Tensor& t, bool unit_range) {
+    if (t.numel() == 0) return {true, true};
+    if (t.device().is_cpu()) return unit_range ? scan_bits_cpu<true>(t) : scan_bits_cpu<false>(t);
+    BitScan r{true, true};
+    r.finite = torch::isfinite(t.sum()).item<bool>() || torch::isfinite(t).all().item<bool>();
+    if (r.finite && unit_range) {
+        const auto mm = torch::aminmax(t.detach());
+        const Tensor lo_hi = torch::stack({std::get<0>(mm), std::get<1>(mm)}).cpu();
+        r.in_unit = lo_hi[0].item<float>() >= 0.f && lo_hi[1].item<float>() <= 1.f;
+    }
+    return r;
+}
+
+// unit_range: also require values in [0, 1]; on CPU the same pass as the NaN/Inf check.
+void check_tensor(const Tensor& t, const char* name, const std::vector<int64_t>& shape, const Tensor& ref,
+                  bool unit_range = false) {
     // shape: -1 = any size
     bool ok = t.dim() == (int64_t)shape.size();
     for (size_t i = 0; ok && i < shape.size(); ++i) ok = shape[i] < 0 || t.size(i) == shape[i];
@@ -80,8 +121,10 @@ void check_tensor(const Tensor& t, const char* name, const std::vector<int64_t>&
                       t.scalar_type());
     TORCH_CHECK_VALUE(t.device() == ref.device(), "rasterize: ", name, " is on ", t.device(),
                       " but means is on ", ref.device(), " (all inputs must share one device)");
-    TORCH_CHECK_VALUE(all_finite(t), "rasterize: ", name,
-                      " contains NaN or Inf");
+    const BitScan r = scan_values(t, unit_range);
+    TORCH_CHECK_VALUE(r.finite, "rasterize: ", name, " contains NaN or Inf");
+    TORCH_CHECK_VALUE(!unit_range || r.in_unit, "rasterize: ", name,
+                      " must lie in [0, 1] (apply a sigmoid to logits)");
 }
 
 void check_device_supported(const Tensor& t) {
@@ -104,7 +147,7 @@ void validate(const Tensor& means, const Tensor& quats, const Tensor& scales, co
     check_tensor(means, "means", {N, 3}, means);
     check_tensor(quats, "quats", {N, 4}, means);
     check_tensor(scales, "scales", {N, 3}, means);
-    check_tensor(opacities, "opacities", {N}, means);
+    check_tensor(opacities, "opacities", {N}, means, /*unit_range=*/true);
     if (sh_degree < 0) {
         check_tensor(colors, "colors (RGB, sh_degree=None)", {N, 3}, means);
     } else {
@@ -121,11 +164,6 @@ void validate(const Tensor& means, const Tensor& quats, const Tensor& scales, co
                       height);
     TORCH_CHECK_VALUE(width <= 65536 && height <= 65536, "rasterize: image larger than 65536 pixels a side");
     if (background.has_value()) check_tensor(*background, "background", {3}, means);
-    if (N > 0) {
-        const auto mm = torch::aminmax(opacities.detach());
-        TORCH_CHECK_VALUE(std::get<0>(mm).item<float>() >= 0.f && std::get<1>(mm).item<float>() <= 1.f,
-                          "rasterize: opacities must lie in [0, 1] (apply a sigmoid to logits)");
-    }
     TORCH_CHECK_VALUE(N < ((int64_t)1 << 31), "rasterize: at most 2^31 - 1 Gaussians");
 }
 
