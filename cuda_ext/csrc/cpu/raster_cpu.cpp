@@ -19,6 +19,10 @@
 #include "../gaussian_math.h"
 #include "../kernels.h"
 
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#include <immintrin.h>  // mask tests in the AVX2 / AVX-512 kernels
+#endif
+
 namespace gs {
 
 namespace {
@@ -99,7 +103,9 @@ namespace avx2 {
 constexpr int BW = 4, BH = 2, L = 8;
 #pragma GCC push_options
 #pragma GCC target("avx2")
+#define GS_ANY_AVX2
 #include "raster_tile_body.h"
+#undef GS_ANY_AVX2
 #pragma GCC pop_options
 }  // namespace avx2
 namespace avx512 {
@@ -107,7 +113,9 @@ constexpr int BW = 4, BH = 4, L = 16;
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512vl,avx512bw,avx512dq")
 #pragma GCC optimize("fp-contract=off")
+#define GS_ANY_AVX512
 #include "raster_tile_body.h"
+#undef GS_ANY_AVX512
 #pragma GCC pop_options
 }  // namespace avx512
 #endif

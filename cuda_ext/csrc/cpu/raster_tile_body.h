@@ -22,12 +22,19 @@ inline vi bci(int32_t s) {
 inline vf bc(float s) { return vf{} + s; }
 inline vi bci(int32_t s) { return vi{} + s; }
 #endif
+// whether any lane of a mask is set: one mask test where the instruction set has it
+#if defined(GS_ANY_AVX512)
+inline bool any(vi m) { return _mm512_test_epi32_mask((__m512i)m, (__m512i)m) != 0; }
+#elif defined(GS_ANY_AVX2)
+inline bool any(vi m) { return !_mm256_testz_si256((__m256i)m, (__m256i)m); }
+#else
 inline bool any(vi m) {
     const vu64 u = (vu64)m;
     uint64_t r = 0;
     for (int k = 0; k < L / 2; ++k) r |= u[k];
     return r != 0;
 }
+#endif
 inline vf sel(vi m, vf a, vf b) { return m ? a : b; }
 inline vf andv(vi m, vf a) { return (vf)((vi)a & m); }
 
