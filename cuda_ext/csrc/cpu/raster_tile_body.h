@@ -170,6 +170,8 @@ void backward_tile(const TileSoA& s, const TileGeom& tg, int W, const float bg[3
             if (max_last == 0) continue;
             // rgb_out = C + T_final bg and alpha_out = 1 - T_final both depend on T_final
             const vf v_Tfinal = vr * bc(bg[0]) + vg * bc(bg[1]) + vb * bc(bg[2]) - va;
+            // T_final = T_before * prod (1 - alpha_k) over later k: d/dalpha_j = -T_final / (1 - alpha_j)
+            const vf TV = bc(-1.f) * T_final * v_Tfinal;
             const vf fx = blk.fx, fy = blk.fy;
             vf Tr = T_final;
             vf accR = {}, accG = {}, accB = {}, accD = {};  // blend of what lies behind
@@ -185,8 +187,8 @@ void backward_tile(const TileSoA& s, const TileGeom& tg, int W, const float bg[3
                 const vf alpha = sel(clamped, bc(ALPHA_MAX), raw);
                 m &= alpha >= bc(ALPHA_MIN);
                 if (!any(m)) continue;
-                const vf om = bc(1.f) - alpha;
-                Tr = sel(m, Tr / om, Tr);
+                const vf inv_om = bc(1.f) / (bc(1.f) - alpha);  // the only division per blend
+                Tr = sel(m, Tr * inv_om, Tr);
                 const vf w = alpha * Tr;
                 const vf cR = bc(cr[j]), cG = bc(cg[j]), cB = bc(cbl[j]), cZ = bc(cz[j]);
                 accR = sel(m, lastA * lastR + (bc(1.f) - lastA) * accR, accR);
@@ -199,7 +201,7 @@ void backward_tile(const TileSoA& s, const TileGeom& tg, int W, const float bg[3
                 lastB = sel(m, cB, lastB);
                 lastD = sel(m, cZ, lastD);
                 const vf v_al = Tr * ((cR - accR) * vr + (cG - accG) * vg + (cB - accB) * vb + (cZ - accD) * vd) +
-                                bc(-1.f) * T_final / om * v_Tfinal;
+                                TV * inv_om;
                 // alpha = min(0.99, o G): no gradient through o or G where clamped (as alpha_vjp)
                 const vi mg = m & ~clamped;
                 const vf v_G = bc(op[j]) * v_al;
