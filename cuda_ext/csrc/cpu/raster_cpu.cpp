@@ -1,7 +1,7 @@
 // CPU tile rasterizer, forward and backward. OpenMP over 16x16 tiles; each tile copies
 // its depth-sorted Gaussians into thread-local structure-of-arrays buffers, and pixels
-// are processed a compact block at a time (4x2 pixels, or 4x4 with AVX-512) with
-// portable vector extensions, each lane doing exactly the scalar algorithm. Backward accumulates per-lane
+// are processed a 4x4 block at a time with portable vector extensions, each lane doing
+// exactly the scalar algorithm. Backward accumulates per-lane
 // gradients per tile, reduces the lanes in a fixed order into a per-intersection buffer,
 // and sums that per Gaussian in intersection order: bit-for-bit deterministic for any
 // thread count.
@@ -84,28 +84,33 @@ inline TileGeom tile_geom(int64_t t, int W, int H) {
 
 constexpr int NG = 10;  // gradient slots per intersection: mean2d 2, conic 3, rgb 3, depth, opacity
 
-// The vector kernels, compiled once per instruction set. On x86-64 with GCC the widest
-// version the CPU runs is picked at run time (the build may be shared, so no
-// -march=native). The baseline and AVX2 versions use the same block and do the same float
-// operations in the same order (AVX2 brings no fused multiply-add), so they give
-// identical results. The AVX-512 version blends 4x4 blocks with contraction off: its
-// images are identical too, its gradients differ only in the order of float sums (last
-// bits). Each version is deterministic across runs and thread counts.
+// The vector kernels, compiled once per instruction set; all blend 4x4-pixel blocks as
+// one 16-lane vector (lane k is pixel (k % BW, k / BW) of the block). AVX-512 holds it in
+// one register; the AVX2 and baseline versions use 2 or 4 parts of 8 or 4 lanes. On x86-64
+// with GCC the widest version the CPU runs is picked at run time (the build may be
+// shared, so no -march=native). All do the same float operations in the same order, with
+// contraction into fused multiply-adds off, so they give identical results, deterministic
+// across runs and thread counts.
 namespace base {
-// pixel block: BH rows x BW columns, one vector of L lanes; lane k is pixel (k % BW, k / BW)
-constexpr int BW = 4, BH = 2, L = 8;
+constexpr int BW = 4, BH = 4, L = 16, HL = 4;  // 16-byte parts: SSE2 or NEON registers
+#include "raster_pair_vectors.h"
+#define GS_PAIR_VECTORS
 #include "raster_tile_body.h"
+#undef GS_PAIR_VECTORS
 }  // namespace base
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #define GS_HAVE_AVX2_KERNELS 1
 namespace avx2 {
-constexpr int BW = 4, BH = 2, L = 8;
+constexpr int BW = 4, BH = 4, L = 16, HL = 8;
 #pragma GCC push_options
 #pragma GCC target("avx2")
 #define GS_ANY_AVX2
-#include "raster_tile_body.h"
+#include "raster_pair_vectors.h"
 #undef GS_ANY_AVX2
+#define GS_PAIR_VECTORS
+#include "raster_tile_body.h"
+#undef GS_PAIR_VECTORS
 #pragma GCC pop_options
 }  // namespace avx2
 namespace avx512 {

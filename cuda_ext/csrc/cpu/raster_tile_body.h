@@ -3,7 +3,11 @@
 // that every helper is compiled for that instruction set too (inline helpers defined
 // outside such a region get lowered for the baseline first). No include guard on purpose.
 // Uses from the including file: BW, BH, L, TileSoA, TileGeom, CHUNK, NG, RasterArgs.
+// GS_PRIMITIVES_ONLY: only the vector type and its primitives (bc, bci, any, sel, seli,
+// andv, vexp). GS_PAIR_VECTORS: the includer has defined those for a vector type of its
+// own (e.g. two halves), so only the kernels follow.
 
+#ifndef GS_PAIR_VECTORS
 typedef float vf __attribute__((vector_size(4 * L)));
 typedef int32_t vi __attribute__((vector_size(4 * L)));
 typedef uint64_t vu64 __attribute__((vector_size(4 * L)));
@@ -36,6 +40,7 @@ inline bool any(vi m) {
 }
 #endif
 inline vf sel(vi m, vf a, vf b) { return m ? a : b; }
+inline vi seli(vi m, vi a, vi b) { return m ? a : b; }
 inline vf andv(vi m, vf a) { return (vf)((vi)a & m); }
 
 // exp(x) for x <= 0 (clamped below at -87): Cody-Waite range reduction and a degree-6
@@ -59,6 +64,9 @@ inline vf vexp(vf x) {
     const vi e = (n + bci(127)) << 23;
     return y * (vf)e;
 }
+#endif  // GS_PAIR_VECTORS
+
+#ifndef GS_PRIMITIVES_ONLY
 
 // Pixel centres of a block at (bx, by) and the lanes that lie inside the tile.
 struct Block {
@@ -118,7 +126,7 @@ void forward_tile(TileSoA& s, const RasterArgs& a, const TileGeom& tg, int W, co
                     B = sel(m, B + w * bc(cbl[j]), B);
                     D = sel(m, D + w * bc(cz[j]), D);
                     Tr = sel(m, nt, Tr);
-                    last = m ? bci((int32_t)(j + 1)) : last;
+                    last = seli(m, bci((int32_t)(j + 1)), last);
                     if (!any(active)) {
                         done = true;
                         break;
@@ -231,4 +239,4 @@ void sum_lanes(const void* acc_, int64_t count, float* out) {
         out[q] = sum;
     }
 }
-
+#endif  // GS_PRIMITIVES_ONLY
