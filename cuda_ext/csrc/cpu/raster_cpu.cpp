@@ -1,7 +1,8 @@
 // CPU tile rasterizer, forward and backward. OpenMP over 16x16 tiles; each tile copies
 // its depth-sorted Gaussians into thread-local structure-of-arrays buffers, and pixels
-// are processed a 4x4 block at a time with portable vector extensions, each lane doing
-// exactly the scalar algorithm. Backward accumulates per-lane
+// are processed a block at a time (8x8 in the forward, 4x4 in the backward and in the
+// baseline version) with portable vector extensions, each lane doing exactly the scalar
+// algorithm. Backward accumulates per-lane
 // gradients per tile, reduces the lanes in a fixed order into a per-intersection buffer,
 // and sums that per Gaussian in intersection order: bit-for-bit deterministic for any
 // thread count.
@@ -84,9 +85,10 @@ inline TileGeom tile_geom(int64_t t, int W, int H) {
 
 constexpr int NG = 10;  // gradient slots per intersection: mean2d 2, conic 3, rgb 3, depth, opacity
 
-// The vector kernels, compiled once per instruction set; all blend 4x4-pixel blocks as
-// one 16-lane vector (lane k is pixel (k % BW, k / BW) of the block). AVX-512 holds it in
-// one register; the AVX2 and baseline versions use 2 or 4 parts of 8 or 4 lanes. On x86-64
+// The vector kernels, compiled once per instruction set; the backward blends 4x4-pixel
+// blocks as one 16-lane vector (lane k is pixel (k % BW, k / BW) of the block). AVX-512
+// holds it in one register; the AVX2 and baseline versions use 2 or 4 parts of 8 or 4
+// lanes. On x86-64
 // with GCC the widest version the CPU runs is picked at run time (the build may be
 // shared, so no -march=native). All do the same float operations in the same order, with
 // contraction into fused multiply-adds off, so they give identical results, deterministic
@@ -123,6 +125,35 @@ constexpr int BW = 4, BH = 4, L = 16;
 #undef GS_ANY_AVX512
 #pragma GCC pop_options
 }  // namespace avx512
+// The forward pass gives the same image for any block shape, and its cost per Gaussian
+// and block (loads, broadcasts, one branch) pays off over more pixels: it blends 8x8
+// blocks where the vector units are wide enough. (The backward keeps 4x4 blocks: its
+// per-Gaussian scratch grows with the block, and its sums, hence its last bits, depend on it.)
+namespace avx2_fwd {
+constexpr int BW = 8, BH = 8, L = 64, HL = 8;
+#pragma GCC push_options
+#pragma GCC target("avx2")
+#define GS_ANY_AVX2
+#include "raster_pair_vectors.h"
+#undef GS_ANY_AVX2
+#define GS_PAIR_VECTORS
+#include "raster_tile_body.h"
+#undef GS_PAIR_VECTORS
+#pragma GCC pop_options
+}  // namespace avx2_fwd
+namespace avx512_fwd {
+constexpr int BW = 8, BH = 8, L = 64, HL = 16;
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx512bw,avx512dq")
+#pragma GCC optimize("fp-contract=off")
+#define GS_ANY_AVX512
+#include "raster_pair_vectors.h"
+#undef GS_ANY_AVX512
+#define GS_PAIR_VECTORS
+#include "raster_tile_body.h"
+#undef GS_PAIR_VECTORS
+#pragma GCC pop_options
+}  // namespace avx512_fwd
 #endif
 
 struct TileKernels {
@@ -142,9 +173,9 @@ const TileKernels& tile_kernels() {
 #ifdef GS_HAVE_AVX2_KERNELS
         if (cap == "avx512" && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
             __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
-            return TileKernels{avx512::forward_tile, avx512::backward_tile, avx512::sum_lanes, avx512::L};
+            return TileKernels{avx512_fwd::forward_tile, avx512::backward_tile, avx512::sum_lanes, avx512::L};
         if ((cap == "avx512" || cap == "avx2") && __builtin_cpu_supports("avx2"))
-            return TileKernels{avx2::forward_tile, avx2::backward_tile, avx2::sum_lanes, avx2::L};
+            return TileKernels{avx2_fwd::forward_tile, avx2::backward_tile, avx2::sum_lanes, avx2::L};
 #endif
         return TileKernels{base::forward_tile, base::backward_tile, base::sum_lanes, base::L};
     }();
