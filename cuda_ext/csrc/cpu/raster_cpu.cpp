@@ -23,6 +23,11 @@
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #include <immintrin.h>  // mask tests in the AVX2 / AVX-512 kernels
 #endif
+#if defined(__GNUC__) && !defined(__clang__)
+// No fused multiply-adds (where the target has them, e.g. AVX-512 or ARM): the forward and
+// backward passes must round the same expressions the same way.
+#pragma GCC optimize("fp-contract=off")
+#endif
 
 namespace gs {
 
