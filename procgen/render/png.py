@@ -55,37 +55,71 @@ def write_png(path: str | os.PathLike, image: np.ndarray, compress_level: int = 
 
 
 def _unfilter(raw: np.ndarray, h: int, stride: int, bpp: int) -> np.ndarray:
-    out = np.zeros((h, stride), dtype=np.uint8)
-    prev = np.zeros(stride, dtype=np.int32)
-    pos = 0
-    for y in range(h):
-        kind = raw[pos]
-        line = raw[pos + 1 : pos + 1 + stride].astype(np.int32)
-        pos += 1 + stride
-        if kind == 0:
-            cur = line
-        elif kind == 2:
-            cur = (line + prev) & 0xFF
-        else:  # sub, average and Paeth depend on the left neighbour: go byte by byte
-            cur = np.zeros(stride, dtype=np.int32)
-            for x in range(stride):
-                a = cur[x - bpp] if x >= bpp else 0
-                b = prev[x]
-                c = prev[x - bpp] if x >= bpp else 0
-                if kind == 1:
-                    pred = a
-                elif kind == 3:
-                    pred = (a + b) >> 1
-                elif kind == 4:
-                    p = a + b - c
-                    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                    pred = a if (pa <= pb and pa <= pc) else (b if pb <= pc else c)
-                else:
-                    raise ValueError(f"bad PNG row filter {kind}")
-                cur[x] = (line[x] + pred) & 0xFF
-        out[y] = cur
-        prev = cur
+    """Undo the PNG row filters: ``raw`` [h * (1 + stride)] uint8 -> [h, stride] uint8.
+
+    ``bpp``: bytes per pixel (the left neighbour is ``bpp`` bytes back)."""
+    if raw.size < h * (stride + 1):
+        raise ValueError("PNG image data is shorter than its header says")
+    lines = raw[: h * (stride + 1)].reshape(h, stride + 1)
+    kinds = lines[:, 0]  # [h] row filter types
+    filt = lines[:, 1:]  # [h, stride]
+    if h and int(kinds.max()) > 4:
+        raise ValueError(f"bad PNG row filter {int(kinds.max())}")
+    w = stride // bpp
+    if h == 0 or w == 0:
+        return np.zeros((h, stride), np.uint8)
+    if np.any(kinds >= 3):  # average / Paeth depend on the left and upper neighbours
+        return _unfilter_wavefront(filt, kinds, h, w, bpp)
+    out = np.array(filt)
+    sub = kinds == 1
+    if sub.any():  # left-running sum per byte of the pixel, modulo 256
+        out[sub] = np.cumsum(out[sub].reshape(-1, w, bpp), axis=1, dtype=np.uint8).reshape(-1, stride)
+    for y in np.flatnonzero(kinds == 2):
+        if y > 0:
+            out[y] += out[y - 1]  # uint8 addition wraps modulo 256
     return out
+
+
+def _unfilter_wavefront(filt: np.ndarray, kinds: np.ndarray, h: int, w: int, bpp: int) -> np.ndarray:
+    """Unfilter any mix of row filters, one anti-diagonal at a time.
+
+    Pixel (y, x) depends only on (y, x-1), (y-1, x) and (y-1, x-1), so all pixels with the
+    same y + x are independent. They are kept skewed: diagonal d is the contiguous array
+    ``t[d + 2, 1:]`` indexed by y + 1, so the left neighbour of (y, x) sits in diagonal d-1 at
+    y + 1, the upper one in d-1 at y, the upper-left one in d-2 at y. Never written entries
+    (row -1, column -1) stay zero, as the filters require. filt [h, w * bpp] -> [h, w * bpp].
+    """
+    nd = h + w - 1
+    ys, xs = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")  # [h, w]
+    fs = np.zeros((nd, h, bpp), np.uint8)  # filtered bytes, skewed
+    fs[ys + xs, ys] = filt.reshape(h, w, bpp)
+    t = np.zeros((nd + 2, h + 1, bpp), np.int16)  # unfiltered bytes, skewed, with zero borders
+    masks = [(kinds == k)[:, None] for k in range(5)]  # [h, 1] per filter type
+    counts = [np.concatenate([[0], np.cumsum(m[:, 0])]).tolist() for m in masks]
+    for d in range(nd):
+        lo, hi = max(0, d - w + 1), min(h - 1, d) + 1  # rows crossing diagonal d
+        a = t[d + 1, lo + 1 : hi + 1]  # left
+        b = t[d + 1, lo:hi]  # up
+        c = t[d, lo:hi]  # up-left
+        pred = None  # None: zero predictor (filter "none")
+        for k in (4, 3, 2, 1):
+            n = counts[k][hi] - counts[k][lo]
+            if n == 0:
+                continue
+            if k == 4:
+                pa, pb, pc = np.abs(b - c), np.abs(a - c), np.abs(a + b - c - c)
+                p = np.where((pa <= pb) & (pa <= pc), a, np.where(pb <= pc, b, c))
+            elif k == 3:
+                p = (a + b) >> 1
+            else:
+                p = b if k == 2 else a
+            if n == hi - lo:
+                pred = p
+                break
+            pred = np.where(masks[k][lo:hi], p, 0 if pred is None else pred)
+        cur = fs[d, lo:hi]
+        t[d + 2, lo + 1 : hi + 1] = cur if pred is None else (cur + pred) & 0xFF
+    return t[ys + xs + 2, ys + 1].astype(np.uint8).reshape(h, w * bpp)
 
 
 def read_png(path: str | os.PathLike) -> np.ndarray:
