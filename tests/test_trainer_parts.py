@@ -98,6 +98,36 @@ def test_knn_scale_matches_brute_force():
     torch.testing.assert_close(knn_mean_distance(pts, chunk=64), expected)
 
 
+def _first_non_finite(model) -> str | None:
+    """Reference: element-by-element check in numpy."""
+    for name, v in model.params.items():
+        if not np.isfinite(v.detach().numpy()).all():
+            return name
+    return None
+
+
+def test_nan_guard_names_the_first_bad_parameter_and_ignores_overflowing_sums():
+    """The guard sums parameters first; NaN, +Inf, -Inf and +Inf/-Inf pairs must still be
+    found, and finite values whose sum overflows float32 must not be reported."""
+    base = _crafted_model()
+    assert base.all_finite() is None
+    names = list(base.params)
+    for bad in ([float("nan")], [float("inf")], [-float("inf")], [float("inf"), -float("inf")]):
+        for i, name in enumerate(names):
+            m = _crafted_model()
+            with torch.no_grad():
+                flat = m.params[name].view(-1)
+                flat[-len(bad):] = torch.tensor(bad)
+                for later in names[i + 1:]:  # a later parameter also broken: the first is named
+                    m.params[later].view(-1)[0] = float("nan")
+            assert m.all_finite() == _first_non_finite(m) == name
+    m = _crafted_model()
+    with torch.no_grad():
+        m.params["means"][:] = 3e38  # finite, but the sum is +Inf in float32
+    assert torch.isinf(m.params["means"].sum())
+    assert m.all_finite() is None and _first_non_finite(m) is None
+
+
 # ----------------------------------------------------------------------------- loss and metrics
 
 def test_ssim_and_psnr_on_known_images():

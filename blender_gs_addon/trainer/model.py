@@ -105,11 +105,20 @@ class GaussianModel:
         return len({v.shape[0] for v in self.params.values()}) == 1
 
     def all_finite(self) -> str | None:
-        """Name of the first parameter holding NaN/Inf, or None."""
-        for name in PARAM_NAMES:
-            if not torch.isfinite(self.params[name]).all():
-                return name
-        return None
+        """Name of the first parameter holding NaN/Inf, or None.
+
+        Runs every iteration, so it first sums each parameter (one pass over memory, one host
+        sync): a sum is finite when every element is. A NaN/Inf element, or an overflow of a
+        sum, makes it non-finite; only then are the parameters checked element by element.
+        """
+        with torch.no_grad():
+            sums = torch.stack([self.params[name].detach().sum().float() for name in PARAM_NAMES])
+            if bool(torch.isfinite(sums).all()):
+                return None
+            for name in PARAM_NAMES:
+                if not bool(torch.isfinite(self.params[name]).all()):
+                    return name
+        return None  # only a sum overflowed
 
     def to_splat_data(self):
         """-> SplatData for the 3DGS PLY (normals zero, as trainers write them)."""

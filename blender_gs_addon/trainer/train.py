@@ -319,8 +319,9 @@ def train(cfg: TrainConfig) -> dict:
                 loss = photometric_loss(rgb, gt)
                 if cfg.depth_weight > 0 and view.depth is not None:
                     loss = loss + cfg.depth_weight * depth_loss(depth, alpha, view.depth, data.extent)
-                if not torch.isfinite(loss):
-                    raise TrainingError(f"loss became {loss.item()} at iteration {iteration}")
+                lv = loss.item()  # one host sync serves the guard and the running mean
+                if not math.isfinite(lv):
+                    raise TrainingError(f"loss became {lv} at iteration {iteration}")
                 loss.backward()
                 with torch.no_grad():
                     if iteration <= sched.densify_until and meta["means2d"].grad is not None:
@@ -333,7 +334,6 @@ def train(cfg: TrainConfig) -> dict:
                     if sched.is_opacity_reset_step(iteration):
                         reset_opacity(opt)
                 model.params = opt.params
-                lv = loss.item()
                 loss_ema = lv if loss_ema is None else 0.9 * loss_ema + 0.1 * lv
                 if iteration % cfg.progress_every == 0 or iteration == cfg.iterations:
                     train_psnr = psnr(rgb.detach().clamp(0, 1), gt)
