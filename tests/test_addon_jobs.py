@@ -38,7 +38,23 @@ def test_train_operator_refuses_a_missing_dataset(tmp_path):
         bpy.ops.gs.train(dataset=str(tmp_path / "nope"), out_dir=str(tmp_path / "out"), iterations=5)
 
 
-def test_job_reads_output_and_cancels(tmp_path):
+@pytest.fixture(params=["interrupts", "interrupts ignored"])
+def interrupt_disposition(request):
+    """Run the test as usual, and again as if Blender was started with `nohup ... &`
+    (SIGINT ignored, which children inherit)."""
+    import signal
+
+    if request.param == "interrupts":
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_job_reads_output_and_cancels(tmp_path, interrupt_disposition):
     code = ("import sys, time\n"
             "print('started', flush=True)\n"
             "try:\n"

@@ -16,6 +16,19 @@ import threading
 import time
 
 
+def with_default_interrupt(cmd: list[str]) -> list[str]:
+    """cmd, started so that it can be interrupted.
+
+    A Blender started with interrupts ignored (`nohup blender -b ... &`, or `&` in a
+    script) passes that on to its children, and a child that ignores SIGINT would never
+    see the cancel request. Then a tiny Python shim restores the default and execs cmd.
+    """
+    if os.name == "nt" or signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        return cmd
+    shim = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])"
+    return [sys.executable, "-c", shim, *cmd]
+
+
 class Job:
     """A child process whose output lines are collected without blocking."""
 
@@ -30,7 +43,7 @@ class Job:
             group = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
         else:
             group = {"start_new_session": True}
-        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        self.proc = subprocess.Popen(with_default_interrupt(cmd), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      stdin=subprocess.DEVNULL, **group)
         self.cancel_requested = False
         self._cancel_time = None
