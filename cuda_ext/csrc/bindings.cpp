@@ -389,6 +389,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
     m.doc() = "Differentiable 3D Gaussian rasterizer kernels (CPU, and CUDA when built with it)";
     m.attr("with_cuda") = kHaveCuda;
     m.attr("tile_size") = gs::TILE;
+    m.def("cpu_isa", []() { return std::string(gs::cpu_tile_kernels_isa()); },
+          "instruction set of the CPU tile kernels in use (avx512, avx2 or base)");
     m.def("validate", &validate);
     m.def("project_forward", &project_forward);
     m.def("project_backward", &project_backward);

@@ -46,6 +46,8 @@ void bin_fill_cpu(int64_t N, const int32_t* radii, const int32_t* rects, const f
                   int tiles_y, const int64_t* tile_offsets, int32_t* isect_ids);
 void raster_forward_cpu(const RasterArgs& a, float* out_rgb, float* out_alpha, float* out_depth, float* final_T,
                         int32_t* n_contrib);
+// instruction set of the CPU tile kernels in use: "avx512", "avx2" or "base" (GS_CPU_ISA caps it)
+const char* cpu_tile_kernels_isa();
 // v_* outputs [N,...] must be zero-filled by the caller
 void raster_backward_cpu(const RasterArgs& a, int64_t N, const float* final_T, const int32_t* n_contrib,
                          const float* v_rgb, const float* v_alpha, const float* v_depth, float* v_means2d,

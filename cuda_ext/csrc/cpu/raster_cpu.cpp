@@ -166,6 +166,7 @@ struct TileKernels {
     decltype(&base::backward_tile) backward;
     decltype(&base::sum_lanes) sum_lanes;
     int lanes;
+    const char* isa;
 };
 
 // The widest kernels the CPU runs; the environment variable GS_CPU_ISA (avx512, avx2 or
@@ -178,16 +179,18 @@ const TileKernels& tile_kernels() {
 #ifdef GS_HAVE_AVX2_KERNELS
         if (cap == "avx512" && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
             __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
-            return TileKernels{avx512_fwd::forward_tile, avx512::backward_tile, avx512::sum_lanes, avx512::L};
+            return TileKernels{avx512_fwd::forward_tile, avx512::backward_tile, avx512::sum_lanes, avx512::L, "avx512"};
         if ((cap == "avx512" || cap == "avx2") && __builtin_cpu_supports("avx2"))
-            return TileKernels{avx2_fwd::forward_tile, avx2::backward_tile, avx2::sum_lanes, avx2::L};
+            return TileKernels{avx2_fwd::forward_tile, avx2::backward_tile, avx2::sum_lanes, avx2::L, "avx2"};
 #endif
-        return TileKernels{base::forward_tile, base::backward_tile, base::sum_lanes, base::L};
+        return TileKernels{base::forward_tile, base::backward_tile, base::sum_lanes, base::L, "base"};
     }();
     return k;
 }
 
 }  // namespace
+
+const char* cpu_tile_kernels_isa() { return tile_kernels().isa; }
 
 void raster_forward_cpu(const RasterArgs& a, float* out_rgb, float* out_alpha, float* out_depth, float* final_T,
                         int32_t* n_contrib) {
