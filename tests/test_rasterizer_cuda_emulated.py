@@ -189,3 +189,39 @@ def test_bindings_cuda_branches_compile_and_the_check_catches_errors(tmp_path):
     broken.write_text(text.replace(call, "gs::raster_forward_cuda(a, 1, "))  # one argument too many
     with pytest.raises(RuntimeError, match="does not compile with WITH_CUDA"):
         _build.check_cuda_bindings(tmp_path / "objects", source=broken)
+
+
+# ----------------------------------------------------------------------------- input checks on the device path
+
+@pytest.mark.parametrize("name", ["means", "quats", "scales", "opacities", "colors", "viewmat", "K", "background"])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_device_input_checks_name_the_bad_tensor(emulated, name, bad):
+    """The checks GPU tensors take (flags computed on the device, read back once), run here
+    on CPU tensors by the emulation build: each bad tensor is named."""
+    scene = make_scene(10, 16, 16)
+    scene["background"] = torch.tensor([0.1, 0.2, 0.3])
+    scene[name] = scene[name].clone()
+    scene[name].view(-1)[-1] = bad
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_wrapper, "_ext", lambda: emulated)
+        with pytest.raises(ValueError, match=f"{name}.*NaN or Inf"):
+            rasterize(*(scene[k] for k in ("means", "quats", "scales", "opacities", "colors", "viewmat", "K")),
+                      16, 16, background=scene["background"])
+
+
+def test_device_input_checks_opacity_range_and_overflowing_sums(emulated):
+    scene = make_scene(10, 16, 16, sh_degree=1)
+    args = lambda s: [s[k] for k in ("means", "quats", "scales", "opacities", "colors", "viewmat", "K")]  # noqa: E731
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_wrapper, "_ext", lambda: emulated)
+        for value in (1.5, -0.25):
+            bad = dict(scene, opacities=scene["opacities"].clone())
+            bad["opacities"][3] = value
+            with pytest.raises(ValueError, match=r"opacities must lie in \[0, 1\]"):
+                rasterize(*args(bad), 16, 16, sh_degree=1)
+        # finite values whose float32 sum overflows to inf are not an error
+        big = dict(scene, colors=scene["colors"].clone())
+        big["colors"][:, 1:, :] = 3e38
+        assert torch.isinf(big["colors"].sum())
+        rgb, _, _, _ = rasterize(*args(big), 16, 16, sh_degree=0)
+        assert torch.isfinite(rgb).all()

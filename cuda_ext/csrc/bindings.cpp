@@ -88,26 +88,65 @@ BitScan scan_bits_cpu(const Tensor& t) {
     return {(nonfinite & 0x80000000u) == 0, out == 0};
 }
 
-// Whether t is free of NaN/Inf and, when unit_range, lies in [0, 1]. CPU: the bit scan
-// above (much faster than isfinite().all()). CUDA: a sum is non-finite iff some element
-// is (or the sum overflows, which the exact check then settles); the range costs one more
-// device sync.
-BitScan scan_values(const Tensor& t, bool unit_range) {
-    if (t.numel() == 0) return {true, true};
-    if (t.device().is_cpu()) return unit_range ? scan_bits_cpu<true>(t) : scan_bits_cpu<false>(t);
-    BitScan r{true, true};
-    r.finite = torch::isfinite(t.sum()).item<bool>() || torch::isfinite(t).all().item<bool>();
-    if (r.finite && unit_range) {
-        const auto mm = torch::aminmax(t.detach());
-        const Tensor lo_hi = torch::stack({std::get<0>(mm), std::get<1>(mm)}).cpu();
-        r.in_unit = lo_hi[0].item<float>() >= 0.f && lo_hi[1].item<float>() <= 1.f;
-    }
-    return r;
+// A tensor whose values validate() checks once its shape, type and device are right.
+struct ValueCheck {
+    Tensor t;
+    const char* name;
+    bool unit_range;  // also require values in [0, 1]
+};
+
+void fail_values(const ValueCheck& c, bool finite, bool in_unit) {
+    TORCH_CHECK_VALUE(finite, "rasterize: ", c.name, " contains NaN or Inf");
+    TORCH_CHECK_VALUE(!c.unit_range || in_unit, "rasterize: ", c.name,
+                      " must lie in [0, 1] (apply a sigmoid to logits)");
 }
 
-// unit_range: also require values in [0, 1]; on CPU the same pass as the NaN/Inf check.
+// NaN/Inf in any checked tensor, and the [0, 1] range where asked, raise ValueError naming
+// the first bad tensor. CPU: the bit scan above, tensor by tensor. CUDA: every flag is
+// computed on the device and read back with a single synchronisation (a sum is non-finite
+// iff some element is, or the sum overflowed, which the exact check then settles).
+void check_values(const std::vector<ValueCheck>& checks) {
+    if (checks.empty()) return;
+#if defined(GS_CUDA_EMULATION)
+    const bool on_device = true;  // exercise the device path with CPU tensors
+#else
+    const bool on_device = !checks[0].t.device().is_cpu();
+#endif
+    if (!on_device) {
+        for (const ValueCheck& c : checks) {
+            if (c.t.numel() == 0) continue;
+            const BitScan r = c.unit_range ? scan_bits_cpu<true>(c.t) : scan_bits_cpu<false>(c.t);
+            fail_values(c, r.finite, r.in_unit);
+        }
+        return;
+    }
+    const Tensor yes = torch::ones({1}, checks[0].t.options().dtype(torch::kBool));
+    std::vector<Tensor> flags;
+    for (const ValueCheck& c : checks) {
+        const bool empty = c.t.numel() == 0;
+        flags.push_back(empty ? yes : torch::isfinite(c.t.detach().sum()).reshape({1}));
+        if (c.unit_range) {
+            if (empty) {
+                flags.push_back(yes);
+            } else {
+                const auto mm = torch::aminmax(c.t.detach());
+                flags.push_back(torch::logical_and(std::get<0>(mm) >= 0.f, std::get<1>(mm) <= 1.f).reshape({1}));
+            }
+        }
+    }
+    const Tensor host = torch::cat(flags).cpu();  // the one synchronisation
+    const bool* f = host.data_ptr<bool>();
+    for (const ValueCheck& c : checks) {
+        bool finite = *f++;
+        if (!finite) finite = torch::isfinite(c.t.detach()).all().item<bool>();  // overflowing sum of finite values
+        const bool in_unit = c.unit_range ? *f++ : true;
+        fail_values(c, finite, in_unit);
+    }
+}
+
+// Shape, dtype and device of t; its values are queued in `values` for check_values.
 void check_tensor(const Tensor& t, const char* name, const std::vector<int64_t>& shape, const Tensor& ref,
-                  bool unit_range = false) {
+                  std::vector<ValueCheck>& values, bool unit_range = false) {
     // shape: -1 = any size
     bool ok = t.dim() == (int64_t)shape.size();
     for (size_t i = 0; ok && i < shape.size(); ++i) ok = shape[i] < 0 || t.size(i) == shape[i];
@@ -121,10 +160,7 @@ void check_tensor(const Tensor& t, const char* name, const std::vector<int64_t>&
                       t.scalar_type());
     TORCH_CHECK_VALUE(t.device() == ref.device(), "rasterize: ", name, " is on ", t.device(),
                       " but means is on ", ref.device(), " (all inputs must share one device)");
-    const BitScan r = scan_values(t, unit_range);
-    TORCH_CHECK_VALUE(r.finite, "rasterize: ", name, " contains NaN or Inf");
-    TORCH_CHECK_VALUE(!unit_range || r.in_unit, "rasterize: ", name,
-                      " must lie in [0, 1] (apply a sigmoid to logits)");
+    values.push_back({t, name, unit_range});
 }
 
 void check_device_supported(const Tensor& t) {
@@ -144,27 +180,29 @@ void validate(const Tensor& means, const Tensor& quats, const Tensor& scales, co
                       shape_str(means));
     const int64_t N = means.size(0);
     check_device_supported(means);
-    check_tensor(means, "means", {N, 3}, means);
-    check_tensor(quats, "quats", {N, 4}, means);
-    check_tensor(scales, "scales", {N, 3}, means);
-    check_tensor(opacities, "opacities", {N}, means, /*unit_range=*/true);
+    std::vector<ValueCheck> values;
+    check_tensor(means, "means", {N, 3}, means, values);
+    check_tensor(quats, "quats", {N, 4}, means, values);
+    check_tensor(scales, "scales", {N, 3}, means, values);
+    check_tensor(opacities, "opacities", {N}, means, values, /*unit_range=*/true);
     if (sh_degree < 0) {
-        check_tensor(colors, "colors (RGB, sh_degree=None)", {N, 3}, means);
+        check_tensor(colors, "colors (RGB, sh_degree=None)", {N, 3}, means, values);
     } else {
         TORCH_CHECK_VALUE(sh_degree <= 3, "rasterize: sh_degree must be None or 0..3, got ", sh_degree);
         const int64_t need = (sh_degree + 1) * (sh_degree + 1);
         TORCH_CHECK_VALUE(colors.dim() == 3 && colors.size(1) >= need,
                           "rasterize: colors must have shape [N, K, 3] with K >= ", need, " for sh_degree ",
                           sh_degree, ", got ", shape_str(colors));
-        check_tensor(colors, "colors (SH)", {N, colors.size(1), 3}, means);
+        check_tensor(colors, "colors (SH)", {N, colors.size(1), 3}, means, values);
     }
-    check_tensor(viewmat, "viewmat", {4, 4}, means);
-    check_tensor(K, "K", {3, 3}, means);
+    check_tensor(viewmat, "viewmat", {4, 4}, means, values);
+    check_tensor(K, "K", {3, 3}, means, values);
     TORCH_CHECK_VALUE(width > 0 && height > 0, "rasterize: width and height must be positive, got ", width, "x",
                       height);
     TORCH_CHECK_VALUE(width <= 65536 && height <= 65536, "rasterize: image larger than 65536 pixels a side");
-    if (background.has_value()) check_tensor(*background, "background", {3}, means);
+    if (background.has_value()) check_tensor(*background, "background", {3}, means, values);
     TORCH_CHECK_VALUE(N < ((int64_t)1 << 31), "rasterize: at most 2^31 - 1 Gaussians");
+    check_values(values);
 }
 
 std::vector<Tensor> project_forward(Tensor means, Tensor quats, Tensor scales, Tensor opacities, Tensor viewmat,
