@@ -61,7 +61,7 @@ def selftest():
     return ctypes.CDLL(str(build_selftest_library(_build.cache_root() / "cuda_emulation_selftest")))
 
 
-def test_emulation_barriers_votes_and_shuffles_follow_cuda_semantics(selftest):
+def test_emulation_barriers_votes_and_shuffles_follow_cuda_semantics(selftest, schedule):
     out = (ctypes.c_int * 3)()
     assert selftest.run_block_sum(1, 3, out) == 0
     assert list(out) == [256 * 257 // 2] * 3
@@ -81,10 +81,17 @@ def test_emulation_barriers_votes_and_shuffles_follow_cuda_semantics(selftest):
 
 # ----------------------------------------------------------------------------- kernels against the CPU
 
+@pytest.fixture(params=["forward", "reverse"])
+def schedule(request, monkeypatch):
+    """The order in which the emulation runs a block's threads (a GPU promises none)."""
+    monkeypatch.setenv("GS_EMULATION_SCHEDULE", request.param)
+    return request.param
+
+
 @pytest.mark.parametrize("sh_degree", [None, 0, 3])
 @pytest.mark.parametrize("density", ["dense", "sparse"])
 @pytest.mark.parametrize("with_background", [False, True])
-def test_emulated_cuda_matches_cpu(emulated, sh_degree, density, with_background):
+def test_emulated_cuda_matches_cpu(emulated, schedule, sh_degree, density, with_background):
     width, height = (61, 45) if density == "dense" else (40, 33)
     n = 400 if density == "dense" else 12
     scene = make_scene(n, width, height, sh_degree, seed=5 + n + (sh_degree or 0))
@@ -126,7 +133,7 @@ def tile_counts(scene, width, height):
     return offsets[1:] - offsets[:-1]
 
 
-def test_more_than_three_shared_memory_batches_per_tile(emulated):
+def test_more_than_three_shared_memory_batches_per_tile(emulated, schedule):
     """1000 large, faint Gaussians over a 32x32 image: every tile lists more than 3 batches of 256."""
     width, height = 32, 32
     scene = make_scene(1000, width, height, seed=9, scale=0.3)
@@ -137,7 +144,7 @@ def test_more_than_three_shared_memory_batches_per_tile(emulated):
     assert_close(cpu, emu)
 
 
-def test_early_termination_behind_opaque_layers(emulated):
+def test_early_termination_behind_opaque_layers(emulated, schedule):
     """Stacks of 0.98-opaque Gaussians. Blending stops before transmittance would drop below
     1e-4, so alpha never exceeds 0.9999; without the stop, pixels under ten or more layers
     would reach alpha = 1 in float32."""

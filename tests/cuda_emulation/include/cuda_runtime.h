@@ -15,6 +15,7 @@
 
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <ucontext.h>
 
@@ -163,6 +164,10 @@ inline void run_block(void (*body)(void*), void* arg) {
     g_block = &b;
     g_body = body;
     g_body_arg = arg;
+    // GS_EMULATION_SCHEDULE=reverse runs the threads last to first: a GPU promises no order,
+    // so results that depend on one (a race) differ between the two schedules
+    const char* schedule = getenv("GS_EMULATION_SCHEDULE");
+    const bool reverse = schedule && strcmp(schedule, "reverse") == 0;
     long seen = -1;
     while (b.alive > 0) {
         if (b.progress == seen) {
@@ -170,7 +175,8 @@ inline void run_block(void (*body)(void*), void* arg) {
             throw std::logic_error("emulated CUDA: deadlock (some threads wait at a barrier the others never reach)");
         }
         seen = b.progress;
-        for (int t = 0; t < n; ++t) {
+        for (int k = 0; k < n; ++k) {
+            const int t = reverse ? n - 1 - k : k;
             Fiber& f = b.fibers[t];
             if (f.done) continue;
             b.current = t;
