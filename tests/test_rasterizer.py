@@ -341,3 +341,47 @@ def test_cpu_kernels_give_identical_results_on_every_instruction_set(tmp_path):
         for key, value in results["base"].items():
             assert torch.equal(res[key], value), f"{isa} differs from base in {key}"
     print("instruction sets compared:", sorted(results))
+
+
+# ----------------------------------------------------------------------------- binning
+
+def reference_binning(radii, rects, depths, tiles_x, tiles_y):
+    """Tile lists by a stable sort of 64-bit keys (tile << 32 | depth bits), one key per
+    (Gaussian, tile) pair emitted in Gaussian-index order. -> offsets [T+1], ids [M]"""
+    keys, ids = [], []
+    depth_bits = depths.view(torch.int32).to(torch.int64)  # depths > 0: the bits sort like the floats
+    for g in torch.nonzero(radii > 0).flatten().tolist():
+        x0, y0, x1, y1 = rects[g].tolist()
+        tiles = [ty * tiles_x + tx for ty in range(y0, y1) for tx in range(x0, x1)]
+        keys += [(t << 32) | int(depth_bits[g]) for t in tiles]
+        ids += [g] * len(tiles)
+    keys, ids = torch.tensor(keys, dtype=torch.int64), torch.tensor(ids, dtype=torch.int32)
+    order = torch.sort(keys, stable=True).indices
+    counts = torch.bincount(keys[order] >> 32, minlength=tiles_x * tiles_y)
+    offsets = torch.cat([torch.zeros(1, dtype=torch.int64), torch.cumsum(counts, 0)])
+    return offsets, ids[order]
+
+
+def test_binning_matches_a_stable_key_sort_for_any_thread_count():
+    """A 300x280 image has 18 tile rows, so the CPU binning splits it into bands that
+    threads fill independently; ties in depth must keep Gaussian order."""
+    from cuda_ext import _build
+
+    ext = _build.load_extension()
+    width, height = 300, 280
+    scene = make_scene(1500, width, height, seed=12, scale=0.04)
+    _, _, depths, radii, rects = ext.project_forward(scene["means"], scene["quats"], scene["scales"],
+                                                     scene["opacities"], scene["viewmat"], scene["K"], width, height)
+    depths = depths.clone()
+    depths[1::4] = depths[0:-1:4][: depths[1::4].shape[0]]  # exact ties
+    want_offsets, want_ids = reference_binning(radii, rects, depths, (width + 15) // 16, (height + 15) // 16)
+    threads = torch.get_num_threads()
+    try:
+        for n_threads in (1, threads, 3):
+            torch.set_num_threads(n_threads)
+            offsets, ids = ext.bin_gaussians(radii, rects, depths, width, height)
+            assert torch.equal(offsets, want_offsets), n_threads
+            assert torch.equal(ids, want_ids), n_threads
+    finally:
+        torch.set_num_threads(threads)
+    assert want_ids.shape[0] > 5000

@@ -1,22 +1,47 @@
 // CPU tile binning. The result is the order a stable sort of the 64-bit keys
 // (tile id << 32 | depth bits), emitted in Gaussian-index order, would give:
 // a stable radix sort by depth, then a stable bucket pass by tile.
+#include <algorithm>
 #include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "../gaussian_math.h"
 #include "../kernels.h"
 
 namespace gs {
 
+// Tiles are split into bands of whole tile rows; a band's thread visits every Gaussian (a
+// cheap test on its rect) and touches only its own tiles, so the counts and the lists are
+// the same for any number of threads, and the lists' writes stay within a band.
+static int num_bands(int tiles_y) {
+#ifdef _OPENMP
+    // a few bands per thread balance the load; a band of fewer than 8 tile rows does not
+    // repay its pass over all Gaussians (measured: small images bin fastest in one band)
+    return std::max(1, std::min(tiles_y / 8, 4 * omp_get_max_threads()));
+#else
+    (void)tiles_y;
+    return 1;
+#endif
+}
+
 int64_t bin_count_cpu(int64_t N, const int32_t* radii, const int32_t* rects, int tiles_x, int tiles_y,
                       int64_t* tile_offsets) {
     const int64_t T = (int64_t)tiles_x * tiles_y;
     std::vector<int64_t> counts(T, 0);
-    for (int64_t i = 0; i < N; ++i) {
-        if (radii[i] <= 0) continue;
-        const int32_t* r = rects + 4 * i;
-        for (int ty = r[1]; ty < r[3]; ++ty)
-            for (int tx = r[0]; tx < r[2]; ++tx) counts[(int64_t)ty * tiles_x + tx] += 1;
+    const int bands = num_bands(tiles_y);
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int band = 0; band < bands; ++band) {
+        const int y0 = (int)((int64_t)tiles_y * band / bands), y1 = (int)((int64_t)tiles_y * (band + 1) / bands);
+        for (int64_t i = 0; i < N; ++i) {
+            if (radii[i] <= 0) continue;
+            const int32_t* r = rects + 4 * i;
+            const int ya = std::max(r[1], y0), yb = std::min(r[3], y1);
+            for (int ty = ya; ty < yb; ++ty)
+                for (int tx = r[0]; tx < r[2]; ++tx) counts[(int64_t)ty * tiles_x + tx] += 1;
+        }
     }
     int64_t total = 0;
     for (int64_t t = 0; t < T; ++t) {
@@ -68,12 +93,19 @@ void bin_fill_cpu(int64_t N, const int32_t* radii, const int32_t* rects, const f
     radix_sort_u32(keys, order);
     const int64_t T = (int64_t)tiles_x * tiles_y;
     std::vector<int64_t> cursor(tile_offsets, tile_offsets + T);
-    for (int32_t g : order) {
-        const int32_t* r = rects + 4 * (int64_t)g;
-        for (int ty = r[1]; ty < r[3]; ++ty)
-            for (int tx = r[0]; tx < r[2]; ++tx) isect_ids[cursor[(int64_t)ty * tiles_x + tx]++] = g;
+    const int bands = num_bands(tiles_y);
+    const int64_t n_visible = (int64_t)order.size();
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int band = 0; band < bands; ++band) {
+        const int y0 = (int)((int64_t)tiles_y * band / bands), y1 = (int)((int64_t)tiles_y * (band + 1) / bands);
+        for (int64_t k = 0; k < n_visible; ++k) {  // front to back: each tile's list comes out sorted
+            const int32_t g = order[k];
+            const int32_t* r = rects + 4 * (int64_t)g;
+            const int ya = std::max(r[1], y0), yb = std::min(r[3], y1);
+            for (int ty = ya; ty < yb; ++ty)
+                for (int tx = r[0]; tx < r[2]; ++tx) isect_ids[cursor[(int64_t)ty * tiles_x + tx]++] = g;
+        }
     }
-    (void)tiles_y;
 }
 
 }  // namespace gs
