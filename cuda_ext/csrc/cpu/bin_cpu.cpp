@@ -27,22 +27,34 @@ static int num_bands(int tiles_y) {
 #endif
 }
 
-int64_t bin_count_cpu(int64_t N, const int32_t* radii, const int32_t* rects, int tiles_x, int tiles_y,
-                      int64_t* tile_offsets) {
-    const int64_t T = (int64_t)tiles_x * tiles_y;
-    std::vector<int64_t> counts(T, 0);
+// Calls visit(g, tile) for every tile that Gaussian at(k) covers, k = 0..n-1 in order (at
+// returns -1 to skip k), one band of tile rows per task: within each tile the visits come
+// in k order, whichever thread runs the band. Counting and filling share this walk, so
+// they agree on every tile.
+template <class At, class Visit>
+void visit_tiles_by_band(int64_t n, At at, const int32_t* rects, int tiles_x, int tiles_y, Visit visit) {
     const int bands = num_bands(tiles_y);
 #pragma omp parallel for schedule(dynamic, 1)
     for (int band = 0; band < bands; ++band) {
         const int y0 = (int)((int64_t)tiles_y * band / bands), y1 = (int)((int64_t)tiles_y * (band + 1) / bands);
-        for (int64_t i = 0; i < N; ++i) {
-            if (radii[i] <= 0) continue;
-            const int32_t* r = rects + 4 * i;
+        for (int64_t k = 0; k < n; ++k) {
+            const int32_t g = at(k);
+            if (g < 0) continue;
+            const int32_t* r = rects + 4 * (int64_t)g;
             const int ya = std::max(r[1], y0), yb = std::min(r[3], y1);
             for (int ty = ya; ty < yb; ++ty)
-                for (int tx = r[0]; tx < r[2]; ++tx) counts[(int64_t)ty * tiles_x + tx] += 1;
+                for (int tx = r[0]; tx < r[2]; ++tx) visit(g, (int64_t)ty * tiles_x + tx);
         }
     }
+}
+
+int64_t bin_count_cpu(int64_t N, const int32_t* radii, const int32_t* rects, int tiles_x, int tiles_y,
+                      int64_t* tile_offsets) {
+    const int64_t T = (int64_t)tiles_x * tiles_y;
+    std::vector<int64_t> counts(T, 0);
+    visit_tiles_by_band(
+        N, [&](int64_t i) { return radii[i] > 0 ? (int32_t)i : -1; }, rects, tiles_x, tiles_y,
+        [&](int32_t, int64_t tile) { counts[tile] += 1; });
     int64_t total = 0;
     for (int64_t t = 0; t < T; ++t) {
         tile_offsets[t] = total;
@@ -93,19 +105,10 @@ void bin_fill_cpu(int64_t N, const int32_t* radii, const int32_t* rects, const f
     radix_sort_u32(keys, order);
     const int64_t T = (int64_t)tiles_x * tiles_y;
     std::vector<int64_t> cursor(tile_offsets, tile_offsets + T);
-    const int bands = num_bands(tiles_y);
-    const int64_t n_visible = (int64_t)order.size();
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int band = 0; band < bands; ++band) {
-        const int y0 = (int)((int64_t)tiles_y * band / bands), y1 = (int)((int64_t)tiles_y * (band + 1) / bands);
-        for (int64_t k = 0; k < n_visible; ++k) {  // front to back: each tile's list comes out sorted
-            const int32_t g = order[k];
-            const int32_t* r = rects + 4 * (int64_t)g;
-            const int ya = std::max(r[1], y0), yb = std::min(r[3], y1);
-            for (int ty = ya; ty < yb; ++ty)
-                for (int tx = r[0]; tx < r[2]; ++tx) isect_ids[cursor[(int64_t)ty * tiles_x + tx]++] = g;
-        }
-    }
+    // front to back: each tile's list comes out sorted
+    visit_tiles_by_band(
+        (int64_t)order.size(), [&](int64_t k) { return order[k]; }, rects, tiles_x, tiles_y,
+        [&](int32_t g, int64_t tile) { isect_ids[cursor[tile]++] = g; });
 }
 
 }  // namespace gs
