@@ -17,6 +17,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sysconfig
 import threading
 from pathlib import Path
 
@@ -166,8 +167,6 @@ def check_cuda_bindings(out_dir, source: Path = CSRC / "bindings.cpp") -> bool:
     macros = stub / "c10" / "cuda" / "impl" / "cuda_cmake_macros.h"
     macros.parent.mkdir(parents=True, exist_ok=True)
     macros.write_text("#pragma once\n#define C10_CUDA_BUILD_SHARED_LIBS\n")
-    import sysconfig
-
     includes = [*cpp_extension.include_paths(), str(CSRC), str(cuda_inc), sysconfig.get_paths()["include"], str(stub)]
     cmd = [os.environ.get("CXX", "c++"), "-std=c++17", "-fsyntax-only", "-w", "-DWITH_CUDA",
            "-DTORCH_EXTENSION_NAME=gs_raster_check", *[f"-I{p}" for p in includes], str(source)]

@@ -5,11 +5,15 @@ The compiled kernels are built on first use (about a minute the first time, cach
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 
-from cuda_ext import rasterize
+from cuda_ext import _build, rasterize
 from cuda_ext import _torch_impl as ref
 
 DIFF_INPUTS = ("means", "quats", "scales", "opacities", "colors")
@@ -320,11 +324,6 @@ print(_build.load_extension().cpu_isa())
 def test_cpu_kernels_give_identical_results_on_every_instruction_set(tmp_path):
     """The tile kernels exist for baseline x86-64, AVX2 and AVX-512; GS_CPU_ISA caps the
     choice. Each version this processor runs must give bit-identical images and gradients."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
     root = str(Path(__file__).resolve().parents[1])
     results = {}
     for isa in ("base", "avx2", "avx512"):
@@ -365,8 +364,6 @@ def reference_binning(radii, rects, depths, tiles_x, tiles_y):
 def test_binning_matches_a_stable_key_sort_for_any_thread_count():
     """A 300x280 image has 18 tile rows, so the CPU binning splits it into bands that
     threads fill independently; ties in depth must keep Gaussian order."""
-    from cuda_ext import _build
-
     ext = _build.load_extension()
     width, height = 300, 280
     scene = make_scene(1500, width, height, seed=12, scale=0.04)

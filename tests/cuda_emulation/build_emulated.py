@@ -11,7 +11,9 @@ binning and sort), not their behaviour on a GPU.
 """
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -63,9 +65,6 @@ def load_emulated_extension(verbose: bool = False):
 
 def build_selftest_library(out_dir: Path) -> Path:
     """Compile selftest_kernels.cpp (kernels that check the emulation itself) into a shared library."""
-    import os
-    import subprocess
-
     out_dir.mkdir(parents=True, exist_ok=True)
     lib = out_dir / "emulation_selftest.so"
     src = HERE / "selftest_kernels.cpp"
