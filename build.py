@@ -15,8 +15,6 @@ the version the Blender ``bpy`` module is built for).
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
 import json
 import os
 import re
@@ -48,9 +46,8 @@ REQUIREMENTS = [
     "ninja==1.13.2",  # fast, cached C++ builds of cuda_ext
 ]
 
-# Packages of the repository that the installed extension needs besides the add-on itself.
+# Packages of the repository that the extension zip carries inside the add-on package.
 BUNDLED_PACKAGES = ["procgen", "cuda_ext"]
-LIBS_DIST_NAME = "gaussian_scenes_libs"
 
 
 class BuildError(RuntimeError):
@@ -193,61 +190,24 @@ def validate_manifest(m: dict) -> list[str]:
     return problems
 
 
-def _iter_package_files(pkg: Path):
-    for p in sorted(pkg.rglob("*")):
-        if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".so", ".o"):
-            yield p
-
-
-def write_libs_wheel(out_dir: Path, version: str) -> Path:
-    """A pure-Python wheel with the repository packages the extension imports (procgen, cuda_ext)."""
-    name = f"{LIBS_DIST_NAME}-{version}-py3-none-any.whl"
-    dist_info = f"{LIBS_DIST_NAME}-{version}.dist-info"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    records = []
-
-    def add(zf: zipfile.ZipFile, arcname: str, data: bytes) -> None:
-        info = zipfile.ZipInfo(arcname, date_time=(2020, 1, 1, 0, 0, 0))  # reproducible zip
-        info.compress_type = zipfile.ZIP_DEFLATED
-        info.external_attr = 0o644 << 16
-        zf.writestr(info, data)
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        records.append(f"{arcname},sha256={digest},{len(data)}")
-
-    tmp = out_dir / (name + ".tmp")
-    with zipfile.ZipFile(tmp, "w") as zf:
-        for pkg in BUNDLED_PACKAGES:
-            for p in _iter_package_files(ROOT / pkg):
-                add(zf, p.relative_to(ROOT).as_posix(), p.read_bytes())
-        add(zf, f"{dist_info}/METADATA",
-            f"Metadata-Version: 2.1\nName: {LIBS_DIST_NAME}\nVersion: {version}\n"
-            "Summary: Procedural scenes and Gaussian rasterizer of the Gaussian Scenes extension\n".encode())
-        add(zf, f"{dist_info}/WHEEL",
-            b"Wheel-Version: 1.0\nGenerator: gaussian-scenes-build\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
-        add(zf, f"{dist_info}/top_level.txt", ("\n".join(BUNDLED_PACKAGES) + "\n").encode())
-        record = "\n".join(records + [f"{dist_info}/RECORD,,"]) + "\n"
-        zf.writestr(zipfile.ZipInfo(f"{dist_info}/RECORD", date_time=(2020, 1, 1, 0, 0, 0)), record)
-    os.replace(tmp, out_dir / name)
-    return out_dir / name
-
-
 def package() -> Path:
-    """Write dist/<id>-<version>.zip: manifest and add-on at the root, bundled packages as a wheel."""
+    """Write dist/<id>-<version>.zip: manifest and add-on at the root, procgen and cuda_ext inside it.
+
+    procgen and cuda_ext travel as subpackages of the add-on, not as a wheel: a wheel would
+    install them under generic top-level names into the site-packages every extension shares.
+    """
     m = read_manifest()
     problems = validate_manifest(m)
     if problems:
         raise BuildError("blender_manifest.toml is not valid:\n  - " + "\n  - ".join(problems))
-    version = m["version"]
-    expected_wheel = f"./wheels/{LIBS_DIST_NAME}-{version}-py3-none-any.whl"
-    if m.get("wheels") != [expected_wheel]:
-        raise BuildError(f"blender_manifest.toml must list wheels = [\"{expected_wheel}\"]")
-    out = DIST / f"{m['id']}-{version}.zip"
+    out = DIST / f"{m['id']}-{m['version']}.zip"
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc", "*.so", "*.o")
     with tempfile.TemporaryDirectory(prefix="gs-package-") as tmp:
         stage = Path(tmp) / m["id"]
-        shutil.copytree(ROOT / "blender_gs_addon", stage,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.so"))
+        shutil.copytree(ROOT / "blender_gs_addon", stage, ignore=skip)
+        for pkg in BUNDLED_PACKAGES:
+            shutil.copytree(ROOT / pkg, stage / pkg, ignore=skip)
         shutil.copy2(ROOT / "blender_manifest.toml", stage / "blender_manifest.toml")
-        write_libs_wheel(stage / "wheels", version)
         DIST.mkdir(exist_ok=True)
         blender_exe = shutil.which("blender")
         if blender_exe:

@@ -25,8 +25,8 @@ _FULL_SCRIPT = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
 import bpy
-from procgen.config import SceneConfig
-from procgen.scene import generate_scene
+from blender_gs_addon.procgen.config import SceneConfig
+from blender_gs_addon.procgen.scene import generate_scene
 out = sys.argv[1]
 bpy.ops.wm.read_factory_settings(use_empty=True)
 t = time.perf_counter()
@@ -36,7 +36,7 @@ rss_gen = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 res = {"generate_s": round(gen, 2), "generate_stages_s": info["timings"], "counts": info["counts"],
        "peak_rss_after_generate_mb": round(rss_gen, 1)}
 try:
-    from procgen.render import render_dataset
+    from blender_gs_addon.procgen.render import render_dataset
 except ImportError:
     render_dataset = None
 if render_dataset is not None:
@@ -60,10 +60,10 @@ def _time(fn):
 def run(quick: bool) -> dict:
     import bpy
 
-    from procgen import plants, rocks
-    from procgen.config import SceneConfig
-    from procgen.scene import generate_scene
-    from procgen.seeding import stream
+    from blender_gs_addon.procgen import plants, rocks
+    from blender_gs_addon.procgen.config import SceneConfig
+    from blender_gs_addon.procgen.scene import generate_scene
+    from blender_gs_addon.procgen.seeding import stream
 
     cfg = SceneConfig.preset("default")
     res: dict = {"assets": {}}

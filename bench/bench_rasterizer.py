@@ -43,8 +43,8 @@ import torch
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from cuda_ext import rasterize  # noqa: E402
-from cuda_ext import _torch_impl  # noqa: E402
+from blender_gs_addon.cuda_ext import rasterize  # noqa: E402
+from blender_gs_addon.cuda_ext import _torch_impl  # noqa: E402
 from bench.peer_rasterizer import (PEER_ENV, compare_gradients, compare_images, load_peer,  # noqa: E402
                                    make_peer_rasterize)
 

@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import bpy
 
-    from procgen.render.png import write_png
+    from .procgen.render.png import write_png
 
     from . import register
 

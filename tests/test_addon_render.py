@@ -23,7 +23,7 @@ def addon():
 
 
 def test_render_splats_matches_rasterizer_with_hand_built_camera():
-    from cuda_ext import rasterize
+    from blender_gs_addon.cuda_ext import rasterize
 
     scene = bpy.context.scene
     scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage = 64, 48, 100

@@ -7,10 +7,12 @@ import must come from the installed extension.
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -21,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 INSTALL_SCRIPT = r'''
 import json, os, sys
-zip_path, user_dir = sys.argv[1], sys.argv[2]
+zip_path, user_dir, dummy_zip = sys.argv[1], sys.argv[2], sys.argv[3]
 os.environ["BLENDER_USER_RESOURCES"] = user_dir
 import bpy, addon_utils
 
@@ -43,6 +45,8 @@ def scene_props():
     return sorted(p.identifier for p in bpy.types.Scene.bl_rna.properties)
 
 result = {"blender": bpy.app.version_string}
+# Another extension whose wheel provides a top-level module named procgen, installed first.
+bpy.ops.extensions.package_install_files(filepath=dummy_zip, repo="user_default", enable_on_install=True)
 before = (types(), handler_counts(), menu_funcs(), scene_props())
 bpy.ops.extensions.package_install_files(filepath=zip_path, repo="user_default", enable_on_install=True)
 module_name = "bl_ext.user_default.gaussian_scenes"
@@ -51,9 +55,13 @@ result["enabled"] = module_name in bpy.context.preferences.addons
 added = sorted(types() - before[0])
 result["added_types"] = added
 result["cli_registered"] = bool(addon is not None and addon._cli_handle is not None)
-import procgen, cuda_ext
-result["procgen_file"] = procgen.__file__
-result["cuda_ext_file"] = cuda_ext.__file__
+import procgen
+result["top_level_procgen_is_dummy"] = getattr(procgen, "DUMMY_PROCGEN", False)
+result["dummy_enabled"] = "bl_ext.user_default.dummy_procgen_user" in bpy.context.preferences.addons
+result["dummy_sees_its_procgen"] = sys.modules["bl_ext.user_default.dummy_procgen_user"].check()
+import importlib
+result["procgen_file"] = importlib.import_module(module_name + ".procgen.render.dataset").__file__
+result["cuda_ext_file"] = importlib.import_module(module_name + ".cuda_ext").__file__
 result["addon_file"] = addon.__file__ if addon else None
 # The CLI command runs through the installed add-on: --help lists every subcommand.
 import io, contextlib
@@ -95,6 +103,46 @@ print("RESULT " + json.dumps(result))
 '''
 
 
+DUMMY_MANIFEST = """schema_version = "1.0.0"
+id = "dummy_procgen_user"
+version = "1.0.0"
+name = "Dummy procgen user"
+tagline = "Uses a wheel that provides a top-level procgen module"
+maintainer = "Tests"
+type = "add-on"
+blender_version_min = "4.2.0"
+license = ["SPDX:GPL-3.0-or-later"]
+wheels = ["./wheels/procgen-1.0.0-py3-none-any.whl"]
+"""
+
+DUMMY_INIT = """def check():
+    import procgen
+    return procgen.DUMMY_PROCGEN
+
+def register():
+    assert check()
+
+def unregister():
+    pass
+"""
+
+
+def write_dummy_extension(folder: Path) -> Path:
+    """An extension whose wheel installs a module named ``procgen`` into the shared site-packages."""
+    wheel = io.BytesIO()
+    with zipfile.ZipFile(wheel, "w") as whl:
+        whl.writestr("procgen/__init__.py", "DUMMY_PROCGEN = True\n")
+        whl.writestr("procgen-1.0.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: procgen\nVersion: 1.0.0\n")
+        whl.writestr("procgen-1.0.0.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        whl.writestr("procgen-1.0.0.dist-info/RECORD", "")
+    path = folder / "dummy_procgen_user.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("blender_manifest.toml", DUMMY_MANIFEST)
+        zf.writestr("__init__.py", DUMMY_INIT)
+        zf.writestr("wheels/procgen-1.0.0-py3-none-any.whl", wheel.getvalue())
+    return path
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     spec = importlib.util.spec_from_file_location("gs_build", ROOT / "build.py")
@@ -105,7 +153,8 @@ def installed(tmp_path_factory):
     script = work / "install_check.py"
     script.write_text(INSTALL_SCRIPT)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    proc = subprocess.run([sys.executable, str(script), str(zip_path), str(work / "user")],
+    dummy = write_dummy_extension(work)
+    proc = subprocess.run([sys.executable, str(script), str(zip_path), str(work / "user"), str(dummy)],
                           cwd=work, env=env, capture_output=True, text=True, timeout=300)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -118,6 +167,13 @@ def test_installs_and_enables_from_the_zip(installed):
     # Every import comes from the installed extension, not from this checkout.
     for key in ("procgen_file", "cuda_ext_file", "addon_file"):
         assert res[key] and res[key].startswith(str(work / "user")), (key, res[key])
+
+
+def test_no_module_collision_with_another_extensions_procgen(installed):
+    res, _ = installed
+    # The other extension keeps its own top-level procgen; ours lives inside the add-on package.
+    assert res["dummy_enabled"] and res["dummy_sees_its_procgen"] and res["top_level_procgen_is_dummy"]
+    assert "/gaussian_scenes/procgen/" in res["procgen_file"].replace("\\", "/")
 
 
 def test_registers_operators_panels_and_cli(installed):

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from mathutils import Vector
 
-from procgen import generate_cli, materials, plants, rocks
-from procgen.config import SceneConfig
-from procgen.scene import generate_scene
-from procgen.seeding import stream
+from blender_gs_addon.procgen import generate_cli, materials, plants, rocks
+from blender_gs_addon.procgen.config import SceneConfig
+from blender_gs_addon.procgen.scene import generate_scene
+from blender_gs_addon.procgen.seeding import stream
 
 pytestmark = pytest.mark.blender
 

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-from cuda_ext import _build, _wrapper, rasterize
+from blender_gs_addon.cuda_ext import _build, _wrapper, rasterize
 from tests.test_rasterizer import DIFF_INPUTS, _args, make_scene, random_weights, render
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the emulation uses Linux fibers")

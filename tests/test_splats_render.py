@@ -10,7 +10,7 @@ from blender_gs_addon.splats.transform import bake_transform, quat_to_matrix
 
 torch = pytest.importorskip("torch", reason="the rasterizer needs torch")
 try:
-    from cuda_ext import rasterize
+    from blender_gs_addon.cuda_ext import rasterize
 except ImportError as exc:  # pragma: no cover - the rasterizer package is part of the repository
     pytest.skip(f"cuda_ext is not importable: {exc}", allow_module_level=True)
 

@@ -11,7 +11,7 @@ from .pointcloud import splats_from_object
 
 def camera_matrices(camera, scene) -> tuple[np.ndarray, np.ndarray, int, int]:
     """(viewmat [4,4] world-to-camera OpenCV, K [3,3], width, height) of a Blender camera."""
-    from procgen.render.cameras import c2w_opengl, intrinsics_from_blender, w2c_opencv
+    from ..procgen.render.cameras import c2w_opengl, intrinsics_from_blender, w2c_opencv
 
     intr = intrinsics_from_blender(camera.data, scene.render)
     return w2c_opencv(c2w_opengl(camera.matrix_world)), intr.K, intr.w, intr.h
@@ -22,7 +22,7 @@ def rasterize_splats(data, viewmat: np.ndarray, K: np.ndarray, width: int, heigh
     """Render SplatData -> RGBA float32 [H, W, 4] (rows top-down, colours as trained: sRGB display values)."""
     import torch
 
-    from cuda_ext import rasterize
+    from ..cuda_ext import rasterize
 
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -43,21 +43,11 @@ def python_executable() -> str:
 
 
 def module_search_path() -> list[str]:
-    """Folders to put on PYTHONPATH so a child imports this add-on package, procgen and cuda_ext."""
+    """Folders to put on PYTHONPATH so a child imports this add-on package (procgen and cuda_ext are inside it)."""
     paths = [os.path.dirname(state.top_package_dir())]
-    for name in ("procgen", "cuda_ext"):
-        try:
-            mod = __import__(name)
-            paths.append(os.path.dirname(os.path.dirname(os.path.abspath(mod.__file__))))
-        except Exception:
-            pass
     if os.path.isdir(torch_dir()):
         paths.append(torch_dir())
-    out = []
-    for p in paths:
-        if p not in out:
-            out.append(p)
-    return out
+    return paths
 
 
 def cache_dir() -> str:

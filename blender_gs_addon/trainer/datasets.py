@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from procgen.render.png import read_png
+from ..procgen.render.png import read_png
 from .pointcloud import read_points_ply
 
 GL_TO_CV = np.diag([1.0, -1.0, -1.0, 1.0])  # flips camera y and z axes

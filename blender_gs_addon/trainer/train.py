@@ -154,7 +154,7 @@ class _ViewTensors:
 
 
 def render(model: GaussianModel, view: _ViewTensors, sh_degree: int, background: torch.Tensor):
-    from cuda_ext import rasterize
+    from ..cuda_ext import rasterize
 
     return rasterize(model.means, model.params["quats"], model.scales(), model.opacities(),
                      model.colors(model.max_sh_degree), view.viewmat, view.K, view.cam.width, view.cam.height,
@@ -165,7 +165,7 @@ def render(model: GaussianModel, view: _ViewTensors, sh_degree: int, background:
 def evaluate(model: GaussianModel, views: list[_ViewTensors], sh_degree: int, background: torch.Tensor,
              out_dir: str | None = None) -> dict:
     """Held-out PSNR/SSIM; writes `renders/<name>.png` (ground truth left, render right) if out_dir."""
-    from procgen.render.png import write_png
+    from ..procgen.render.png import write_png
 
     per_view = []
     for v in views:
@@ -387,7 +387,7 @@ def train(cfg: TrainConfig) -> dict:
     }
     _write_json(os.path.join(cfg.out, "metrics.json"), metrics)
     if history["iteration"]:
-        from procgen.render.png import write_png
+        from ..procgen.render.png import write_png
 
         from .plots import curve_image
 
