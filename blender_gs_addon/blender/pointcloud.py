@@ -237,7 +237,7 @@ def splats_from_object(obj, apply_transform: bool = True) -> SplatData:
         k1, has_normals = check_property_names(prop_names, None)
     except SplatFormatError as exc:
         raise SplatObjectError(f"object {obj.name!r} has no splat attributes ({exc.reason})") from None
-    from ..splats.table import field_columns
+    from ..splats.data import field_columns
 
     core = [p for props in field_columns(k1, has_normals).values() for p in props if p not in ("x", "y", "z")]
     rows = np.empty((len(core), n), np.float32)  # one contiguous row per attribute

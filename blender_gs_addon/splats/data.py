@@ -168,8 +168,6 @@ class SplatData:
 
         Raises SplatFormatError(path, ...) when a required property is missing.
         """
-        from .table import field_columns
-
         names = list(cols)
         k1, has_normals = check_property_names(names, path)
         n = len(cols["x"])
@@ -187,6 +185,23 @@ class SplatData:
             fields[field] = block
         extra = {k: np.ascontiguousarray(v) for k, v in cols.items() if k not in core}
         return cls(**fields, extra=extra, layout=layout, comments=list(comments or []))
+
+
+def field_columns(data_or_k1, has_normals: bool | None = None) -> dict[str, list[str]]:
+    """PLY property names of each SplatData field, in field order (f_rest in file order)."""
+    if isinstance(data_or_k1, SplatData):
+        k1, has_normals = data_or_k1.sh_rest.shape[1], data_or_k1.normals is not None
+    else:
+        k1 = data_or_k1
+    out = {"means": ["x", "y", "z"]}
+    if has_normals:
+        out["normals"] = ["nx", "ny", "nz"]
+    out["sh_dc"] = [f"f_dc_{i}" for i in range(3)]
+    out["sh_rest"] = [f"f_rest_{i}" for i in range(3 * k1)]  # channel-major, as in the file
+    out["opacity_logit"] = ["opacity"]
+    out["scales_log"] = [f"scale_{i}" for i in range(3)]
+    out["quats"] = [f"rot_{i}" for i in range(4)]
+    return out
 
 
 REQUIRED = ("x", "y", "z", "f_dc_0", "f_dc_1", "f_dc_2", "opacity",

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.recfunctions import structured_to_unstructured
 
-from .data import SplatData, check_property_names
+from .data import SplatData, check_property_names, field_columns
 from .errors import SplatFormatError
-from .table import field_columns, fields_from_table, table_from_fields
+from .table import fields_from_table, table_from_fields
 
 # PLY scalar type name -> numpy type code (without byte order)
 PLY_TYPES = {

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data import SplatData
+from .data import SplatData, field_columns
 
 
 def _runs(cols: list[int]) -> list[tuple[int, int, int]]:
@@ -34,23 +34,6 @@ def scatter(table: np.ndarray, cols: list[int], block: np.ndarray) -> None:
     """table[:, cols] = block [N, len(cols)]."""
     for dst, src, n in _runs(cols):
         table[:, src:src + n] = block[:, dst:dst + n]
-
-
-def field_columns(data_or_k1, has_normals: bool | None = None) -> dict[str, list[str]]:
-    """PLY property names of each SplatData field, in field order (f_rest in file order)."""
-    if isinstance(data_or_k1, SplatData):
-        k1, has_normals = data_or_k1.sh_rest.shape[1], data_or_k1.normals is not None
-    else:
-        k1 = data_or_k1
-    out = {"means": ["x", "y", "z"]}
-    if has_normals:
-        out["normals"] = ["nx", "ny", "nz"]
-    out["sh_dc"] = [f"f_dc_{i}" for i in range(3)]
-    out["sh_rest"] = [f"f_rest_{i}" for i in range(3 * k1)]  # channel-major, as in the file
-    out["opacity_logit"] = ["opacity"]
-    out["scales_log"] = [f"scale_{i}" for i in range(3)]
-    out["quats"] = [f"rot_{i}" for i in range(4)]
-    return out
 
 
 def fields_from_table(table: np.ndarray, names: list[str], k1: int, has_normals: bool) -> dict[str, np.ndarray]:
