@@ -12,6 +12,8 @@ import importlib
 import sys
 from typing import Sequence
 
+from .common import interrupt
+
 # name -> (module relative to this package, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "generate": (".procgen.generate_cli", "generate a procedural scene from a seed and render its dataset"),
@@ -54,4 +56,4 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
         return int(module.run(args) or 0)
     except KeyboardInterrupt:
         print(f"{prog} {args.command}: interrupted; finished work was kept.", file=sys.stderr)
-        return 130
+        return interrupt.exit_code()

@@ -8,45 +8,65 @@ reported and the others still run. bpy is imported inside ``run`` (fast ``--help
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
+import shutil
 import sys
 import time
 import traceback
 
+from ..common import interrupt
+from ..common.cli_args import count
+from ..common.folder_lock import FolderLock, FolderLockedError
+from ..common.staged_output import finish_commit, product_files, stage_dir
+from ..common.staged_output import commit as commit_staged
+from .render.layout import is_scene_output_file
+
 PRESET_NAMES = ("tiny", "default", "large")
 
 
-def parse_seed_ranges(text: str) -> list[int]:
-    """``"0-3,7"`` -> [0, 1, 2, 3, 7]."""
-    seeds: list[int] = []
+def parse_seed_ranges(text: str) -> list[range]:
+    """``"0-3,7"`` -> [range(0, 4), range(7, 8)]; ranges stay lazy, so 0-100000000 costs nothing."""
+    ranges: list[range] = []
     for part in text.split(","):
         part = part.strip()
         if not part:
             continue
-        if "-" in part[1:]:
-            a, b = part.split("-", 1)
-            lo, hi = int(a), int(b)
-            if hi < lo:
-                raise ValueError(f"seed range {part!r} runs backwards")
-            seeds.extend(range(lo, hi + 1))
-        else:
-            seeds.append(int(part))
-    if any(s < 0 for s in seeds):
-        raise ValueError("seeds must be >= 0")
-    return seeds
+        lo_text, dash, hi_text = part[1:].partition("-") if part[:1] != "-" else ("", "", "")
+        try:
+            lo = int(part[0] + lo_text) if dash else int(part)
+            hi = int(hi_text) if dash else lo
+        except ValueError:
+            raise ValueError(f"{part!r} is not a seed or a range such as 0-9") from None
+        if lo < 0:
+            raise ValueError("seeds must be >= 0")
+        if hi < lo:
+            raise ValueError(f"seed range {part!r} runs backwards")
+        ranges.append(range(lo, hi + 1))
+    return ranges
+
+
+def iter_seeds(ranges: list[range]):
+    """Each seed once, in the order given (a seed inside an earlier range is skipped)."""
+    for i, r in enumerate(ranges):
+        for seed in r:
+            if not any(seed in earlier for earlier in ranges[:i]):
+                yield seed
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seed", type=int, nargs="+", default=None, metavar="S",
+    parser.add_argument("--seed", type=count(0), nargs="+", default=None, metavar="S",
                         help="scene seed(s); several seeds write DIR/seed_NNNN each")
     parser.add_argument("--seeds", default=None, metavar="RANGE", help="seed ranges such as 0-9 or 0-3,7")
     parser.add_argument("--preset", choices=PRESET_NAMES, default="default",
                         help="tiny: 64x64, 4 frames (tests); default: 256x256, 24 frames, 64 samples; large")
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for scene.blend and the dataset")
-    parser.add_argument("--frames", type=int, default=None, metavar="N", help="number of frames")
-    parser.add_argument("--resolution", type=int, nargs=2, default=None, metavar=("W", "H"), help="image size")
-    parser.add_argument("--samples", type=int, default=None, metavar="N", help="Cycles samples for RGB")
+    parser.add_argument("--frames", type=count(1, 100_000), default=None, metavar="N", help="number of frames")
+    parser.add_argument("--resolution", type=count(1, 16_384), nargs=2, default=None, metavar=("W", "H"),
+                        help="image size in pixels")
+    parser.add_argument("--samples", type=count(1, 1_000_000), default=None, metavar="N",
+                        help="Cycles samples for RGB")
     parser.add_argument("--terrain", choices=("auto", "hills", "mountains", "canyon", "dunes"), default=None,
                         help="terrain kind (default: from the seed)")
     parser.add_argument("--trajectory", choices=("auto", "orbit", "flythrough", "multiview"), default=None,
@@ -54,7 +74,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-render", action="store_true", help="only generate and save scene.blend")
     parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto", help="Cycles device")
     parser.add_argument("--overwrite", action="store_true",
-                        help="replace an existing scene.blend and dataset in DIR")
+                        help="replace an existing scene.blend and dataset in DIR (the old ones stay until "
+                             "the new ones are complete; other files in DIR are kept)")
 
 
 def _config_from_args(args, seed: int):
@@ -91,23 +112,39 @@ def _stored_config(bpy, path: str) -> dict | None:
     return json.loads(raw)["config"] if raw else None
 
 
-def generate_one(args, seed: int, out_dir: str, bar_factory=None) -> dict:
-    """Generate (or reuse an identical) scene for ``seed`` in ``out_dir`` and render it."""
+def _reuse_or_refuse(bpy, blend: str, config, replace_different: bool) -> dict | None:
+    """The scene info of an identical scene.blend to resume, or None to generate anew."""
+    if not os.path.exists(blend):
+        return None
+    stored = _stored_config(bpy, blend)
+    if stored == config.to_dict():
+        return json.loads(bpy.context.scene["gs_scene_info"])
+    if not replace_different:
+        raise FileExistsError(f"{blend} exists and holds a different scene; use --overwrite to replace it")
+    return None
+
+
+def generate_one(args, seed: int, out_dir: str, bar_factory=None, replace_different: bool = False) -> dict:
+    """Generate (or reuse an identical) scene for ``seed`` in ``out_dir`` and render it.
+
+    A different scene already in ``out_dir`` is refused unless ``replace_different`` (a staging
+    folder of --overwrite, which holds only what this command wrote).
+    """
     import bpy
 
+    from .render import render_dataset
+    from .render.layout import load_manifest
     from .scene import generate_scene
 
     config = _config_from_args(args, seed)
     os.makedirs(out_dir, exist_ok=True)
     blend = os.path.join(out_dir, "scene.blend")
-    reused = False
-    if os.path.exists(blend) and not args.overwrite:
-        stored = _stored_config(bpy, blend)
-        if stored != config.to_dict():
-            raise FileExistsError(f"{blend} exists and holds a different scene; pass --overwrite to replace it")
-        reused = True  # same seed and settings: resume its dataset instead of regenerating
-        info = json.loads(bpy.context.scene["gs_scene_info"])
-    else:
+    info = _reuse_or_refuse(bpy, blend, config, replace_different)
+    reused = info is not None
+    if not reused and replace_different:
+        shutil.rmtree(out_dir)  # a staging folder of another scene: everything in it is ours
+        os.makedirs(out_dir)
+    if not reused:
         bpy.ops.wm.read_factory_settings(use_empty=True)
         info = generate_scene(config)
         bpy.context.preferences.filepaths.save_version = 0
@@ -116,25 +153,21 @@ def generate_one(args, seed: int, out_dir: str, bar_factory=None) -> dict:
     print(f"generate: seed {seed}: {info['terrain']['kind']} terrain, {c['objects']} objects, "
           f"{c['vertices']:,} vertices, {info['camera']['trajectory']} camera, "
           f"{'reused' if reused else 'generated in %.1f s' % info['timings']['total']} -> {blend}", flush=True)
-    result = {"seed": seed, "scene": blend, "generate_s": info["timings"]["total"], "reused": reused}
+    result = {"seed": seed, "scene": blend, "generate_s": info["timings"]["total"], "reused": reused,
+              "complete": bool(args.no_render)}
     if args.no_render:
         return result
-    try:
-        from .render import render_dataset
-    except ImportError:
-        print("generate: renderer not available yet; the scene was saved but no dataset was rendered",
-              file=sys.stderr)
-        result["rendered"] = False
-        return result
-    from .render.layout import load_manifest
-
-    manifest = load_manifest(out_dir) if reused and not args.overwrite else None
+    manifest = load_manifest(out_dir) if reused else None
     if manifest and manifest.get("complete"):
-        # The same scene with a finished dataset: nothing to do, and nothing went wrong.
         print(f"generate: seed {seed}: the dataset in {out_dir} is already complete", flush=True)
-        result["rendered"] = False
-        result["already_complete"] = True
+        result.update(rendered=False, already_complete=True, complete=True)
         return result
+    summary = _render(bpy, render_dataset, out_dir, args, bar_factory)
+    result.update(rendered=True, render=summary, complete=summary["frames_done"] == summary["frames_total"])
+    return result
+
+
+def _render(bpy, render_dataset, out_dir: str, args, bar_factory) -> dict:
     bar = bar_factory() if bar_factory else None
 
     def progress(done: int, total: int, message: str) -> None:
@@ -145,64 +178,78 @@ def generate_one(args, seed: int, out_dir: str, bar_factory=None) -> dict:
             bar.refresh()
 
     try:
-        summary = render_dataset(out_dir, scene=bpy.context.scene, samples=args.samples,
-                                 overwrite=args.overwrite, progress=progress, device=args.device)
+        return render_dataset(out_dir, scene=bpy.context.scene, samples=args.samples,
+                              progress=progress, device=args.device)
     finally:
         if bar is not None:
             bar.close()
-    result["rendered"] = True
-    result["render"] = summary
+
+
+def generate_seed(args, seed: int, out_dir: str, bar_factory=None) -> dict:
+    """One seed into ``out_dir``; with --overwrite the new output is built beside the old one."""
+    os.makedirs(out_dir, exist_ok=True)
+    if finish_commit(out_dir, is_scene_output_file):
+        print(f"generate: finished the replacement that an interrupted --overwrite run began in {out_dir}")
+    if not (args.overwrite and product_files(out_dir, is_scene_output_file)):
+        if os.path.isdir(stage_dir(out_dir)):
+            print(f"generate: note: {stage_dir(out_dir)} holds an unfinished --overwrite run; "
+                  "run with --overwrite to resume it", file=sys.stderr)
+        return generate_one(args, seed, out_dir, bar_factory)
+    result = generate_one(args, seed, stage_dir(out_dir), bar_factory, replace_different=True)
+    if result["complete"]:
+        commit_staged(out_dir, is_scene_output_file)
+        result["scene"] = os.path.join(out_dir, "scene.blend")
     return result
+
+
+def _seed_list(args) -> list[range]:
+    ranges = parse_seed_ranges(args.seeds) if args.seeds else []
+    ranges = [range(s, s + 1) for s in (args.seed or [])] + ranges
+    return ranges or [range(0, 1)]
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        seeds = list(args.seed or [])
-        if args.seeds:
-            seeds += parse_seed_ranges(args.seeds)
+        ranges = _seed_list(args)
     except ValueError as exc:
         print(f"generate: --seeds {args.seeds!r}: {exc}", file=sys.stderr)
         return 2
-    if not seeds:
-        seeds = [0]
-    if any(s < 0 for s in seeds):
-        print("generate: seeds must be >= 0", file=sys.stderr)
-        return 2
-    for name, value in (("--frames", args.frames), ("--samples", args.samples)):
-        if value is not None and value < 1:
-            print(f"generate: {name} must be at least 1, got {value}", file=sys.stderr)
-            return 2
-    if args.resolution is not None and min(args.resolution) < 1:
-        print(f"generate: --resolution must be positive, got {args.resolution}", file=sys.stderr)
-        return 2
-    seeds = list(dict.fromkeys(seeds))  # keep order, drop repeats
     out_root = os.path.abspath(args.out)
     if os.path.exists(out_root) and not os.path.isdir(out_root):
         print(f"generate: {out_root} exists and is not a folder", file=sys.stderr)
         return 2
+    interrupt.install("generate")
+    try:
+        with FolderLock(out_root, "generate"):
+            return _generate_all(args, ranges, out_root)
+    except FolderLockedError as exc:
+        print(f"generate: {exc}", file=sys.stderr)
+        return 1
 
+
+def _generate_all(args, ranges: list[range], out_root: str) -> int:
     from tqdm import tqdm
 
+    single = len(list(itertools.islice(iter_seeds(ranges), 2))) == 1
     failures: list[tuple[int, str]] = []
+    done = 0
     t0 = time.perf_counter()
-    for seed in seeds:
-        out_dir = out_root if len(seeds) == 1 else os.path.join(out_root, f"seed_{seed:04d}")
+    for seed in iter_seeds(ranges):
+        out_dir = out_root if single else os.path.join(out_root, f"seed_{seed:04d}")
         try:
-            generate_one(args, seed, out_dir,
-                         bar_factory=lambda: tqdm(unit="frame", desc=f"render seed {seed}", dynamic_ncols=True))
+            generate_seed(args, seed, out_dir,
+                          bar_factory=lambda: tqdm(unit="frame", desc=f"render seed {seed}", dynamic_ncols=True))
+            done += 1
         except KeyboardInterrupt:
             print(f"generate: interrupted at seed {seed}; finished scenes and frames were kept "
                   f"(run the same command again to resume)", file=sys.stderr)
-            return 130
+            return interrupt.exit_code()
         except Exception as exc:  # one bad seed must not stop the others
             failures.append((seed, f"{type(exc).__name__}: {exc}"))
             print(f"generate: seed {seed} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
             if os.environ.get("GS_DEBUG"):
                 traceback.print_exc()
-    done = len(seeds) - len(failures)
-    print(f"generate: {done}/{len(seeds)} seeds done in {time.perf_counter() - t0:.1f} s -> {out_root}")
-    if failures:
-        for seed, msg in failures:
-            print(f"generate: FAILED seed {seed}: {msg}", file=sys.stderr)
-        return 1
-    return 0
+    print(f"generate: {done}/{done + len(failures)} seeds done in {time.perf_counter() - t0:.1f} s -> {out_root}")
+    for seed, msg in failures:
+        print(f"generate: FAILED seed {seed}: {msg}", file=sys.stderr)
+    return 1 if failures else 0

@@ -9,7 +9,7 @@ import pytest
 from blender_gs_addon.procgen.config import PRESETS, SceneConfig
 from blender_gs_addon.procgen.heightfield import make_heightfield, thermal_erosion
 from blender_gs_addon.procgen.seeding import name_key, stream
-from blender_gs_addon.procgen.generate_cli import parse_seed_ranges
+from blender_gs_addon.procgen.generate_cli import iter_seeds, parse_seed_ranges
 
 
 def test_presets_and_overrides():
@@ -82,6 +82,14 @@ def test_heightfield_sampling_matches_grid_and_interpolates():
 
 
 def test_seed_ranges():
-    assert parse_seed_ranges("0-3,7") == [0, 1, 2, 3, 7]
-    with pytest.raises(ValueError):
-        parse_seed_ranges("5-2")
+    assert list(iter_seeds(parse_seed_ranges("0-3,7,2,3-5"))) == [0, 1, 2, 3, 7, 4, 5]
+    for bad in ("5-2", "-3", "a-b", "1-x"):
+        with pytest.raises(ValueError):
+            parse_seed_ranges(bad)
+
+
+def test_huge_seed_range_is_lazy():
+    ranges = parse_seed_ranges("0-100000000")  # expanded up front this would take gigabytes
+    seeds = iter_seeds(ranges)
+    assert [next(seeds) for _ in range(3)] == [0, 1, 2]
+    assert sum(len(r) for r in ranges) == 100_000_001

@@ -15,6 +15,8 @@ import os
 import shutil
 from typing import Callable
 
+from .atomic import write_text
+
 STAGE = ".gs-overwrite"
 JOURNAL = ".gs-commit.json"
 
@@ -48,11 +50,7 @@ def commit(out_dir: str, is_product: IsProduct) -> None:
     stage = stage_dir(out_dir)
     journal = os.path.join(stage, JOURNAL)
     if not os.path.exists(journal):
-        staged = [rel for rel in _files(stage) if rel != JOURNAL]
-        tmp = f"{journal}.tmp{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(staged, fh)
-        os.replace(tmp, journal)
+        write_text(journal, json.dumps([rel for rel in _files(stage) if rel != JOURNAL]))
     with open(journal, encoding="utf-8") as fh:
         staged = json.load(fh)
     new = set(staged)

@@ -8,13 +8,17 @@ import argparse
 import os
 import sys
 
+from ...common import interrupt
+from ...common.cli_args import count
+from ...common.folder_lock import FolderLock, FolderLockedError
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("blend", metavar="SCENE.blend", help="the .blend file to render (its scene camera must move)")
     parser.add_argument("--out", required=True, metavar="DIR", help="dataset folder to write")
-    parser.add_argument("--samples", type=int, default=None, metavar="N",
+    parser.add_argument("--samples", type=count(1, 1_000_000), default=None, metavar="N",
                         help="Cycles samples for the RGB images (default: the scene's setting)")
-    parser.add_argument("--frames", type=int, nargs=2, default=None, metavar=("A", "B"),
+    parser.add_argument("--frames", type=count(0), nargs=2, default=None, metavar=("A", "B"),
                         help="render frames A..B (inclusive) instead of the scene's frame range")
     parser.add_argument("--scene", default=None, metavar="NAME", help="scene to render (default: the active one)")
     parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
@@ -22,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-denoise", action="store_true", help="leave the RGB images un-denoised")
     parser.add_argument("--exr", action="store_true", help="also write linear-light EXR images")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing dataset in DIR")
-    parser.add_argument("--max-points", type=int, default=100_000, metavar="N",
+    parser.add_argument("--max-points", type=count(1), default=100_000, metavar="N",
                         help="at most about N points in points3d.ply (default 100000)")
 
 
@@ -31,9 +35,24 @@ def run(args: argparse.Namespace) -> int:
     if not os.path.isfile(blend):
         print(f"render: {blend}: no such .blend file", file=sys.stderr)
         return 2
-    if args.samples is not None and args.samples < 1:
-        print(f"render: --samples must be at least 1, got {args.samples}", file=sys.stderr)
+    if args.frames and args.frames[0] > args.frames[1]:
+        print(f"render: --frames {args.frames[0]} {args.frames[1]}: the first frame comes after the last",
+              file=sys.stderr)
         return 2
+    out = os.path.abspath(args.out)
+    if os.path.exists(out) and not os.path.isdir(out):
+        print(f"render: --out {out} exists and is not a folder", file=sys.stderr)
+        return 2
+    interrupt.install("render")
+    try:
+        with FolderLock(out, "render"):
+            return _render_locked(args, blend)
+    except FolderLockedError as exc:
+        print(f"render: {exc}", file=sys.stderr)
+        return 1
+
+
+def _render_locked(args: argparse.Namespace, blend: str) -> int:
     import bpy
     from tqdm import tqdm
 
@@ -77,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         bar.close()
         print(f"render: interrupted; finished frames were kept in {os.path.abspath(args.out)} "
               "(run the same command again to resume)", file=sys.stderr)
-        return 130
+        return interrupt.exit_code()
     bar.close()
     t = summary["timings_s"]
     print(f"render: {summary['frames_done']}/{summary['frames_total']} frames in {summary['out_dir']} "

@@ -3,15 +3,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
+import re
 
 import numpy as np
 
 MANIFEST = ".render_progress.json"
 TEST_EVERY = 8  # every 8th frame (index 0, 8, 16, ...) is held out for test
-# folders and files the renderer owns; ``overwrite`` removes exactly these
+# folders and files the renderer owns (see is_dataset_file)
 OWNED_DIRS = ("images", "depth", "flow", "normals", "segmentation", "cameras", "preview")
 OWNED_FILES = ("transforms.json", "segmentation.json", "points3d.ply", "scene.json", MANIFEST)
+SCENE_FILE = "scene.blend"  # written by generate beside the dataset
 
 
 def frame_name(frame: int) -> str:
@@ -77,16 +78,24 @@ def load_manifest(out_dir: str) -> dict | None:
         raise ValueError(f"{path}: unreadable progress manifest ({exc}); re-run with overwrite") from exc
 
 
-def remove_outputs(out_dir: str) -> None:
-    """Delete what a previous render wrote into ``out_dir`` (and nothing else)."""
-    for d in OWNED_DIRS:
-        p = os.path.join(out_dir, d)
-        if os.path.isdir(p):
-            shutil.rmtree(p)
-    for f in OWNED_FILES:
-        p = os.path.join(out_dir, f)
-        if os.path.exists(p):
-            os.remove(p)
+_FRAME_FILE = re.compile(r"^\d{5}(_[a-z_]+)?\.(png|npy|exr)$")
+_COLMAP_FILES = {"cameras/colmap/cameras.txt", "cameras/colmap/images.txt", "cameras/colmap/points3D.txt"}
+
+
+def is_dataset_file(rel: str) -> bool:
+    """Whether a path relative to a dataset folder is one the renderer writes.
+
+    ``overwrite`` replaces exactly these; anything else a user put in the folder stays.
+    """
+    if rel in OWNED_FILES or rel in _COLMAP_FILES:
+        return True
+    top, _, name = rel.partition("/")
+    return top in OWNED_DIRS and "/" not in name and bool(_FRAME_FILE.match(name))
+
+
+def is_scene_output_file(rel: str) -> bool:
+    """What ``generate`` writes: scene.blend and its dataset."""
+    return rel == SCENE_FILE or is_dataset_file(rel)
 
 
 def transforms_document(intrinsics: dict, frames: list[dict], exr: bool) -> dict:
