@@ -46,6 +46,10 @@ REQUIREMENTS = [
     "ninja==1.13.2",  # fast, cached C++ builds of cuda_ext
 ]
 
+# Independent splat tools the tests check our files against (npm, pinned; installed into build/npm).
+NPM_TOOLS = ["@playcanvas/splat-transform@3.7.0", "gltf-validator@2.0.0-dev.3.10"]
+NPM_PREFIX = BUILD / "npm"
+
 # Packages of the repository that the extension zip carries inside the add-on package.
 BUNDLED_PACKAGES = ["procgen", "cuda_ext"]
 
@@ -105,6 +109,7 @@ def setup(blender: str = DEFAULT_BLENDER) -> Path:
     wanted = {"requirements": reqs}
     if py.exists() and stamp.exists() and json.loads(stamp.read_text()) == wanted:
         say(f"environment {venv_dir(blender).name} is up to date (bpy {BPY_RELEASES[blender]}, torch 2.13.0)")
+        npm_tools()
         return py
     if not py.exists():
         say(f"creating environment {venv_dir(blender).name}")
@@ -112,7 +117,24 @@ def setup(blender: str = DEFAULT_BLENDER) -> Path:
     say(f"installing {len(reqs)} pinned packages into {venv_dir(blender).name} (cached downloads are reused)")
     run([py, "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off", *reqs])
     stamp.write_text(json.dumps(wanted, indent=1))
+    npm_tools()
     return py
+
+
+def npm_tools() -> bool:
+    """Install NPM_TOOLS into build/npm; False (and a message) where node or npm is missing."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not node or not npm:
+        say("node/npm not found: skipping the independent splat tools (their tests will skip)")
+        return False
+    stamp = NPM_PREFIX / ".gs-npm.json"
+    if stamp.exists() and json.loads(stamp.read_text()) == NPM_TOOLS:
+        say(f"npm tools in {NPM_PREFIX.relative_to(ROOT)} are up to date")
+        return True
+    NPM_PREFIX.mkdir(parents=True, exist_ok=True)
+    run([npm, "install", "--prefix", NPM_PREFIX, "--no-audit", "--no-fund", "--save-exact", *NPM_TOOLS])
+    stamp.write_text(json.dumps(NPM_TOOLS))
+    return True
 
 
 # ----------------------------------------------------------------------------- build

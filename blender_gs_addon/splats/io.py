@@ -44,6 +44,10 @@ FORMATS: dict[str, SplatFileFormat] = {f.suffix: f for f in (
     SplatFileFormat(".ply", "3DGS binary PLY (lossless; every trainer and viewer)", "ply", "read_ply", "write_ply"),
     SplatFileFormat(".splat", "compact .splat, 32 bytes per splat (8-bit colour and rotation, no higher SH)",
                     "splat_format", "read_splat", "write_splat"),
+    SplatFileFormat(".glb", "glTF 2.0 binary with KHR_gaussian_splatting (Y-up; float32, lossless within rounding)",
+                    "gltf", "read_gltf", "write_gltf"),
+    SplatFileFormat(".gltf", "glTF 2.0 JSON + .bin with KHR_gaussian_splatting (as .glb, buffer beside it)",
+                    "gltf", "read_gltf", "write_gltf"),
 )}
 
 EXTENSIONS = tuple(FORMATS)
