@@ -96,6 +96,33 @@ def test_a_foreign_dataset_is_not_overwritten(tmp_path):
     assert len(_transforms(tmp_path)["frames"]) == 2
 
 
+def test_interrupted_overwrite_keeps_the_old_dataset_and_user_files(tmp_path):
+    build_test_scene(resolution=RES, frames=3)
+    render_dataset(tmp_path, samples=1, device="cpu")
+    old = {n: (tmp_path / "depth" / n).read_bytes() for n in os.listdir(tmp_path / "depth")}
+    (tmp_path / "images" / "my_extra.png").write_bytes(b"a user's file")
+    bpy.context.scene.frame_end = 2
+    bpy.context.scene.frame_start = 0
+
+    def stop_after_one(done, total, message):
+        if done == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        render_dataset(tmp_path, samples=1, device="cpu", overwrite=True, progress=stop_after_one)
+    # the old dataset is whole: the new frames went to the staging folder
+    assert _frames_on_disk(tmp_path) == [1, 2, 3]
+    assert {n: (tmp_path / "depth" / n).read_bytes() for n in old} == old
+    assert (tmp_path / ".gs-overwrite" / "depth" / "00000.npy").exists()
+
+    summary = render_dataset(tmp_path, samples=1, device="cpu", overwrite=True)  # resumes the staged run
+    assert summary["complete"] and summary["frames_rendered_now"] == 2 and summary["out_dir"] == str(tmp_path)
+    assert _frames_on_disk(tmp_path) == [0, 1, 2]  # frame 3 of the old dataset is gone with it
+    assert [f["frame"] for f in _transforms(tmp_path)["frames"]] == [0, 1, 2]
+    assert (tmp_path / "images" / "my_extra.png").read_bytes() == b"a user's file"
+    assert not (tmp_path / ".gs-overwrite").exists()
+
+
 def test_scene_settings_restored_and_scene_info_recorded(tmp_path):
     objs = build_test_scene(resolution=RES, frames=2)
     scene = bpy.context.scene

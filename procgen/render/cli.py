@@ -56,7 +56,7 @@ def _render_locked(args: argparse.Namespace, blend: str) -> int:
     import bpy
     from tqdm import tqdm
 
-    from .dataset import render_dataset
+    from . import render_dataset
 
     try:
         bpy.ops.wm.open_mainfile(filepath=blend)

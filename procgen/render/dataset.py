@@ -11,6 +11,7 @@ from typing import Callable
 import bpy
 import numpy as np
 
+from ...common import staged_output
 from . import cameras, colmap, layout, passes, pointcloud, preview
 from . import segmentation as seg
 from .exr import read_passes
@@ -63,22 +64,27 @@ def _copy_atomic(src: str, dst: str) -> None:
     os.replace(tmp, dst)
 
 
-def _check_existing(out_dir: str, params: dict, overwrite: bool) -> dict | None:
+def _check_existing(out_dir: str, params: dict, restart_stage: bool) -> dict | None:
     """Decide between a fresh start, a resume and a refusal; returns the manifest to resume or None."""
     manifest = layout.load_manifest(out_dir)
     has_dataset = os.path.exists(os.path.join(out_dir, "transforms.json"))
-    if overwrite:
-        layout.remove_outputs(out_dir)
+    if restart_stage:  # an --overwrite staging folder: resume the same render, else start it afresh
+        if manifest is not None and manifest.get("params") == params:
+            return manifest
+        if os.path.basename(out_dir) != staged_output.STAGE:
+            raise ValueError(f"{out_dir} is not a staging folder; refusing to clear it")
+        shutil.rmtree(out_dir)  # everything in a staging folder was written by the renderer
+        os.makedirs(out_dir)
         return None
     if manifest is None:
         if has_dataset:
-            raise FileExistsError(f"{out_dir} already holds a dataset (transforms.json); pass overwrite to replace it")
+            raise FileExistsError(f"{out_dir} already holds a dataset (transforms.json); use --overwrite to replace it")
         return None
     if manifest.get("complete"):
-        raise FileExistsError(f"{out_dir} already holds a complete dataset; pass overwrite to replace it")
+        raise FileExistsError(f"{out_dir} already holds a complete dataset; use --overwrite to replace it")
     if manifest.get("params") != params:
         raise FileExistsError(
-            f"{out_dir} holds an unfinished dataset rendered with other settings; pass overwrite to start again")
+            f"{out_dir} holds an unfinished dataset rendered with other settings; use --overwrite to start again")
     return manifest
 
 
@@ -93,7 +99,7 @@ def render_dataset(
     *,
     scene=None,
     samples: int | None = None,
-    overwrite: bool = False,
+    restart_stage: bool = False,
     progress: Callable[[int, int, str], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
     frames: tuple[int, int] | None = None,
@@ -107,7 +113,8 @@ def render_dataset(
     """Render every frame of ``scene`` (default: the context scene) from its camera into ``out_dir``.
 
     Writes the GUIDE dataset layout. Resumes an unfinished dataset rendered with the same
-    settings; refuses to touch a complete one unless ``overwrite``. ``should_cancel()`` is asked
+    settings; refuses to touch a complete one (``render_dataset`` of the package replaces one
+    with ``overwrite``). ``restart_stage`` is for that staging folder only. ``should_cancel()`` is asked
     before each frame; cancelling (or Ctrl-C) keeps the finished frames and writes a dataset of
     them (KeyboardInterrupt is re-raised afterwards). Returns a summary dict.
     """
@@ -138,7 +145,7 @@ def render_dataset(
 
     os.makedirs(out_dir, exist_ok=True)
     try:
-        manifest = _check_existing(out_dir, params, overwrite)
+        manifest = _check_existing(out_dir, params, restart_stage)
     except (FileExistsError, ValueError):
         scene.frame_set(original_frame)
         raise
