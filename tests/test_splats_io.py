@@ -8,6 +8,7 @@ import pytest
 
 from blender_gs_addon.splats import (SH_C0, SplatData, SplatFormatError, read_ply, read_splat, read_splats,
                                      write_ply, write_splat, write_splats)
+from blender_gs_addon.splats.ply import read_ply_element, write_ply_columns
 
 
 def random_splats(n: int, degree: int, normals: bool = True, seed: int = 0) -> SplatData:
@@ -26,14 +27,24 @@ def random_splats(n: int, degree: int, normals: bool = True, seed: int = 0) -> S
 
 def independent_ply(props: list[tuple[str, str]], rows: list[tuple], fmt="binary_little_endian 1.0") -> bytes:
     """A PLY file written with struct only, one record at a time."""
-    header = "ply\nformat " + fmt + "\nelement vertex %d\n" % len(rows)
-    header += "".join(f"property {t} {n}\n" for n, t in props) + "end_header\n"
-    codes = {"float": "f", "uchar": "B", "int": "i", "double": "d"}
-    if fmt.startswith("ascii"):
-        return header.encode() + "".join(" ".join(repr(v) for v in r) + "\n" for r in rows).encode()
+    return independent_elements([("vertex", props, rows)], fmt)
+
+
+def independent_elements(elements: list[tuple[str, list, list]], fmt="binary_little_endian 1.0",
+                         comments=()) -> bytes:
+    """A PLY file of several elements ((name, props, rows) each), written with struct only."""
+    codes = {"float": "f", "uchar": "B", "int": "i", "double": "d", "ushort": "H", "short": "h"}
     endian = "<" if "little" in fmt else ">"
-    rec = struct.Struct(endian + "".join(codes[t] for _, t in props))
-    return header.encode() + b"".join(rec.pack(*r) for r in rows)
+    header = "ply\nformat " + fmt + "\n" + "".join(f"comment {c}\n" for c in comments)
+    body = b""
+    for name, props, rows in elements:
+        header += f"element {name} {len(rows)}\n" + "".join(f"property {t} {n}\n" for n, t in props)
+        if fmt.startswith("ascii"):
+            body += "".join(" ".join(repr(v) for v in r) + "\n" for r in rows).encode()
+        else:
+            rec = struct.Struct(endian + "".join(codes[t] for _, t in props))
+            body += b"".join(rec.pack(*r) for r in rows)
+    return (header + "end_header\n").encode() + body
 
 
 # a degree-1 splat file in a shuffled property order, without normals, with two extra properties
@@ -237,3 +248,47 @@ def test_write_is_atomic_and_keeps_old_file_on_failure(tmp_path):
         write_ply(path, bad)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["keep.ply"]  # no temporary left behind
+
+
+# ----------------------------------------------------------------------------- any PLY element as columns
+
+MIXED = [("x", "float"), ("count", "int"), ("red", "uchar"), ("depth", "double"), ("label", "ushort")]
+MIXED_ROWS = [(0.5, -3, 255, 1e-300, 65535), (-2.25, 7, 0, 3.5, 1), (1e30, 0, 128, -0.0, 300)]
+
+
+@pytest.mark.parametrize("fmt", ["binary_little_endian 1.0", "binary_big_endian 1.0", "ascii 1.0"])
+def test_any_element_reads_into_named_columns(tmp_path, fmt):
+    # a camera element before the vertices: its records must be skipped, whatever the format
+    cams = ("camera", [("fx", "float"), ("id", "uchar")], [(500.0, 1), (620.5, 2)])
+    path = tmp_path / "mixed.ply"
+    path.write_bytes(independent_elements([cams, ("vertex", MIXED, MIXED_ROWS)], fmt, comments=["made here"]))
+    v = read_ply_element(path)
+    assert len(v) == 3 and v.props == MIXED and v.comments == ["made here"]
+    for j, (name, _) in enumerate(MIXED):
+        np.testing.assert_array_equal(v[name], [np.float32(r[j]) if name == "x" else r[j] for r in MIXED_ROWS])
+    assert v["red"].dtype == np.uint8 and v["depth"].dtype == np.float64 and "y" not in v
+    c = read_ply_element(path, "camera")
+    np.testing.assert_array_equal(c["fx"], [500.0, 620.5])
+    with pytest.raises(SplatFormatError, match="no 'face' element"):
+        read_ply_element(path, "face")
+
+
+def test_columns_are_written_as_an_independent_writer_packs_them(tmp_path):
+    cols = {name: np.array([r[j] for r in MIXED_ROWS]) for j, (name, _) in enumerate(MIXED)}
+    dtypes = {"x": np.float32, "count": np.int32, "red": np.uint8, "label": np.uint16}  # depth: its own float64
+    write_ply_columns(tmp_path / "ours.ply", cols, dtypes, comments=["c1"])
+    want = independent_elements([("vertex", MIXED, MIXED_ROWS)], comments=["c1"])
+    assert (tmp_path / "ours.ply").read_bytes() == want
+    with pytest.raises(SplatFormatError, match="differ in length"):
+        write_ply_columns(tmp_path / "bad.ply", {"a": np.zeros(2), "b": np.zeros(3)})
+    with pytest.raises(SplatFormatError, match="no type"):
+        write_ply_columns(tmp_path / "bad.ply", {"flag": np.zeros(2, bool)})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ours.ply"]
+
+
+def test_list_properties_are_refused_with_the_element_named(tmp_path):
+    path = tmp_path / "mesh.ply"
+    path.write_bytes(b"ply\nformat binary_little_endian 1.0\nelement face 1\nproperty list uchar int vertex_indices\n"
+                     b"element vertex 1\nproperty float x\nend_header\n" + b"\3" + b"\0" * 16)
+    with pytest.raises(SplatFormatError, match="'face' has a list property 'vertex_indices'"):
+        read_ply_element(path)

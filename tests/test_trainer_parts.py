@@ -273,3 +273,30 @@ def test_bad_inputs_name_the_file(small_scene, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetError, match="no transforms.json"):
         load_dataset(str(tmp_path / "empty"))
+
+
+@pytest.mark.parametrize("fmt", ["binary_little_endian 1.0", "binary_big_endian 1.0", "ascii 1.0"])
+def test_initial_point_colours_scale_by_their_stored_type(tmp_path, fmt):
+    from test_splats_io import independent_elements
+
+    from blender_gs_addon.trainer.pointcloud import read_points_ply
+
+    xyz = [("x", "float"), ("y", "float"), ("z", "float")]
+    cases = {  # colour properties -> the values as written, and as read (0..1)
+        "uchar": ([("red", "uchar"), ("green", "uchar"), ("blue", "uchar")], (255, 0, 51), (1.0, 0.0, 0.2)),
+        "ushort": ([("r", "ushort"), ("g", "ushort"), ("b", "ushort")], (65535, 0, 13107), (1.0, 0.0, 0.2)),
+        "float": ([("diffuse_red", "float"), ("diffuse_green", "float"), ("diffuse_blue", "float")],
+                  (1.5, -0.5, 0.25), (1.0, 0.0, 0.25)),
+    }
+    for name, (props, raw, want) in cases.items():
+        path = tmp_path / f"{name}.ply"
+        path.write_bytes(independent_elements([("vertex", xyz + props, [(1.0, -2.0, 3.5) + raw] * 2)], fmt))
+        pts, cols = read_points_ply(str(path))
+        assert pts.dtype == np.float32 and cols.dtype == np.float32
+        np.testing.assert_array_equal(pts, [[1.0, -2.0, 3.5]] * 2)
+        np.testing.assert_allclose(cols, [want] * 2, atol=1e-7)
+    (tmp_path / "plain.ply").write_bytes(independent_elements([("vertex", xyz, [(0.0, 0.0, 0.0)])], fmt))
+    assert read_points_ply(str(tmp_path / "plain.ply"))[1] is None
+    (tmp_path / "flat.ply").write_bytes(independent_elements([("vertex", xyz[:2], [(0.0, 0.0)])], fmt))
+    with pytest.raises(ValueError, match="flat.ply: vertex element has no 'z'"):
+        read_points_ply(str(tmp_path / "flat.ply"))

@@ -15,8 +15,8 @@ import bpy
 import numpy as np
 
 from ..splats import SH_C0, SplatData, SplatFormatError
-from ..splats.data import check_property_names
-from ..splats.ply import PlyTable, atomic_write, read_ply_table
+from ..splats.data import check_property_names, field_columns
+from ..splats.ply import PLY_TYPES, PlyTable, read_ply_table, write_ply_records
 from ..splats.table import fields_from_table, gather, rows_from_fields, transpose_blocked
 from ..splats.transform import bake_transform
 
@@ -237,8 +237,6 @@ def splats_from_object(obj, apply_transform: bool = True) -> SplatData:
         k1, has_normals = check_property_names(prop_names, None)
     except SplatFormatError as exc:
         raise SplatObjectError(f"object {obj.name!r} has no splat attributes ({exc.reason})") from None
-    from ..splats.data import field_columns
-
     core = [p for props in field_columns(k1, has_normals).values() for p in props if p not in ("x", "y", "z")]
     rows = np.empty((len(core), n), np.float32)  # one contiguous row per attribute
     pos = np.empty(3 * n, np.float32)
@@ -326,8 +324,6 @@ def _is_identity(matrix) -> bool:
 
 def _write_ply_direct(obj, path: str) -> int | None:
     """The fast PLY export, or None when the object does not qualify (then use SplatData)."""
-    from ..splats.ply import PLY_TYPES
-
     if obj.mode == "EDIT":
         raise SplatObjectError(f"object {obj.name!r} is in Edit mode; switch to Object mode to read its splats")
     info = json.loads(obj.data.get(LAYOUT_KEY, "{}"))
@@ -355,8 +351,6 @@ def _write_ply_direct(obj, path: str) -> int | None:
         else:
             attrs[attr_of[prop]].data.foreach_get("value", rows[j])
     del pos
-    lines = ["ply", "format binary_little_endian 1.0"] + [f"comment {c}" for c in info.get("comments", [])]
-    lines += [f"element vertex {n}"] + [f"property {t} {p}" for p, t in layout] + ["end_header"]
 
     def records(block: int = 4096):  # file rows, transposed through one reused buffer
         buf = np.empty((block, len(layout)), "<f4")
@@ -365,5 +359,5 @@ def _write_ply_direct(obj, path: str) -> int | None:
             buf[:b] = rows[:, i:i + b].T
             yield buf[:b]
 
-    atomic_write(path, [("\n".join(lines) + "\n").encode("ascii"), records()])
+    write_ply_records(path, layout, n, records(), info.get("comments", []))
     return n

@@ -1,18 +1,20 @@
-"""The 3DGS PLY layout: read any property order, write bit-exact (bpy-free).
+"""PLY files, the project's one reader and writer of them (bpy-free).
 
-One ``vertex`` element of scalar properties; binary little-endian is what tools write,
-binary big-endian and ascii are read too. Reading builds a numpy structured dtype from
-the header and reads the vertex block in one call; there are no per-splat Python loops.
+General part: any element of scalar properties read into named columns (binary of either
+endianness, or ascii) and named columns written as binary little-endian, atomically.
+Splat part: the 3DGS layout (one ``vertex`` element of float properties) read in any
+property order into SplatData, and written back bit-exact. Reading builds a numpy
+structured dtype from the header and reads an element in one call: no per-row Python loops.
 """
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.recfunctions import structured_to_unstructured
 
+from ..common import atomic
 from .data import SplatData, check_property_names, field_columns
 from .errors import SplatFormatError
 from .table import fields_from_table, table_from_fields
@@ -27,7 +29,7 @@ PLY_TYPES = {
 NUMPY_TO_PLY = {"i1": "char", "u1": "uchar", "i2": "short", "u2": "ushort", "i4": "int",
                 "u4": "uint", "f4": "float", "f8": "double"}
 FLOAT_TYPES = {"float", "float32", "double", "float64"}
-MAX_HEADER = 1 << 20  # a header longer than 1 MiB is not a splat file
+MAX_HEADER = 1 << 20  # a header longer than 1 MiB is not a PLY file we can use
 
 
 @dataclass
@@ -107,54 +109,112 @@ def _struct_dtype(path: str, el: _Element, byteorder: str) -> np.dtype:
         raise SplatFormatError(path, f"element {el.name!r} has duplicate property names")
     for n, t in el.props:
         if t.startswith("list:"):
-            raise SplatFormatError(path, f"element {el.name!r} has a list property {n!r}; cannot locate the splats")
+            raise SplatFormatError(path, f"element {el.name!r} has a list property {n!r}; only scalar "
+                                         "properties are read (and the data after a list cannot be located)")
     return np.dtype([(n, byteorder + PLY_TYPES[t]) for n, t in el.props])
+
+
+def _read_header(path: str, f) -> tuple[_Header, int]:
+    """(header, file size in bytes) of the open file ``f``."""
+    size = os.fstat(f.fileno()).st_size
+    return _parse_header(path, f.read(min(size, MAX_HEADER))), size
+
+
+def _element_index(path: str, header: _Header, name: str) -> int:
+    index = next((i for i, e in enumerate(header.elements) if e.name == name), None)
+    if index is None:
+        raise SplatFormatError(path, f"PLY file has no {name!r} element")
+    return index
+
+
+def _read_body(path: str, f, size: int, header: _Header, index: int) -> np.ndarray:
+    """The records of element ``index``: a structured array [count], one field per property."""
+    if header.fmt == "ascii":
+        return _read_ascii(path, f, header, index)
+    order = "<" if header.fmt == "binary_little_endian" else ">"
+    offset = header.size
+    for e in header.elements[:index]:
+        offset += _struct_dtype(path, e, order).itemsize * e.count
+    el = header.elements[index]
+    dtype = _struct_dtype(path, el, order)
+    need = offset + dtype.itemsize * el.count
+    if need > size:
+        raise SplatFormatError(path, f"file is truncated: the header promises {el.count} {el.name!r} records "
+                                     f"({need} bytes) but the file has {size} bytes")
+    f.seek(offset)
+    arr = np.fromfile(f, dtype=dtype, count=el.count)
+    if arr.shape[0] != el.count:
+        raise SplatFormatError(path, f"could only read {arr.shape[0]} of {el.count} {el.name!r} records")
+    return arr
+
+
+@dataclass
+class PlyElement:
+    """One element of a PLY file as read: its scalar properties as named columns."""
+
+    name: str
+    data: np.ndarray  # [N] structured array, one field per property in file order, native byte order
+    props: list[tuple[str, str]]  # (name, ply type) in file order
+    comments: list[str]
+
+    def __len__(self) -> int:
+        return int(self.data.shape[0])
+
+    def __getitem__(self, name: str) -> np.ndarray:  # [N] one property
+        return self.data[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.data.dtype.names
+
+
+def read_ply_element(path: str | os.PathLike, element: str = "vertex") -> PlyElement:
+    """Read one element of any PLY file (binary of either endianness, or ascii).
+
+    Raises SplatFormatError naming the file when it is not PLY, the element is missing or
+    has list properties, or the file is shorter than its header says.
+    """
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as f:
+            header, size = _read_header(path, f)
+            index = _element_index(path, header, element)
+            data = _read_body(path, f, size, header, index)
+    except OSError as exc:
+        raise SplatFormatError(path, f"cannot read file: {exc.strerror or exc}") from None
+    data = data.astype(data.dtype.newbyteorder("="), copy=False)  # free unless the file's order is not ours
+    return PlyElement(element, data, list(header.elements[index].props), header.comments)
+
+
+def _check_splat_header(path: str, header: _Header, vertex: _Element) -> tuple[int, bool]:
+    """Reject what is not an uncompressed 3DGS file before reading its data -> (k1, has normals)."""
+    if any(e.name == "chunk" for e in header.elements):
+        raise SplatFormatError(path, "compressed PLY (quantised splats in a 'chunk' element) is not supported; "
+                                     "convert it to the uncompressed 3DGS layout first")
+    k1, has_normals = check_property_names([n for n, _ in vertex.props], path)
+    types = dict(vertex.props)
+    for n in (p for props in field_columns(k1, has_normals).values() for p in props):
+        if types[n] not in FLOAT_TYPES:
+            raise SplatFormatError(path, f"property {n!r} has type {types[n]}; splat properties must be float")
+    if vertex.count == 0:
+        raise SplatFormatError(path, "the file holds no splats (vertex count 0)")
+    return k1, has_normals
 
 
 def read_ply_table(path: str | os.PathLike) -> "PlyTable":
     """Read and validate a 3DGS PLY file into a PlyTable (the rows as stored; see read_ply)."""
     path = os.fspath(path)
     try:
-        size = os.path.getsize(path)
         with open(path, "rb") as f:
-            head = f.read(min(size, MAX_HEADER))
-            header = _parse_header(path, head)
-            vertex_i = next((i for i, e in enumerate(header.elements) if e.name == "vertex"), None)
-            if vertex_i is None:
-                raise SplatFormatError(path, "PLY file has no 'vertex' element")
+            header, size = _read_header(path, f)
+            vertex_i = _element_index(path, header, "vertex")
             vertex = header.elements[vertex_i]
-            if any(e.name == "chunk" for e in header.elements):
-                raise SplatFormatError(path, "compressed PLY (quantised splats in a 'chunk' element) is not supported; "
-                                             "convert it to the uncompressed 3DGS layout first")
-            names = [n for n, _ in vertex.props]
-            k1, has_normals = check_property_names(names, path)
-            core = [p for props in field_columns(k1, has_normals).values() for p in props]
-            types = dict(vertex.props)
-            for n in core:
-                if types[n] not in FLOAT_TYPES:
-                    raise SplatFormatError(path, f"property {n!r} has type {types[n]}; splat properties must be float")
-            if vertex.count == 0:
-                raise SplatFormatError(path, "the file holds no splats (vertex count 0)")
-            if header.fmt == "ascii":
-                arr = _read_ascii(path, f, header, vertex_i)
-            else:
-                order = "<" if header.fmt == "binary_little_endian" else ">"
-                offset = header.size
-                for e in header.elements[:vertex_i]:
-                    offset += _struct_dtype(path, e, order).itemsize * e.count
-                dtype = _struct_dtype(path, vertex, order)
-                need = offset + dtype.itemsize * vertex.count
-                if need > size:
-                    raise SplatFormatError(
-                        path, f"file is truncated: the header promises {vertex.count} splats "
-                              f"({need} bytes) but the file has {size} bytes")
-                f.seek(offset)
-                arr = np.fromfile(f, dtype=dtype, count=vertex.count)
-                if arr.shape[0] != vertex.count:
-                    raise SplatFormatError(path, f"could only read {arr.shape[0]} of {vertex.count} splats")
+            k1, has_normals = _check_splat_header(path, header, vertex)
+            arr = _read_body(path, f, size, header, vertex_i)
     except OSError as exc:
         raise SplatFormatError(path, f"cannot read file: {exc.strerror or exc}") from None
 
+    names = [n for n, _ in vertex.props]
+    core = [p for props in field_columns(k1, has_normals).values() for p in props]
     # one [N, P] float32 table: a free view when every property is float32 (the common case)
     field_types = {arr.dtype.fields[n][0] for n in names}
     if len(field_types) == 1 and next(iter(field_types)).kind == "f" and next(iter(field_types)).itemsize == 4:
@@ -223,27 +283,25 @@ class PlyTable:
         return data
 
 
-def _read_ascii(path: str, f, header: _Header, vertex_i: int) -> np.ndarray:
+def _read_ascii(path: str, f, header: _Header, index: int) -> np.ndarray:
     f.seek(header.size)
     lines = f.read().split(b"\n")
-    skip = 0
-    for e in header.elements[:vertex_i]:
-        skip += e.count
-    vertex = header.elements[vertex_i]
-    body = lines[skip:skip + vertex.count]
-    if len(body) < vertex.count:
-        raise SplatFormatError(path, f"ascii PLY is truncated: {len(body)} of {vertex.count} vertex lines")
+    skip = sum(e.count for e in header.elements[:index])  # one line per record
+    el = header.elements[index]
+    body = lines[skip:skip + el.count]
+    if len(body) < el.count:
+        raise SplatFormatError(path, f"ascii PLY is truncated: {len(body)} of {el.count} {el.name!r} lines")
     try:
         values = np.array(b" ".join(body).split(), dtype=np.float64)
     except ValueError:
-        raise SplatFormatError(path, "ascii PLY vertex data contains a non-number") from None
-    nprops = len(vertex.props)
-    if values.size != nprops * vertex.count:
-        raise SplatFormatError(path, f"ascii PLY vertex lines hold {values.size} numbers, expected {nprops * vertex.count}")
-    values = values.reshape(vertex.count, nprops)
-    dtype = _struct_dtype(path, vertex, "=")
-    arr = np.empty(vertex.count, dtype)
-    for i, (n, _) in enumerate(vertex.props):
+        raise SplatFormatError(path, f"ascii PLY {el.name!r} data contains a non-number") from None
+    nprops = len(el.props)
+    if values.size != nprops * el.count:
+        raise SplatFormatError(path, f"ascii PLY {el.name!r} lines hold {values.size} numbers, "
+                                     f"expected {nprops * el.count}")
+    values = values.reshape(el.count, nprops)
+    arr = np.empty(el.count, _struct_dtype(path, el, "="))
+    for i, (n, _) in enumerate(el.props):
         arr[n] = values[:, i]
     return arr
 
@@ -287,13 +345,43 @@ def _write_layout(data: SplatData) -> list[tuple[str, str]]:
     return out
 
 
-def ply_header(data: SplatData, layout: list[tuple[str, str]]) -> bytes:
-    lines = ["ply", "format binary_little_endian 1.0"]
-    lines += [f"comment {c}" for c in data.comments]
-    lines.append(f"element vertex {len(data)}")
-    lines += [f"property {t} {n}" for n, t in layout]
-    lines.append("end_header")
+def ply_header(count: int, props: list[tuple[str, str]], comments=(), element: str = "vertex") -> bytes:
+    """Header of a binary little-endian PLY file with one element of scalar ``props`` (name, ply type)."""
+    lines = ["ply", "format binary_little_endian 1.0", *(f"comment {c}" for c in comments),
+             f"element {element} {count}", *(f"property {t} {n}" for n, t in props), "end_header"]
     return ("\n".join(lines) + "\n").encode("ascii")
+
+
+def write_ply_records(path: str | os.PathLike, props: list[tuple[str, str]], count: int, records,
+                      comments=()) -> None:
+    """Write one ``vertex`` element atomically: the header, then ``records`` as given.
+
+    records: the little-endian rows laid out as ``props`` says: a numpy array, or an
+    iterable of arrays or bytes (chunks are written as they come, never joined in memory).
+    """
+    atomic_write(os.fspath(path), [ply_header(count, props, comments), records])
+
+
+def write_ply_columns(path: str | os.PathLike, columns: dict[str, np.ndarray], dtypes: dict | None = None,
+                      comments=()) -> None:
+    """Write named columns ([N] each, in the given order) as a binary little-endian ``vertex`` element.
+
+    dtypes: name -> numpy dtype stored in the file (default: the column's own); values are
+    cast as numpy assignment casts. Atomic: the old file stays until the new one is complete.
+    """
+    path = os.fspath(path)
+    dtypes = dtypes or {}
+    fields = [(n, np.dtype(dtypes.get(n, np.asarray(c).dtype)).newbyteorder("<")) for n, c in columns.items()]
+    for n, dt in fields:
+        if dt.str[1:] not in NUMPY_TO_PLY:
+            raise SplatFormatError(path, f"column {n!r}: PLY has no type for {dt}")
+    lengths = {len(c) for c in columns.values()}
+    if len(lengths) > 1:
+        raise SplatFormatError(path, f"columns differ in length: {sorted(lengths)}")
+    body = np.empty(lengths.pop() if lengths else 0, np.dtype(fields))
+    for n, c in columns.items():
+        body[n] = c
+    write_ply_records(path, [(n, NUMPY_TO_PLY[dt.str[1:]]) for n, dt in fields], len(body), body, comments)
 
 
 def write_ply(path: str | os.PathLike, data: SplatData) -> None:
@@ -317,41 +405,12 @@ def write_ply(path: str | os.PathLike, data: SplatData) -> None:
         cols = data.columns()
         for n in names:
             body[n] = cols[n]
-    atomic_write(path, [ply_header(data, layout), body])
+    write_ply_records(path, layout, len(data), body, data.comments)
 
 
 def atomic_write(path: str, parts) -> None:
-    """Write bytes / numpy arrays (or iterables of them) to ``path`` through a temporary file."""
-    folder = os.path.dirname(os.path.abspath(path))
+    """Write bytes / numpy arrays (or iterables of them) to ``path`` atomically; OSError -> SplatFormatError."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=folder)
+        atomic.write_bytes(path, parts)
     except OSError as exc:
         raise SplatFormatError(path, f"cannot write: {exc.strerror or exc}") from None
-    try:
-        os.chmod(tmp, _file_mode(path))
-        with os.fdopen(fd, "wb") as f:
-            for p in parts:
-                for chunk in ([p] if isinstance(p, (bytes, np.ndarray)) else p):
-                    if isinstance(chunk, np.ndarray):
-                        f.write(memoryview(np.ascontiguousarray(chunk)).cast("B"))
-                    else:
-                        f.write(chunk)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise SplatFormatError(path, f"cannot write: {exc.strerror or exc}") from None
-        raise
-
-
-def _file_mode(path: str) -> int:
-    """Permissions for a new file: those of the file it replaces, else the umask default."""
-    try:
-        return os.stat(path).st_mode & 0o777
-    except OSError:
-        mask = os.umask(0)
-        os.umask(mask)
-        return 0o666 & ~mask

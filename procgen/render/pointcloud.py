@@ -6,6 +6,8 @@ import os
 
 import numpy as np
 
+from ...splats.ply import read_ply_element, write_ply_columns
+
 PLY_DTYPE = np.dtype(
     [("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("nx", "<f4"), ("ny", "<f4"), ("nz", "<f4"),
      ("red", "u1"), ("green", "u1"), ("blue", "u1")]
@@ -58,36 +60,18 @@ def choose_voxel(points: np.ndarray, max_points: int) -> float:
 
 
 def write_ply(path: str | os.PathLike, points: np.ndarray, colors: np.ndarray, normals: np.ndarray | None = None) -> None:
-    """Binary little-endian PLY of points [N, 3], colours [N, 3] uint8, normals [N, 3]; written atomically."""
-    n = len(points)
-    data = np.zeros(n, dtype=PLY_DTYPE)
-    for i, k in enumerate("xyz"):
-        data[k] = points[:, i]
-        if normals is not None:
-            data["n" + k] = normals[:, i]
-    for i, k in enumerate(("red", "green", "blue")):
-        data[k] = colors[:, i]
-    header = "ply\nformat binary_little_endian 1.0\n"
-    header += f"element vertex {n}\n"
-    header += "".join(f"property float {k}\n" for k in ("x", "y", "z", "nx", "ny", "nz"))
-    header += "".join(f"property uchar {k}\n" for k in ("red", "green", "blue"))
-    header += "end_header\n"
-    tmp = f"{os.fspath(path)}.tmp{os.getpid()}"
-    with open(tmp, "wb") as fh:
-        fh.write(header.encode("ascii"))
-        fh.write(data.tobytes())
-    os.replace(tmp, path)
+    """Binary little-endian PLY of points [N, 3], colours [N, 3] uint8, normals [N, 3] (zero when None); atomic."""
+    if normals is None:
+        normals = np.zeros((len(points), 3), np.float32)
+    columns = {k: points[:, i] for i, k in enumerate("xyz")}
+    columns.update({"n" + k: normals[:, i] for i, k in enumerate("xyz")})
+    columns.update({k: colors[:, i] for i, k in enumerate(("red", "green", "blue"))})
+    write_ply_columns(path, columns, {n: PLY_DTYPE.fields[n][0] for n in PLY_DTYPE.names})
 
 
 def read_ply(path: str | os.PathLike) -> np.ndarray:
-    """Vertices of a PLY written by ``write_ply`` (structured array with PLY_DTYPE fields)."""
-    with open(path, "rb") as fh:
-        blob = fh.read()
-    end = blob.find(b"end_header\n")
-    if not blob.startswith(b"ply\n") or end < 0:
-        raise ValueError(f"{os.fspath(path)}: not a PLY file")
-    header = blob[:end].decode("ascii").splitlines()
-    if "format binary_little_endian 1.0" not in header:
-        raise ValueError(f"{os.fspath(path)}: only binary little-endian PLY is read here")
-    n = next(int(line.split()[2]) for line in header if line.startswith("element vertex"))
-    return np.frombuffer(blob, dtype=PLY_DTYPE, count=n, offset=end + len(b"end_header\n"))
+    """Vertices of a PLY written by ``write_ply`` (structured array [N] with PLY_DTYPE fields)."""
+    vertices = read_ply_element(path, "vertex").data
+    if vertices.dtype != PLY_DTYPE:
+        raise ValueError(f"{os.fspath(path)}: not the point cloud layout ({', '.join(PLY_DTYPE.names)})")
+    return vertices
