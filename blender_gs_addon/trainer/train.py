@@ -14,7 +14,7 @@ import random
 import signal
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -22,12 +22,13 @@ import torch
 
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .datasets import Camera, Dataset, load_dataset
-from .densify import DensifyConfig, DensifyStats, densify_and_prune, reset_opacity
+from .densify import DensifyConfig
 from .losses import depth_loss, photometric_loss
 from .metrics import psnr, ssim_value
 from .model import GaussianModel
 from .optim import Adam
 from .schedule import Schedule
+from .strategy import DefaultStrategy, Strategy
 
 
 class TrainingError(RuntimeError):
@@ -215,185 +216,235 @@ def _set_rng_state(st: dict) -> None:
         torch.cuda.set_rng_state_all(st["cuda"])
 
 
-def train(cfg: TrainConfig) -> dict:
-    """Train on cfg.dataset, write results into cfg.out; returns the metrics dict.
-
-    Raises DatasetError for bad input and TrainingError when training diverges (NaN/Inf);
-    in the latter case the last good checkpoint is kept and nothing corrupt is written.
-    """
-    t_start = time.perf_counter()
-    device = pick_device(cfg.device)
-    if device.type == "cpu":
-        _set_threads()
+def _check_config(cfg: TrainConfig) -> None:
     if cfg.iterations < 1:
         raise TrainingError(f"iterations must be >= 1, got {cfg.iterations}")
     if not 0 <= cfg.sh_degree <= 3:
         raise TrainingError(f"sh degree must be 0..3, got {cfg.sh_degree}")
     if cfg.background not in ("random", "black", "white"):
         raise TrainingError(f"background must be random, black or white, got {cfg.background}")
-    if cfg.max_gaussians:
-        cfg.densify.max_gaussians = cfg.max_gaussians
-    os.makedirs(cfg.out, exist_ok=True)
+
+
+def _prepare_out_dir(out: str) -> None:
+    os.makedirs(out, exist_ok=True)
     try:
-        os.remove(os.path.join(cfg.out, ".cancel"))  # a stale request from an earlier run
+        os.remove(os.path.join(out, ".cancel"))  # a stale request from an earlier run
     except FileNotFoundError:
         pass
 
-    torch.manual_seed(cfg.seed)
-    random.seed(cfg.seed)
-    data: Dataset = load_dataset(cfg.dataset, downscale=cfg.downscale, load_depth=cfg.depth_weight > 0,
-                                 seed=cfg.seed, random_point_count=cfg.random_points)
-    train_views = [_ViewTensors(c, device, cfg.depth_weight > 0) for c in data.train]
-    test_views = [_ViewTensors(c, device, False) for c in data.test]
-    sched = Schedule.for_run(cfg.iterations, data.extent)
-    model = GaussianModel.from_points(data.points, data.colors, cfg.sh_degree, device)
-    opt = Adam(model.params, sched.initial_lrs())
-    stats = DensifyStats(len(model), device)
-    sampler = _ViewSampler(len(train_views), cfg.seed)
-    split_gen = torch.Generator(device=device)
-    split_gen.manual_seed(cfg.seed + 1)
-    history = {"iteration": [], "loss": [], "psnr": [], "gaussians": [], "eval": []}
-    loss_ema = None
-    start_iter = 0
-    elapsed_before = 0.0
 
-    ckpt_path = latest_checkpoint(cfg.out) if cfg.resume else None
-    if cfg.resume and ckpt_path is None:
-        print(f"{cfg.out}: no checkpoint to resume from; starting fresh", file=sys.stderr)
-    if ckpt_path is not None:
-        ck = load_checkpoint(ckpt_path)
+class Trainer:
+    """One training run in three parts: the constructor sets it up (from a checkpoint when
+    cfg.resume), `run()` iterates until the end, a cancel request or the time limit, and
+    `finish(status)` writes the results. Densification is `self.strategy`'s business."""
+
+    def __init__(self, cfg: TrainConfig):
+        self.t_start = time.perf_counter()
+        self.cfg = cfg
+        self.device = pick_device(cfg.device)
+        if self.device.type == "cpu":
+            _set_threads()
+        _check_config(cfg)
+        if cfg.max_gaussians:
+            cfg.densify.max_gaussians = cfg.max_gaussians
+        _prepare_out_dir(cfg.out)
+
+        torch.manual_seed(cfg.seed)
+        random.seed(cfg.seed)
+        with_depth = cfg.depth_weight > 0
+        self.data: Dataset = load_dataset(cfg.dataset, downscale=cfg.downscale, load_depth=with_depth,
+                                          seed=cfg.seed, random_point_count=cfg.random_points)
+        self.train_views = [_ViewTensors(c, self.device, with_depth) for c in self.data.train]
+        self.test_views = [_ViewTensors(c, self.device, False) for c in self.data.test]
+        self.sched = Schedule.for_run(cfg.iterations, self.data.extent)
+        self.model = GaussianModel.from_points(self.data.points, self.data.colors, cfg.sh_degree, self.device)
+        self.opt = Adam(self.model.params, self.sched.initial_lrs())  # shares the model's parameter dict
+        self.strategy: Strategy = DefaultStrategy(cfg.densify, self.sched, len(self.model), self.device, cfg.seed)
+        self.sampler = _ViewSampler(len(self.train_views), cfg.seed)
+        self.history = {"iteration": [], "loss": [], "psnr": [], "gaussians": [], "eval": []}
+        self.loss_ema: float | None = None
+        self.iteration = self.start_iter = 0
+        self.elapsed_before = 0.0
+        self.fixed_bg = torch.tensor([1.0, 1.0, 1.0] if cfg.background == "white" else [0.0, 0.0, 0.0],
+                                     device=self.device)
+        self.ckpt_every = cfg.checkpoint_every or max(100, cfg.iterations // 10)
+        self.t_loop = time.perf_counter()
+        if cfg.resume:
+            self._resume()
+
+    # ------------------------------------------------------------------ checkpoints
+    def _resume(self) -> None:
+        cfg = self.cfg
+        path = latest_checkpoint(cfg.out)
+        if path is None:
+            print(f"{cfg.out}: no checkpoint to resume from; starting fresh", file=sys.stderr)
+            return
+        ck = load_checkpoint(path)
         if ck.get("total") != cfg.iterations or ck.get("max_sh_degree") != cfg.sh_degree:
-            raise TrainingError(f"{ckpt_path}: checkpoint is from a run of {ck.get('total')} iterations at SH degree "
+            raise TrainingError(f"{path}: checkpoint is from a run of {ck.get('total')} iterations at SH degree "
                                 f"{ck.get('max_sh_degree')}; resume with the same --iterations and --sh-degree")
         for k, v in ck["params"].items():
-            model.params[k] = v.to(device).requires_grad_(True)
-        opt.load_state_dict(ck["optimizer"])
-        stats = DensifyStats(len(model), device)
-        stats.load_state_dict(ck["stats"])
-        sampler.load(ck["sampler"])
+            self.model.params[k] = v.to(self.device).requires_grad_(True)
+        self.opt.load_state_dict(ck["optimizer"])
+        # checkpoints of earlier versions kept the strategy's two parts at the top level
+        self.strategy.load_state_dict(ck.get("strategy") or {"stats": ck["stats"], "split_gen": ck["split_gen"]})
+        self.sampler.load(ck["sampler"])
         _set_rng_state(ck["rng"])
-        split_gen.set_state(ck["split_gen"])
-        history = ck["history"]
-        start_iter = int(ck["iteration"])
-        elapsed_before = float(ck.get("elapsed", 0.0))
-        loss_ema = ck.get("loss_ema")
+        self.history = ck["history"]
+        self.iteration = self.start_iter = int(ck["iteration"])
+        self.elapsed_before = float(ck.get("elapsed", 0.0))
+        self.loss_ema = ck.get("loss_ema")
 
-    fixed_bg = torch.tensor([1.0, 1.0, 1.0] if cfg.background == "white" else [0.0, 0.0, 0.0], device=device)
-    ckpt_every = cfg.checkpoint_every or max(100, cfg.iterations // 10)
+    def _snapshot(self) -> dict:
+        return {"iteration": self.iteration, "total": self.cfg.iterations,
+                "params": {k: v.detach().cpu().clone() for k, v in self.model.params.items()},
+                "optimizer": self.opt.state_dict(), "strategy": self.strategy.state_dict(),
+                "sampler": self.sampler.state(), "rng": _rng_state(), "history": self.history,
+                "elapsed": self.elapsed(), "loss_ema": self.loss_ema, "max_sh_degree": self.cfg.sh_degree,
+                "extent": self.data.extent}
 
-    def snapshot(iteration: int, elapsed: float) -> dict:
-        return {"iteration": iteration, "total": cfg.iterations,
-                "params": {k: v.detach().cpu().clone() for k, v in model.params.items()},
-                "optimizer": opt.state_dict(), "stats": stats.state_dict(), "sampler": sampler.state(),
-                "rng": _rng_state(), "split_gen": split_gen.get_state(), "history": history,
-                "elapsed": elapsed, "loss_ema": loss_ema, "max_sh_degree": cfg.sh_degree, "extent": data.extent}
+    def elapsed(self) -> float:
+        """Training time of the whole run (earlier sessions included), in seconds."""
+        return self.elapsed_before + time.perf_counter() - self.t_loop
 
-    bar = None
-    if cfg.show_bar and not cfg.progress_json:
-        from tqdm import tqdm
+    # ------------------------------------------------------------------ the loop
+    def step(self) -> tuple[float, torch.Tensor, torch.Tensor]:
+        """One iteration: render a training view, back-propagate, update, let the strategy
+        densify. Returns (loss, render [H, W, 3], target [H, W, 3])."""
+        cfg = self.cfg
+        self.iteration += 1
+        it = self.iteration
+        self.opt.lrs["means"] = self.sched.means_lr(it)
+        view = self.train_views[self.sampler.next()]
+        bg = torch.rand(3, device=self.device) if cfg.background == "random" else self.fixed_bg
+        rgb, alpha, depth, meta = render(self.model, view, self.sched.sh_degree(it, cfg.sh_degree), bg)
+        gt = view.target(bg)
+        loss = photometric_loss(rgb, gt)
+        if cfg.depth_weight > 0 and view.depth is not None:
+            loss = loss + cfg.depth_weight * depth_loss(depth, alpha, view.depth, self.data.extent)
+        lv = loss.item()  # one host sync serves the guard and the running mean
+        if not math.isfinite(lv):
+            raise TrainingError(f"loss became {lv} at iteration {it}")
+        info = {**meta, "width": view.cam.width, "height": view.cam.height}
+        self.strategy.step_pre_backward(self.opt, info, it)
+        loss.backward()
+        with torch.no_grad():
+            self.strategy.step_post_backward(self.opt, info, it)
+            self.opt.step()
+            self.opt.zero_grad()
+            self.strategy.step_post_optimizer(self.opt, info, it)
+        self.loss_ema = lv if self.loss_ema is None else 0.9 * self.loss_ema + 0.1 * lv
+        return lv, rgb, gt
 
-        bar = tqdm(total=cfg.iterations, initial=start_iter, desc="train", unit="it", dynamic_ncols=True)
+    def _stop_reason(self, cancel: _CancelFlag) -> str | None:
+        if cancel.requested():
+            return "cancelled"
+        if self.cfg.time_limit_s and self.elapsed() >= self.cfg.time_limit_s:
+            return "time_limit"
+        return None
 
-    status = "finished"
-    iteration = start_iter
-    t_loop = time.perf_counter()
-    with _CancelFlag(cfg.out) as cancel:
-        try:
-            while iteration < cfg.iterations:
-                if cancel.requested():
-                    status = "cancelled"
-                    break
-                if cfg.time_limit_s and elapsed_before + time.perf_counter() - t_loop >= cfg.time_limit_s:
-                    status = "time_limit"
-                    break
-                bad = model.all_finite()
-                if bad is not None:
-                    raise TrainingError(f"parameter '{bad}' became NaN/Inf before iteration {iteration + 1}")
-                iteration += 1
-                opt.lrs["means"] = sched.means_lr(iteration)
-                view = train_views[sampler.next()]
-                bg = torch.rand(3, device=device) if cfg.background == "random" else fixed_bg
-                degree = sched.sh_degree(iteration, cfg.sh_degree)
-                rgb, alpha, depth, meta = render(model, view, degree, bg)
-                gt = view.target(bg)
-                loss = photometric_loss(rgb, gt)
-                if cfg.depth_weight > 0 and view.depth is not None:
-                    loss = loss + cfg.depth_weight * depth_loss(depth, alpha, view.depth, data.extent)
-                lv = loss.item()  # one host sync serves the guard and the running mean
-                if not math.isfinite(lv):
-                    raise TrainingError(f"loss became {lv} at iteration {iteration}")
-                loss.backward()
-                with torch.no_grad():
-                    if iteration <= sched.densify_until and meta["means2d"].grad is not None:
-                        stats.update(meta["means2d"].grad, meta["radii"], view.cam.width, view.cam.height)
-                    opt.step()
-                    opt.zero_grad()
-                    if sched.is_densify_step(iteration):
-                        densify_and_prune(opt, stats, cfg.densify, data.extent,
-                                          prune_large=iteration > sched.opacity_reset_interval, generator=split_gen)
-                    if sched.is_opacity_reset_step(iteration):
-                        reset_opacity(opt)
-                model.params = opt.params
-                loss_ema = lv if loss_ema is None else 0.9 * loss_ema + 0.1 * lv
-                if iteration % cfg.progress_every == 0 or iteration == cfg.iterations:
-                    train_psnr = psnr(rgb.detach().clamp(0, 1), gt)
-                    history["iteration"].append(iteration)
-                    history["loss"].append(loss_ema)
-                    history["psnr"].append(train_psnr)
-                    history["gaussians"].append(len(model))
-                    _emit(cfg, {"type": "progress", "iteration": iteration, "total": cfg.iterations,
-                                "loss": loss_ema, "psnr": train_psnr, "gaussians": len(model)})
-                    if bar is not None:
-                        bar.set_postfix(loss=f"{loss_ema:.4f}", psnr=f"{train_psnr:.2f}", n=len(model), refresh=False)
+    def run(self) -> str:
+        """Iterate to cfg.iterations; returns the status: finished, cancelled or time_limit."""
+        bar = None
+        if self.cfg.show_bar and not self.cfg.progress_json:
+            from tqdm import tqdm
+
+            bar = tqdm(total=self.cfg.iterations, initial=self.start_iter, desc="train", unit="it",
+                       dynamic_ncols=True)
+        status = "finished"
+        self.t_loop = time.perf_counter()
+        with _CancelFlag(self.cfg.out) as cancel:
+            try:
+                while self.iteration < self.cfg.iterations:
+                    stop = self._stop_reason(cancel)
+                    if stop is not None:
+                        status = stop
+                        break
+                    bad = self.model.all_finite()
+                    if bad is not None:
+                        raise TrainingError(f"parameter '{bad}' became NaN/Inf before iteration {self.iteration + 1}")
+                    _, rgb, gt = self.step()
+                    self._after_step(rgb, gt, bar)
+            except KeyboardInterrupt:  # a second Ctrl-C: stop mid-iteration
+                status = "cancelled"
+                if not self.model.consistent() or self.model.all_finite() is not None:
+                    raise TrainingError("interrupted in the middle of an update; the last checkpoint is kept") from None
+            finally:
                 if bar is not None:
-                    bar.update(1)
-                if cfg.eval_every and iteration % cfg.eval_every == 0 and test_views:
-                    ev = evaluate(model, test_views, cfg.sh_degree, fixed_bg)
-                    history["eval"].append({"iteration": iteration, "psnr": ev["psnr"], "ssim": ev["ssim"],
-                                            "wall_s": elapsed_before + time.perf_counter() - t_loop})
-                if cfg.callback is not None:
-                    cfg.callback(iteration, model)
-                if iteration % ckpt_every == 0 and iteration < cfg.iterations:
-                    if model.all_finite() is None:
-                        save_checkpoint(cfg.out, snapshot(iteration, elapsed_before + time.perf_counter() - t_loop))
-        except KeyboardInterrupt:  # a second Ctrl-C: stop mid-iteration
-            status = "cancelled"
-            if not model.consistent() or model.all_finite() is not None:
-                raise TrainingError("interrupted in the middle of an update; the last checkpoint is kept") from None
-        finally:
+                    bar.close()
+        return status
+
+    def _after_step(self, rgb: torch.Tensor, gt: torch.Tensor, bar) -> None:
+        """Progress, periodic evaluation, the callback and periodic checkpoints."""
+        cfg, it, n = self.cfg, self.iteration, len(self.model)
+        if it % cfg.progress_every == 0 or it == cfg.iterations:
+            train_psnr = psnr(rgb.detach().clamp(0, 1), gt)
+            for key, value in (("iteration", it), ("loss", self.loss_ema), ("psnr", train_psnr), ("gaussians", n)):
+                self.history[key].append(value)
+            _emit(cfg, {"type": "progress", "iteration": it, "total": cfg.iterations,
+                        "loss": self.loss_ema, "psnr": train_psnr, "gaussians": n})
             if bar is not None:
-                bar.close()
+                bar.set_postfix(loss=f"{self.loss_ema:.4f}", psnr=f"{train_psnr:.2f}", n=n, refresh=False)
+        if bar is not None:
+            bar.update(1)
+        if cfg.eval_every and it % cfg.eval_every == 0 and self.test_views:
+            ev = evaluate(self.model, self.test_views, cfg.sh_degree, self.fixed_bg)
+            self.history["eval"].append({"iteration": it, "psnr": ev["psnr"], "ssim": ev["ssim"],
+                                         "wall_s": self.elapsed()})
+        if cfg.callback is not None:
+            cfg.callback(it, self.model)
+        if it % self.ckpt_every == 0 and it < cfg.iterations and self.model.all_finite() is None:
+            save_checkpoint(cfg.out, self._snapshot())
 
-    if model.all_finite() is not None:
-        raise TrainingError(f"parameter '{model.all_finite()}' is NaN/Inf after iteration {iteration}")
-    loop_time = time.perf_counter() - t_loop
-    elapsed = elapsed_before + loop_time
-    save_checkpoint(cfg.out, snapshot(iteration, elapsed))
-    ply_path = os.path.join(cfg.out, "point_cloud.ply")
-    write_ply_atomic(model, ply_path)
-    ev = evaluate(model, test_views, cfg.sh_degree, fixed_bg, out_dir=cfg.out)
-    run_iters = iteration - start_iter
-    metrics = {
-        "status": status,
-        "psnr": ev["psnr"], "ssim": ev["ssim"], "test_views": len(test_views), "train_views": len(train_views),
-        "gaussians": len(model), "iterations": iteration, "total_iterations": cfg.iterations,
-        "wall_time_s": elapsed, "iterations_per_s": (run_iters / loop_time) if loop_time > 0 else None,
-        "device": str(device), "threads": torch.get_num_threads() if device.type == "cpu" else None,
-        "sh_degree": cfg.sh_degree, "background": cfg.background, "depth_weight": cfg.depth_weight,
-        "dataset": data.source, "layout": data.layout, "random_init": data.random_points,
-        "initial_points": int(len(data.points)), "notes": data.notes,
-        "per_view": ev["views"], "eval_curve": history["eval"],
-        "total_time_s": time.perf_counter() - t_start,
-    }
-    _write_json(os.path.join(cfg.out, "metrics.json"), metrics)
-    if history["iteration"]:
-        from ..procgen.render.png import write_png
+    # ------------------------------------------------------------------ results
+    def finish(self, status: str) -> dict:
+        """Final checkpoint, point_cloud.ply, held-out evaluation and renders, metrics.json, curves."""
+        cfg = self.cfg
+        bad = self.model.all_finite()
+        if bad is not None:
+            raise TrainingError(f"parameter '{bad}' is NaN/Inf after iteration {self.iteration}")
+        loop_time = time.perf_counter() - self.t_loop
+        save_checkpoint(cfg.out, self._snapshot())
+        ply_path = os.path.join(cfg.out, "point_cloud.ply")
+        write_ply_atomic(self.model, ply_path)
+        ev = evaluate(self.model, self.test_views, cfg.sh_degree, self.fixed_bg, out_dir=cfg.out)
+        metrics = self._metrics(status, ev, loop_time)
+        _write_json(os.path.join(cfg.out, "metrics.json"), metrics)
+        if self.history["iteration"]:
+            from ..procgen.render.png import write_png
 
-        from .plots import curve_image
+            from .plots import curve_image
 
-        write_png(os.path.join(cfg.out, "curves.png"),
-                  curve_image(history["iteration"], history["loss"], history["psnr"]))
-    _emit(cfg, {"type": "done", "ply": os.path.abspath(ply_path), "metrics": {
-        k: metrics[k] for k in ("status", "psnr", "ssim", "gaussians", "iterations", "wall_time_s",
-                                "iterations_per_s", "device")}})
-    return metrics
+            write_png(os.path.join(cfg.out, "curves.png"),
+                      curve_image(self.history["iteration"], self.history["loss"], self.history["psnr"]))
+        _emit(cfg, {"type": "done", "ply": os.path.abspath(ply_path), "metrics": {
+            k: metrics[k] for k in ("status", "psnr", "ssim", "gaussians", "iterations", "wall_time_s",
+                                    "iterations_per_s", "device")}})
+        return metrics
+
+    def _metrics(self, status: str, ev: dict, loop_time: float) -> dict:
+        cfg, data, run_iters = self.cfg, self.data, self.iteration - self.start_iter
+        return {
+            "status": status,
+            "psnr": ev["psnr"], "ssim": ev["ssim"], "test_views": len(self.test_views),
+            "train_views": len(self.train_views),
+            "gaussians": len(self.model), "iterations": self.iteration, "total_iterations": cfg.iterations,
+            "wall_time_s": self.elapsed_before + loop_time,
+            "iterations_per_s": (run_iters / loop_time) if loop_time > 0 else None,
+            "device": str(self.device), "threads": torch.get_num_threads() if self.device.type == "cpu" else None,
+            "sh_degree": cfg.sh_degree, "background": cfg.background, "depth_weight": cfg.depth_weight,
+            "dataset": data.source, "layout": data.layout, "random_init": data.random_points,
+            "initial_points": int(len(data.points)), "notes": data.notes,
+            "per_view": ev["views"], "eval_curve": self.history["eval"],
+            "total_time_s": time.perf_counter() - self.t_start,
+        }
+
+
+def train(cfg: TrainConfig) -> dict:
+    """Train on cfg.dataset, write results into cfg.out; returns the metrics dict.
+
+    Raises DatasetError for bad input and TrainingError when training diverges (NaN/Inf);
+    in the latter case the last good checkpoint is kept and nothing corrupt is written.
+    """
+    trainer = Trainer(cfg)
+    return trainer.finish(trainer.run())
