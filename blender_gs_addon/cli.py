@@ -13,6 +13,7 @@ import sys
 from typing import Sequence
 
 from .common import interrupt
+from .common.child_process import tie_to_parent
 
 # name -> (module relative to this package, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -43,6 +44,7 @@ def build_parser(prog: str = PROG) -> tuple[argparse.ArgumentParser, dict[str, o
 def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     """Parse ``argv`` (without the program name) and run the subcommand; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    tie_to_parent()
     parser, modules = build_parser(prog)
     if not argv:
         parser.print_help()

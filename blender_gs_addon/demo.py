@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from .common.child_process import tied_env
+
 DEFAULT_ITERATIONS = 1000
 # The demo must finish in minutes on a 2-core CPU: RGB render time is linear in samples, and
 # 16 denoised samples keep the held-out views clean enough to train on.
@@ -75,7 +77,7 @@ class Demo:
         """Run one stage's command, recording wall time and the child's peak resident memory."""
         print(f"\n[demo] === {stage} ===\n[demo] $ {' '.join(cmd)}", flush=True)
         t0 = time.perf_counter()
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = tied_env(dict(os.environ, PYTHONUNBUFFERED="1"))  # a killed demo takes its child along
         root = str(Path(__file__).resolve().parents[1])
         env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
         proc = subprocess.Popen(cmd, env=env)

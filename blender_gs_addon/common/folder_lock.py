@@ -13,6 +13,8 @@ import socket
 import sys
 import time
 
+from .child_process import remove_stale_temporaries
+
 LOCK_NAME = ".gs-lock"
 
 
@@ -70,6 +72,8 @@ class FolderLock:
         os.lseek(fd, 0, os.SEEK_SET)
         os.write(fd, json.dumps(info).encode().ljust(1024))
         self._fd = fd
+        # every writer of this folder holds the lock, so temporaries of dead writers are debris
+        remove_stale_temporaries(self.folder)
         return self
 
     def release(self) -> None:

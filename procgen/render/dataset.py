@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import time
 from typing import Callable
 
@@ -12,6 +11,7 @@ import bpy
 import numpy as np
 
 from ...common import staged_output
+from ...common.child_process import private_temp_dir
 from . import cameras, colmap, layout, passes, pointcloud, preview
 from . import segmentation as seg
 from .exr import read_passes
@@ -161,7 +161,7 @@ def render_dataset(
         progress(done, total, f"{done}/{total} frames already rendered" if done else "starting")
 
     settings = passes.Settings()
-    tmp_dir = tempfile.mkdtemp(prefix="gs_render_")
+    tmp_dir = private_temp_dir(out_dir, "render")  # removed below; by the next run if this one is killed
     cancelled = interrupted = False
     failure: BaseException | None = None
     rendered_now = 0
