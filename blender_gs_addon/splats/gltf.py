@@ -117,7 +117,7 @@ def read_gltf(path: str | os.PathLike, convert_axes: bool = True) -> SplatData:
 
 def _splat_primitives(doc: GltfDocument) -> list[tuple[dict, str, np.ndarray]]:
     """(primitive, description, 4x4 world matrix) of every splat primitive to read."""
-    placed: list[tuple[int, np.ndarray]] = []
+    placed: list[tuple[int, np.ndarray, str]] = []
     if doc.json.get("scenes"):
         scene_i = doc.json.get("scene", 0)
         scene = doc.item("scenes", scene_i, "the default scene")
@@ -129,13 +129,13 @@ def _splat_primitives(doc: GltfDocument) -> list[tuple[dict, str, np.ndarray]]:
             node = doc.item("nodes", node_i, f"scene {scene_i}")
             world = parent @ _node_matrix(doc, node, node_i)
             if "mesh" in node:
-                placed.append((node["mesh"], world))
+                placed.append((node["mesh"], world, f"node {node_i}"))
             stack += [(c, world, depth + 1) for c in node.get("children", [])]
     else:  # a file without scenes: every mesh where it stands
-        placed = [(i, np.eye(4)) for i in range(len(doc.json.get("meshes", [])))]
+        placed = [(i, np.eye(4), "the mesh list") for i in range(len(doc.json.get("meshes", [])))]
     found = []
-    for mesh_i, world in placed:
-        mesh = doc.item("meshes", mesh_i, "a node")
+    for mesh_i, world, owner in placed:
+        mesh = doc.item("meshes", mesh_i, owner)
         for prim_i, prim in enumerate(mesh.get("primitives", [])):
             if isinstance(prim, dict) and EXTENSION in (prim.get("extensions") or {}):
                 found.append((prim, f"mesh {mesh_i} primitive {prim_i}", world))

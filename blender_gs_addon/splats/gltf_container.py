@@ -29,6 +29,8 @@ COMPONENTS = {5120: np.dtype("i1"), 5121: np.dtype("u1"), 5122: np.dtype("<i2"),
               5125: np.dtype("<u4"), 5126: np.dtype("<f4")}
 COMPONENT_OF = {np.dtype(v).str: k for k, v in COMPONENTS.items()}
 TYPE_SIZES = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT2": 4, "MAT3": 9, "MAT4": 16}
+_SINGULAR = {"meshes": "mesh", "accessors": "accessor", "bufferViews": "buffer view", "buffers": "buffer",
+             "nodes": "node", "scenes": "scene"}
 _NORM_DIVISORS = {5120: 127.0, 5121: 255.0, 5122: 32767.0, 5123: 65535.0}
 
 
@@ -50,7 +52,8 @@ class GltfDocument:
         if not isinstance(items, list):
             raise self.fail(f"'{kind}' must be a list")
         if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(items):
-            raise self.fail(f"{where} refers to {kind[:-1]} {index!r}, but the file has {len(items)} {kind}")
+            raise self.fail(f"{where} refers to {_SINGULAR.get(kind, kind)} {index!r}, "
+                            f"but the file has {len(items)} {kind}")
         if not isinstance(items[index], dict):
             raise self.fail(f"{kind}[{index}] must be an object")
         return items[index]
