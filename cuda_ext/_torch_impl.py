@@ -14,6 +14,8 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from ..common.rotations_torch import quat_to_rotmat
+
 NEAR_PLANE = 0.2
 COV2D_DILATION = 0.3
 ALPHA_MAX = 0.99
@@ -24,15 +26,6 @@ SH_C1 = 0.4886025119029199
 SH_C2 = (1.0925484305920792, -1.0925484305920792, 0.31539156525252005, -1.0925484305920792, 0.5462742152960396)
 SH_C3 = (-0.5900435899266435, 2.890611442640554, -0.4570457994644658, 0.3731763325901154, -0.4570457994644658,
          1.445305721320277, -0.5900435899266435)
-
-
-def quat_to_rotmat(quats: Tensor) -> Tensor:  # [N, 4] (w, x, y, z) -> [N, 3, 3]
-    w, x, y, z = (quats / quats.norm(dim=-1, keepdim=True)).unbind(-1)
-    return torch.stack([
-        1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-        2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-        2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
-    ], dim=-1).reshape(-1, 3, 3)
 
 
 def project(means: Tensor, quats: Tensor, scales: Tensor, viewmat: Tensor, K: Tensor):

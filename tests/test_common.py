@@ -24,7 +24,8 @@ def axis_angles(n: int, seed: int):
     axes_ /= np.linalg.norm(axes_, axis=1, keepdims=True)
     angles = rng.uniform(0, np.pi, n)
     angles[:4] = np.pi  # trace -1: the w pivot vanishes, an x/y/z pivot must be used
-    axes_[1:4] = np.eye(3)
+    axes_[1:4] = np.eye(3)  # half turns about x, y, z: each of those pivots is the only one
+    angles[4] = 0.0  # the identity
     return axes_, angles
 
 

@@ -7,7 +7,7 @@ import zlib
 import numpy as np
 import pytest
 
-from blender_gs_addon.procgen.render import colmap, layout, pointcloud
+from blender_gs_addon.procgen.render import layout, pointcloud
 from blender_gs_addon.procgen.render.png import encode_png, read_png, write_png
 
 
@@ -82,18 +82,6 @@ def test_voxel_downsample_averages_per_cell():
     many = np.random.default_rng(2).uniform(size=(5000, 3))
     assert len(pointcloud.voxel_downsample(many, np.zeros_like(many), many,
                                            pointcloud.choose_voxel(many, 500))[0]) <= 500
-
-
-def test_quaternions_round_trip_every_branch():
-    rng = np.random.default_rng(3)
-    mats = [np.diag([1, -1, -1.0]), np.diag([-1, 1, -1.0]), np.diag([-1, -1, 1.0]), np.eye(3)]
-    for _ in range(50):
-        q = rng.normal(size=4)
-        mats.append(colmap.quaternion_to_rotation(q / np.linalg.norm(q)))
-    for R in mats:
-        q = colmap.rotation_to_quaternion(R)
-        assert q[0] >= 0 and np.isclose(np.linalg.norm(q), 1)
-        assert np.allclose(colmap.quaternion_to_rotation(q), R, atol=1e-9)
 
 
 def test_split_holds_out_every_eighth_frame():

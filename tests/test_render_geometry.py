@@ -11,6 +11,7 @@ import pytest
 from bpy_extras.object_utils import world_to_camera_view
 from mathutils import Vector
 
+from blender_gs_addon.common.rotations import quat_to_matrix
 from blender_gs_addon.procgen.render import render_dataset
 from blender_gs_addon.procgen.render.cameras import c2w_opencv, project, unproject_depth
 from blender_gs_addon.procgen.render.png import read_png
@@ -280,8 +281,6 @@ def test_transforms_json_follows_the_camera_file_conventions(dataset):
 
 
 def test_colmap_model_projects_like_blender(dataset):
-    from blender_gs_addon.procgen.render.colmap import quaternion_to_rotation
-
     out, tr, _ = dataset
     build_test_scene(resolution=RES, frames=FRAMES)
     scene = bpy.context.scene
@@ -293,7 +292,7 @@ def test_colmap_model_projects_like_blender(dataset):
     p = np.array([0.3, 0.7, 0.4])
     for line, entry in zip(lines, tr["frames"]):
         vals = line.split()
-        R = quaternion_to_rotation(np.array(vals[1:5], float))
+        R = quat_to_matrix(np.array(vals[1:5], float))
         t = np.array(vals[5:8], float)
         x = R @ p + t
         scene.frame_set(entry["frame"])

@@ -10,53 +10,13 @@ import dataclasses
 
 import numpy as np
 
+from ..common.rotations import matrix_to_quat, quat_multiply, quat_to_matrix
 from .data import SplatData
 from .sh_rotation import rotate_sh_rest
 
 
 class TransformError(ValueError):
     """The transform cannot be baked into splats (e.g. it has shear or zero scale)."""
-
-
-def quat_to_matrix(q: np.ndarray) -> np.ndarray:
-    """(w, x, y, z) quaternions [N, 4] (any norm) -> rotation matrices [N, 3, 3] (float64)."""
-    q = np.asarray(q, np.float64)
-    q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-30)
-    w, x, y, z = q.T
-    return np.stack([
-        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
-        np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
-        np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
-    ], axis=1)
-
-
-def matrix_to_quat(m: np.ndarray) -> np.ndarray:
-    """Rotation matrices [N, 3, 3] -> unit (w, x, y, z) quaternions [N, 4] with w >= 0 (float64)."""
-    m = np.asarray(m, np.float64)
-    tr = m[:, 0, 0] + m[:, 1, 1] + m[:, 2, 2]
-    # candidates from each of the four largest-component formulas; pick the best conditioned
-    cand = np.stack([
-        np.stack([1 + tr, m[:, 2, 1] - m[:, 1, 2], m[:, 0, 2] - m[:, 2, 0], m[:, 1, 0] - m[:, 0, 1]], -1),
-        np.stack([m[:, 2, 1] - m[:, 1, 2], 1 + 2 * m[:, 0, 0] - tr, m[:, 0, 1] + m[:, 1, 0], m[:, 0, 2] + m[:, 2, 0]], -1),
-        np.stack([m[:, 0, 2] - m[:, 2, 0], m[:, 0, 1] + m[:, 1, 0], 1 + 2 * m[:, 1, 1] - tr, m[:, 1, 2] + m[:, 2, 1]], -1),
-        np.stack([m[:, 1, 0] - m[:, 0, 1], m[:, 0, 2] + m[:, 2, 0], m[:, 1, 2] + m[:, 2, 1], 1 + 2 * m[:, 2, 2] - tr], -1),
-    ], axis=1)  # [N, 4 candidates, 4]
-    diag = np.stack([1 + tr, 1 + 2 * m[:, 0, 0] - tr, 1 + 2 * m[:, 1, 1] - tr, 1 + 2 * m[:, 2, 2] - tr], -1)
-    best = np.argmax(diag, axis=1)
-    q = cand[np.arange(len(m)), best]
-    q /= np.linalg.norm(q, axis=1, keepdims=True)
-    q[q[:, 0] < 0] *= -1
-    return q
-
-
-def quat_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Hamilton product a * b of (w, x, y, z) quaternions, broadcasting [.., 4]."""
-    aw, ax, ay, az = np.moveaxis(np.asarray(a, np.float64), -1, 0)
-    bw, bx, by, bz = np.moveaxis(np.asarray(b, np.float64), -1, 0)
-    return np.stack([aw * bw - ax * bx - ay * by - az * bz,
-                     aw * bx + ax * bw + ay * bz - az * by,
-                     aw * by - ax * bz + ay * bw + az * bx,
-                     aw * bz + ax * by - ay * bx + az * bw], axis=-1)
 
 
 def decompose(matrix: np.ndarray, tol: float = 1e-4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

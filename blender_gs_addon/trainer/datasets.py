@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..common.axes import w2c_opencv
+from ..common.rotations import quat_to_matrix
 from ..procgen.render.png import read_png
 from .pointcloud import read_points_ply
-
-GL_TO_CV = np.diag([1.0, -1.0, -1.0, 1.0])  # flips camera y and z axes
 
 
 class DatasetError(ValueError):
@@ -144,8 +144,7 @@ def _check_matrix(m, path: str, what: str) -> np.ndarray:
 
 
 def _c2w_gl_to_viewmat(c2w_gl: np.ndarray) -> np.ndarray:
-    c2w_cv = c2w_gl @ GL_TO_CV
-    return np.linalg.inv(c2w_cv).astype(np.float32)
+    return w2c_opencv(c2w_gl).astype(np.float32)
 
 
 def camera_extent(cameras: list[Camera]) -> float:
@@ -322,15 +321,6 @@ def _load_synthetic(root: str, factor: int, load_depth: bool):
 # ----------------------------------------------------------------------------- COLMAP text
 
 
-def _quat_to_R(qw, qx, qy, qz) -> np.ndarray:
-    q = np.array([qw, qx, qy, qz], np.float64)
-    w, x, y, z = q / np.linalg.norm(q)
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)]])
-
-
 def _data_lines(path: str) -> list[str]:
     if not os.path.isfile(path):
         _fail(path, "file not found")
@@ -405,7 +395,7 @@ def _load_colmap(root: str, model_dir: str, factor: int):
         w, h, fx, fy, cx, cy = intr[cid]
         rgb, alpha = _load_image(os.path.join(image_dir, name), factor)
         V = np.eye(4)
-        V[:3, :3] = _quat_to_R(qw, qx, qy, qz)
+        V[:3, :3] = quat_to_matrix([qw, qx, qy, qz])
         V[:3, 3] = [tx, ty, tz]
         ih, iw = rgb.shape[:2]
         sx, sy = iw * factor / w, ih * factor / h  # images saved at another size than the model

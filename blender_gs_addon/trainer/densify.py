@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..common.rotations_torch import quat_to_rotmat
 from .model import inverse_sigmoid
 from .optim import Adam
 
@@ -57,15 +58,6 @@ class DensifyStats:
     def load_state_dict(self, sd: dict) -> None:
         dev = self.grad_sum.device
         self.grad_sum, self.count, self.max_radii = (sd[k].to(dev) for k in ("grad_sum", "count", "max_radii"))
-
-
-def quat_to_rotmat(q: torch.Tensor) -> torch.Tensor:
-    """[N, 4] (w, x, y, z), any norm -> [N, 3, 3]."""
-    w, x, y, z = torch.nn.functional.normalize(q, dim=-1).unbind(-1)
-    return torch.stack([
-        1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-        2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-        2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1).reshape(-1, 3, 3)
 
 
 @torch.no_grad()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-GL_TO_CV = np.diag([1.0, -1.0, -1.0, 1.0])
+from ..common.axes import w2c_opencv
 
 
 @dataclass
@@ -71,7 +71,7 @@ def make_scene(n_gaussians: int = 300, n_views: int = 24, size: int = 48, seed: 
     t = lambda a: torch.as_tensor(a)  # noqa: E731
     with torch.no_grad():
         for c2w in c2ws:
-            viewmat = np.linalg.inv(c2w @ GL_TO_CV).astype(np.float32)
+            viewmat = w2c_opencv(c2w).astype(np.float32)
             rgb, alpha, depth, _ = rasterize(t(means), t(quats), t(scales), t(opac), t(colors), t(viewmat), t(K),
                                              size, size)
             a = alpha[..., 0].numpy()

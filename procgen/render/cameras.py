@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-GL_TO_CV = np.diag([1.0, -1.0, -1.0, 1.0])  # [4, 4], its own inverse
+from ...common.axes import c2w_opencv, w2c_opencv
 
 
 @dataclass(frozen=True)
@@ -68,16 +68,6 @@ def c2w_opengl(matrix_world) -> np.ndarray:
     m = np.array(matrix_world, dtype=np.float64).reshape(4, 4)
     m[:3, :3] /= np.linalg.norm(m[:3, :3], axis=0, keepdims=True)
     return m
-
-
-def c2w_opencv(c2w_gl: np.ndarray) -> np.ndarray:
-    """Camera-to-world [4, 4] in OpenCV camera axes."""
-    return c2w_gl @ GL_TO_CV
-
-
-def w2c_opencv(c2w_gl: np.ndarray) -> np.ndarray:
-    """World-to-camera [4, 4] in OpenCV camera axes (what COLMAP stores)."""
-    return np.linalg.inv(c2w_opencv(c2w_gl))
 
 
 def project(points: np.ndarray, K: np.ndarray, c2w_gl: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
