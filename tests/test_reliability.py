@@ -86,9 +86,11 @@ SWALLOWING_CHILD = textwrap.dedent("""
     import sys, time
     from blender_gs_addon.common import interrupt
     interrupt.install("child", grace_s=1.0)
-    print("ready", flush=True)
+    ready = False
     while True:  # like Blender, which catches the KeyboardInterrupt raised inside its callbacks
         try:
+            if not ready:
+                ready = print("ready", flush=True) or True
             time.sleep(0.05)
         except KeyboardInterrupt:
             pass
@@ -102,7 +104,8 @@ def test_a_signal_stops_a_process_that_swallows_keyboard_interrupt(sig, code):
     assert proc.stdout.readline().strip() == "ready"
     t0 = time.monotonic()
     proc.send_signal(sig)
-    assert proc.wait(timeout=10) == code
+    rc = proc.wait(timeout=10)
+    assert rc == code, proc.stderr.read()
     assert time.monotonic() - t0 < 5
     assert "finished work was kept" in proc.stderr.read()
 
