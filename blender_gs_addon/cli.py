@@ -20,8 +20,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "generate": (".procgen.generate_cli", "generate a procedural scene from a seed and render its dataset"),
     "render": (".procgen.render.cli", "render the ground-truth dataset of an existing .blend scene"),
     "train": (".trainer.cli", "train Gaussian splats on a dataset"),
-    "import": (".blender.cli_import", "import a splat file (.ply/.splat) into a .blend"),
-    "export": (".blender.cli_export", "export a splat object of a .blend to .ply/.splat"),
+    "import": (".blender.cli_import", "import a splat file (.ply, .splat, .glb, ...) into a .blend"),
+    "export": (".blender.cli_export", "export a splat object of a .blend to .ply, .splat, .glb, ..."),
     "demo": (".demo", "run the whole pipeline: generate, render, train, import, report"),
 }
 

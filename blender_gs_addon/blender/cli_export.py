@@ -1,4 +1,7 @@
-"""``gs export SCENE.blend --object NAME --out FILE.ply|.splat``: a splat object of a .blend to a file."""
+"""``gs export SCENE.blend --object NAME --out FILE``: a splat object of a .blend to a splat file.
+
+The format follows FILE's suffix: any of ``splats.io.FORMATS`` (.ply, .splat, .glb, .gltf, ...).
+"""
 from __future__ import annotations
 
 import argparse
@@ -6,11 +9,14 @@ import os
 import sys
 import time
 
+from ..splats import io as splat_io
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("blend", metavar="SCENE.blend", help="the .blend holding the splat object")
     parser.add_argument("--object", required=True, metavar="NAME", help="name of the splat object to export")
-    parser.add_argument("--out", required=True, metavar="FILE", help="file to write: .ply (3DGS layout) or .splat")
+    parser.add_argument("--out", required=True, metavar="FILE",
+                        help="file to write; its suffix picks the format: " + ", ".join(splat_io.extensions()))
     parser.add_argument("--no-transform", action="store_true",
                         help="write the splats in object space (do not bake the object transform)")
 
@@ -25,8 +31,9 @@ def run(args: argparse.Namespace) -> int:
     if not os.path.isfile(args.blend):
         print(f"export: {args.blend}: no such file", file=sys.stderr)
         return 2
-    if os.path.splitext(args.out)[1].lower() not in (".ply", ".splat"):
-        print(f"export: --out {args.out}: the extension must be .ply or .splat", file=sys.stderr)
+    if splat_io.find_format(args.out) is None:
+        print(f"export: --out {args.out}: the extension must be one of {', '.join(splat_io.extensions())}",
+              file=sys.stderr)
         return 2
     try:
         bpy.ops.wm.open_mainfile(filepath=os.path.abspath(args.blend))

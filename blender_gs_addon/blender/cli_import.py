@@ -1,4 +1,4 @@
-"""``gs import SPLATS.ply|.splat --out SCENE.blend``: a splat file into a .blend as a point cloud."""
+"""``gs import SPLATS --out SCENE.blend``: a splat file (any format of ``splats.io``) into a .blend."""
 from __future__ import annotations
 
 import argparse
@@ -6,9 +6,12 @@ import os
 import sys
 import time
 
+from ..splats import io as splat_io
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("splats", metavar="SPLATS", help="splat file to import (.ply in the 3DGS layout, or .splat)")
+    parser.add_argument("splats", metavar="SPLATS",
+                        help="splat file to import; its suffix picks the format: " + ", ".join(splat_io.extensions()))
     parser.add_argument("--out", required=True, metavar="SCENE.blend",
                         help="the .blend to write; an existing one is opened and the splats added to it")
     parser.add_argument("--name", default=None, help="object name (default: the file name)")

@@ -1,4 +1,8 @@
-"""File > Import / Export of Gaussian splats (.ply, .splat)."""
+"""File > Import / Export and drag and drop of Gaussian splats, in every format of ``splats.io.FORMATS``.
+
+The format follows the file's suffix; menus, file filters and the drop handler are built
+from the table, so a format added there appears here without further changes.
+"""
 from __future__ import annotations
 
 import os
@@ -9,8 +13,16 @@ from bpy.props import BoolProperty, CollectionProperty, StringProperty
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
 from ..splats import SplatFormatError
+from ..splats import io as splat_io
 from ..splats.transform import TransformError
 from .pointcloud import SplatObjectError, read_into_object, write_from_object
+
+
+SUFFIXES = splat_io.extensions()
+FILTER_GLOB = ";".join(f"*{s}" for s in SUFFIXES)
+MENU_TEXT = "Gaussian Splats (" + ", ".join(SUFFIXES) + ")"
+# what a file browser or drop target matches: the last dot's extension (.compressed.ply -> .ply)
+DROP_EXTENSIONS = ";".join(dict.fromkeys(os.path.splitext("x" + s)[1] for s in SUFFIXES))
 
 
 def is_splat_object(obj) -> bool:
@@ -31,14 +43,14 @@ def import_file(context, filepath: str, material: bool = True):
 
 
 class IMPORT_SCENE_OT_gaussian_splats(bpy.types.Operator, ImportHelper):
-    """Import 3D Gaussian splats (.ply in the 3DGS layout, or .splat) as a point cloud"""
+    """Import 3D Gaussian splats (3DGS .ply, .splat, glTF KHR_gaussian_splatting and more) as a point cloud"""
 
     bl_idname = "import_scene.gaussian_splats"
     bl_label = "Import Gaussian Splats"
     bl_options = {"REGISTER", "UNDO", "PRESET"}
 
     filename_ext = ".ply"
-    filter_glob: StringProperty(default="*.ply;*.splat", options={"HIDDEN"})
+    filter_glob: StringProperty(default=FILTER_GLOB, options={"HIDDEN"})
     files: CollectionProperty(type=bpy.types.OperatorFileListElement, options={"HIDDEN", "SKIP_SAVE"})
     directory: StringProperty(subtype="DIR_PATH", options={"HIDDEN", "SKIP_SAVE"})
     material: BoolProperty(name="Splat Material", default=True,
@@ -62,15 +74,15 @@ class IMPORT_SCENE_OT_gaussian_splats(bpy.types.Operator, ImportHelper):
 
 
 class EXPORT_SCENE_OT_gaussian_splats(bpy.types.Operator, ExportHelper):
-    """Export the active splat object as 3DGS .ply or .splat (object transform baked in)"""
+    """Export the active splat object; the file's suffix picks the format (object transform baked in)"""
 
     bl_idname = "export_scene.gaussian_splats"
     bl_label = "Export Gaussian Splats"
     bl_options = {"REGISTER", "PRESET"}
 
     filename_ext = ".ply"
-    check_extension = None  # keep .splat when typed
-    filter_glob: StringProperty(default="*.ply;*.splat", options={"HIDDEN"})
+    check_extension = None  # keep whichever known suffix was typed
+    filter_glob: StringProperty(default=FILTER_GLOB, options={"HIDDEN"})
     apply_transform: BoolProperty(name="Apply Transform", default=True,
                                   description="Bake the object's location, rotation and scale into the splats "
                                               "(SH colours are rotated too)")
@@ -81,7 +93,7 @@ class EXPORT_SCENE_OT_gaussian_splats(bpy.types.Operator, ExportHelper):
 
     def execute(self, context):
         path = self.filepath
-        if os.path.splitext(path)[1].lower() not in (".ply", ".splat"):
+        if splat_io.find_format(path) is None:
             path += ".ply"
         obj = context.active_object
         t0 = time.perf_counter()
@@ -103,28 +115,40 @@ class EXPORT_SCENE_OT_gaussian_splats(bpy.types.Operator, ExportHelper):
         return {"FINISHED"}
 
 
-class IMPORT_SCENE_FH_gaussian_splats(bpy.types.FileHandler):
-    """Drag and drop .ply / .splat files into the 3D Viewport."""
+def _file_handler_class():
+    """Drag and drop into the 3D Viewport, where this Blender has file handlers; else None."""
+    base = getattr(bpy.types, "FileHandler", None)
+    if base is None:
+        return None
 
-    bl_idname = "IMPORT_SCENE_FH_gaussian_splats"
-    bl_label = "Gaussian Splats"
-    bl_import_operator = "import_scene.gaussian_splats"
-    bl_file_extensions = ".ply;.splat"
+    class IMPORT_SCENE_FH_gaussian_splats(base):
+        """Drag and drop splat files into the 3D Viewport."""
 
-    @classmethod
-    def poll_drop(cls, context):
-        return context.area is not None and context.area.type == "VIEW_3D"
+        bl_idname = "IMPORT_SCENE_FH_gaussian_splats"
+        bl_label = "Gaussian Splats"
+        bl_import_operator = "import_scene.gaussian_splats"
+        bl_file_extensions = DROP_EXTENSIONS
+
+        @classmethod
+        def poll_drop(cls, context):
+            return context.area is not None and context.area.type == "VIEW_3D"
+
+    return IMPORT_SCENE_FH_gaussian_splats
+
+
+IMPORT_SCENE_FH_gaussian_splats = _file_handler_class()
 
 
 def menu_import(self, context):
-    self.layout.operator(IMPORT_SCENE_OT_gaussian_splats.bl_idname, text="Gaussian Splats (.ply, .splat)")
+    self.layout.operator(IMPORT_SCENE_OT_gaussian_splats.bl_idname, text=MENU_TEXT)
 
 
 def menu_export(self, context):
-    self.layout.operator(EXPORT_SCENE_OT_gaussian_splats.bl_idname, text="Gaussian Splats (.ply, .splat)")
+    self.layout.operator(EXPORT_SCENE_OT_gaussian_splats.bl_idname, text=MENU_TEXT)
 
 
-classes = (IMPORT_SCENE_OT_gaussian_splats, EXPORT_SCENE_OT_gaussian_splats, IMPORT_SCENE_FH_gaussian_splats)
+classes = tuple(c for c in (IMPORT_SCENE_OT_gaussian_splats, EXPORT_SCENE_OT_gaussian_splats,
+                            IMPORT_SCENE_FH_gaussian_splats) if c is not None)
 
 
 def register_menus() -> None:

@@ -280,17 +280,20 @@ def _read_values(attr, n: int, dtype: np.dtype) -> np.ndarray:
 
 
 def read_into_object(path: str, name: str | None = None, collection=None, material: bool = True):
-    """Read a .ply or .splat file into a new splat object -> (object, splat count, SH degree).
+    """Read a splat file (any format of splats.io) into a new splat object -> (object, count, SH degree).
 
     PLY files go straight from the file's rows into the attributes (the fast path).
     """
     import os
 
     from ..splats import read_splats
+    from ..splats.io import find_format
 
     path = os.fspath(path)
-    name = name or os.path.splitext(os.path.basename(path))[0] or "Splats"
-    if path.lower().endswith(".ply"):
+    suffix = getattr(find_format(path), "suffix", None)
+    base = os.path.basename(path)
+    name = name or (base[:-len(suffix)] if suffix else os.path.splitext(base)[0]) or "Splats"
+    if suffix == ".ply":  # the 3DGS layout (not .compressed.ply)
         src = read_ply_table(path)
         return object_from_ply_table(src, name, collection, material), len(src), src.sh_degree
     data = read_splats(path)
@@ -298,7 +301,7 @@ def read_into_object(path: str, name: str | None = None, collection=None, materi
 
 
 def write_from_object(obj, path: str, apply_transform: bool = True) -> int:
-    """Write the splats of ``obj`` to a .ply or .splat file -> the splat count.
+    """Write the splats of ``obj`` to a splat file (format by suffix) -> the splat count.
 
     An untransformed object imported from a PLY file is written straight from its
     attributes in the file's own layout (bit-exact, no intermediate copies); everything
@@ -307,9 +310,11 @@ def write_from_object(obj, path: str, apply_transform: bool = True) -> int:
     import os
 
     from ..splats import write_splats
+    from ..splats.io import find_format
 
     path = os.fspath(path)
-    if path.lower().endswith(".ply") and (not apply_transform or _is_identity(obj.matrix_world)):
+    plain_ply = getattr(find_format(path), "suffix", None) == ".ply"
+    if plain_ply and (not apply_transform or _is_identity(obj.matrix_world)):
         count = _write_ply_direct(obj, path)
         if count is not None:
             return count
