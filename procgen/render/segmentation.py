@@ -90,6 +90,8 @@ def rendered_boxes(depsgraph, view_layer) -> dict[str, tuple[object, np.ndarray,
         ob = inst.object
         if ob.type not in GEOMETRY_TYPES:
             continue
+        if not inst.is_instance and ob.type == "MESH" and len(ob.data.vertices) == 0:
+            continue  # e.g. a geometry-nodes host that outputs only instances: its box is theirs
         original = ob.original
         instancer = None
         if inst.is_instance:
