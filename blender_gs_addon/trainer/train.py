@@ -236,9 +236,10 @@ def _prepare_out_dir(out: str) -> None:
 class Trainer:
     """One training run in three parts: the constructor sets it up (from a checkpoint when
     cfg.resume), `run()` iterates until the end, a cancel request or the time limit, and
-    `finish(status)` writes the results. Densification is `self.strategy`'s business."""
+    `finish(status)` writes the results. Densification is the strategy's business (default:
+    `DefaultStrategy` on this run's schedule)."""
 
-    def __init__(self, cfg: TrainConfig):
+    def __init__(self, cfg: TrainConfig, strategy: Strategy | None = None):
         self.t_start = time.perf_counter()
         self.cfg = cfg
         self.device = pick_device(cfg.device)
@@ -259,7 +260,9 @@ class Trainer:
         self.sched = Schedule.for_run(cfg.iterations, self.data.extent)
         self.model = GaussianModel.from_points(self.data.points, self.data.colors, cfg.sh_degree, self.device)
         self.opt = Adam(self.model.params, self.sched.initial_lrs())  # shares the model's parameter dict
-        self.strategy: Strategy = DefaultStrategy(cfg.densify, self.sched, len(self.model), self.device, cfg.seed)
+        if strategy is None:
+            strategy = DefaultStrategy(cfg.densify, self.sched, len(self.model), self.device, cfg.seed)
+        self.strategy = strategy
         self.sampler = _ViewSampler(len(self.train_views), cfg.seed)
         self.history = {"iteration": [], "loss": [], "psnr": [], "gaussians": [], "eval": []}
         self.loss_ema: float | None = None
@@ -287,7 +290,8 @@ class Trainer:
             self.model.params[k] = v.to(self.device).requires_grad_(True)
         self.opt.load_state_dict(ck["optimizer"])
         # checkpoints of earlier versions kept the strategy's two parts at the top level
-        self.strategy.load_state_dict(ck.get("strategy") or {"stats": ck["stats"], "split_gen": ck["split_gen"]})
+        old = "strategy" not in ck
+        self.strategy.load_state_dict({"stats": ck["stats"], "split_gen": ck["split_gen"]} if old else ck["strategy"])
         self.sampler.load(ck["sampler"])
         _set_rng_state(ck["rng"])
         self.history = ck["history"]
@@ -440,11 +444,11 @@ class Trainer:
         }
 
 
-def train(cfg: TrainConfig) -> dict:
+def train(cfg: TrainConfig, strategy: Strategy | None = None) -> dict:
     """Train on cfg.dataset, write results into cfg.out; returns the metrics dict.
 
     Raises DatasetError for bad input and TrainingError when training diverges (NaN/Inf);
     in the latter case the last good checkpoint is kept and nothing corrupt is written.
     """
-    trainer = Trainer(cfg)
+    trainer = Trainer(cfg, strategy)
     return trainer.finish(trainer.run())

@@ -1,0 +1,118 @@
+"""The trainer's densification strategy hooks, and resuming after the process was killed (kill -9)."""
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import blender_gs_addon.trainer  # noqa: F401  (first: sets the OpenMP wait policy before torch loads)
+import pytest
+import torch
+
+from blender_gs_addon.trainer.checkpoint import latest_checkpoint, load_checkpoint
+from blender_gs_addon.trainer.datasets import load_dataset
+from blender_gs_addon.trainer.densify import DensifyConfig
+from blender_gs_addon.trainer.schedule import Schedule
+from blender_gs_addon.trainer.strategy import DefaultStrategy, Strategy
+from blender_gs_addon.trainer.synthetic import make_scene, write_transforms_dataset
+from blender_gs_addon.trainer.train import TrainConfig, train
+
+ROOT = Path(__file__).resolve().parents[1]
+ITERATIONS = 300  # past the first opacity reset (300), so every hook has work to do
+
+
+@pytest.fixture(scope="module")
+def dataset_dir(tmp_path_factory):
+    scene = make_scene(n_gaussians=150, n_views=16, size=32, seed=3)
+    return write_transforms_dataset(scene, str(tmp_path_factory.mktemp("ds")), n_points=600)
+
+
+@pytest.fixture(scope="module")
+def full_run(dataset_dir, tmp_path_factory):
+    """An uninterrupted run with the default strategy: (metrics, output folder)."""
+    out = tmp_path_factory.mktemp("full")
+    return train(_cfg(dataset_dir, out)), out
+
+
+def _cfg(dataset, out, **kw):
+    base = dict(dataset=dataset, out=str(out), iterations=ITERATIONS, device="cpu", sh_degree=1,
+                background="black", show_bar=False, seed=1)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+class _Recording(DefaultStrategy):
+    """The default strategy, noting what each hook saw."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.calls = []
+
+    def step_pre_backward(self, opt, info, step):
+        self.calls.append(("pre", step, info["means2d"].grad is None))
+        super().step_pre_backward(opt, info, step)
+
+    def step_post_backward(self, opt, info, step):
+        have_grads = info["means2d"].grad is not None and all(p.grad is not None for p in opt.params.values())
+        self.calls.append(("post_backward", step, have_grads))
+        super().step_post_backward(opt, info, step)
+
+    def step_post_optimizer(self, opt, info, step):
+        grads_cleared = all(p.grad is None for p in opt.params.values())
+        counts = super().step_post_optimizer(opt, info, step)
+        self.calls.append(("post_optimizer", step, grads_cleared, counts))
+        return counts
+
+
+def test_hooks_run_in_order_and_the_default_strategy_densifies_on_schedule(dataset_dir, full_run, tmp_path):
+    data = load_dataset(dataset_dir)
+    sched = Schedule.for_run(ITERATIONS, data.extent)
+    rec = _Recording(DensifyConfig(), sched, len(data.points), torch.device("cpu"), 1)
+    m = train(_cfg(dataset_dir, tmp_path), strategy=rec)
+
+    assert [c[:2] for c in rec.calls] == [(kind, s) for s in range(1, ITERATIONS + 1)
+                                          for kind in ("pre", "post_backward", "post_optimizer")]
+    assert all(c[2] for c in rec.calls)  # no gradient before backward, all after it, none after the step
+    densified = [c[1] for c in rec.calls if c[0] == "post_optimizer" and c[3] is not None]
+    assert densified == [s for s in range(1, ITERATIONS + 1) if sched.is_densify_step(s)] and densified
+    # a subclass that defers to the default behaves exactly like it
+    full, full_out = full_run
+    assert m["gaussians"] == full["gaussians"] and m["psnr"] == full["psnr"]
+    assert (tmp_path / "point_cloud.ply").read_bytes() == (full_out / "point_cloud.ply").read_bytes()
+
+
+def test_base_strategy_keeps_the_initial_gaussians(dataset_dir, full_run, tmp_path):
+    m = train(_cfg(dataset_dir, tmp_path), strategy=Strategy())
+    assert m["gaussians"] == m["initial_points"] == 600
+    assert full_run[0]["gaussians"] != 600  # the default strategy does change the count on this run
+
+
+def _train_cmd(dataset, out, *extra):
+    return [sys.executable, "-m", "blender_gs_addon", "train", dataset, "--out", str(out), "--iterations",
+            str(ITERATIONS), "--device", "cpu", "--sh-degree", "1", "--background", "black", "--seed", "1", *extra]
+
+
+def test_resume_after_kill_9_gives_the_uninterrupted_result(dataset_dir, full_run, tmp_path):
+    out = tmp_path / "killed"
+    first = out / "checkpoints" / "ckpt_0000100.pt"
+    proc = subprocess.Popen(_train_cmd(dataset_dir, out), cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not first.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)  # no handler, no final save: as a crash or a power cut
+    assert proc.wait(timeout=60) == -signal.SIGKILL
+    killed_at = load_checkpoint(latest_checkpoint(str(out)))["iteration"]
+    assert 100 <= killed_at < ITERATIONS and not (out / "point_cloud.ply").exists()
+    # a write cut short by the kill leaves a temporary file; resuming must not take it
+    (out / "checkpoints" / f"ckpt_{killed_at + 100:07d}.pt.tmp12345").write_bytes(b"cut short")
+
+    resumed = subprocess.run(_train_cmd(dataset_dir, out, "--resume"), cwd=ROOT, capture_output=True, text=True,
+                             timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    full, full_out = full_run
+    assert load_checkpoint(latest_checkpoint(str(out)))["iteration"] == ITERATIONS
+    # same device, same thread count, exact checkpoints: the very same splats, bit for bit
+    assert (out / "point_cloud.ply").read_bytes() == (full_out / "point_cloud.ply").read_bytes()
