@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+from .common import atomic
 from .common.child_process import tied_env
 
 DEFAULT_ITERATIONS = 1000
@@ -69,9 +70,7 @@ class Demo:
 
     # -- bookkeeping -------------------------------------------------------------------
     def _save_state(self) -> None:
-        tmp = self.state_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.state, indent=2))
-        os.replace(tmp, self.state_path)
+        atomic.write_text(self.state_path, json.dumps(self.state, indent=2))
 
     def _run(self, stage: str, cmd: list[str]) -> None:
         """Run one stage's command, recording wall time and the child's peak resident memory."""

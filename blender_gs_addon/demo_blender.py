@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .common.atomic import atomic_path, write_text
+
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -50,9 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"[demo] imported '{obj.name}' ({obj.type.lower()}) with {count} splats", flush=True)
 
     # Save next to the scene, atomically: a half-written .blend must never replace a good one.
-    tmp_blend = args.out_blend + ".tmp.blend"
-    bpy.ops.wm.save_as_mainfile(filepath=tmp_blend, copy=True)
-    os.replace(tmp_blend, args.out_blend)
+    with atomic_path(args.out_blend, suffix=".blend") as tmp_blend:
+        bpy.ops.wm.save_as_mainfile(filepath=tmp_blend, copy=True)
 
     transforms = json.loads(Path(args.dataset, "transforms.json").read_text())
     test_files = set(transforms.get("test_filenames") or [])
@@ -80,9 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         done.append({"frame": frame, "ground_truth": view["file_path"], "render": name,
                      "seconds": round(seconds, 3)})
         print(f"[demo] rendered held-out frame {frame} ({w}x{h}) in {seconds:.2f} s", flush=True)
-    tmp = renders / "done.json.tmp"
-    tmp.write_text(json.dumps({"views": done, "object": obj.name}, indent=2))
-    os.replace(tmp, renders / "done.json")
+    write_text(renders / "done.json", json.dumps({"views": done, "object": obj.name}, indent=2))
     return 0
 
 

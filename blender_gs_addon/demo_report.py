@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .common import atomic
 from .procgen.render.layout import preview_files
 from .procgen.render.png import read_png, write_png
 
@@ -151,7 +152,5 @@ def write_report(out: Path, scene_dir: Path, train_dir: Path, splat_dir: Path, s
                 + "".join(html.escape(e.get("command", "") + "\n") for e in state.get("stages", {}).values())
                 + html.escape(f"{py} -m blender_gs_addon demo --out {out}\n") + "</pre></body></html>")
     html_path = out / "report.html"
-    tmp = html_path.with_suffix(".html.tmp")
-    tmp.write_text("\n".join(body), encoding="utf-8")
-    os.replace(tmp, html_path)
+    atomic.write_text(html_path, "\n".join(body))
     return html_path, png_path

@@ -17,6 +17,7 @@ import time
 import traceback
 
 from ..common import interrupt
+from ..common.atomic import atomic_path
 from ..common.cli_args import count
 from ..common.folder_lock import FolderLock, FolderLockedError
 from ..common.staged_output import finish_commit, product_files, stage_dir
@@ -96,13 +97,8 @@ def _config_from_args(args, seed: int):
 
 
 def _save_blend_atomically(bpy, path: str) -> None:
-    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.getpid()}.tmp.blend")
-    try:
+    with atomic_path(path, suffix=".blend") as tmp:  # same folder: relative paths in the file stay valid
         bpy.ops.wm.save_as_mainfile(filepath=tmp, copy=True)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def _stored_config(bpy, path: str) -> dict | None:

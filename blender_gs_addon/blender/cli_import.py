@@ -6,6 +6,7 @@ import os
 import sys
 import time
 
+from ..common.atomic import atomic_path
 from ..splats import io as splat_io
 
 
@@ -42,9 +43,8 @@ def run(args: argparse.Namespace) -> int:
         obj.name = args.name
     seconds = time.perf_counter() - t0
     os.makedirs(os.path.dirname(out), exist_ok=True)
-    tmp = out + ".tmp.blend"
-    bpy.ops.wm.save_as_mainfile(filepath=tmp, copy=True, check_existing=False)
-    os.replace(tmp, out)
+    with atomic_path(out, suffix=".blend") as tmp:
+        bpy.ops.wm.save_as_mainfile(filepath=tmp, copy=True, check_existing=False)
     print(f"import: {count:,} splats (SH degree {degree}) as object '{obj.name}' in {seconds:.2f} s "
           f"-> {out}")
     return 0

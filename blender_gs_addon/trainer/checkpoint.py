@@ -11,6 +11,8 @@ import re
 
 import torch
 
+from ..common.atomic import atomic_path
+
 _NAME = "ckpt_{:07d}.pt"
 _PATTERN = re.compile(r"ckpt_(\d{7})\.pt$")
 
@@ -35,9 +37,8 @@ def save_checkpoint(out_dir: str, state: dict, keep: int = 2) -> str:
     d = checkpoint_dir(out_dir)
     os.makedirs(d, exist_ok=True)
     path = os.path.join(d, _NAME.format(int(state["iteration"])))
-    tmp = f"{path}.tmp{os.getpid()}"
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
     for old in list_checkpoints(out_dir)[:-keep]:
         try:
             os.remove(old)

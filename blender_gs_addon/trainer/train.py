@@ -20,6 +20,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from ..common.atomic import write_text
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .datasets import Camera, Dataset, load_dataset
 from .densify import DensifyConfig
@@ -187,19 +188,13 @@ def evaluate(model: GaussianModel, views: list[_ViewTensors], sh_degree: int, ba
 
 
 def _write_json(path: str, obj) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, path)
+    write_text(path, json.dumps(obj, indent=2) + "\n")
 
 
 def write_ply_atomic(model: GaussianModel, path: str) -> None:
     from ..splats import write_ply
 
-    tmp = f"{path}.tmp{os.getpid()}.ply"
-    write_ply(tmp, model.to_splat_data())
-    os.replace(tmp, path)
+    write_ply(path, model.to_splat_data())  # atomic itself
 
 
 def _rng_state() -> dict:

@@ -7,6 +7,8 @@ import re
 
 import numpy as np
 
+from ...common import atomic
+
 MANIFEST = ".render_progress.json"
 TEST_EVERY = 8  # every 8th frame (index 0, 8, 16, ...) is held out for test
 # folders and files the renderer owns (see is_dataset_file)
@@ -53,18 +55,13 @@ def split(names: list[str]) -> tuple[list[str], list[str]]:
 
 def write_json(path: str, data, indent: int | None = 2) -> None:
     """Write JSON atomically (temp name, then rename)."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-        json.dump(data, fh, indent=indent)
-        fh.write("\n")
-    os.replace(tmp, path)
+    atomic.write_text(path, json.dumps(data, indent=indent) + "\n")
 
 
 def save_npy(path: str, array: np.ndarray) -> None:
     """np.save atomically."""
-    tmp = f"{path}.tmp{os.getpid()}.npy"
-    np.save(tmp, array)
-    os.replace(tmp, path)
+    with atomic.atomic_path(path, suffix=".npy") as tmp:  # np.save adds .npy to names without it
+        np.save(tmp, array)
 
 
 def load_manifest(out_dir: str) -> dict | None:

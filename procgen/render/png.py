@@ -11,6 +11,8 @@ import zlib
 
 import numpy as np
 
+from ...common import atomic
+
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _COLOR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}  # channels -> PNG colour type
 _CHANNELS = {v: k for k, v in _COLOR_TYPES.items()}
@@ -47,11 +49,7 @@ def encode_png(image: np.ndarray, compress_level: int = 6) -> bytes:
 
 def write_png(path: str | os.PathLike, image: np.ndarray, compress_level: int = 6) -> None:
     """Write ``image`` ([H, W] or [H, W, C], uint8/uint16) to ``path`` atomically."""
-    data = encode_png(image, compress_level)
-    tmp = f"{os.fspath(path)}.tmp{os.getpid()}"
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
+    atomic.write_bytes(path, encode_png(image, compress_level))
 
 
 def _unfilter(raw: np.ndarray, h: int, stride: int, bpp: int) -> np.ndarray:
