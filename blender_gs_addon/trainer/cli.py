@@ -6,6 +6,8 @@ import json
 import os
 import sys
 
+from ..splats import io as splat_io
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dataset", help="dataset folder (transforms.json, transforms_train/test.json or a "
@@ -25,6 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--time-limit", type=float, default=0.0, metavar="SECONDS",
                         help="stop after this much training time, keeping the result (0 = no limit)")
     parser.add_argument("--seed", type=int, default=0)
+    formats = [s[1:] for s in splat_io.extensions()]
+    parser.add_argument("--format", choices=formats, default="ply", metavar="FORMAT",
+                        help="also write the splats as point_cloud.FORMAT beside point_cloud.ply: "
+                             + ", ".join(formats) + " (default ply only)")
     parser.add_argument("--progress-json", action="store_true",
                         help="print one JSON object per line on stdout (progress, done, error) instead of a bar")
 
@@ -37,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
                       sh_degree=args.sh_degree, max_gaussians=args.max_gaussians, resume=args.resume,
                       downscale=args.downscale, background=args.background, seed=args.seed,
                       depth_weight=args.depth_weight, progress_json=args.progress_json,
-                      time_limit_s=args.time_limit)
+                      time_limit_s=args.time_limit, out_format=args.format)
     try:
         metrics = train(cfg)
     except (DatasetError, TrainingError, ValueError, OSError, RuntimeError) as exc:
@@ -52,5 +58,6 @@ def run(args: argparse.Namespace) -> int:
         shown = "n/a (no held-out views)" if psnr is None else f"{psnr:.2f} dB, SSIM {metrics['ssim']:.4f}"
         print(f"{metrics['status']}: {metrics['iterations']} iterations in {metrics['wall_time_s']:.1f} s "
               f"({metrics['iterations_per_s']:.2f} it/s on {metrics['device']}), {metrics['gaussians']} Gaussians, "
-              f"held-out PSNR {shown}\n  -> {os.path.join(args.out, 'point_cloud.ply')}")
+              f"held-out PSNR {shown}\n  -> {os.path.join(args.out, 'point_cloud.ply')}"
+              + ("" if args.format == "ply" else f" and point_cloud.{args.format}"))
     return 0

@@ -56,6 +56,7 @@ class TrainConfig:
     show_bar: bool = True
     random_points: int = 20000
     time_limit_s: float = 0.0  # > 0: stop (keeping everything) once training has run this long
+    out_format: str = "ply"  # also write point_cloud.<out_format> (a suffix of splats.io.FORMATS)
     densify: DensifyConfig = field(default_factory=DensifyConfig)
     # called after every iteration with (iteration, model); used by tools and tests
     callback: Callable | None = None
@@ -406,6 +407,10 @@ class Trainer:
         save_checkpoint(cfg.out, self._snapshot())
         ply_path = os.path.join(cfg.out, "point_cloud.ply")
         write_ply_atomic(self.model, ply_path)
+        if cfg.out_format != "ply":  # beside the .ply, which resuming and Blender read
+            from ..splats import write_splats
+
+            write_splats(os.path.join(cfg.out, f"point_cloud.{cfg.out_format}"), self.model.to_splat_data())
         ev = evaluate(self.model, self.test_views, cfg.sh_degree, self.fixed_bg, out_dir=cfg.out)
         metrics = self._metrics(status, ev, loop_time)
         _write_json(os.path.join(cfg.out, "metrics.json"), metrics)
