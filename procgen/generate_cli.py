@@ -19,6 +19,7 @@ import traceback
 from ..common import interrupt
 from ..common.atomic import atomic_path
 from ..common.cli_args import count
+from ..common.disk import describe_write_error, is_disk_full
 from ..common.folder_lock import FolderLock, FolderLockedError
 from ..common.staged_output import finish_commit, product_files, stage_dir
 from ..common.staged_output import commit as commit_staged
@@ -198,6 +199,13 @@ def generate_seed(args, seed: int, out_dir: str, bar_factory=None) -> dict:
     return result
 
 
+def describe_failure(exc: Exception, out_dir: str) -> str:
+    """One line: a full disk named as such, else the error (which names its file where it has one)."""
+    if isinstance(exc, (OSError, RuntimeError)) and is_disk_full(exc, getattr(exc, "filename", None) or out_dir):
+        return describe_write_error(exc, out_dir)
+    return f"{type(exc).__name__}: {exc}"
+
+
 def _seed_list(args) -> list[range]:
     ranges = parse_seed_ranges(args.seeds) if args.seeds else []
     ranges = [range(s, s + 1) for s in (args.seed or [])] + ranges
@@ -241,8 +249,9 @@ def _generate_all(args, ranges: list[range], out_root: str) -> int:
                   f"(run the same command again to resume)", file=sys.stderr)
             return interrupt.exit_code()
         except Exception as exc:  # one bad seed must not stop the others
-            failures.append((seed, f"{type(exc).__name__}: {exc}"))
-            print(f"generate: seed {seed} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            message = describe_failure(exc, out_dir)
+            failures.append((seed, message))
+            print(f"generate: seed {seed} failed: {message}", file=sys.stderr)
             if os.environ.get("GS_DEBUG"):
                 traceback.print_exc()
     print(f"generate: {done}/{done + len(failures)} seeds done in {time.perf_counter() - t0:.1f} s -> {out_root}")
