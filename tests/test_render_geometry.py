@@ -304,8 +304,8 @@ def test_colmap_model_projects_like_blender(dataset):
 def test_point_cloud_colours_are_the_png_bytes(dataset):
     """Blender decodes the RGB PNGs for the point cloud; it must hand back the stored bytes
     (no colour-space conversion), the same as the independent pure-Python PNG reader."""
-    from blender_gs_addon.procgen.render.dataset import _load_png_rgb
+    from blender_gs_addon.procgen.render.finalize import load_png_rgb
 
     out, tr, _ = dataset
     path = os.path.join(out, tr["frames"][1]["file_path"])
-    assert np.array_equal(_load_png_rgb(path), read_png(path))
+    assert np.array_equal(load_png_rgb(path), read_png(path))

@@ -1,0 +1,138 @@
+"""The dataset files that cover all finished frames: transforms.json, segmentation.json,
+points3d.ply, the COLMAP text model and scene.json."""
+from __future__ import annotations
+
+import json
+import os
+
+import bpy
+import numpy as np
+
+from . import cameras, colmap, layout, pointcloud
+from . import segmentation as seg
+
+
+def write_dataset_files(out_dir: str, scene, manifest: dict, done_frames: list[int], table: dict[str, int],
+                        exr: bool, max_points: int, cloud_frames: int) -> int:
+    """Write the files that cover ``done_frames``; returns the number of points in points3d.ply."""
+    records = [dict(manifest["frames"][str(f)], frame=f) for f in done_frames]
+    if records:
+        shared = records[0]["intrinsics"]
+    else:  # nothing rendered yet: still describe the camera
+        shared = cameras.intrinsics_from_blender(scene.camera.data, scene.render).as_dict()
+    layout.write_json(os.path.join(out_dir, "transforms.json"), layout.transforms_document(shared, records, exr))
+    layout.write_json(os.path.join(out_dir, "segmentation.json"), segmentation_document(manifest, records, table))
+    p, c, n = point_cloud(out_dir, records, exr, max_points, cloud_frames)
+    pointcloud.write_ply(os.path.join(out_dir, "points3d.ply"), p, c, n)
+    intr = cameras.Intrinsics(**{k: shared[k] for k in ("fl_x", "fl_y", "cx", "cy", "w", "h")})
+    images = [(os.path.basename(layout.frame_files(r["frame"])["file_path"]), np.array(r["c2w"])) for r in records]
+    colmap.write_colmap_text(os.path.join(out_dir, "cameras", "colmap"), intr, images, p, c)
+    return len(p)
+
+
+def segmentation_document(manifest: dict, records: list[dict], table: dict[str, int]) -> dict:
+    """segmentation.json: boxes as the union over finished frames, per-frame boxes where they move."""
+    params = manifest["params"]
+    objects = {}
+    used_classes = {0: "background"}
+    for name, i in sorted(params["ids"].items(), key=lambda kv: kv[1]):
+        cls = params["classes"][name]
+        static = manifest["static_boxes"].get(name)
+        per_frame = {layout.frame_name(r["frame"]): r["boxes"].get(name, static) for r in records}
+        per_frame = {k: b for k, b in per_frame.items() if b is not None}
+        entry = {"name": name, "class": cls, "semantic_id": table[cls]}
+        if per_frame:
+            entry.update(_box_entry(per_frame))
+        objects[str(i)] = entry
+        used_classes[table[cls]] = cls
+    return {
+        "background_id": 0,
+        "instance_ids": "pixel value of segmentation/*_instance.png -> objects[id]",
+        "classes": {str(k): v for k, v in sorted(used_classes.items())},
+        "objects": objects,
+    }
+
+
+def _box_entry(per_frame: dict) -> dict:
+    """The union box of an object over frames (frame name -> [lo, hi]), and the frames' own when it moves."""
+    lo = np.min([b[0] for b in per_frame.values()], axis=0)
+    hi = np.max([b[1] for b in per_frame.values()], axis=0)
+    entry = {"aabb_min": lo.tolist(), "aabb_max": hi.tolist(), "corners": seg.box_corners(lo, hi)}
+    first = next(iter(per_frame.values()))
+    entry["moving"] = any(not np.allclose(b, first, atol=1e-6) for b in per_frame.values())
+    if entry["moving"]:
+        entry["frames"] = {k: {"aabb_min": b[0], "aabb_max": b[1]} for k, b in per_frame.items()}
+    return entry
+
+
+def point_cloud(out_dir: str, records: list[dict], exr: bool, max_points: int,
+                cloud_frames: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points [N, 3], colours [N, 3] uint8 and normals [N, 3] unprojected from a few evenly
+    spaced finished frames, thinned on a voxel grid to at most about ``max_points``."""
+    if not records:
+        return np.zeros((0, 3)), np.zeros((0, 3), np.uint8), np.zeros((0, 3))
+    picks = np.unique(np.linspace(0, len(records) - 1, min(cloud_frames, len(records))).round().astype(int))
+    pts, cols, nrms = zip(*(_frame_points(out_dir, records[k], exr) for k in picks))
+    p, c, n = np.concatenate(pts), np.concatenate(cols), np.concatenate(nrms)
+    return pointcloud.voxel_downsample(p, c, n, pointcloud.choose_voxel(p, max_points))
+
+
+def _frame_points(out_dir: str, record: dict, exr: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """World points, colours and world normals of every pixel with a surface in one finished frame."""
+    files = layout.frame_files(record["frame"], exr)
+    depth = np.load(os.path.join(out_dir, files["depth_file_path"]))
+    n_cam = np.load(os.path.join(out_dir, files["normals_file_path"]))
+    rgb = load_png_rgb(os.path.join(out_dir, files["file_path"]))
+    i = record["intrinsics"]
+    K = np.array([[i["fl_x"], 0, i["cx"]], [0, i["fl_y"], i["cy"]], [0, 0, 1]])
+    c2w = np.array(record["c2w"])
+    valid = np.isfinite(depth)
+    points = cameras.unproject_depth(np.where(valid, depth, 0), K, c2w)[valid]
+    return points, rgb[valid], n_cam[valid] @ cameras.c2w_opencv(c2w)[:3, :3].T
+
+
+def load_png_rgb(path: str) -> np.ndarray:
+    """uint8 [H, W, 3] of an 8-bit PNG, decoded by Blender (fast for any PNG row filter)."""
+    img = bpy.data.images.load(path, check_existing=False)
+    try:
+        w, h = img.size
+        px = np.empty(w * h * 4, dtype=np.float32)
+        img.pixels.foreach_get(px)
+    finally:
+        bpy.data.images.remove(img)
+    return np.rint(px.reshape(h, w, 4)[::-1, :, :3] * 255).astype(np.uint8)
+
+
+def scene_info(scene) -> dict:
+    """The generator's record (custom property ``gs_scene_info``: JSON text or a property group)."""
+    info = scene.get("gs_scene_info")
+    if info is None:
+        return {}
+    if isinstance(info, str):
+        try:
+            value = json.loads(info)
+        except ValueError:
+            return {"gs_scene_info": info}
+        return value if isinstance(value, dict) else {"gs_scene_info": value}
+    if hasattr(info, "to_dict"):
+        return info.to_dict()
+    return dict(info) if isinstance(info, dict) else {"gs_scene_info": str(info)}
+
+
+def write_scene_json(out_dir: str, scene, params: dict, backend: str, manifest: dict, timings: dict, n_done: int,
+                     n_points: int) -> None:
+    """scene.json: the generator's record plus how the dataset was rendered."""
+    doc = scene_info(scene)
+    render = {k: v for k, v in params.items() if k not in ("ids", "classes")}
+    render.update({
+        "device": backend,
+        "blender_version": bpy.app.version_string,
+        "frames_done": n_done,
+        "complete": manifest["complete"],
+        "points": n_points,
+        "gt_render": {"samples": 1, "pixel_filter": "BOX", "filter_width_px": 0.01, "denoise": False},
+        "timings_s": timings,
+    })
+    doc["render"] = render
+    doc.setdefault("blender_version", bpy.app.version_string)
+    layout.write_json(os.path.join(out_dir, "scene.json"), doc)

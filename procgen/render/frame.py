@@ -1,0 +1,144 @@
+"""One frame of a dataset: the RGB render, the ground-truth render and every file of the
+frame (ground truth and previews), plus its manifest record."""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...common.atomic import atomic_path
+from . import cameras, layout, passes, preview
+from . import segmentation as seg
+from .exr import read_passes
+from .flow import flow_from_vector
+from .normals import world_to_camera_normals
+from .png import write_png
+
+NO_SURFACE_DEPTH = 1e9  # Cycles writes 1e10 where a ray hits nothing
+GT_PASSES = {"Depth", "Vector", "Normal", "IndexOB"}
+
+
+@dataclass
+class FrameJob:
+    """What every frame of one dataset render shares."""
+    scene: object
+    view_layer: object
+    settings: passes.Settings
+    out_dir: str
+    tmp_dir: str
+    samples: int
+    denoise: bool
+    exr: bool
+    quiet: bool
+    lut: np.ndarray            # [max_id + 1] instance id -> semantic id
+    static_boxes: dict         # name -> [lo, hi] at the first frame
+
+
+@dataclass
+class GroundTruth:
+    depth: np.ndarray          # [H, W] float32, inf where no surface
+    flow_fwd: np.ndarray       # [H, W, 2]
+    flow_bwd: np.ndarray       # [H, W, 2]
+    normals: np.ndarray        # [H, W, 3] camera space (OpenCV axes)
+    instance: np.ndarray       # [H, W] uint16
+    semantic: np.ndarray       # [H, W] uint16
+
+
+def render_frame(job: FrameJob, frame: int) -> dict:
+    """Render one frame (RGB, then ground truth) and write all its files; returns its manifest record."""
+    job.scene.frame_set(frame)
+    cam = job.scene.camera
+    intr = cameras.intrinsics_from_blender(cam.data, job.scene.render)
+    c2w = cameras.c2w_opengl(cam.matrix_world)
+    t0 = time.perf_counter()
+    _render_rgb(job, frame)
+    t1 = time.perf_counter()
+    gt_path = _render_gt(job)
+    t2 = time.perf_counter()
+    gt = ground_truth(read_passes(gt_path, job.view_layer.name), c2w, job.lut, gt_path)
+    _write_ground_truth(job.out_dir, layout.frame_files(frame, job.exr), gt)
+    _write_previews(job.out_dir, layout.preview_files(frame), gt)
+    t3 = time.perf_counter()
+    return {
+        "c2w": c2w.tolist(),
+        "intrinsics": intr.as_dict(),
+        "boxes": _moved_boxes(job.view_layer, job.static_boxes),
+        "timings_s": {"render_rgb": t1 - t0, "render_gt": t2 - t1, "write_gt": t3 - t2},
+    }
+
+
+def _copy_atomic(src: str, dst: str) -> None:
+    with atomic_path(dst) as tmp:
+        shutil.copyfile(src, tmp)
+
+
+def _render_rgb(job: FrameJob, frame: int) -> None:
+    """The beauty render: images/NNNNN.png (and the linear EXR when asked)."""
+    files = layout.frame_files(frame, job.exr)
+    passes.configure_rgb(job.scene, job.view_layer, job.settings, job.samples, job.denoise)
+    rgb_tmp = os.path.join(job.tmp_dir, "rgb.png")
+    passes.render_still(job.scene, job.view_layer, rgb_tmp, job.quiet)
+    if job.exr:
+        exr_tmp = os.path.join(job.tmp_dir, "rgb.exr")
+        passes.save_linear_exr(job.scene, job.settings, exr_tmp)
+        _copy_atomic(exr_tmp, os.path.join(job.out_dir, files["exr_file_path"]))
+    _copy_atomic(rgb_tmp, os.path.join(job.out_dir, files["file_path"]))
+
+
+def _render_gt(job: FrameJob) -> str:
+    """The ground-truth render (one sample, box filter); returns the path of its multilayer EXR."""
+    passes.configure_gt(job.scene, job.view_layer, job.settings)
+    gt_tmp = os.path.join(job.tmp_dir, "gt.exr")
+    passes.render_still(job.scene, job.view_layer, gt_tmp, job.quiet)
+    return gt_tmp
+
+
+def ground_truth(p: dict, c2w: np.ndarray, lut: np.ndarray, source: str) -> GroundTruth:
+    """Depth, flow, normals and ids of one frame from its render passes ``p`` (name -> array)."""
+    missing = GT_PASSES - set(p)
+    if missing:
+        raise RuntimeError(f"{source}: render lacks passes {sorted(missing)}")
+    depth = p["Depth"].astype(np.float32)
+    depth[depth > NO_SURFACE_DEPTH] = np.inf
+    valid = np.isfinite(depth)
+    fwd, bwd = flow_from_vector(p["Vector"])
+    nrm = world_to_camera_normals(p["Normal"], c2w, valid)
+    inst = seg.id_image(p["IndexOB"])
+    inst[~valid] = 0
+    sem = lut[np.minimum(inst, len(lut) - 1)]
+    sem[inst >= len(lut)] = 0
+    return GroundTruth(depth, fwd, bwd, nrm, inst, sem)
+
+
+def _write_ground_truth(out_dir: str, files: dict, gt: GroundTruth) -> None:
+    path = lambda key: os.path.join(out_dir, files[key])  # noqa: E731
+    layout.save_npy(path("depth_file_path"), gt.depth)
+    layout.save_npy(path("flow_fwd_file_path"), gt.flow_fwd)
+    layout.save_npy(path("flow_bwd_file_path"), gt.flow_bwd)
+    layout.save_npy(path("normals_file_path"), gt.normals)
+    write_png(path("instance_file_path"), gt.instance)
+    write_png(path("semantic_file_path"), gt.semantic)
+
+
+def _write_previews(out_dir: str, files: dict, gt: GroundTruth) -> None:
+    """8-bit pictures of each ground-truth kind, for people."""
+    out = lambda key: os.path.join(out_dir, files[key])  # noqa: E731
+    write_png(out("depth"), preview.depth_image(gt.depth), 3)
+    write_png(out("flow_fwd"), preview.flow_image(gt.flow_fwd), 3)
+    write_png(out("flow_bwd"), preview.flow_image(gt.flow_bwd), 3)
+    write_png(out("normals"), preview.normals_image(gt.normals), 3)
+    write_png(out("instance"), preview.id_palette(gt.instance), 3)
+    write_png(out("semantic"), preview.id_palette(gt.semantic), 3)
+
+
+def _moved_boxes(view_layer, static_boxes: dict) -> dict:
+    """Boxes [lo, hi] at the current frame of the objects whose box differs from the first frame's."""
+    moved = {}
+    for name, (_, lo, hi, _) in seg.rendered_boxes(view_layer.depsgraph, view_layer).items():
+        box = [lo.tolist(), hi.tolist()]
+        if name not in static_boxes or not np.allclose(box, static_boxes[name], atol=1e-6):
+            moved[name] = box
+    return moved
