@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
 """The single entry point of the project: set-up, build, package, demo, test, bench.
 
-    python build.py setup   [--blender 4.2|4.5|5.0]   project virtual environment
-    python build.py build   [--blender ...]           compile cuda_ext (CPU; CUDA where possible)
+    python build.py setup   [--blender 4.2|4.5|5.2|5.3]   a project environment (.venv is 4.5)
+    python build.py build                             compile cuda_ext (CPU; CUDA where possible)
     python build.py package                           dist/<id>-<version>.zip
     python build.py demo    [--blender ...]           the whole pipeline end to end
     python build.py test    [--blender ...] [-- PYTEST ARGS]
     python build.py bench   [--quick]                 bench/results.json
 
 Every subcommand is idempotent: finished steps are detected and skipped. This file runs
-with any Python 3.9+; the work itself runs inside the project environment (Python 3.11,
-the version the Blender ``bpy`` module is built for).
+with any Python 3.9+; the work itself runs inside the project environments: one per Blender
+series, each on the Python its ``bpy`` module is built for (3.11 for 4.x, 3.13 for 5.1+).
+The default one (4.5) also holds torch and is the training interpreter for every Blender,
+as a user's Blender hands training to an interpreter with torch.
 """
 from __future__ import annotations
 
@@ -30,21 +32,30 @@ ROOT = Path(__file__).resolve().parent
 DIST = ROOT / "dist"
 BUILD = ROOT / "build"
 
-# Blender series -> the exact bpy module release (newest of each series on PyPI).
-BPY_RELEASES = {"4.2": "4.2.23", "4.5": "4.5.15", "5.0": "5.0.1"}
-DEFAULT_BLENDER = "4.5"
-PYTHON_FOR_BPY = (3, 11)
+# Blender series -> (bpy module release, the Python it is built for, the numpy it accepts).
+# Adding the next Blender release is one line here (and a CI run to see what changed).
+BLENDERS = {
+    "4.2": ("4.2.23", (3, 11), "numpy==1.26.4"),
+    "4.5": ("4.5.15", (3, 11), "numpy==1.26.4"),
+    "5.2": ("5.2.3", (3, 13), "numpy==2.3.5"),
+    "5.3": ("5.3.0", (3, 13), "numpy==2.3.5"),
+}
+BPY_RELEASES = {series: spec[0] for series, spec in BLENDERS.items()}
+DEFAULT_BLENDER = "4.5"  # its environment is also the training interpreter (torch)
 
-# Everything the project needs, pinned. bpy is added per Blender version.
-REQUIREMENTS = [
-    "torch==2.13.0",
-    "numpy==1.26.4",  # bpy 4.x needs numpy < 2
+# What every Blender environment needs besides bpy and numpy (Blender's own Python has no torch).
+BLENDER_REQUIREMENTS = [
     "pytest==9.2.0",
     "pytest-blender==3.0.8",
     "tqdm==4.70.1",
     "OpenEXR==3.5.3",
+]
+# The training interpreter's additions: torch and the C++ build tools of cuda_ext.
+TRAINING_REQUIREMENTS = [
+    "torch==2.13.0",
     "ninja==1.13.2",  # fast, cached C++ builds of cuda_ext
 ]
+REQUIREMENTS = TRAINING_REQUIREMENTS + BLENDER_REQUIREMENTS
 
 # Independent splat tools the tests check our files against (npm, pinned; installed into build/npm).
 NPM_TOOLS = ["@playcanvas/splat-transform@3.7.0", "gltf-validator@2.0.0-dev.3.10"]
@@ -81,73 +92,65 @@ def venv_python(blender: str) -> Path:
     return d / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
-def find_base_python() -> list[str]:
-    """A Python 3.11 interpreter to create the environment with."""
-    if sys.version_info[:2] == PYTHON_FOR_BPY:
+def find_base_python(want: tuple[int, int]) -> list[str]:
+    """An interpreter of Python ``want`` (3.11 for bpy 4.x, 3.13 for bpy 5.1+) to create an environment with."""
+    if sys.version_info[:2] == want:
         return [sys.executable]
-    want = "%d.%d" % PYTHON_FOR_BPY
-    candidates = [["py", f"-{want}"]] if os.name == "nt" else []
-    candidates += [[f"python{want}"], ["python3"]]
+    version = "%d.%d" % want
+    candidates = [["py", f"-{version}"]] if os.name == "nt" else []
+    candidates += [[f"python{version}"], ["python3"]]
+    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    candidates += [[str(p)] for p in sorted(pyenv_root.glob(f"versions/{version}.*/bin/python{version}"))]
     for cand in candidates:
         exe = shutil.which(cand[0])
         if not exe:
             continue
         out = subprocess.run(cand + ["-c", "import sys;print('%d.%d'%sys.version_info[:2])"],
                              capture_output=True, text=True)
-        if out.returncode == 0 and out.stdout.strip() == want:
+        if out.returncode == 0 and out.stdout.strip() == version:
             return cand
-    raise BuildError(f"Python {want} is required (the bpy module is built for it); none was found on PATH.")
+    raise BuildError(f"Python {version} is required (the bpy module of this Blender is built for it) and none was "
+                     f"found: not on PATH as python{version}, nor under {pyenv_root}/versions. Install Python "
+                     f"{version} (for example `pyenv install {version}`) and run this again.")
+
+
+def requirements(blender: str) -> list[str]:
+    bpy_release, _, numpy_pin = BLENDERS[blender]
+    extra = TRAINING_REQUIREMENTS if blender == DEFAULT_BLENDER else []
+    return [f"bpy=={bpy_release}", numpy_pin] + extra + BLENDER_REQUIREMENTS
 
 
 def setup(blender: str = DEFAULT_BLENDER) -> Path:
     """Create or update the project environment for one Blender series; returns its python."""
-    if blender not in BPY_RELEASES:
-        raise BuildError(f"unsupported Blender version {blender!r}; choose one of {', '.join(BPY_RELEASES)}")
+    if blender not in BLENDERS:
+        raise BuildError(f"unsupported Blender version {blender!r}; choose one of {', '.join(BLENDERS)}")
     py = venv_python(blender)
-    reqs = [f"bpy=={BPY_RELEASES[blender]}"] + REQUIREMENTS
+    reqs = requirements(blender)
     stamp = venv_dir(blender) / ".gs-setup.json"
     wanted = {"requirements": reqs}
     if py.exists() and stamp.exists() and json.loads(stamp.read_text()) == wanted:
-        say(f"environment {venv_dir(blender).name} is up to date (bpy {BPY_RELEASES[blender]}, torch 2.13.0)")
-        npm_tools()
+        say(f"environment {venv_dir(blender).name} is up to date (bpy {BPY_RELEASES[blender]})")
         return py
     if not py.exists():
         say(f"creating environment {venv_dir(blender).name}")
-        run(find_base_python() + ["-m", "venv", str(venv_dir(blender))])
+        run(find_base_python(BLENDERS[blender][1]) + ["-m", "venv", str(venv_dir(blender))])
     say(f"installing {len(reqs)} pinned packages into {venv_dir(blender).name} (cached downloads are reused)")
     run([py, "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off", *reqs])
     stamp.write_text(json.dumps(wanted, indent=1))
-    npm_tools()
     return py
-
-
-def npm_tools() -> bool:
-    """Install NPM_TOOLS into build/npm; False (and a message) where node or npm is missing."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if not node or not npm:
-        say("node/npm not found: skipping the independent splat tools (their tests will skip)")
-        return False
-    stamp = NPM_PREFIX / ".gs-npm.json"
-    if stamp.exists() and json.loads(stamp.read_text()) == NPM_TOOLS:
-        say(f"npm tools in {NPM_PREFIX.relative_to(ROOT)} are up to date")
-        return True
-    NPM_PREFIX.mkdir(parents=True, exist_ok=True)
-    run([npm, "install", "--prefix", NPM_PREFIX, "--no-audit", "--no-fund", "--save-exact", *NPM_TOOLS])
-    stamp.write_text(json.dumps(NPM_TOOLS))
-    return True
 
 
 # ----------------------------------------------------------------------------- build
 
-def build(blender: str = DEFAULT_BLENDER) -> None:
-    """Compile cuda_ext for the CPU, and CUDA where torch and nvcc allow (see cuda_ext/_build.py)."""
-    py = setup(blender)
+def build() -> None:
+    """Compile cuda_ext in the training interpreter: CPU, and CUDA where torch and nvcc allow."""
+    py = setup(DEFAULT_BLENDER)
     if not (ROOT / "cuda_ext" / "_build.py").exists():
         raise BuildError("cuda_ext/_build.py is missing: nothing to compile")
     script = (
         "# compile cuda_ext\n"
         "import sys, shutil, torch\n"
-        "from cuda_ext import _build\n"
+        "from blender_gs_addon.cuda_ext import _build\n"
         "mod = _build.load_extension(verbose=True)\n"
         "print('[build] cuda_ext CPU kernels ready:', mod.__file__)\n"
         "if shutil.which('nvcc') and not torch.cuda.is_available():\n"
@@ -264,6 +267,11 @@ def prepare_blender_binary(py: Path, blender_executable: str) -> None:
     run([blender_python, "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off", *wanted])
 
 
+def training_env() -> dict:
+    """Environment of a Blender process: the training interpreter (torch) is the default environment's."""
+    return dict(os.environ, GS_TRAINING_PYTHON=str(venv_python(DEFAULT_BLENDER)))
+
+
 def _pytest(py: Path, args: list[str], blender_executable: str | None) -> int:
     cmd = [str(py), "-m", "pytest", *args]
     if blender_executable:
@@ -273,7 +281,7 @@ def _pytest(py: Path, args: list[str], blender_executable: str | None) -> int:
         cmd += ["-p", "no:pytest-blender"]  # the suite runs on the bpy module of the environment
     say("$ " + " ".join(cmd))
     # Idle OpenMP threads that spin starve the other processes the tests start on a small machine.
-    env = dict(os.environ, OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "PASSIVE"))
+    env = dict(training_env(), OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "PASSIVE"))
     rc = subprocess.run(cmd, cwd=ROOT, env=env).returncode
     if rc == 5:
         say("pytest collected no tests: that is a failure")
@@ -281,14 +289,21 @@ def _pytest(py: Path, args: list[str], blender_executable: str | None) -> int:
     return rc
 
 
+def test_plan(blender: str | None) -> list[tuple[str, list[str]]]:
+    """(series, pytest marker args): the full suite on the default Blender, whose environment is also
+    the training interpreter, and the Blender-facing subset on every other series."""
+    series = [blender] if blender else list(BLENDERS)
+    plan = [(v, [] if v == DEFAULT_BLENDER else ["-m", "blender"]) for v in series]
+    return sorted(plan, key=lambda item: item[0] != DEFAULT_BLENDER)
+
+
 def test(blender: str | None, extra: list[str], blender_executable: str | None) -> int:
-    """Without --blender: the full suite on 4.5, then the Blender-facing subset on 4.2 and 5.0."""
-    plan = [(blender, [])] if blender else [(DEFAULT_BLENDER, []), ("4.2", ["-m", "blender"]), ("5.0", ["-m", "blender"])]
+    """Run the test plan; every series' environment is set up first, cuda_ext compiled once."""
+    build()
     failures = []
-    for version, marker in plan:
+    for version, marker in test_plan(blender):
         say(f"=== tests on Blender {version} ({'Blender-facing subset' if marker else 'full suite'}) ===")
         py = setup(version)
-        build(version)
         rc = _pytest(py, ["tests", "-ra", *marker, *extra], blender_executable)
         if rc != 0:
             failures.append(f"Blender {version}: pytest exit code {rc}")
@@ -301,14 +316,14 @@ def test(blender: str | None, extra: list[str], blender_executable: str | None) 
 # ----------------------------------------------------------------------------- demo, bench
 
 def demo(blender: str) -> None:
+    build()
     py = setup(blender)
-    build(blender)
-    run([py, "-m", "blender_gs_addon", "demo", "--out", str(ROOT / "demo_out")], cwd=ROOT)
+    run([py, "-m", "blender_gs_addon", "demo", "--out", str(ROOT / "demo_out")], cwd=ROOT, env=training_env())
 
 
 def bench(blender: str, quick: bool) -> None:
+    build()
     py = setup(blender)
-    build(blender)
     cmd = [py, str(ROOT / "bench" / "run_all.py"), "--out", str(ROOT / "bench" / "results.json")]
     run(cmd + (["--quick"] if quick else []), cwd=ROOT)
 
@@ -330,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
                             ("test", "run the test suite"),
                             ("bench", "run the benchmarks into bench/results.json")]:
         p = sub.add_parser(name, help=help_text)
-        if name != "package":
+        if name not in ("package", "build"):
             p.add_argument("--blender", choices=sorted(BPY_RELEASES), default=None,
                            help=f"Blender series of the bpy module (default {DEFAULT_BLENDER})")
         if name == "test":
@@ -347,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "setup":
             setup(args.blender or DEFAULT_BLENDER)
         elif args.cmd == "build":
-            build(args.blender or DEFAULT_BLENDER)
+            build()
         elif args.cmd == "package":
             package()
         elif args.cmd == "demo":

@@ -48,3 +48,28 @@ def test_zip_layout_is_self_contained():
     assert "procgen/render/dataset.py" in names and "cuda_ext/csrc/bindings.cpp" in names
     assert not any(n.endswith(".whl") for n in names) and "wheels" not in m
     assert not any("__pycache__" in n or n.endswith(".so") for n in names)
+
+
+def test_every_blender_series_is_tested_the_default_first_with_the_full_suite():
+    plan = build.test_plan(None)
+    assert [v for v, _ in plan] == [build.DEFAULT_BLENDER] + [v for v in build.BLENDERS if v != build.DEFAULT_BLENDER]
+    assert plan[0][1] == [] and all(marker == ["-m", "blender"] for _, marker in plan[1:])
+    assert {"4.2", "4.5", "5.2", "5.3"} <= set(build.BLENDERS)
+    for series, (release, python, numpy_pin) in build.BLENDERS.items():
+        assert release.startswith(series + ".") and numpy_pin.startswith("numpy==")
+        reqs = build.requirements(series)
+        # only the training interpreter carries torch; Blender's own Python does not need it
+        assert any(r.startswith("torch==") for r in reqs) == (series == build.DEFAULT_BLENDER)
+        assert python == ((3, 11) if series.startswith("4.") else (3, 13))
+
+
+def test_a_missing_interpreter_is_named(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path))
+    monkeypatch.setattr(build.sys, "version_info", (3, 9, 0))
+    try:
+        build.find_base_python((3, 99))
+    except build.BuildError as exc:
+        assert "Python 3.99 is required" in str(exc) and "pyenv install 3.99" in str(exc)
+    else:
+        raise AssertionError("no error for a missing interpreter")
