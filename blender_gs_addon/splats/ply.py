@@ -174,15 +174,25 @@ def read_ply_element(path: str | os.PathLike, element: str = "vertex") -> PlyEle
     has list properties, or the file is shorter than its header says.
     """
     path = os.fspath(path)
+    header, index, data, _ = _read_element(path, element)
+    return PlyElement(element, data, list(header.elements[index].props), header.comments)
+
+
+def _read_element(path: str, element: str, check=None) -> tuple[_Header, int, np.ndarray, object]:
+    """(header, element index, its records in native byte order, what ``check`` returned).
+
+    check(path, header, element) runs before any data is read: it can refuse a file cheaply.
+    """
     try:
         with open(path, "rb") as f:
             header, size = _read_header(path, f)
             index = _element_index(path, header, element)
+            checked = None if check is None else check(path, header, header.elements[index])
             data = _read_body(path, f, size, header, index)
     except OSError as exc:
         raise SplatFormatError(path, f"cannot read file: {exc.strerror or exc}") from None
     data = data.astype(data.dtype.newbyteorder("="), copy=False)  # free unless the file's order is not ours
-    return PlyElement(element, data, list(header.elements[index].props), header.comments)
+    return header, index, data, checked
 
 
 def _check_splat_header(path: str, header: _Header, vertex: _Element) -> tuple[int, bool]:
@@ -203,33 +213,19 @@ def _check_splat_header(path: str, header: _Header, vertex: _Element) -> tuple[i
 def read_ply_table(path: str | os.PathLike) -> "PlyTable":
     """Read and validate a 3DGS PLY file into a PlyTable (the rows as stored; see read_ply)."""
     path = os.fspath(path)
-    try:
-        with open(path, "rb") as f:
-            header, size = _read_header(path, f)
-            vertex_i = _element_index(path, header, "vertex")
-            vertex = header.elements[vertex_i]
-            k1, has_normals = _check_splat_header(path, header, vertex)
-            arr = _read_body(path, f, size, header, vertex_i)
-    except OSError as exc:
-        raise SplatFormatError(path, f"cannot read file: {exc.strerror or exc}") from None
-
-    names = [n for n, _ in vertex.props]
-    core = [p for props in field_columns(k1, has_normals).values() for p in props]
+    header, vertex_i, arr, (k1, has_normals) = _read_element(path, "vertex", _check_splat_header)
+    props = list(header.elements[vertex_i].props)
+    names = [n for n, _ in props]
+    core = [p for fprops in field_columns(k1, has_normals).values() for p in fprops]
     # one [N, P] float32 table: a free view when every property is float32 (the common case)
     field_types = {arr.dtype.fields[n][0] for n in names}
-    if len(field_types) == 1 and next(iter(field_types)).kind == "f" and next(iter(field_types)).itemsize == 4:
-        table, table_names = arr.view(arr.dtype.fields[names[0]][0]).reshape(len(arr), len(names)), names
-        if not table.dtype.isnative:
-            table = table.astype(np.float32)
+    if field_types == {np.dtype(np.float32)}:
+        table, table_names = arr.view(np.float32).reshape(len(arr), len(names)), names
     else:
         table, table_names = structured_to_unstructured(arr[core], dtype=np.float32), core
     in_table = set(table_names)
-    extra = {}
-    for n in names:
-        if n not in in_table:
-            col = arr[n]
-            extra[n] = np.ascontiguousarray(col, dtype=col.dtype.newbyteorder("="))
-    result = PlyTable(path, table, list(table_names), extra, list(vertex.props), header.comments, k1, has_normals)
+    extra = {n: np.ascontiguousarray(arr[n]) for n in names if n not in in_table}
+    result = PlyTable(path, table, list(table_names), extra, props, header.comments, k1, has_normals)
     if not np.isfinite(table).all():
         result.to_splats()  # raises when a splat field (not an extra) is NaN/inf
     return result
