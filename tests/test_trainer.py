@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from blender_gs_addon.blender.jobs import read_event
 from blender_gs_addon.splats import read_ply
 from blender_gs_addon.trainer.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint
 from blender_gs_addon.trainer.datasets import load_dataset
@@ -118,14 +119,16 @@ def test_cli_progress_json_lines(dataset_dir, tmp_path, capsys):
     rc = main(["train", dataset_dir, "--out", str(tmp_path / "o"), "--iterations", "30", "--device", "cpu",
                "--sh-degree", "0", "--progress-json"])
     assert rc == 0
-    lines = [json.loads(ln) for ln in capsys.readouterr().out.splitlines() if ln.strip()]
-    progress = [ln for ln in lines if ln["type"] == "progress"]
-    assert [p["iteration"] for p in progress] == [10, 20, 30]
-    assert all(p["total"] == 30 and p["gaussians"] > 0 and math.isfinite(p["loss"]) for p in progress)
-    assert lines[-1]["type"] == "done" and os.path.exists(lines[-1]["ply"])
+    lines = [read_event(ln) for ln in capsys.readouterr().out.splitlines() if ln.strip()]
+    assert None not in lines  # every line is an event of the jobs protocol
+    progress = [ln for ln in lines if ln["event"] == "progress"]
+    assert [p["done"] for p in progress] == [10, 20, 30]
+    assert all(p["stage"] == "train" and p["total"] == 30 and p["gaussians"] > 0 and math.isfinite(p["loss"])
+               for p in progress)
+    assert lines[-1]["event"] == "result" and os.path.exists(lines[-1]["ply"])
     assert lines[-1]["metrics"]["iterations"] == 30
 
     rc = main(["train", str(tmp_path / "missing"), "--out", str(tmp_path / "o2"), "--progress-json"])
     assert rc == 1
-    err = [json.loads(ln) for ln in capsys.readouterr().out.splitlines() if ln.strip()]
-    assert err[-1]["type"] == "error" and "missing" in err[-1]["message"]
+    err = [read_event(ln) for ln in capsys.readouterr().out.splitlines() if ln.strip()]
+    assert err[-1]["event"] == "error" and "missing" in err[-1]["message"]

@@ -3,10 +3,12 @@
 The child's stdout/stderr lines are read by two threads into a queue; the modal
 operator drains it on a timer, so Blender's UI stays responsive. Cancelling asks the
 child to stop (a ``.cancel`` file for the trainer, an interrupt otherwise); every job
-keeps the work it finished.
+keeps the work it finished. Children report progress in one protocol (`jobs_protocol`);
+`read_event` is its one reader.
 """
 from __future__ import annotations
 
+import json
 import os
 import queue
 import signal
@@ -14,6 +16,30 @@ import subprocess
 import sys
 import threading
 import time
+
+from ..jobs_protocol import EVENTS
+
+
+def read_event(text: str) -> dict | None:
+    """The protocol event on one line of a child's stdout, or None for any other line (a
+    library's own output, a traceback, a malformed object): the caller shows those as text."""
+    text = text.strip()
+    if not text.startswith("{"):
+        return None
+    try:
+        event = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(event, dict) or event.get("event") not in EVENTS or not isinstance(event.get("stage"), str):
+        return None
+    if event["event"] == "progress":
+        done, total = event.get("done"), event.get("total")
+        if not (isinstance(done, int) and isinstance(total, int) and 0 <= done and 0 <= total):
+            return None
+        event.setdefault("message", "")
+    elif event["event"] == "error" and not isinstance(event.get("message"), str):
+        return None
+    return event
 
 
 def with_default_interrupt(cmd: list[str]) -> list[str]:

@@ -3,13 +3,12 @@
 Generating builds the scene in this Blender (it is quick). The long jobs run in a child
 process as modal operators: a timer reads the child's output, the status bar and the
 panel show progress, Esc or the panel's Cancel button stops the job and keeps what it
-finished. Called from a script (EXEC), the same operators block until done.
+finished. Called from a script (EXEC), the same operators block until done. The render and
+train children report in one JSON-lines protocol (`jobs_protocol`), read by `jobs.read_event`.
 """
 from __future__ import annotations
 
-import json
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -19,7 +18,7 @@ import bpy
 from bpy.props import IntProperty, StringProperty
 
 from . import state, torch_env
-from .jobs import Job, python_child
+from .jobs import Job, python_child, read_event
 
 TORCH_REQUIREMENT = "torch==2.13.0"
 
@@ -81,8 +80,10 @@ class _JobOperator:
     kind = "job"
     _timer = None
     _job = None
+    _result = None  # the child's "result" event, once it came
 
-    # subclasses: start_job(context) -> Job, on_line(context, stream, text), finished(context, rc) -> set
+    # subclasses: start_job(context) -> Job, finished(context, rc, cancelled) -> set, and
+    # on_other_line(context, stream, text) for output that is not a protocol event
     def _begin(self, context):
         if state.JOBS.get(self.kind) is not None:
             self.report({"ERROR"}, f"A {self.kind} job is already running")
@@ -94,6 +95,7 @@ class _JobOperator:
             return False
         if self._job is None:
             return False
+        self._result = None
         state.JOBS[self.kind] = self._job
         s = settings(context)
         s.job_kind, s.job_progress, s.job_message = self.kind, 0.0, "starting..."
@@ -102,6 +104,24 @@ class _JobOperator:
     def _pump(self, context) -> None:
         for stream, text in self._job.drain():
             self.on_line(context, stream, text)
+
+    def on_line(self, context, stream: str, text: str) -> None:
+        event = read_event(text) if stream == "out" else None
+        if event is None:
+            self.on_other_line(context, stream, text)
+            return
+        s = settings(context)
+        if event["event"] == "progress":
+            if event["total"] > 0:
+                s.job_progress = min(1.0, event["done"] / event["total"])
+            s.job_message = (event["message"] or f"{event['done']} of {event['total']}")[:200]
+        elif event["event"] == "result":
+            self._result = event
+        else:
+            s.job_message = f"error: {event['message']}"[:200]
+
+    def on_other_line(self, context, stream: str, text: str) -> None:
+        """A line that is not a protocol event (a library's output, a traceback)."""
 
     def cleanup(self) -> None:
         """Remove what the job needed only while running (subclasses)."""
@@ -175,9 +195,6 @@ class _JobOperator:
         return self._end(context, rc)
 
 
-TQDM_COUNT = re.compile(r"(\d+)/(\d+) \[")
-
-
 class GS_OT_render_dataset(_JobOperator, bpy.types.Operator):
     """Render the ground-truth dataset (RGB, depth, flow, normals, segmentation, cameras) of this scene"""
 
@@ -207,7 +224,7 @@ class GS_OT_render_dataset(_JobOperator, bpy.types.Operator):
         self._tmp = tempfile.mkdtemp(prefix="render_", dir=torch_env.cache_dir())
         blend = os.path.join(self._tmp, "scene.blend")
         bpy.ops.wm.save_as_mainfile(filepath=blend, copy=True, check_existing=False)
-        argv = ["render", blend, "--out", self._out, "--scene", context.scene.name]
+        argv = ["render", blend, "--out", self._out, "--scene", context.scene.name, "--progress-json"]
         if s.samples > 0:
             argv += ["--samples", str(s.samples)]
         if s.overwrite:
@@ -218,15 +235,6 @@ class GS_OT_render_dataset(_JobOperator, bpy.types.Operator):
 
     def cleanup(self) -> None:
         shutil.rmtree(self._tmp, ignore_errors=True)
-
-    def on_line(self, context, stream, text):
-        s = settings(context)
-        m = TQDM_COUNT.search(text)
-        if m and int(m.group(2)) > 0:
-            s.job_progress = int(m.group(1)) / int(m.group(2))
-            s.job_message = f"frame {m.group(1)} of {m.group(2)}"
-        elif stream == "err" and text.startswith("render:"):
-            s.job_message = text[:200]
 
     def finished(self, context, rc, cancelled):
         s = settings(context)
@@ -266,41 +274,16 @@ class GS_OT_train(_JobOperator, bpy.types.Operator):
         cmd = [torch_env.training_interpreter(), "-m", torch_env.package_module_name(), "train", dataset,
                "--out", self._out, "--progress-json", "--device", device,
                "--iterations", str(self.iterations or s.iterations)]
-        self._ply = None
-        self._error = None
         return Job(self.kind, cmd, env=torch_env.child_env(), cancel_file=cancel)
 
-    def on_line(self, context, stream, text):
-        s = settings(context)
-        if stream != "out":
-            if "No module named" in text and "torch" in text:
-                s.job_message = "error: torch is missing in the training interpreter (see Preferences)"
-            return
-        try:
-            msg = json.loads(text)
-        except ValueError:
-            return
-        kind = msg.get("type")
-        if kind == "progress":
-            total = max(int(msg.get("total", 1)), 1)
-            s.job_progress = int(msg.get("iteration", 0)) / total
-            parts = [f"iteration {msg.get('iteration')}/{total}"]
-            for key, label, fmt in (("loss", "loss", "{:.4f}"), ("psnr", "PSNR", "{:.2f} dB")):
-                if isinstance(msg.get(key), (int, float)):
-                    parts.append(f"{label} " + fmt.format(msg[key]))
-            if isinstance(msg.get("gaussians"), int):
-                parts.append(f"{msg['gaussians']:,} Gaussians")
-            s.job_message = ", ".join(parts)
-        elif kind == "done":
-            self._ply = msg.get("ply")
-        elif kind == "error":
-            self._error = msg.get("message", "unknown error")
-            s.job_message = f"error: {self._error}"
+    def on_other_line(self, context, stream, text):
+        if stream == "err" and "No module named" in text and "torch" in text:
+            settings(context).job_message = "error: torch is missing in the training interpreter (see Preferences)"
 
     def finished(self, context, rc, cancelled):
         from .ops_io import import_file
 
-        ply = self._ply or os.path.join(self._out, "point_cloud.ply")
+        ply = (self._result or {}).get("ply") or os.path.join(self._out, "point_cloud.ply")
         if not os.path.exists(ply):
             if cancelled:
                 return {"CANCELLED"}
@@ -335,7 +318,7 @@ class GS_OT_install_torch(_JobOperator, bpy.types.Operator):
                 f"{self._folder!r}, {TORCH_REQUIREMENT!r}]))\n")
         return Job(self.kind, [torch_env.training_interpreter(), "-c", code], env=dict(os.environ))
 
-    def on_line(self, context, stream, text):
+    def on_other_line(self, context, stream, text):  # pip speaks no protocol: show its lines
         settings(context).job_message = text.strip()[:200]
 
     def finished(self, context, rc, cancelled):

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
+from ..jobs_protocol import ENV, Reporter, requested
 from ..splats import io as splat_io
 
 
@@ -32,28 +32,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also write the splats as point_cloud.FORMAT beside point_cloud.ply: "
                              + ", ".join(formats) + " (default ply only)")
     parser.add_argument("--progress-json", action="store_true",
-                        help="print one JSON object per line on stdout (progress, done, error) instead of a bar")
+                        help="report on stdout in JSON lines (progress, result, error events) instead of a bar; "
+                             f"also turned on by the environment variable {ENV}=1")
 
 
 def run(args: argparse.Namespace) -> int:
     from .datasets import DatasetError
     from .train import TrainConfig, TrainingError, train
 
+    progress_json = requested(args.progress_json)
     cfg = TrainConfig(dataset=args.dataset, out=args.out, iterations=args.iterations, device=args.device,
                       sh_degree=args.sh_degree, max_gaussians=args.max_gaussians, resume=args.resume,
                       downscale=args.downscale, background=args.background, seed=args.seed,
-                      depth_weight=args.depth_weight, progress_json=args.progress_json,
+                      depth_weight=args.depth_weight, progress_json=progress_json,
                       time_limit_s=args.time_limit, out_format=args.format)
     try:
         metrics = train(cfg)
     except (DatasetError, TrainingError, ValueError, OSError, RuntimeError) as exc:
-        msg = str(exc)
-        if args.progress_json:
-            sys.stdout.write(json.dumps({"type": "error", "message": msg}) + "\n")
-            sys.stdout.flush()
-        print(f"train: error: {msg}", file=sys.stderr)
+        Reporter("train", enabled=progress_json).error(str(exc))
+        print(f"train: error: {exc}", file=sys.stderr)
         return 1
-    if not args.progress_json:
+    if not progress_json:
         psnr = metrics["psnr"]
         shown = "n/a (no held-out views)" if psnr is None else f"{psnr:.2f} dB, SSIM {metrics['ssim']:.4f}"
         print(f"{metrics['status']}: {metrics['iterations']} iterations in {metrics['wall_time_s']:.1f} s "

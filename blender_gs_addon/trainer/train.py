@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from ..common.atomic import write_text
+from ..jobs_protocol import Reporter
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .datasets import Camera, Dataset, load_dataset
 from .densify import DensifyConfig
@@ -107,12 +108,6 @@ class _CancelFlag:
 
     def requested(self) -> bool:
         return self.signalled or os.path.exists(self.path)
-
-
-def _emit(cfg: TrainConfig, obj: dict) -> None:
-    if cfg.progress_json:
-        sys.stdout.write(json.dumps(obj) + "\n")
-        sys.stdout.flush()
 
 
 class _ViewSampler:
@@ -267,6 +262,7 @@ class Trainer:
         self.fixed_bg = torch.tensor([1.0, 1.0, 1.0] if cfg.background == "white" else [0.0, 0.0, 0.0],
                                      device=self.device)
         self.ckpt_every = cfg.checkpoint_every or max(100, cfg.iterations // 10)
+        self.reporter = Reporter("train", enabled=cfg.progress_json)
         self.t_loop = time.perf_counter()
         if cfg.resume:
             self._resume()
@@ -381,8 +377,9 @@ class Trainer:
             train_psnr = psnr(rgb.detach().clamp(0, 1), gt)
             for key, value in (("iteration", it), ("loss", self.loss_ema), ("psnr", train_psnr), ("gaussians", n)):
                 self.history[key].append(value)
-            _emit(cfg, {"type": "progress", "iteration": it, "total": cfg.iterations,
-                        "loss": self.loss_ema, "psnr": train_psnr, "gaussians": n})
+            self.reporter.progress(it, cfg.iterations, f"iteration {it}/{cfg.iterations}, loss {self.loss_ema:.4f}, "
+                                   f"PSNR {train_psnr:.2f} dB, {n:,} Gaussians",
+                                   loss=self.loss_ema, psnr=train_psnr, gaussians=n)
             if bar is not None:
                 bar.set_postfix(loss=f"{self.loss_ema:.4f}", psnr=f"{train_psnr:.2f}", n=n, refresh=False)
         if bar is not None:
@@ -421,9 +418,9 @@ class Trainer:
 
             write_png(os.path.join(cfg.out, "curves.png"),
                       curve_image(self.history["iteration"], self.history["loss"], self.history["psnr"]))
-        _emit(cfg, {"type": "done", "ply": os.path.abspath(ply_path), "metrics": {
+        self.reporter.result(ply=os.path.abspath(ply_path), metrics={
             k: metrics[k] for k in ("status", "psnr", "ssim", "gaussians", "iterations", "wall_time_s",
-                                    "iterations_per_s", "device")}})
+                                    "iterations_per_s", "device")})
         return metrics
 
     def _metrics(self, status: str, ev: dict, loop_time: float) -> dict:

@@ -1,6 +1,7 @@
 """``render SCENE.blend --out DIR``: the ground-truth dataset of an existing scene.
 
-bpy is imported inside ``run`` so that ``--help`` stays fast.
+bpy is imported inside ``run`` so that ``--help`` stays fast. Progress: a tqdm bar for people, or
+with ``--progress-json`` (or GS_PROGRESS_JSON=1) the JSON lines of ``jobs_protocol`` on stdout.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import sys
 from ...common import interrupt
 from ...common.cli_args import count
 from ...common.folder_lock import FolderLock, FolderLockedError
+from ...jobs_protocol import ENV, Reporter, requested
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,51 +30,64 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace an existing dataset in DIR")
     parser.add_argument("--max-points", type=count(1), default=100_000, metavar="N",
                         help="at most about N points in points3d.ply (default 100000)")
+    parser.add_argument("--progress-json", action="store_true",
+                        help="report on stdout in JSON lines (progress, result, error events) instead of a bar; "
+                             f"also turned on by the environment variable {ENV}=1")
+
+
+def _fail(report: Reporter, message: str, code: int) -> int:
+    """Say what is wrong to people (stderr) and to a reading program (an error event)."""
+    print(f"render: {message}", file=sys.stderr)
+    report.error(message)
+    return code
 
 
 def run(args: argparse.Namespace) -> int:
+    report = Reporter("render", enabled=requested(args.progress_json))
     blend = os.path.abspath(args.blend)
     if not os.path.isfile(blend):
-        print(f"render: {blend}: no such .blend file", file=sys.stderr)
-        return 2
+        return _fail(report, f"{blend}: no such .blend file", 2)
     if args.frames and args.frames[0] > args.frames[1]:
-        print(f"render: --frames {args.frames[0]} {args.frames[1]}: the first frame comes after the last",
-              file=sys.stderr)
-        return 2
+        return _fail(report, f"--frames {args.frames[0]} {args.frames[1]}: the first frame comes after the last", 2)
     out = os.path.abspath(args.out)
     if os.path.exists(out) and not os.path.isdir(out):
-        print(f"render: --out {out} exists and is not a folder", file=sys.stderr)
-        return 2
+        return _fail(report, f"--out {out} exists and is not a folder", 2)
     interrupt.install("render")
     try:
         with FolderLock(out, "render"):
-            return _render_locked(args, blend)
+            return _render_locked(args, blend, report)
     except FolderLockedError as exc:
-        print(f"render: {exc}", file=sys.stderr)
-        return 1
+        return _fail(report, str(exc), 1)
 
 
-def _render_locked(args: argparse.Namespace, blend: str) -> int:
+def _open_scene(blend: str, scene_name: str | None):
+    """Open the .blend -> (scene, None), or (None, why not)."""
     import bpy
-    from tqdm import tqdm
-
-    from . import render_dataset
 
     try:
         bpy.ops.wm.open_mainfile(filepath=blend)
     except RuntimeError as exc:
-        print(f"render: {blend}: cannot open ({exc})", file=sys.stderr)
-        return 2
+        return None, f"{blend}: cannot open ({exc})"
     scene = bpy.context.scene
-    if args.scene is not None:
-        scene = bpy.data.scenes.get(args.scene)
+    if scene_name is not None:
+        scene = bpy.data.scenes.get(scene_name)
         if scene is None:
             names = ", ".join(s.name for s in bpy.data.scenes)
-            print(f"render: {blend}: no scene named '{args.scene}' (it has: {names})", file=sys.stderr)
-            return 2
+            return None, f"{blend}: no scene named '{scene_name}' (it has: {names})"
     if scene.camera is None:
-        print(f"render: {blend}: scene '{scene.name}' has no camera", file=sys.stderr)
-        return 2
+        return None, f"{blend}: scene '{scene.name}' has no camera"
+    return scene, None
+
+
+def _progress_callback(report: Reporter):
+    """-> (callback(done, total, message) for render_dataset, close()): progress events when JSON
+    was asked for, else a tqdm bar for people."""
+    if report.enabled:
+        def progress(done: int, total: int, message: str) -> None:
+            report.progress(done, total, f"{done}/{total} frames ({message})")
+
+        return progress, lambda: None
+    from tqdm import tqdm
 
     bar = tqdm(unit="frame", desc="render", dynamic_ncols=True)
 
@@ -82,6 +97,16 @@ def _render_locked(args: argparse.Namespace, blend: str) -> int:
         bar.set_postfix_str(message)
         bar.refresh()
 
+    return progress, bar.close
+
+
+def _render_locked(args: argparse.Namespace, blend: str, report: Reporter) -> int:
+    from . import render_dataset
+
+    scene, problem = _open_scene(blend, args.scene)
+    if problem is not None:
+        return _fail(report, problem, 2)
+    progress, close = _progress_callback(report)
     try:
         summary = render_dataset(
             args.out, scene=scene, samples=args.samples, overwrite=args.overwrite, progress=progress,
@@ -89,17 +114,23 @@ def _render_locked(args: argparse.Namespace, blend: str) -> int:
             denoise=not args.no_denoise, max_points=args.max_points,
         )
     except (FileExistsError, ValueError, RuntimeError, OSError) as exc:
-        bar.close()
-        print(f"render: {exc}", file=sys.stderr)
-        return 1
+        close()
+        return _fail(report, str(exc), 1)
     except KeyboardInterrupt:
-        bar.close()
-        print(f"render: interrupted; finished frames were kept in {os.path.abspath(args.out)} "
+        close()
+        out = os.path.abspath(args.out)
+        print(f"render: interrupted; finished frames were kept in {out} "
               "(run the same command again to resume)", file=sys.stderr)
+        report.result(status="cancelled", out_dir=out)
         return interrupt.exit_code()
-    bar.close()
+    close()
     t = summary["timings_s"]
+    report.result(status="finished", out_dir=summary["out_dir"], frames_done=summary["frames_done"],
+                  frames_total=summary["frames_total"], points=summary["points"], device=summary["device"],
+                  timings_s=t)
+    # with JSON on stdout, the line for people goes to stderr
     print(f"render: {summary['frames_done']}/{summary['frames_total']} frames in {summary['out_dir']} "
           f"({summary['points']} points; RGB {t['render_rgb']:.1f} s, ground truth {t['render_gt']:.1f} s, "
-          f"writing {t['write_gt']:.1f} s, finishing {t['finalize']:.1f} s; device {summary['device']})")
+          f"writing {t['write_gt']:.1f} s, finishing {t['finalize']:.1f} s; device {summary['device']})",
+          file=sys.stderr if report.enabled else sys.stdout)
     return 0
