@@ -1,4 +1,5 @@
-"""Splat import/export speed against Blender's own PLY importer, and Render Splats time.
+"""Splat import/export speed against Blender's own PLY importer, Render Splats time, and the
+other file formats against splat-transform (``formats``, see bench/splat_formats.py).
 
 Every figure is measured here, in one run, on the same file:
   import_ratio = t(bpy.ops.wm.ply_import) / t(our import: read + point-cloud object)  (> 1: we are faster)
@@ -108,6 +109,10 @@ def run(quick: bool) -> dict:
             out["render_splats"] = {"error": f"{type(exc).__name__}: {exc}"}
         out["render_splats"]["splats"] = 100_000 if quick else 1_000_000
     _fresh()
+    from bench import splat_formats
+
+    with tempfile.TemporaryDirectory(prefix="bench_formats_") as tmp:
+        out["formats"] = splat_formats.run(100_000 if quick else 1_000_000, tmp)
     return out
 
 

@@ -68,11 +68,11 @@ def rotate_sh_rest(sh_rest: np.ndarray, rotation: np.ndarray) -> np.ndarray:
     """Rotate SH bands 1..deg of sh_rest [N, K-1, 3] by an orthogonal 3x3 matrix -> [N, K-1, 3] float32."""
     k1 = sh_rest.shape[1]
     degree = int(round(np.sqrt(k1 + 1))) - 1
-    out = np.empty_like(sh_rest)
+    block = np.zeros((k1, k1))  # the band matrices on the diagonal: one matrix product for all bands
     for l, m in enumerate(band_rotation_matrices(rotation, degree), start=1):
         sl = slice(l * l - 1, (l + 1) * (l + 1) - 1)  # sh_rest drops band 0
-        out[:, sl, :] = np.einsum("ij,njc->nic", m, sh_rest[:, sl, :].astype(np.float64)).astype(sh_rest.dtype)
-    return out
+        block[sl, sl] = m
+    return np.matmul(block, sh_rest.astype(np.float64)).astype(sh_rest.dtype)
 
 
 def eval_sh_colour(sh_dc: np.ndarray, sh_rest: np.ndarray, dirs: np.ndarray) -> np.ndarray:
