@@ -2,6 +2,7 @@
 // under WITH_CUDA, the CUDA kernels. The device of the inputs picks the kernel.
 #include <torch/extension.h>
 
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -163,10 +164,48 @@ void check_tensor(const Tensor& t, const char* name, const std::vector<int64_t>&
     values.push_back({t, name, unit_range});
 }
 
-void check_device_supported(const Tensor& t) {
-    TORCH_CHECK_VALUE(t.device().is_cpu() || (t.device().is_cuda() && kHaveCuda), "rasterize: tensors on ",
-                      t.device(), " are not supported by this build (CPU", kHaveCuda ? " and CUDA)" : " only)");
+// Whether this build runs tensors on d. The emulation runs its CUDA kernels on CPU tensors only.
+bool build_runs(const c10::Device& d) {
+#if defined(GS_CUDA_EMULATION)
+    return d.is_cpu();
+#else
+    return d.is_cpu() || (d.is_cuda() && kHaveCuda);
+#endif
 }
+
+const char* build_devices() {
+#if defined(GS_CUDA_EMULATION)
+    return "CPU tensors only, through the emulated CUDA kernels";
+#else
+    return kHaveCuda ? "CPU and CUDA tensors" : "CPU tensors only";
+#endif
+}
+
+void check_device_supported(const Tensor& t) {
+    TORCH_CHECK_VALUE(build_runs(t.device()), "rasterize: tensors on ", t.device(),
+                      " are not supported by this build (", build_devices(), ")");
+}
+
+// Stages are also called directly, without validate(): before anything is allocated, their
+// tensors must share one device that some kernel can read. CUDA tensors in a build without
+// CUDA pass here and are refused by the stage's CUDA branch (fail_without_cuda).
+void check_stage_device(const char* stage, std::initializer_list<Tensor> tensors) {
+    const c10::Device d = tensors.begin()->device();
+    for (const Tensor& t : tensors)
+        TORCH_CHECK_VALUE(t.device() == d, stage, ": all inputs must share one device, got ", d, " and ",
+                          t.device());
+    TORCH_CHECK_VALUE(build_runs(d) || (d.is_cuda() && !kHaveCuda), stage, ": tensors on ", d,
+                      " are not supported by this build (", build_devices(), ")");
+}
+
+#ifndef WITH_CUDA
+// The #else of every CUDA branch: without it a CPU-only build would return unfilled outputs or
+// run CPU code on device pointers.
+void fail_without_cuda(const char* stage, const c10::Device& d) {
+    TORCH_CHECK(false, stage, ": tensors on ", d, " need the CUDA kernels, but this module was built without CUDA",
+                " (move the tensors to the CPU, or rebuild with a CUDA torch and nvcc: python build.py build)");
+}
+#endif
 
 Tensor contig(const Tensor& t) { return t.contiguous(); }
 
@@ -207,6 +246,7 @@ void validate(const Tensor& means, const Tensor& quats, const Tensor& scales, co
 
 std::vector<Tensor> project_forward(Tensor means, Tensor quats, Tensor scales, Tensor opacities, Tensor viewmat,
                                     Tensor K, int64_t width, int64_t height) {
+    check_stage_device("project_forward", {means, quats, scales, opacities, viewmat, K});
     means = contig(means); quats = contig(quats); scales = contig(scales); opacities = contig(opacities);
     viewmat = contig(viewmat); K = contig(K);
     const int64_t N = means.size(0);
@@ -222,6 +262,8 @@ std::vector<Tensor> project_forward(Tensor means, Tensor quats, Tensor scales, T
                                  (int)width, (int)height, means2d.data_ptr<float>(), conics.data_ptr<float>(),
                                  depths.data_ptr<float>(), radii.data_ptr<int32_t>(), rects.data_ptr<int32_t>(),
                                  GS_STREAM);
+#else
+        fail_without_cuda("project_forward", means.device());
 #endif
     } else {
         gs::project_forward_cpu(N, means.data_ptr<float>(), quats.data_ptr<float>(), scales.data_ptr<float>(),
@@ -234,6 +276,7 @@ std::vector<Tensor> project_forward(Tensor means, Tensor quats, Tensor scales, T
 
 std::vector<Tensor> project_backward(Tensor means, Tensor quats, Tensor scales, Tensor viewmat, Tensor K,
                                      Tensor radii, Tensor v_means2d, Tensor v_conics, Tensor v_depths) {
+    check_stage_device("project_backward", {means, quats, scales, viewmat, K, radii, v_means2d, v_conics, v_depths});
     means = contig(means); quats = contig(quats); scales = contig(scales); viewmat = contig(viewmat);
     K = contig(K); radii = contig(radii);
     v_means2d = contig(v_means2d); v_conics = contig(v_conics); v_depths = contig(v_depths);
@@ -247,6 +290,8 @@ std::vector<Tensor> project_backward(Tensor means, Tensor quats, Tensor scales, 
                                   v_means2d.data_ptr<float>(), v_conics.data_ptr<float>(), v_depths.data_ptr<float>(),
                                   v_means.data_ptr<float>(), v_quats.data_ptr<float>(), v_scales.data_ptr<float>(),
                                   GS_STREAM);
+#else
+        fail_without_cuda("project_backward", means.device());
 #endif
     } else {
         gs::project_backward_cpu(N, means.data_ptr<float>(), quats.data_ptr<float>(), scales.data_ptr<float>(),
@@ -258,6 +303,7 @@ std::vector<Tensor> project_backward(Tensor means, Tensor quats, Tensor scales, 
 }
 
 std::vector<Tensor> sh_forward(Tensor coeffs, Tensor means, Tensor viewmat, Tensor radii, int64_t deg) {
+    check_stage_device("sh_forward", {coeffs, means, viewmat, radii});
     coeffs = contig(coeffs); means = contig(means); viewmat = contig(viewmat); radii = contig(radii);
     const int64_t N = means.size(0);
     const int Kc = (int)coeffs.size(1);
@@ -269,6 +315,8 @@ std::vector<Tensor> sh_forward(Tensor coeffs, Tensor means, Tensor viewmat, Tens
         gs::sh_forward_cuda(N, (int)deg, Kc, coeffs.data_ptr<float>(), means.data_ptr<float>(),
                             viewmat.data_ptr<float>(), radii.data_ptr<int32_t>(), colors.data_ptr<float>(),
                             clamped.data_ptr<uint8_t>(), GS_STREAM);
+#else
+        fail_without_cuda("sh_forward", means.device());
 #endif
     } else {
         gs::sh_forward_cpu(N, (int)deg, Kc, coeffs.data_ptr<float>(), means.data_ptr<float>(),
@@ -280,6 +328,7 @@ std::vector<Tensor> sh_forward(Tensor coeffs, Tensor means, Tensor viewmat, Tens
 
 std::vector<Tensor> sh_backward(Tensor coeffs, Tensor means, Tensor viewmat, Tensor radii, Tensor clamped,
                                 Tensor v_colors, int64_t deg) {
+    check_stage_device("sh_backward", {coeffs, means, viewmat, radii, clamped, v_colors});
     coeffs = contig(coeffs); means = contig(means); viewmat = contig(viewmat); radii = contig(radii);
     clamped = contig(clamped); v_colors = contig(v_colors);
     const int64_t N = means.size(0);
@@ -292,6 +341,8 @@ std::vector<Tensor> sh_backward(Tensor coeffs, Tensor means, Tensor viewmat, Ten
                              viewmat.data_ptr<float>(), radii.data_ptr<int32_t>(), clamped.data_ptr<uint8_t>(),
                              v_colors.data_ptr<float>(), v_coeffs.data_ptr<float>(), v_means.data_ptr<float>(),
                              GS_STREAM);
+#else
+        fail_without_cuda("sh_backward", means.device());
 #endif
     } else {
         gs::sh_backward_cpu(N, (int)deg, Kc, coeffs.data_ptr<float>(), means.data_ptr<float>(),
@@ -303,6 +354,7 @@ std::vector<Tensor> sh_backward(Tensor coeffs, Tensor means, Tensor viewmat, Ten
 
 // -> tile_offsets [T+1] int64, isect_ids [M] int32
 std::vector<Tensor> bin_gaussians(Tensor radii, Tensor rects, Tensor depths, int64_t width, int64_t height) {
+    check_stage_device("bin_gaussians", {radii, rects, depths});
     radii = contig(radii); rects = contig(rects); depths = contig(depths);
     const int64_t N = radii.size(0);
     const int tx = (int)((width + gs::TILE - 1) / gs::TILE), ty = (int)((height + gs::TILE - 1) / gs::TILE);
@@ -329,6 +381,8 @@ std::vector<Tensor> bin_gaussians(Tensor radii, Tensor rects, Tensor depths, int
                           isect_ids.data_ptr<int32_t>(), temp.data_ptr(), tb, tile_offsets.data_ptr<int64_t>(),
                           isect_ids.data_ptr<int32_t>(), GS_STREAM);
         return {tile_offsets, isect_ids};
+#else
+        fail_without_cuda("bin_gaussians", radii.device());
 #endif
     }
     Tensor tile_offsets = torch::empty({T + 1}, i64);
@@ -368,6 +422,7 @@ c10::optional<Tensor> contig_opt(const c10::optional<Tensor>& t) {
 std::vector<Tensor> raster_forward(Tensor means2d, Tensor conics, Tensor colors, Tensor opacities, Tensor depths,
                                    c10::optional<Tensor> background, Tensor tile_offsets, Tensor isect_ids,
                                    int64_t width, int64_t height) {
+    check_stage_device("raster_forward", {means2d, conics, colors, opacities, depths, background.value_or(means2d), tile_offsets, isect_ids});
     means2d = contig(means2d); conics = contig(conics); colors = contig(colors); opacities = contig(opacities);
     depths = contig(depths); background = contig_opt(background);
     tile_offsets = contig(tile_offsets); isect_ids = contig(isect_ids);
@@ -375,16 +430,21 @@ std::vector<Tensor> raster_forward(Tensor means2d, Tensor conics, Tensor colors,
     Tensor rgb = torch::empty({height, width, 3}, f), alpha = torch::empty({height, width}, f);
     Tensor depth = torch::empty({height, width}, f), final_T = torch::empty({height, width}, f);
     Tensor n_contrib = torch::empty({height, width}, f.dtype(torch::kInt32));
-    const gs::RasterArgs a =
-        raster_args(means2d, conics, colors, opacities, depths, background, tile_offsets, isect_ids, width, height);
+    // Pointers are taken inside a branch, after the device is known to have kernels.
+    const auto args = [&] {
+        return raster_args(means2d, conics, colors, opacities, depths, background, tile_offsets, isect_ids, width,
+                           height);
+    };
     if (runs_cuda_kernels(means2d)) {
 #ifdef WITH_CUDA
         GS_DEVICE_GUARD(means2d);
-        gs::raster_forward_cuda(a, rgb.data_ptr<float>(), alpha.data_ptr<float>(), depth.data_ptr<float>(),
+        gs::raster_forward_cuda(args(), rgb.data_ptr<float>(), alpha.data_ptr<float>(), depth.data_ptr<float>(),
                                 final_T.data_ptr<float>(), n_contrib.data_ptr<int32_t>(), GS_STREAM);
+#else
+        fail_without_cuda("raster_forward", means2d.device());
 #endif
     } else {
-        gs::raster_forward_cpu(a, rgb.data_ptr<float>(), alpha.data_ptr<float>(), depth.data_ptr<float>(),
+        gs::raster_forward_cpu(args(), rgb.data_ptr<float>(), alpha.data_ptr<float>(), depth.data_ptr<float>(),
                                final_T.data_ptr<float>(), n_contrib.data_ptr<int32_t>());
     }
     return {rgb, alpha, depth, final_T, n_contrib};
@@ -395,6 +455,8 @@ std::vector<Tensor> raster_backward(Tensor means2d, Tensor conics, Tensor colors
                                     c10::optional<Tensor> background, Tensor tile_offsets, Tensor isect_ids,
                                     int64_t width, int64_t height, Tensor final_T, Tensor n_contrib, Tensor v_rgb,
                                     Tensor v_alpha, Tensor v_depth) {
+    check_stage_device("raster_backward", {means2d, conics, colors, opacities, depths, background.value_or(means2d), tile_offsets,
+                                          isect_ids, final_T, n_contrib, v_rgb, v_alpha, v_depth});
     means2d = contig(means2d); conics = contig(conics); colors = contig(colors); opacities = contig(opacities);
     depths = contig(depths); background = contig_opt(background);
     tile_offsets = contig(tile_offsets); isect_ids = contig(isect_ids);
@@ -404,18 +466,23 @@ std::vector<Tensor> raster_backward(Tensor means2d, Tensor conics, Tensor colors
     Tensor v_means2d = torch::zeros_like(means2d), v_conics = torch::zeros_like(conics);
     Tensor v_colors = torch::zeros_like(colors), v_opacities = torch::zeros_like(opacities);
     Tensor v_depths = torch::zeros_like(depths);
-    const gs::RasterArgs a =
-        raster_args(means2d, conics, colors, opacities, depths, background, tile_offsets, isect_ids, width, height);
+    // Pointers are taken inside a branch, after the device is known to have kernels.
+    const auto args = [&] {
+        return raster_args(means2d, conics, colors, opacities, depths, background, tile_offsets, isect_ids, width,
+                           height);
+    };
     if (runs_cuda_kernels(means2d)) {
 #ifdef WITH_CUDA
         GS_DEVICE_GUARD(means2d);
-        gs::raster_backward_cuda(a, N, final_T.data_ptr<float>(), n_contrib.data_ptr<int32_t>(),
+        gs::raster_backward_cuda(args(), N, final_T.data_ptr<float>(), n_contrib.data_ptr<int32_t>(),
                                  v_rgb.data_ptr<float>(), v_alpha.data_ptr<float>(), v_depth.data_ptr<float>(),
                                  v_means2d.data_ptr<float>(), v_conics.data_ptr<float>(), v_colors.data_ptr<float>(),
                                  v_opacities.data_ptr<float>(), v_depths.data_ptr<float>(), GS_STREAM);
+#else
+        fail_without_cuda("raster_backward", means2d.device());
 #endif
     } else {
-        gs::raster_backward_cpu(a, N, final_T.data_ptr<float>(), n_contrib.data_ptr<int32_t>(),
+        gs::raster_backward_cpu(args(), N, final_T.data_ptr<float>(), n_contrib.data_ptr<int32_t>(),
                                 v_rgb.data_ptr<float>(), v_alpha.data_ptr<float>(), v_depth.data_ptr<float>(),
                                 v_means2d.data_ptr<float>(), v_conics.data_ptr<float>(), v_colors.data_ptr<float>(),
                                 v_opacities.data_ptr<float>(), v_depths.data_ptr<float>());
