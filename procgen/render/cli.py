@@ -11,6 +11,7 @@ import sys
 
 from ...common import interrupt
 from ...common.cli_args import count
+from ...common.disk import describe_write_error, is_disk_full
 from ...common.folder_lock import FolderLock, FolderLockedError
 from ...jobs_protocol import ENV, Reporter, requested
 
@@ -115,7 +116,9 @@ def _render_locked(args: argparse.Namespace, blend: str, report: Reporter) -> in
         )
     except (FileExistsError, ValueError, RuntimeError, OSError) as exc:
         close()
-        return _fail(report, str(exc), 1)
+        out = os.path.abspath(args.out)
+        disk_full = isinstance(exc, (OSError, RuntimeError)) and is_disk_full(exc, getattr(exc, "filename", None) or out)
+        return _fail(report, describe_write_error(exc, out) if disk_full else str(exc), 1)
     except KeyboardInterrupt:
         close()
         out = os.path.abspath(args.out)
