@@ -291,13 +291,13 @@ class Trainer:
         self.elapsed_before = float(ck.get("elapsed", 0.0))
         self.loss_ema = ck.get("loss_ema")
 
-    def _snapshot(self) -> dict:
+    def _snapshot(self, elapsed: float | None = None) -> dict:
         return {"iteration": self.iteration, "total": self.cfg.iterations,
                 "params": {k: v.detach().cpu().clone() for k, v in self.model.params.items()},
                 "optimizer": self.opt.state_dict(), "strategy": self.strategy.state_dict(),
                 "sampler": self.sampler.state(), "rng": _rng_state(), "history": self.history,
-                "elapsed": self.elapsed(), "loss_ema": self.loss_ema, "max_sh_degree": self.cfg.sh_degree,
-                "extent": self.data.extent}
+                "elapsed": self.elapsed() if elapsed is None else elapsed, "loss_ema": self.loss_ema,
+                "max_sh_degree": self.cfg.sh_degree, "extent": self.data.extent}
 
     def elapsed(self) -> float:
         """Training time of the whole run (earlier sessions included), in seconds."""
@@ -401,7 +401,7 @@ class Trainer:
         if bad is not None:
             raise TrainingError(f"parameter '{bad}' is NaN/Inf after iteration {self.iteration}")
         loop_time = time.perf_counter() - self.t_loop
-        save_checkpoint(cfg.out, self._snapshot())
+        save_checkpoint(cfg.out, self._snapshot(self.elapsed_before + loop_time))  # as metrics' wall time
         ply_path = os.path.join(cfg.out, "point_cloud.ply")
         write_ply_atomic(self.model, ply_path)
         if cfg.out_format != "ply":  # beside the .ply, which resuming and Blender read
