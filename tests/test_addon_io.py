@@ -177,7 +177,7 @@ def test_cli_import_then_export(tmp_path):
     assert blend.exists()
     assert main(["export", str(blend), "--object", "Splats", "--out", str(out)]) == 0
     assert out.read_bytes() == src.read_bytes()
-    assert main(["export", str(blend), "--object", "Missing", "--out", str(out)]) == 2
+    assert main(["export", str(blend), "--object", "Missing", "--out", str(tmp_path / "new.ply")]) == 2
     bad = tmp_path / "bad.ply"
     bad.write_bytes(b"ply\nformat ascii 1.0\n")
     assert main(["import", str(bad), "--out", str(tmp_path / "x.blend")]) == 1

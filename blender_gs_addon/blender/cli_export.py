@@ -9,6 +9,7 @@ import os
 import sys
 import time
 
+from ..common.disk import describe_write_error
 from ..splats import io as splat_io
 
 
@@ -17,6 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--object", required=True, metavar="NAME", help="name of the splat object to export")
     parser.add_argument("--out", required=True, metavar="FILE",
                         help="file to write; its suffix picks the format: " + ", ".join(splat_io.extensions()))
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace FILE if it exists (it is replaced only once the new file is complete)")
     parser.add_argument("--no-transform", action="store_true",
                         help="write the splats in object space (do not bake the object transform)")
 
@@ -35,6 +38,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"export: --out {args.out}: the extension must be one of {', '.join(splat_io.extensions())}",
               file=sys.stderr)
         return 2
+    if os.path.exists(args.out) and not args.overwrite:
+        print(f"export: --out {args.out} exists; use --overwrite to replace it", file=sys.stderr)
+        return 2
+    if os.path.isdir(args.out):
+        print(f"export: --out {args.out} is a folder", file=sys.stderr)
+        return 2
     try:
         bpy.ops.wm.open_mainfile(filepath=os.path.abspath(args.blend))
     except RuntimeError as exc:
@@ -49,7 +58,10 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     try:
         count = write_from_object(obj, args.out, apply_transform=not args.no_transform)
-    except (SplatFormatError, SplatObjectError, TransformError, OSError) as exc:
+    except OSError as exc:
+        print(f"export: {describe_write_error(exc, os.path.abspath(args.out))}", file=sys.stderr)
+        return 1
+    except (SplatFormatError, SplatObjectError, TransformError) as exc:
         print(f"export: {exc}", file=sys.stderr)
         return 1
     print(f"export: {count:,} splats of '{obj.name}' in {time.perf_counter() - t0:.2f} s -> {args.out}")

@@ -7,6 +7,7 @@ import sys
 import time
 
 from ..common.atomic import atomic_path
+from ..common.disk import describe_write_error, is_disk_full
 from ..splats import io as splat_io
 
 
@@ -19,6 +20,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-material", action="store_true", help="do not add the splat display material")
 
 
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _check_out_folder(out: str) -> str | None:
+    """Why the .blend cannot be written there, or None."""
+    folder = os.path.dirname(out)
+    while folder and not os.path.exists(folder):
+        folder = os.path.dirname(folder)
+    if folder and not os.path.isdir(folder):
+        return f"{folder} is a file, not a folder"
+    if folder and not os.access(folder, os.W_OK):
+        return f"the folder {folder} is not writable"
+    if os.path.isdir(out):
+        return "is a folder"
+    return None
+
+
+def _save_error(exc: BaseException, out: str) -> str:
+    return f"{out}: cannot save ({_first_line(exc)})"
+
+
 def run(args: argparse.Namespace) -> int:
     import bpy
 
@@ -29,8 +52,19 @@ def run(args: argparse.Namespace) -> int:
     if not out.lower().endswith(".blend"):
         print(f"import: --out {args.out}: must be a .blend file", file=sys.stderr)
         return 2
+    if not os.path.isfile(args.splats):
+        print(f"import: {args.splats}: no such file", file=sys.stderr)
+        return 2
+    problem = _check_out_folder(out)
+    if problem:
+        print(f"import: --out {out}: {problem}", file=sys.stderr)
+        return 2
     if os.path.exists(out):
-        bpy.ops.wm.open_mainfile(filepath=out)
+        try:
+            bpy.ops.wm.open_mainfile(filepath=out)
+        except RuntimeError as exc:
+            print(f"import: --out {out}: cannot open it as a .blend ({_first_line(exc)})", file=sys.stderr)
+            return 2
     else:
         bpy.ops.wm.read_homefile(use_empty=True)  # keeps the preferences (and this add-on) loaded
     t0 = time.perf_counter()
@@ -42,9 +76,14 @@ def run(args: argparse.Namespace) -> int:
     if args.name:
         obj.name = args.name
     seconds = time.perf_counter() - t0
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    with atomic_path(out, suffix=".blend") as tmp:
-        bpy.ops.wm.save_as_mainfile(filepath=tmp, copy=True, check_existing=False)
+    try:
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        with atomic_path(out, suffix=".blend") as tmp:
+            bpy.ops.wm.save_as_mainfile(filepath=tmp, copy=True, check_existing=False)
+    except (OSError, RuntimeError) as exc:
+        print(f"import: {describe_write_error(exc, out) if is_disk_full(exc, out) else _save_error(exc, out)}",
+              file=sys.stderr)
+        return 1
     print(f"import: {count:,} splats (SH degree {degree}) as object '{obj.name}' in {seconds:.2f} s "
           f"-> {out}")
     return 0

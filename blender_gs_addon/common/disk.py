@@ -34,4 +34,5 @@ def describe_write_error(exc: BaseException, path: str) -> str:
         free = free_bytes(where)
         folder = where if os.path.isdir(where) else os.path.dirname(os.path.abspath(where))
         return f"{folder}: no space left on device ({(free or 0) / 1e6:.1f} MB free)"
-    return f"{where}: {type(exc).__name__}: {exc}"
+    text = str(exc)
+    return text if str(where) in text else f"{where}: {text}"

@@ -1,0 +1,83 @@
+"""import/export from the command line: existing outputs are kept, and bad targets give one line.
+
+Read-only and full file systems are real mounts (root on Linux); elsewhere those cases skip.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from blender_gs_addon.cli import main
+from blender_gs_addon.splats import write_ply
+from test_splats_io import random_splats
+
+pytestmark = pytest.mark.blender
+
+
+def _mount_tmpfs(path, options: str) -> None:
+    if not sys.platform.startswith("linux") or os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root on Linux")
+    path.mkdir(exist_ok=True)
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
+
+
+@pytest.fixture
+def scene(tmp_path):
+    src, blend = tmp_path / "in.ply", tmp_path / "scene.blend"
+    write_ply(src, random_splats(2000, 3, seed=4))
+    assert main(["import", str(src), "--out", str(blend), "--name", "Splats"]) == 0
+    return src, blend
+
+
+def test_export_keeps_an_existing_file_unless_overwrite(scene, tmp_path, capsys):
+    _, blend = scene
+    out = tmp_path / "existing.ply"
+    out.write_bytes(b"someone's file")
+    assert main(["export", str(blend), "--object", "Splats", "--out", str(out)]) == 2
+    assert "use --overwrite" in capsys.readouterr().err and out.read_bytes() == b"someone's file"
+    assert main(["export", str(blend), "--object", "Splats", "--out", str(out), "--overwrite"]) == 0
+    assert out.read_bytes().startswith(b"ply\n")
+
+
+def test_import_into_a_corrupt_blend_says_so(scene, tmp_path, capsys):
+    src, _ = scene
+    corrupt = tmp_path / "corrupt.blend"
+    corrupt.write_bytes(b"BLENDER-v404 this is not a blend file")
+    assert main(["import", str(src), "--out", str(corrupt)]) == 2
+    err = capsys.readouterr().err
+    assert str(corrupt) in err and "cannot open" in err and len(err.strip().splitlines()) == 1
+    assert corrupt.read_bytes() == b"BLENDER-v404 this is not a blend file"
+
+
+def test_import_into_a_read_only_folder_says_so(scene, tmp_path, capsys):
+    src, _ = scene
+    folder = tmp_path / "ro"
+    _mount_tmpfs(folder, "ro,size=1m")
+    try:
+        assert main(["import", str(src), "--out", str(folder / "scene.blend")]) == 2
+        err = capsys.readouterr().err
+        assert f"the folder {folder} is not writable" in err and len(err.strip().splitlines()) == 1
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+@pytest.mark.parametrize("command", ["import", "export"])
+def test_a_full_disk_says_so(scene, tmp_path, capsys, command):
+    src, blend = scene
+    disk = tmp_path / "disk"
+    _mount_tmpfs(disk, "size=64k")
+    try:
+        if command == "import":
+            rc = main(["import", str(src), "--out", str(disk / "scene.blend")])
+        else:
+            rc = main(["export", str(blend), "--object", "Splats", "--out", str(disk / "out.ply")])
+        err = capsys.readouterr().err
+        assert rc == 1 and str(disk) in err and "no space left on device" in err.lower(), err
+        assert os.listdir(disk) == []  # no temporary left behind
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
