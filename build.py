@@ -130,6 +130,7 @@ def setup(blender: str = DEFAULT_BLENDER) -> Path:
     wanted = {"requirements": reqs}
     if py.exists() and stamp.exists() and json.loads(stamp.read_text()) == wanted:
         say(f"environment {venv_dir(blender).name} is up to date (bpy {BPY_RELEASES[blender]})")
+        npm_tools()
         return py
     if not py.exists():
         say(f"creating environment {venv_dir(blender).name}")
@@ -137,7 +138,24 @@ def setup(blender: str = DEFAULT_BLENDER) -> Path:
     say(f"installing {len(reqs)} pinned packages into {venv_dir(blender).name} (cached downloads are reused)")
     run([py, "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off", *reqs])
     stamp.write_text(json.dumps(wanted, indent=1))
+    npm_tools()
     return py
+
+
+def npm_tools() -> bool:
+    """Install NPM_TOOLS into build/npm (once); False, with a message, where node or npm is missing."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not node or not npm:
+        say("node/npm not found: skipping the independent splat tools (their tests will skip)")
+        return False
+    stamp = NPM_PREFIX / ".gs-npm.json"
+    if stamp.exists() and json.loads(stamp.read_text()) == NPM_TOOLS:
+        return True
+    NPM_PREFIX.mkdir(parents=True, exist_ok=True)
+    run([npm, "install", "--prefix", NPM_PREFIX, "--no-audit", "--no-fund", "--save-exact", *NPM_TOOLS])
+    stamp.write_text(json.dumps(NPM_TOOLS))
+    say(f"installed {', '.join(NPM_TOOLS)} into {NPM_PREFIX.relative_to(ROOT)}")
+    return True
 
 
 # ----------------------------------------------------------------------------- build
