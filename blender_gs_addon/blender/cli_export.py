@@ -8,6 +8,7 @@ import argparse
 import os
 import sys
 import time
+import warnings
 
 from ..common.disk import describe_write_error
 from ..splats import io as splat_io
@@ -28,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
     import bpy
 
     from ..splats import SplatFormatError
+    from ..splats.data import SplatValueWarning
     from ..splats.transform import TransformError
     from .pointcloud import SplatObjectError, write_from_object
 
@@ -57,12 +59,16 @@ def run(args: argparse.Namespace) -> int:
         return 2
     t0 = time.perf_counter()
     try:
-        count = write_from_object(obj, args.out, apply_transform=not args.no_transform)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", SplatValueWarning)
+            count = write_from_object(obj, args.out, apply_transform=not args.no_transform)
     except OSError as exc:
         print(f"export: {describe_write_error(exc, os.path.abspath(args.out))}", file=sys.stderr)
         return 1
     except (SplatFormatError, SplatObjectError, TransformError) as exc:
         print(f"export: {exc}", file=sys.stderr)
         return 1
+    for warning in caught:
+        print(f"export: warning: {args.out}: {warning.message}", file=sys.stderr)
     print(f"export: {count:,} splats of '{obj.name}' in {time.perf_counter() - t0:.2f} s -> {args.out}")
     return 0

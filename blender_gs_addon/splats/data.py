@@ -7,11 +7,19 @@ again is bit-exact.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .errors import SplatFormatError
+
+# Log-scales whose exp a float32 holds as a finite, normal, positive number.
+LOG_SCALE_RANGE = (float(np.log(np.finfo(np.float32).tiny)), float(np.log(np.finfo(np.float32).max)) - 1e-3)
+
+
+class SplatValueWarning(UserWarning):
+    """A value a file format cannot hold was clamped on writing."""
 
 SH_C0 = 0.28209479177387814  # Y_0^0; colour = 0.5 + SH_C0 * f_dc
 
@@ -76,7 +84,16 @@ class SplatData:
         return (1.0 / (1.0 + np.exp(-self.opacity_logit.astype(np.float64)))).astype(np.float32)
 
     def scales(self) -> np.ndarray:  # [N, 3] linear standard deviations
-        return np.exp(self.scales_log.astype(np.float64)).astype(np.float32)
+        """exp(scales_log) as float32; log-scales whose exp float32 cannot hold (beyond about +-88)
+        are clamped to the nearest value it can, with a warning that says how many."""
+        log = self.scales_log.astype(np.float64)
+        lo, hi = LOG_SCALE_RANGE
+        outside = int(((log < lo) | (log > hi)).sum())
+        if outside:
+            warnings.warn(SplatValueWarning(
+                f"{outside} log-scale values lie outside [{lo:.1f}, {hi:.1f}], beyond what a float32 linear "
+                "scale can hold; they were clamped to it"), stacklevel=2)
+        return np.exp(np.clip(log, lo, hi)).astype(np.float32)
 
     def unit_quats(self) -> np.ndarray:  # [N, 4] normalised (w, x, y, z)
         q = self.quats.astype(np.float64)

@@ -61,7 +61,7 @@ def write_splat(path: str | os.PathLike, data: SplatData) -> None:
     data.validate()
     arr = np.empty(len(data), SPLAT_DTYPE)
     arr["position"] = data.means
-    arr["scale"] = np.exp(data.scales_log.astype(np.float64))
+    arr["scale"] = data.scales()  # clamped to what float32 holds, with a warning
     colour = 0.5 + SH_C0 * data.sh_dc.astype(np.float64)
     rgba = np.empty((len(data), 4), np.float64)
     rgba[:, :3] = colour
