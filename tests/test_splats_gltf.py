@@ -205,6 +205,8 @@ BAD_JSON = {
     "a sparse accessor": (lambda d: d["accessors"][3].update(sparse={"count": 1}), "sparse"),
     "not glTF 2.0": (lambda d: d["asset"].update(version="1.0"), "glTF 2.0"),
     "a node cycle": (lambda d: d["nodes"].__setitem__(0, {"mesh": 0, "children": [0]}), "cycle"),
+    "a required extension we cannot read": (lambda d: d.update(extensionsRequired=["EXT_meshopt_compression"]),
+                                            "requires EXT_meshopt_compression"),
 }
 
 

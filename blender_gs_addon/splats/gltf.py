@@ -31,6 +31,7 @@ from .transform import TransformError, bake_transform, quat_to_matrix
 EXTENSION = "KHR_gaussian_splatting"
 ROTATION, SCALE, OPACITY = (f"{EXTENSION}:{k}" for k in ("ROTATION", "SCALE", "OPACITY"))
 COLOR_SPACES = ("srgb_rec709_display", "lin_rec709_display")
+READABLE_EXTENSIONS = (EXTENSION, "KHR_mesh_quantization")  # the latter only allows the integer types we read
 POINTS = 0
 # Blender (x right, y forward, z up) -> glTF (x right, y up, z towards the viewer)
 BLENDER_TO_GLTF = np.array([[1, 0, 0, 0], [0, 0, 1, 0], [0, -1, 0, 0], [0, 0, 0, 1]], np.float64)
@@ -97,6 +98,11 @@ def read_gltf(path: str | os.PathLike, convert_axes: bool = True) -> SplatData:
     """Every KHR_gaussian_splatting primitive of the default scene, in world space, as one SplatData."""
     path = os.fspath(path)
     doc = load(path)
+    required = doc.json.get("extensionsRequired") or []
+    unknown = [e for e in required if e not in READABLE_EXTENSIONS] if isinstance(required, list) else [required]
+    if unknown:
+        raise doc.fail(f"the file requires {', '.join(map(str, unknown))}, which this reader does not support "
+                       "(compressed glTF splats are not read yet)")
     try:
         parts = []
         for primitive, where, world in _splat_primitives(doc):
