@@ -62,7 +62,6 @@ def _viewmats() -> list[np.ndarray]:
 
 def render_all(data) -> list[np.ndarray]:
     import torch
-
     from blender_gs_addon.cuda_ext import rasterize
 
     w, h = SIZE
@@ -88,7 +87,7 @@ def _splat_transform(src: str, dst: str) -> tuple[float | None, str | None]:
     if not SPLAT_TRANSFORM.exists() or shutil.which("node") is None:
         return None, "splat-transform is not installed (python build.py setup)"
     t, res = _timed(lambda: subprocess.run([str(SPLAT_TRANSFORM), "-q", "-w", src, dst],
-                                           capture_output=True, text=True, timeout=900))
+                                           capture_output=True, text=True, timeout=900, check=False))
     if res.returncode != 0:
         lines = (res.stderr + res.stdout).strip().splitlines() or ["failed"]
         return None, "splat-transform: " + lines[0].lstrip("✗ ").strip()[:200]

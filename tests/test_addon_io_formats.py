@@ -5,12 +5,12 @@ from __future__ import annotations
 import bpy
 import numpy as np
 import pytest
+from test_splats_gltf import assert_same_splats, splats
 
 from blender_gs_addon.blender import api, ops_io
 from blender_gs_addon.splats import io as splat_io
 from blender_gs_addon.splats import read_ply, write_ply
 from blender_gs_addon.splats.gltf import read_gltf, write_gltf
-from test_splats_gltf import assert_same_splats, splats
 
 pytestmark = [pytest.mark.blender, pytest.mark.usefixtures("registered_addon")]
 

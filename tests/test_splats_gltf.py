@@ -46,7 +46,8 @@ def assert_same_splats(a: SplatData, b: SplatData, atol: float = 2e-6) -> None:
 
 def glb_json(path) -> tuple[dict, bytes]:
     """The JSON and binary chunks of a .glb, decoded here without the reader under test."""
-    raw = open(path, "rb").read()
+    with open(path, "rb") as f:
+        raw = f.read()
     magic, version, length = struct.unpack_from("<4sII", raw)
     assert (magic, version, length) == (b"glTF", 2, len(raw))
     jlen, jkind = struct.unpack_from("<II", raw, 12)

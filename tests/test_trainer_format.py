@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import pytest
+from test_splats_gltf import assert_same_splats
 
 from blender_gs_addon.splats import read_ply, read_splats
-from test_splats_gltf import assert_same_splats
 
 pytest.importorskip("torch", reason="the trainer needs torch")
 

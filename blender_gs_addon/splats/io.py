@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from .data import SplatData
 from .errors import SplatFormatError

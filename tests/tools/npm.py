@@ -35,7 +35,7 @@ def splat_transform_path() -> Path:
 def splat_transform(*args: str | os.PathLike, timeout: float = 300) -> str:
     """Run splat-transform with ``args``; its output, or an assertion naming the failure."""
     cmd = [str(splat_transform_path()), "--no-tty", *map(str, args)]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     assert out.returncode == 0, f"{' '.join(cmd)} failed ({out.returncode}):\n{out.stdout}\n{out.stderr}"
     return out.stdout
 
@@ -45,7 +45,7 @@ def validate_gltf(path: str | os.PathLike) -> dict:
     node = _require_node()
     assert (NODE_MODULES / "gltf-validator").exists(), "gltf-validator is missing: run `python build.py setup`"
     script = Path(__file__).with_name("gltf_validate.cjs")
-    out = subprocess.run([node, str(script), str(NODE_MODULES), str(path)], capture_output=True, text=True,
+    out = subprocess.run([node, str(script), str(NODE_MODULES), str(path)], capture_output=True, text=True, check=False,
                          timeout=300)
     assert out.returncode == 0, f"gltf-validator failed on {path}: {out.stderr}"
     return json.loads(out.stdout)["issues"]
