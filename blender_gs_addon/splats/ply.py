@@ -141,11 +141,24 @@ def _read_body(path: str, f, size: int, header: _Header, index: int) -> np.ndarr
     if need > size:
         raise SplatFormatError(path, f"file is truncated: the header promises {el.count} {el.name!r} records "
                                      f"({need} bytes) but the file has {size} bytes")
+    _check_no_trailing_records(path, size, header, order)
     f.seek(offset)
     arr = np.fromfile(f, dtype=dtype, count=el.count)
     if arr.shape[0] != el.count:
         raise SplatFormatError(path, f"could only read {arr.shape[0]} of {el.count} {el.name!r} records")
     return arr
+
+
+def _check_no_trailing_records(path: str, size: int, header: _Header, order: str) -> None:
+    """Refuse a header whose counts are smaller than the data (the rest would be dropped silently)."""
+    end = header.size + sum(_struct_dtype(path, e, order).itemsize * e.count for e in header.elements)
+    last = header.elements[-1]
+    record = _struct_dtype(path, last, order).itemsize
+    extra = size - end
+    if record and extra >= record:
+        raise SplatFormatError(path, f"the file holds {extra} bytes after the {last.count} {last.name!r} records "
+                                     f"the header declares (room for {extra // record} more): the count in the "
+                                     "header is wrong or the file has trailing data")
 
 
 @dataclass
@@ -295,11 +308,28 @@ def _read_ascii(path: str, f, header: _Header, index: int) -> np.ndarray:
     if values.size != nprops * el.count:
         raise SplatFormatError(path, f"ascii PLY {el.name!r} lines hold {values.size} numbers, "
                                      f"expected {nprops * el.count}")
+    rest = [ln for ln in lines[skip + el.count:] if ln.strip()]
+    if index == len(header.elements) - 1 and rest:
+        raise SplatFormatError(path, f"ascii PLY has {len(rest)} more lines after the {el.count} {el.name!r} "
+                                     "lines the header declares: the count in the header is wrong")
     values = values.reshape(el.count, nprops)
     arr = np.empty(el.count, _struct_dtype(path, el, "="))
     for i, (n, _) in enumerate(el.props):
+        _check_ascii_range(path, el, n, values[:, i], arr.dtype[n])
         arr[n] = values[:, i]
     return arr
+
+
+def _check_ascii_range(path: str, el: _Element, name: str, column: np.ndarray, dtype: np.dtype) -> None:
+    """An ascii value must fit its declared type exactly (300.7 in a uchar must not wrap to 44)."""
+    if dtype.kind not in "iu":
+        return
+    info = np.iinfo(dtype)
+    bad = (column != np.round(column)) | (column < info.min) | (column > info.max)
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise SplatFormatError(path, f"ascii PLY {el.name!r} record {row}: property {name!r} is {column[row]:g}, "
+                                     f"not a whole number in {info.min}..{info.max} as its type {dtype.name} needs")
 
 
 def check_finite(data: SplatData, path=None) -> None:

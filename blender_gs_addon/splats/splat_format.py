@@ -25,6 +25,12 @@ def read_splat(path: str | os.PathLike) -> SplatData:
         size = os.path.getsize(path)
         if size == 0:
             raise SplatFormatError(path, "file is empty")
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+        if head == b"ply\n" or head.startswith(b"ply\r"):
+            raise SplatFormatError(path, "this is a PLY file, not a .splat file (rename it to .ply)")
+        if head[:2] == b"\x1f\x8b":
+            raise SplatFormatError(path, "this is a gzip-compressed file (an .spz?), not a .splat file")
         if size % SPLAT_DTYPE.itemsize:
             raise SplatFormatError(path, f"file size {size} is not a multiple of 32 bytes (truncated or not a .splat file)")
         arr = np.fromfile(path, dtype=SPLAT_DTYPE)
