@@ -82,6 +82,10 @@ def test_voxel_downsample_averages_per_cell():
     many = np.random.default_rng(2).uniform(size=(5000, 3))
     assert len(pointcloud.voxel_downsample(many, np.zeros_like(many), many,
                                            pointcloud.choose_voxel(many, 500))[0]) <= 500
+    # a budget of one point ends with one cell; zero is refused instead of searching forever
+    assert len(pointcloud.voxel_downsample(many, np.zeros_like(many), many, pointcloud.choose_voxel(many, 1))[0]) == 1
+    with pytest.raises(ValueError, match="max_points must be at least 1"):
+        pointcloud.choose_voxel(many, 0)
 
 
 def test_split_holds_out_every_eighth_frame():

@@ -47,7 +47,12 @@ def _voxel_keys(points: np.ndarray, voxel: float) -> np.ndarray:
 
 
 def choose_voxel(points: np.ndarray, max_points: int) -> float:
-    """A voxel size that leaves roughly at most ``max_points`` points (doubles until it does)."""
+    """A voxel size that leaves roughly at most ``max_points`` points (grows until it does).
+
+    Terminates for any input: once the voxel is larger than the cloud's extent, one cell holds all.
+    """
+    if int(max_points) < 1:
+        raise ValueError(f"max_points must be at least 1, got {max_points}")
     if len(points) == 0:
         return 1.0
     extent = float(np.max(points.max(axis=0) - points.min(axis=0)))
