@@ -49,6 +49,7 @@ BLENDER_REQUIREMENTS = [
     "pytest-blender==3.0.8",
     "tqdm==4.70.1",
     "OpenEXR==3.5.3",
+    "zstandard==0.25.0",  # SPZ version 4 (zstd streams); the add-on reads and writes version 3 without it
 ]
 # The training interpreter's additions: torch and the C++ build tools of cuda_ext.
 TRAINING_REQUIREMENTS = [
