@@ -90,7 +90,7 @@ def test_train_child_speaks_the_protocol(tmp_path):
     # asked for by the environment instead of the flag; a bad dataset is an error event
     proc = _child(["train", str(tmp_path / "missing"), "--out", str(tmp_path / "o2")], **{ENV: "1"})
     events = _events(proc.stdout)
-    assert proc.returncode == 1 and [e["event"] for e in events] == ["error"] and "missing" in events[0]["message"]
+    assert proc.returncode == 2 and [e["event"] for e in events] == ["error"] and "missing" in events[0]["message"]
 
 
 @pytest.mark.blender

@@ -129,6 +129,6 @@ def test_cli_progress_json_lines(dataset_dir, tmp_path, capsys):
     assert lines[-1]["metrics"]["iterations"] == 30
 
     rc = main(["train", str(tmp_path / "missing"), "--out", str(tmp_path / "o2"), "--progress-json"])
-    assert rc == 1
+    assert rc == 2  # bad input: the usage-error code
     err = [read_event(ln) for ln in capsys.readouterr().out.splitlines() if ln.strip()]
     assert err[-1]["event"] == "error" and "missing" in err[-1]["message"]

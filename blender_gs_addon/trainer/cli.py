@@ -5,6 +5,7 @@ import argparse
 import os
 import sys
 
+from ..common.cli_args import count, number
 from ..jobs_protocol import ENV, Reporter, requested
 from ..splats import io as splat_io
 
@@ -13,20 +14,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dataset", help="dataset folder (transforms.json, transforms_train/test.json or a "
                                         "COLMAP text model with images/)")
     parser.add_argument("--out", required=True, help="output folder (point_cloud.ply, metrics.json, checkpoints/)")
-    parser.add_argument("--iterations", type=int, default=7000, help="training iterations (default 7000)")
+    parser.add_argument("--iterations", type=count(1), default=7000, help="training iterations (default 7000)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                         help="auto: CUDA when available, else the C++ CPU kernels")
     parser.add_argument("--sh-degree", type=int, default=3, choices=(0, 1, 2, 3), help="max SH degree (default 3)")
-    parser.add_argument("--max-gaussians", type=int, default=0, help="cap on the number of Gaussians (0 = none)")
+    parser.add_argument("--max-gaussians", type=count(0), default=0, help="cap on the number of Gaussians (0 = none)")
     parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
-    parser.add_argument("--downscale", type=int, default=1, help="load images downscaled by this whole factor")
+    parser.add_argument("--downscale", type=count(1), default=1,
+                        help="load images downscaled by this whole factor (at most the smallest image side)")
     parser.add_argument("--background", choices=("random", "black", "white"), default="random",
                         help="background behind the splats in training (random: a new colour each step)")
-    parser.add_argument("--depth-weight", type=float, default=0.0,
+    parser.add_argument("--depth-weight", type=number(0.0), default=0.0,
                         help="weight of the L1 loss against ground-truth depth (0 = off)")
-    parser.add_argument("--time-limit", type=float, default=0.0, metavar="SECONDS",
+    parser.add_argument("--time-limit", type=number(0.0), default=0.0, metavar="SECONDS",
                         help="stop after this much training time, keeping the result (0 = no limit)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=count(0, 2**32 - 1), default=0,
+                        help="seed of the random choices (initial points, view order, backgrounds); "
+                             "the same seed, data and device give the same result (default 0)")
     formats = [s[1:] for s in splat_io.extensions()]
     parser.add_argument("--format", choices=formats, default="ply", metavar="FORMAT",
                         help="also write the splats as point_cloud.FORMAT beside point_cloud.ply: "
@@ -48,7 +52,11 @@ def run(args: argparse.Namespace) -> int:
                       time_limit_s=args.time_limit, out_format=args.format)
     try:
         metrics = train(cfg)
-    except (DatasetError, TrainingError, ValueError, OSError, RuntimeError) as exc:
+    except DatasetError as exc:  # bad input: one line that names the file, a usage-like exit code
+        Reporter("train", enabled=progress_json).error(str(exc))
+        print(f"train: {exc}", file=sys.stderr)
+        return 2
+    except (TrainingError, ValueError, OSError, RuntimeError) as exc:
         Reporter("train", enabled=progress_json).error(str(exc))
         print(f"train: error: {exc}", file=sys.stderr)
         return 1

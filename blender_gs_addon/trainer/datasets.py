@@ -9,7 +9,6 @@ All cameras are returned as world-to-camera matrices in OpenCV axes (x right, y 
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
@@ -20,11 +19,12 @@ import numpy as np
 from ..common.axes import w2c_opencv
 from ..common.rotations import quat_to_matrix
 from ..procgen.render.png import read_png
+from . import colmap_text
+from .dataset_checks import (DatasetError, camera_to_world, downscale_fits, fail, image_array, load_json_object,
+                             load_npy, number, path_of, text, whole)
 from .pointcloud import read_points_ply
 
-
-class DatasetError(ValueError):
-    """Bad or missing dataset input; the message names the file."""
+__all__ = ["Camera", "Dataset", "DatasetError", "load_dataset"]
 
 
 @dataclass
@@ -60,18 +60,7 @@ class Dataset:
 # ----------------------------------------------------------------------------- helpers
 
 
-def _fail(path: str, what: str):
-    raise DatasetError(f"{path}: {what}")
-
-
-def _load_json(path: str) -> dict:
-    try:
-        with open(path, "r", encoding="utf-8") as f:
-            return json.load(f)
-    except FileNotFoundError:
-        _fail(path, "file not found")
-    except json.JSONDecodeError as exc:
-        _fail(path, f"invalid JSON ({exc})")
+_fail = fail
 
 
 def _downscale(img: np.ndarray, factor: int) -> np.ndarray:
@@ -104,18 +93,16 @@ def _load_image(path: str, factor: int) -> tuple[np.ndarray, np.ndarray | None]:
         _fail(path, "image file not found")
     ext = os.path.splitext(path)[1].lower()
     if ext == ".npy":
-        img = np.load(path)
+        img = image_array(load_npy(path), path)
         if img.dtype != np.uint8:
             img = (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
     elif ext == ".png":
-        try:
-            img = read_png(path)
-        except ValueError as exc:
-            raise DatasetError(str(exc)) from None
+        img = image_array(_read_png(path), path)
         if img.dtype == np.uint16:
             img = ((img.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
     else:
         _fail(path, f"unsupported image format '{ext}' (convert the images to PNG)")
+    downscale_fits(path, img.shape[0], img.shape[1], factor)
     if img.ndim == 2:
         img = img[:, :, None]
     c = img.shape[2]
@@ -129,18 +116,17 @@ def _load_image(path: str, factor: int) -> tuple[np.ndarray, np.ndarray | None]:
     return rgb, alpha
 
 
+def _read_png(path: str) -> np.ndarray:
+    try:
+        return read_png(path)
+    except Exception as exc:  # a damaged file fails in the decoder in many ways (zlib, struct, shapes)
+        reason = str(exc).removeprefix(f"{path}: ")
+        _fail(path, f"cannot read as PNG ({reason or type(exc).__name__}); the file may be truncated or damaged")
+
+
 def _scaled_K(fx, fy, cx, cy, factor: int) -> np.ndarray:
     s = 1.0 / factor
     return np.array([[fx * s, 0, cx * s], [0, fy * s, cy * s], [0, 0, 1]], np.float32)
-
-
-def _check_matrix(m, path: str, what: str) -> np.ndarray:
-    a = np.asarray(m, dtype=np.float64)
-    if a.shape == (3, 4):
-        a = np.vstack([a, [0, 0, 0, 1]])
-    if a.shape != (4, 4) or not np.isfinite(a).all():
-        _fail(path, f"{what} must be a finite 4x4 matrix")
-    return a
 
 
 def _c2w_gl_to_viewmat(c2w_gl: np.ndarray) -> np.ndarray:
@@ -205,41 +191,84 @@ def _holdout_every(n: int, every: int = 8) -> list[bool]:
 _DISTORTION_KEYS = ("k1", "k2", "k3", "k4", "p1", "p2")
 
 
-def _intrinsics(meta: dict, frame: dict, path: str, img_w: int, img_h: int):
-    """Intrinsics for one frame: frame keys override the file's global keys."""
-    get = lambda k: frame.get(k, meta.get(k))  # noqa: E731
+def _intrinsics(meta: dict, frame: dict, path: str, where: str, img_w: int, img_h: int):
+    """Intrinsics (fx, fy, cx, cy) in pixels of the stored image; frame keys override the file's."""
+    def get(k, **kw):
+        v = frame.get(k, meta.get(k))
+        return None if v is None else number(v, path, f"{where}: '{k}'" if k in frame else f"'{k}'", **kw)
+
     for k in _DISTORTION_KEYS:
         v = get(k)
-        if v is not None and abs(float(v)) > 1e-7:
+        if v is not None and abs(v) > 1e-7:
             _fail(path, f"distortion coefficient {k}={v} is not supported; undistort the images first")
-    w = int(get("w") or img_w)
-    h = int(get("h") or img_h)
-    fx, fy = get("fl_x"), get("fl_y")
-    if fx is None and get("camera_angle_x") is not None:
-        fx = 0.5 * w / math.tan(0.5 * float(get("camera_angle_x")))
-    if fy is None and get("camera_angle_y") is not None:
-        fy = 0.5 * h / math.tan(0.5 * float(get("camera_angle_y")))
+    w = img_w if get("w") is None else whole(get("w"), path, "'w'")
+    h = img_h if get("h") is None else whole(get("h"), path, "'h'")
+    fx, fy = get("fl_x", positive=True), get("fl_y", positive=True)
+    for key, size in (("camera_angle_x", w), ("camera_angle_y", h)):
+        angle = get(key, positive=True)
+        if angle is not None and angle >= math.pi:
+            _fail(path, f"'{key}' is a field of view in radians, must be < pi, got {angle}")
+        if angle is not None and (fx if key.endswith("x") else fy) is None:
+            f = 0.5 * size / math.tan(0.5 * angle)
+            fx, fy = (f, fy) if key.endswith("x") else (fx, f)
     if fx is None and fy is None:
-        _fail(path, "no focal length: give fl_x/fl_y or camera_angle_x")
-    fx = float(fx if fx is not None else fy)
-    fy = float(fy if fy is not None else fx)
-    cx = float(get("cx") if get("cx") is not None else w / 2.0)
-    cy = float(get("cy") if get("cy") is not None else h / 2.0)
+        _fail(path, f"{where}: no focal length: give fl_x/fl_y or camera_angle_x")
+    fx = fx if fx is not None else fy
+    fy = fy if fy is not None else fx
+    cx = get("cx") if get("cx") is not None else w / 2.0
+    cy = get("cy") if get("cy") is not None else h / 2.0
     if (w, h) != (img_w, img_h):  # image stored at another resolution than the intrinsics
         sx, sy = img_w / w, img_h / h
         fx, cx, fy, cy = fx * sx, cx * sx, fy * sy, cy * sy
     return fx, fy, cx, cy
 
 
-def _resolve_image(root: str, file_path: str, json_path: str) -> str:
-    p = file_path if os.path.isabs(file_path) else os.path.join(root, file_path)
-    p = os.path.normpath(p)
+def _resolve_image(root: str, file_path: str, json_path: str, where: str) -> str:
+    p = path_of(root, text(file_path, json_path, f"{where}: 'file_path'"))
     if os.path.isfile(p):
         return p
     for ext in (".png", ".PNG"):
         if os.path.isfile(p + ext):
             return p + ext
-    _fail(json_path, f"image '{file_path}' not found (looked for {p})")
+    _fail(json_path, f"{where}: image '{file_path}' not found (looked for {p})")
+
+
+def _load_depth(root: str, fr: dict, json_path: str, where: str, shape: tuple[int, int], factor: int) -> np.ndarray:
+    rel = text(fr["depth_file_path"], json_path, f"{where}: 'depth_file_path'")
+    dpath = path_of(root, rel)
+    if not os.path.isfile(dpath):
+        _fail(json_path, f"{where}: depth file '{rel}' not found")
+    depth = load_npy(dpath).astype(np.float32)
+    if depth.ndim == 3 and depth.shape[2] == 1:
+        depth = depth[..., 0]
+    if depth.shape != shape:
+        _fail(dpath, f"depth is {depth.shape}, image is {shape}")
+    if np.isnan(depth).any():
+        _fail(dpath, "depth holds NaN (inf marks pixels without a surface)")
+    return _downscale_depth(depth, factor)
+
+
+def _frame_camera(root: str, json_path: str, meta: dict, fr, i: int, factor: int, load_depth: bool) -> Camera:
+    where = f"frame {i}"
+    if not isinstance(fr, dict):
+        _fail(json_path, f"{where} must be an object with 'file_path' and 'transform_matrix'")
+    if "file_path" not in fr or "transform_matrix" not in fr:
+        _fail(json_path, f"{where} lacks 'file_path' or 'transform_matrix'")
+    img_path = _resolve_image(root, fr["file_path"], json_path, where)
+    c2w = camera_to_world(fr["transform_matrix"], json_path, f"{where}: transform_matrix")
+    rgb, alpha = _load_image(img_path, 1)
+    full_h, full_w = rgb.shape[:2]
+    fx, fy, cx, cy = _intrinsics(meta, fr, json_path, where, full_w, full_h)
+    downscale_fits(img_path, full_h, full_w, factor)
+    if factor > 1:
+        rgb, alpha = _downscale(rgb, factor), (None if alpha is None else _downscale(alpha, factor))
+    depth = None
+    if load_depth and fr.get("depth_file_path"):
+        depth = _load_depth(root, fr, json_path, where, (full_h, full_w), factor)
+    h, w = rgb.shape[:2]
+    return Camera(name=os.path.splitext(os.path.relpath(img_path, root))[0].replace(os.sep, "/"),
+                  viewmat=_c2w_gl_to_viewmat(c2w), K=_scaled_K(fx, fy, cx, cy, factor),
+                  width=w, height=h, image=rgb, alpha=alpha, depth=depth)
 
 
 def _frames_to_cameras(json_path: str, meta: dict, factor: int, load_depth: bool) -> list[Camera]:
@@ -247,35 +276,7 @@ def _frames_to_cameras(json_path: str, meta: dict, factor: int, load_depth: bool
     frames = meta.get("frames")
     if not isinstance(frames, list) or not frames:
         _fail(json_path, "no 'frames' list")
-    cams = []
-    for i, fr in enumerate(frames):
-        if "file_path" not in fr or "transform_matrix" not in fr:
-            _fail(json_path, f"frame {i} lacks 'file_path' or 'transform_matrix'")
-        img_path = _resolve_image(root, fr["file_path"], json_path)
-        rgb_full_h = rgb_full_w = None
-        rgb, alpha = _load_image(img_path, 1)
-        rgb_full_h, rgb_full_w = rgb.shape[:2]
-        if factor > 1:
-            rgb, alpha = _downscale(rgb, factor), (None if alpha is None else _downscale(alpha, factor))
-        fx, fy, cx, cy = _intrinsics(meta, fr, json_path, rgb_full_w, rgb_full_h)
-        c2w = _check_matrix(fr["transform_matrix"], json_path, f"frame {i} transform_matrix")
-        depth = None
-        if load_depth and fr.get("depth_file_path"):
-            dpath = os.path.normpath(os.path.join(root, fr["depth_file_path"]))
-            if not os.path.isfile(dpath):
-                _fail(json_path, f"depth file '{fr['depth_file_path']}' not found")
-            depth = np.load(dpath).astype(np.float32)
-            if depth.ndim == 3:
-                depth = depth[..., 0]
-            if depth.shape != (rgb_full_h, rgb_full_w):
-                _fail(dpath, f"depth is {depth.shape}, image is {(rgb_full_h, rgb_full_w)}")
-            depth = _downscale_depth(depth, factor)
-        h, w = rgb.shape[:2]
-        cams.append(Camera(
-            name=os.path.splitext(os.path.relpath(img_path, root))[0].replace(os.sep, "/"),
-            viewmat=_c2w_gl_to_viewmat(c2w), K=_scaled_K(fx, fy, cx, cy, factor),
-            width=w, height=h, image=rgb, alpha=alpha, depth=depth))
-    return cams
+    return [_frame_camera(root, json_path, meta, fr, i, factor, load_depth) for i, fr in enumerate(frames)]
 
 
 def _norm_name(p: str) -> str:
@@ -286,20 +287,23 @@ def _norm_name(p: str) -> str:
 
 
 def _load_transforms(path: str, factor: int, load_depth: bool):
-    meta = _load_json(path)
+    meta = load_json_object(path)
     cams = _frames_to_cameras(path, meta, factor, load_depth)
-    test_names = meta.get("test_filenames") or meta.get("val_filenames")
+    key = "test_filenames" if meta.get("test_filenames") else "val_filenames"
+    test_names = meta.get(key)
     if test_names:
-        test_set = {_norm_name(n) for n in test_names}
+        if not isinstance(test_names, list):
+            _fail(path, f"'{key}' must be a list of file names")
+        test_set = {_norm_name(text(n, path, f"'{key}' entry")) for n in test_names}
         is_test = [_norm_name(fr["file_path"]) in test_set for fr in meta["frames"]]
         if not any(is_test):
-            _fail(path, "none of the 'test_filenames' match a frame's file_path")
+            _fail(path, f"none of the '{key}' match a frame's file_path")
     else:
         is_test = _holdout_every(len(cams))
     train = [c for c, t in zip(cams, is_test) if not t]
     test = [c for c, t in zip(cams, is_test) if t]
     ply = meta.get("ply_file_path")
-    ply_path = os.path.join(os.path.dirname(os.path.abspath(path)), ply) if ply else None
+    ply_path = path_of(os.path.dirname(os.path.abspath(path)), text(ply, path, "'ply_file_path'")) if ply else None
     if ply_path is not None and not os.path.isfile(ply_path):
         _fail(path, f"ply_file_path '{ply}' not found")
     return train, test, ply_path
@@ -308,9 +312,9 @@ def _load_transforms(path: str, factor: int, load_depth: bool):
 def _load_synthetic(root: str, factor: int, load_depth: bool):
     train_json = os.path.join(root, "transforms_train.json")
     test_json = os.path.join(root, "transforms_test.json")
-    train = _frames_to_cameras(train_json, _load_json(train_json), factor, load_depth)
+    train = _frames_to_cameras(train_json, load_json_object(train_json), factor, load_depth)
     if os.path.isfile(test_json):
-        test = _frames_to_cameras(test_json, _load_json(test_json), factor, load_depth)
+        test = _frames_to_cameras(test_json, load_json_object(test_json), factor, load_depth)
     else:
         split = _holdout_every(len(train))
         train, test = [c for c, t in zip(train, split) if not t], [c for c, t in zip(train, split) if t]
@@ -321,39 +325,6 @@ def _load_synthetic(root: str, factor: int, load_depth: bool):
 # ----------------------------------------------------------------------------- COLMAP text
 
 
-def _data_lines(path: str) -> list[str]:
-    if not os.path.isfile(path):
-        _fail(path, "file not found")
-    with open(path, "r", encoding="utf-8") as f:
-        return [ln.rstrip("\n") for ln in f if not ln.startswith("#")]
-
-
-def _colmap_cameras(path: str) -> dict[int, tuple[int, int, float, float, float, float]]:
-    cams = {}
-    for n, ln in enumerate(_data_lines(path)):
-        tok = ln.split()
-        if not tok:
-            continue
-        try:
-            cid, model, w, h = int(tok[0]), tok[1], int(tok[2]), int(tok[3])
-            params = [float(x) for x in tok[4:]]
-        except (ValueError, IndexError):
-            _fail(path, f"cannot parse camera line '{ln}'")
-        if model == "PINHOLE":
-            fx, fy, cx, cy = params[:4]
-        elif model == "SIMPLE_PINHOLE":
-            fx = fy = params[0]
-            cx, cy = params[1:3]
-        elif model == "OPENCV":
-            fx, fy, cx, cy = params[:4]
-            if any(abs(p) > 1e-7 for p in params[4:8]):
-                _fail(path, f"camera {cid}: OPENCV distortion {params[4:8]} is not supported; undistort first")
-        else:
-            _fail(path, f"camera {cid}: model {model} is not supported (PINHOLE, SIMPLE_PINHOLE, OPENCV without distortion)")
-        cams[cid] = (w, h, fx, fy, cx, cy)
-    return cams
-
-
 def find_colmap_dir(root: str) -> str | None:
     for sub in ("", "sparse/0", "sparse", "cameras/colmap", "colmap"):
         d = os.path.join(root, sub)
@@ -362,66 +333,47 @@ def find_colmap_dir(root: str) -> str | None:
     return None
 
 
-def _load_colmap(root: str, model_dir: str, factor: int):
-    intr = _colmap_cameras(os.path.join(model_dir, "cameras.txt"))
-    images_txt = os.path.join(model_dir, "images.txt")
-    lines = _data_lines(images_txt)
-    image_dir = None
+def _colmap_image_dir(root: str, model_dir: str, images_txt: str) -> str:
     for cand in (os.path.join(model_dir, "images"), os.path.join(root, "images"),
                  os.path.join(model_dir, "..", "images"), os.path.join(model_dir, "..", "..", "images")):
         if os.path.isdir(cand):
-            image_dir = os.path.normpath(cand)
-            break
-    if image_dir is None:
-        _fail(images_txt, "no images/ folder next to the model or its parents")
-    entries = []
-    i = 0
-    while i < len(lines):
-        tok = lines[i].split()
-        if not tok:
-            i += 1
-            continue
-        if len(tok) < 10:
-            _fail(images_txt, f"cannot parse image line '{lines[i]}'")
-        qw, qx, qy, qz, tx, ty, tz = (float(x) for x in tok[1:8])
-        cid, name = int(tok[8]), " ".join(tok[9:])
-        if cid not in intr:
-            _fail(images_txt, f"image '{name}' uses unknown camera {cid}")
-        entries.append((name, qw, qx, qy, qz, tx, ty, tz, cid))
-        i += 2  # skip the 2D points line (may be empty)
-    entries.sort(key=lambda e: e[0])
+            return os.path.normpath(cand)
+    _fail(images_txt, "no images/ folder next to the model or its parents")
+
+
+def _load_colmap(root: str, model_dir: str, factor: int):
+    intr = colmap_text.read_cameras(os.path.join(model_dir, "cameras.txt"))
+    images_txt = os.path.join(model_dir, "images.txt")
+    entries = sorted(colmap_text.read_images(images_txt, intr), key=lambda e: e.name)  # cameras checked first
+    image_dir = _colmap_image_dir(root, model_dir, images_txt)
     cams = []
-    for name, qw, qx, qy, qz, tx, ty, tz, cid in entries:
-        w, h, fx, fy, cx, cy = intr[cid]
-        rgb, alpha = _load_image(os.path.join(image_dir, name), factor)
+    for e in entries:
+        w, h, fx, fy, cx, cy = intr[e.camera_id]
+        rgb, alpha = _load_image(os.path.join(image_dir, e.name), factor)
         V = np.eye(4)
-        V[:3, :3] = quat_to_matrix([qw, qx, qy, qz])
-        V[:3, 3] = [tx, ty, tz]
+        V[:3, :3] = quat_to_matrix(e.quat)
+        V[:3, 3] = e.trans
         ih, iw = rgb.shape[:2]
         sx, sy = iw * factor / w, ih * factor / h  # images saved at another size than the model
         K = _scaled_K(fx * sx, fy * sy, cx * sx, cy * sy, factor)
-        cams.append(Camera(name=os.path.splitext(name)[0], viewmat=V.astype(np.float32), K=K,
+        cams.append(Camera(name=os.path.splitext(e.name)[0], viewmat=V.astype(np.float32), K=K,
                            width=iw, height=ih, image=rgb, alpha=alpha))
-    if not cams:
-        _fail(images_txt, "no images listed")
     split = _holdout_every(len(cams))
     train = [c for c, t in zip(cams, split) if not t]
     test = [c for c, t in zip(cams, split) if t]
     pts_path = os.path.join(model_dir, "points3D.txt")
-    pts = None
-    if os.path.isfile(pts_path):
-        rows = []
-        for ln in _data_lines(pts_path):
-            tok = ln.split()
-            if len(tok) >= 7:
-                rows.append([float(x) for x in tok[1:7]])
-        if rows:
-            arr = np.array(rows, np.float32)
-            pts = (arr[:, :3], np.clip(arr[:, 3:6] / 255.0, 0, 1).astype(np.float32))
+    pts = colmap_text.read_points(pts_path) if os.path.isfile(pts_path) else None
     return train, test, pts
 
 
 # ----------------------------------------------------------------------------- entry point
+
+
+def _read_points(path: str) -> tuple[np.ndarray, np.ndarray | None]:
+    try:
+        return read_points_ply(path)
+    except ValueError as exc:  # the PLY reader's errors name the file already
+        raise DatasetError(str(exc)) from None
 
 
 def load_dataset(path: str, downscale: int = 1, load_depth: bool = False, seed: int = 0,
@@ -458,8 +410,7 @@ def load_dataset(path: str, downscale: int = 1, load_depth: bool = False, seed: 
     rng = np.random.default_rng(seed)
     random_points = False
     if ply_path is not None:
-        pts, cols = read_points_ply(ply_path)
-        pts_colors = (pts, cols)
+        pts_colors = _read_points(ply_path)
     if pts_colors is None or len(pts_colors[0]) == 0:
         pts = random_points_in_frustums(train + test, random_point_count, rng)
         pts_colors = (pts, rng.uniform(0, 1, size=pts.shape).astype(np.float32))
