@@ -108,12 +108,17 @@ def test_stages_refuse_devices_no_kernel_reads(module, calls, stage, device):
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_stages_refuse_inputs_spread_over_devices(module, calls, stage):
-    """The last tensor argument on `meta`, the others on the CPU: no kernel gets a pointer it cannot read."""
-    args = list(calls[stage])
-    last = max(i for i, a in enumerate(args) if isinstance(a, torch.Tensor))
-    args[last] = args[last].to("meta")
-    with pytest.raises(ValueError, match=rf"^{PREFIX.get(stage, stage)}: .*share one device"):
-        call(module, stage, args)
+    """One tensor argument on `meta`, the others on the CPU, for each tensor argument in turn
+    (the optional background too): no kernel gets a pointer it cannot read."""
+    tensors = [i for i, a in enumerate(calls[stage]) if isinstance(a, torch.Tensor)]
+    assert len(tensors) >= 3
+    for i in tensors:
+        args = list(calls[stage])
+        args[i] = args[i].to("meta")
+        # validate() judges `means` first, so means alone on meta is refused as a device
+        why = "tensors on meta are not supported" if (stage, i) == ("validate", 0) else "share one device"
+        with pytest.raises(ValueError, match=rf"^{PREFIX.get(stage, stage)}: .*{why}"):
+            call(module, stage, args)
 
 
 @pytest.mark.parametrize("stage", STAGES)

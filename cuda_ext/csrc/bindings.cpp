@@ -186,16 +186,23 @@ void check_device_supported(const Tensor& t) {
                       " are not supported by this build (", build_devices(), ")");
 }
 
-// Stages are also called directly, without validate(): before anything is allocated, their
-// tensors must share one device that some kernel can read. CUDA tensors in a build without
-// CUDA pass here and are refused by the stage's CUDA branch (fail_without_cuda).
-void check_stage_device(const char* stage, std::initializer_list<Tensor> tensors) {
-    const c10::Device d = tensors.begin()->device();
-    for (const Tensor& t : tensors)
+// A stage's tensor arguments, made contiguous in place. Stages are also called directly,
+// without validate(): before anything is allocated, their tensors must share one device that
+// some kernel can read. CUDA tensors in a build without CUDA pass here and are refused by the
+// stage's CUDA branch (fail_without_cuda).
+void stage_inputs(const char* stage, std::initializer_list<Tensor*> tensors,
+                  c10::optional<Tensor>* optional = nullptr) {
+    const c10::Device d = (*tensors.begin())->device();
+    auto same = [&](const Tensor& t) {
         TORCH_CHECK_VALUE(t.device() == d, stage, ": all inputs must share one device, got ", d, " and ",
                           t.device());
+    };
+    for (const Tensor* t : tensors) same(*t);
+    if (optional && optional->has_value()) same(**optional);
     TORCH_CHECK_VALUE(build_runs(d) || (d.is_cuda() && !kHaveCuda), stage, ": tensors on ", d,
                       " are not supported by this build (", build_devices(), ")");
+    for (Tensor* t : tensors) *t = t->contiguous();
+    if (optional && optional->has_value()) **optional = (*optional)->contiguous();
 }
 
 #ifndef WITH_CUDA
@@ -206,8 +213,6 @@ void fail_without_cuda(const char* stage, const c10::Device& d) {
                 " (move the tensors to the CPU, or rebuild with a CUDA torch and nvcc: python build.py build)");
 }
 #endif
-
-Tensor contig(const Tensor& t) { return t.contiguous(); }
 
 }  // namespace
 
@@ -246,9 +251,7 @@ void validate(const Tensor& means, const Tensor& quats, const Tensor& scales, co
 
 std::vector<Tensor> project_forward(Tensor means, Tensor quats, Tensor scales, Tensor opacities, Tensor viewmat,
                                     Tensor K, int64_t width, int64_t height) {
-    check_stage_device("project_forward", {means, quats, scales, opacities, viewmat, K});
-    means = contig(means); quats = contig(quats); scales = contig(scales); opacities = contig(opacities);
-    viewmat = contig(viewmat); K = contig(K);
+    stage_inputs("project_forward", {&means, &quats, &scales, &opacities, &viewmat, &K});
     const int64_t N = means.size(0);
     auto f = means.options();
     auto i32 = f.dtype(torch::kInt32);
@@ -276,10 +279,8 @@ std::vector<Tensor> project_forward(Tensor means, Tensor quats, Tensor scales, T
 
 std::vector<Tensor> project_backward(Tensor means, Tensor quats, Tensor scales, Tensor viewmat, Tensor K,
                                      Tensor radii, Tensor v_means2d, Tensor v_conics, Tensor v_depths) {
-    check_stage_device("project_backward", {means, quats, scales, viewmat, K, radii, v_means2d, v_conics, v_depths});
-    means = contig(means); quats = contig(quats); scales = contig(scales); viewmat = contig(viewmat);
-    K = contig(K); radii = contig(radii);
-    v_means2d = contig(v_means2d); v_conics = contig(v_conics); v_depths = contig(v_depths);
+    stage_inputs("project_backward",
+                 {&means, &quats, &scales, &viewmat, &K, &radii, &v_means2d, &v_conics, &v_depths});
     const int64_t N = means.size(0);
     Tensor v_means = torch::empty_like(means), v_quats = torch::empty_like(quats), v_scales = torch::empty_like(scales);
     if (runs_cuda_kernels(means)) {
@@ -303,8 +304,7 @@ std::vector<Tensor> project_backward(Tensor means, Tensor quats, Tensor scales, 
 }
 
 std::vector<Tensor> sh_forward(Tensor coeffs, Tensor means, Tensor viewmat, Tensor radii, int64_t deg) {
-    check_stage_device("sh_forward", {coeffs, means, viewmat, radii});
-    coeffs = contig(coeffs); means = contig(means); viewmat = contig(viewmat); radii = contig(radii);
+    stage_inputs("sh_forward", {&coeffs, &means, &viewmat, &radii});
     const int64_t N = means.size(0);
     const int Kc = (int)coeffs.size(1);
     Tensor colors = torch::empty({N, 3}, means.options());
@@ -328,9 +328,7 @@ std::vector<Tensor> sh_forward(Tensor coeffs, Tensor means, Tensor viewmat, Tens
 
 std::vector<Tensor> sh_backward(Tensor coeffs, Tensor means, Tensor viewmat, Tensor radii, Tensor clamped,
                                 Tensor v_colors, int64_t deg) {
-    check_stage_device("sh_backward", {coeffs, means, viewmat, radii, clamped, v_colors});
-    coeffs = contig(coeffs); means = contig(means); viewmat = contig(viewmat); radii = contig(radii);
-    clamped = contig(clamped); v_colors = contig(v_colors);
+    stage_inputs("sh_backward", {&coeffs, &means, &viewmat, &radii, &clamped, &v_colors});
     const int64_t N = means.size(0);
     const int Kc = (int)coeffs.size(1);
     Tensor v_coeffs = torch::empty_like(coeffs), v_means = torch::empty_like(means);
@@ -354,8 +352,7 @@ std::vector<Tensor> sh_backward(Tensor coeffs, Tensor means, Tensor viewmat, Ten
 
 // -> tile_offsets [T+1] int64, isect_ids [M] int32
 std::vector<Tensor> bin_gaussians(Tensor radii, Tensor rects, Tensor depths, int64_t width, int64_t height) {
-    check_stage_device("bin_gaussians", {radii, rects, depths});
-    radii = contig(radii); rects = contig(rects); depths = contig(depths);
+    stage_inputs("bin_gaussians", {&radii, &rects, &depths});
     const int64_t N = radii.size(0);
     const int tx = (int)((width + gs::TILE - 1) / gs::TILE), ty = (int)((height + gs::TILE - 1) / gs::TILE);
     const int64_t T = (int64_t)tx * ty;
@@ -412,20 +409,14 @@ gs::RasterArgs raster_args(const Tensor& means2d, const Tensor& conics, const Te
     a.height = (int)height;
     return a;
 }
-c10::optional<Tensor> contig_opt(const c10::optional<Tensor>& t) {
-    if (!t.has_value()) return t;
-    return t->contiguous();
-}
 }  // namespace
 
 // -> rgb [H,W,3], alpha [H,W], depth [H,W], final_T [H,W], n_contrib [H,W] int32
 std::vector<Tensor> raster_forward(Tensor means2d, Tensor conics, Tensor colors, Tensor opacities, Tensor depths,
                                    c10::optional<Tensor> background, Tensor tile_offsets, Tensor isect_ids,
                                    int64_t width, int64_t height) {
-    check_stage_device("raster_forward", {means2d, conics, colors, opacities, depths, background.value_or(means2d), tile_offsets, isect_ids});
-    means2d = contig(means2d); conics = contig(conics); colors = contig(colors); opacities = contig(opacities);
-    depths = contig(depths); background = contig_opt(background);
-    tile_offsets = contig(tile_offsets); isect_ids = contig(isect_ids);
+    stage_inputs("raster_forward", {&means2d, &conics, &colors, &opacities, &depths, &tile_offsets, &isect_ids},
+                 &background);
     auto f = means2d.options();
     Tensor rgb = torch::empty({height, width, 3}, f), alpha = torch::empty({height, width}, f);
     Tensor depth = torch::empty({height, width}, f), final_T = torch::empty({height, width}, f);
@@ -455,13 +446,10 @@ std::vector<Tensor> raster_backward(Tensor means2d, Tensor conics, Tensor colors
                                     c10::optional<Tensor> background, Tensor tile_offsets, Tensor isect_ids,
                                     int64_t width, int64_t height, Tensor final_T, Tensor n_contrib, Tensor v_rgb,
                                     Tensor v_alpha, Tensor v_depth) {
-    check_stage_device("raster_backward", {means2d, conics, colors, opacities, depths, background.value_or(means2d), tile_offsets,
-                                          isect_ids, final_T, n_contrib, v_rgb, v_alpha, v_depth});
-    means2d = contig(means2d); conics = contig(conics); colors = contig(colors); opacities = contig(opacities);
-    depths = contig(depths); background = contig_opt(background);
-    tile_offsets = contig(tile_offsets); isect_ids = contig(isect_ids);
-    final_T = contig(final_T); n_contrib = contig(n_contrib);
-    v_rgb = contig(v_rgb); v_alpha = contig(v_alpha); v_depth = contig(v_depth);
+    stage_inputs("raster_backward",
+                 {&means2d, &conics, &colors, &opacities, &depths, &tile_offsets, &isect_ids, &final_T, &n_contrib,
+                  &v_rgb, &v_alpha, &v_depth},
+                 &background);
     const int64_t N = means2d.size(0);
     Tensor v_means2d = torch::zeros_like(means2d), v_conics = torch::zeros_like(conics);
     Tensor v_colors = torch::zeros_like(colors), v_opacities = torch::zeros_like(opacities);
