@@ -1,9 +1,31 @@
 """Shared fixtures. Blender tests run on the bpy module of the project environment."""
 from __future__ import annotations
 
+import importlib.util
+import re
 import sys
 
 import pytest
+
+# Blender's own Python has no torch: test modules that import it at the top belong to the
+# training interpreter's run, and are left out of collection where torch is missing.
+HAVE_TORCH = importlib.util.find_spec("torch") is not None
+_TORCH_AT_TOP = re.compile(r"^(import torch|from torch[ .])", re.M)
+_LEFT_OUT: list[str] = []
+
+
+def pytest_ignore_collect(collection_path, config):
+    if HAVE_TORCH or collection_path.suffix != ".py" or not collection_path.name.startswith("test_"):
+        return None
+    if _TORCH_AT_TOP.search(collection_path.read_text(encoding="utf-8")):
+        _LEFT_OUT.append(collection_path.name)
+        return True
+    return None
+
+
+def pytest_report_collectionfinish(config, start_path, items):
+    if _LEFT_OUT:
+        return f"left out without torch in this Python (the training interpreter runs them): {', '.join(_LEFT_OUT)}"
 
 
 @pytest.fixture(autouse=True)

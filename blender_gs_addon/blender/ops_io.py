@@ -15,8 +15,8 @@ from bpy_extras.io_utils import ExportHelper, ImportHelper
 from ..splats import SplatFormatError
 from ..splats import io as splat_io
 from ..splats.transform import TransformError
+from . import native
 from .pointcloud import SplatObjectError, read_into_object, write_from_object
-
 
 SUFFIXES = splat_io.extensions()
 FILTER_GLOB = ";".join(f"*{s}" for s in SUFFIXES)
@@ -26,7 +26,10 @@ DROP_EXTENSIONS = ";".join(dict.fromkeys(os.path.splitext("x" + s)[1] for s in S
 
 
 def is_splat_object(obj) -> bool:
-    return obj is not None and obj.type in {"POINTCLOUD", "MESH"} and "f_dc_0" in obj.data.attributes
+    """Ours (discs or native splats), or Blender's own native splats (its PLY and SPZ importers)."""
+    if obj is None or obj.type not in {"POINTCLOUD", "MESH"}:
+        return False
+    return native.is_native(obj) or "f_dc_0" in obj.data.attributes
 
 
 def poll_active_splats(cls, context) -> bool:

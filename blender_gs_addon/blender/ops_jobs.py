@@ -316,7 +316,7 @@ class GS_OT_install_torch(_JobOperator, bpy.types.Operator):
                 "except ImportError:\n    subprocess.check_call([sys.executable, '-m', 'ensurepip', '--upgrade'])\n"
                 f"sys.exit(subprocess.call([sys.executable, '-m', 'pip', 'install', '--upgrade', '--target', "
                 f"{self._folder!r}, {TORCH_REQUIREMENT!r}]))\n")
-        return Job(self.kind, [torch_env.training_interpreter(), "-c", code], env=dict(os.environ))
+        return Job(self.kind, [torch_env.python_executable(), "-c", code], env=dict(os.environ))  # for this Python
 
     def on_other_line(self, context, stream, text):  # pip speaks no protocol: show its lines
         settings(context).job_message = text.strip()[:200]

@@ -25,15 +25,6 @@ class GS_OT_render_splats(bpy.types.Operator):
         return True
 
     def execute(self, context):
-        from . import torch_env
-
-        ok, detail = torch_env.torch_in_process(recheck=not torch_env.torch_in_process()[0])
-        if not ok:
-            self.report({"ERROR"}, f"Render Splats needs torch inside Blender's Python, which cannot import it "
-                                   f"({detail}). Install it with Preferences > Add-ons > Gaussian Scenes > "
-                                   "Install torch. (Training can use another Python that has torch instead: "
-                                   "set it as the Training Interpreter.)")
-            return {"CANCELLED"}
         from .render import render_object_to_image
         from .state import preferences
 

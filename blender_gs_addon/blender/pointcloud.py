@@ -10,15 +10,17 @@ scene-linear, and the opacity), ``alpha`` (opacity) and
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import bpy
 import numpy as np
 
 from ..splats import SH_C0, SplatData, SplatFormatError
-from ..splats.data import check_property_names, field_columns
+from ..splats.data import check_property_names, field_columns, sh_degree_from_rest_count
 from ..splats.ply import PLY_TYPES, PlyTable, read_ply_table, write_ply_records
-from ..splats.table import fields_from_table, gather, rows_from_fields, transpose_blocked
+from ..splats.table import fields_from_table, gather, rows_from_fields, table_from_fields, transpose_blocked
 from ..splats.transform import bake_transform
+from . import native
 
 LAYOUT_KEY = "gs_layout"
 DISPLAY_ATTRIBUTES = ("Col", "alpha", "radius")
@@ -30,8 +32,9 @@ class SplatObjectError(ValueError):
     """The object does not hold splat attributes (or cannot be exported as it is)."""
 
 
-def _extra_attribute_name(name: str, index: int) -> str:
-    if name in RESERVED or name.startswith(".") or len(name.encode()) > 63:
+def _extra_attribute_name(name: str, index: int, reserved) -> str:
+    """The property's own name where it is free for an attribute, else ``gs_extra_<index>``."""
+    if reserved(name) or name.startswith(".") or len(name.encode()) > 63:
         return f"gs_extra_{index}"
     return name
 
@@ -66,16 +69,22 @@ def object_from_splats(data: SplatData, name: str = "Splats", collection=None,
                        material: bool = True) -> bpy.types.Object:
     """Create a POINTCLOUD object holding ``data`` (all properties, losslessly) and link it.
 
+    Where Blender has Gaussian-splat point clouds the object is one (Blender draws and
+    renders it as splats); elsewhere a point cloud of discs with the splat display material.
     collection: where to link it (default: the active scene collection). material: add the
-    splat display material. The new object becomes the selected, active one. Nothing is
-    left behind if this fails.
+    splat display material (discs only). The new object becomes the selected, active one.
+    Nothing is left behind if this fails.
     """
-    names, rows = rows_from_fields(data)
     extras = list(data.extra.items())
-    return _build_object(
-        name, collection, np.ascontiguousarray(data.means), zip(names, rows), extras, display_values(data),
-        layout=data.layout, comments=data.comments, sh_degree=data.sh_degree, has_normals=data.normals is not None,
-        material=material)
+    source = _Source(layout=data.layout, comments=data.comments, k1=data.sh_rest.shape[1],
+                     has_normals=data.normals is not None, extras=extras)
+    if native.has_native_splats():
+        names = [p for props in field_columns(data).values() for p in props]
+        return _build_object(name, collection, len(data), source, material, (table_from_fields(data, names), names))
+    names, rows = rows_from_fields(data)
+    source.means, source.columns, source.display = np.ascontiguousarray(data.means), zip(names, rows), \
+        display_values(data)
+    return _build_object(name, collection, len(data), source, material)
 
 
 def object_from_ply_table(tbl: PlyTable, name: str = "Splats", collection=None,
@@ -83,14 +92,22 @@ def object_from_ply_table(tbl: PlyTable, name: str = "Splats", collection=None,
     """Like object_from_splats, straight from the rows of a PLY file (one transposition, less memory)."""
     pos = {n: i for i, n in enumerate(tbl.names)}
     table = tbl.table
-    means = gather(table, [pos["x"], pos["y"], pos["z"]])
-    d = gather(table, [pos[p] for p in ("f_dc_0", "f_dc_1", "f_dc_2", "opacity", "scale_0", "scale_1", "scale_2")])
-    display = _display(d[:, 0:3], d[:, 3], d[:, 4:7])
-    del d
     core = set(tbl.core_names())
-    float_cols = [n for n in tbl.names if n not in ("x", "y", "z")]
-    table_extras = [n for n in float_cols if n not in core]
-    core_cols = [n for n in float_cols if n in core]
+    extras = []
+    for n, _ in tbl.layout:
+        if n in tbl.extra:
+            extras.append((n, tbl.extra[n]))
+        elif n not in core:
+            extras.append((n, np.ascontiguousarray(table[:, pos[n]])))
+    source = _Source(layout=tbl.layout, comments=tbl.comments, k1=tbl.k1, has_normals=tbl.has_normals,
+                     extras=extras)
+    if native.has_native_splats():
+        return _build_object(name, collection, len(table), source, material, (table, tbl.names))
+    source.means = gather(table, [pos["x"], pos["y"], pos["z"]])
+    d = gather(table, [pos[p] for p in ("f_dc_0", "f_dc_1", "f_dc_2", "opacity", "scale_0", "scale_1", "scale_2")])
+    source.display = _display(d[:, 0:3], d[:, 3], d[:, 4:7])
+    del d
+    core_cols = [n for n in tbl.names if n in core and n not in ("x", "y", "z")]
 
     def columns():  # transpose 8 columns at a time into one reused buffer
         scratch = np.empty((8, len(table)), np.float32)
@@ -102,76 +119,120 @@ def object_from_ply_table(tbl: PlyTable, name: str = "Splats", collection=None,
             for j, n in enumerate(group):
                 yield n, scratch[j]
 
-    extras = []
-    for n, _ in tbl.layout:
-        if n in tbl.extra:
-            extras.append((n, tbl.extra[n]))
-        elif n in table_extras:
-            extras.append((n, np.ascontiguousarray(table[:, pos[n]])))
-    return _build_object(name, collection, means, columns(), extras, display, layout=tbl.layout,
-                         comments=tbl.comments, sh_degree=tbl.sh_degree, has_normals=tbl.has_normals,
-                         material=material)
+    source.columns = columns()
+    return _build_object(name, collection, len(table), source, material)
 
 
-def _build_object(name, collection, means, columns, extras, display, layout, comments, sh_degree, has_normals,
-                  material):
-    """Mesh with every attribute set, converted to a point cloud (see object_from_splats)."""
-    n = len(means)
+@dataclass
+class _Source:
+    """What an object is built from: the file's description, and its values for one kind of object."""
+
+    layout: list | None
+    comments: list
+    k1: int
+    has_normals: bool
+    extras: list  # (property name, [N] values) in file order
+    means: np.ndarray | None = None  # discs: positions [N, 3]
+    columns: object = None  # discs: (property, [N] float32) of every core property but x, y, z
+    display: tuple | None = None  # discs: (colour [N, 4], alpha [N], radius [N])
+
+
+def _new_geometry(name: str, n: int):
+    """An ID with ``n`` points to fill: a point cloud where it can be sized here, else a mesh."""
+    if native.can_resize_pointclouds():
+        pc = bpy.data.pointclouds.new(name)
+        pc.resize(n)
+        return pc
     mesh = bpy.data.meshes.new(name)
+    mesh.vertices.add(n)
+    return mesh
+
+
+def _fill_discs(attrs, source: _Source) -> None:
+    attrs["position"].data.foreach_set("vector", source.means.reshape(-1))
+    for prop, row in source.columns:
+        _set_float(attrs, prop, row)
+    col, alpha, radius = source.display
+    attrs.new("Col", "FLOAT_COLOR", "POINT").data.foreach_set("color", col.reshape(-1))
+    _set_float(attrs, "alpha", alpha)
+    _set_float(attrs, "radius", radius)
+
+
+def _fill_extras(attrs, extras, reserved) -> dict[str, str]:
+    """One point attribute per extra property -> {property: attribute name}."""
+    extra_attrs = {}
+    for i, (prop, values) in enumerate(extras):
+        attr_name = _extra_attribute_name(prop, i, reserved)
+        extra_attrs[prop] = attr_name
+        if values.dtype.kind in "iu" and values.dtype.itemsize >= 4:
+            attr = attrs.new(attr_name, "INT", "POINT")
+            attr.data.foreach_set("value", np.ascontiguousarray(values, np.int32))
+        else:
+            _set_float(attrs, attr_name, values)
+    return extra_attrs
+
+
+def _build_object(name, collection, n: int, source: _Source, material: bool, native_table=None):
+    """A point-cloud object of ``n`` splats: native splats from ``native_table`` ([N, P] float32 rows, their
+    property names) when given, else discs from ``source``'s columns (see object_from_splats)."""
+    geom = _new_geometry(name, n)
     obj = None
     try:
-        mesh.vertices.add(n)
-        attrs = mesh.attributes
-        attrs["position"].data.foreach_set("vector", means.reshape(-1))
-        for prop, row in columns:
-            _set_float(attrs, prop, row)
-        extra_attrs = {}
-        for i, (prop, values) in enumerate(extras):
-            attr_name = _extra_attribute_name(prop, i)
-            extra_attrs[prop] = attr_name
-            if values.dtype.kind in "iu" and values.dtype.itemsize >= 4:
-                attr = attrs.new(attr_name, "INT", "POINT")
-                attr.data.foreach_set("value", np.ascontiguousarray(values, np.int32))
-            else:
-                _set_float(attrs, attr_name, values)
-        col, alpha, radius = display
-        attrs.new("Col", "FLOAT_COLOR", "POINT").data.foreach_set("color", col.reshape(-1))
-        _set_float(attrs, "alpha", alpha)
-        _set_float(attrs, "radius", radius)
-
-        obj = bpy.data.objects.new(name, mesh)
+        if native_table is not None:
+            native.fill_native(geom, *native_table, source.k1, source.has_normals)
+            extra_attrs = _fill_extras(geom.attributes, source.extras, native.is_native_name)
+        else:
+            _fill_discs(geom.attributes, source)
+            extra_attrs = _fill_extras(geom.attributes, source.extras, lambda a: a in RESERVED)
+        obj = bpy.data.objects.new(name, geom)
         (collection or bpy.context.scene.collection).objects.link(obj)
-        if can_make_pointclouds():
-            _convert_to_pointcloud(obj)
-            bpy.data.meshes.remove(mesh)
-        else:  # Blender 4.2: the splats stay mesh vertices, drawn as points by a modifier
-            from .viewing import add_mesh_points_modifier
-
-            add_mesh_points_modifier(obj)
-            _select_only(obj)
-        mesh = None
+        if geom.id_type == "MESH":
+            _mesh_to_points(obj)
+        geom = None
+        if native_table is not None:
+            obj.data.type = native.NATIVE_TYPE
         obj.data[LAYOUT_KEY] = json.dumps({
-            "layout": [list(p) for p in (layout or [])],
-            "comments": list(comments or []),
+            "layout": [list(p) for p in (source.layout or [])],
+            "comments": list(source.comments or []),
             "extra_attributes": extra_attrs,
-            "extra_types": {k: v.dtype.str for k, v in extras},
-            "sh_degree": sh_degree,
-            "has_normals": has_normals,
+            "extra_types": {k: v.dtype.str for k, v in source.extras},
+            "sh_degree": int(round((source.k1 + 1) ** 0.5)) - 1,
+            "has_normals": source.has_normals,
         })
-        if material:
+        if material and native_table is None:
             from .viewing import assign_point_material
 
             assign_point_material(obj)
+        _select_only(obj)
         return obj
     except BaseException:
-        if obj is not None:
-            other = obj.data if obj.type == "POINTCLOUD" else None
-            bpy.data.objects.remove(obj)
-            if other is not None:
-                bpy.data.pointclouds.remove(other)
-        if mesh is not None:
-            bpy.data.meshes.remove(mesh)
+        _remove_partial(obj, geom)
         raise
+
+
+def _mesh_to_points(obj) -> None:
+    """A splat mesh becomes a point cloud where Blender converts meshes; on 4.2 a modifier draws its points."""
+    mesh = obj.data
+    if can_make_pointclouds():
+        _convert_to_pointcloud(obj)
+        bpy.data.meshes.remove(mesh)
+    else:
+        from .viewing import add_mesh_points_modifier
+
+        add_mesh_points_modifier(obj)
+
+
+def _remove_partial(obj, geom) -> None:
+    if obj is not None:
+        data = obj.data
+        bpy.data.objects.remove(obj)
+        geom = data
+    if geom is None or geom.users:
+        return
+    if geom.id_type == "MESH":
+        bpy.data.meshes.remove(geom)
+    else:
+        bpy.data.pointclouds.remove(geom)
 
 
 def _select_only(obj) -> None:
@@ -218,6 +279,8 @@ def _point_count(obj) -> int:
 def splats_from_object(obj, apply_transform: bool = True) -> SplatData:
     """Read the splats of a POINTCLOUD (or MESH) object into SplatData.
 
+    Any splat object: ours (discs or native splats) and Blender's own native splats (from
+    its PLY and SPZ importers), whose file values are derived back from what Blender keeps.
     apply_transform: bake ``obj.matrix_world`` into positions, rotations, scales and SH
     (rotation, translation and scale along the object's axes; shear raises an error).
     Call it in Object mode (the export operator leaves Edit mode itself, so points
@@ -228,10 +291,38 @@ def splats_from_object(obj, apply_transform: bool = True) -> SplatData:
     n = _point_count(obj)
     if n == 0:
         raise SplatObjectError(f"object {obj.name!r} has no points")
-    attrs = obj.data.attributes
     info = json.loads(obj.data.get(LAYOUT_KEY, "{}"))
-    names = [a.name for a in attrs if a.domain == "POINT"]
+    if native.is_native(obj):
+        if native.BASE not in obj.data.attributes:
+            raise SplatObjectError(f"object {obj.name!r} is a splat point cloud without {native.BASE!r}")
+        fields = native.native_fields(obj.data, bool(info.get("has_normals", False)))
+        if sh_degree_from_rest_count(fields["sh_rest"].shape[1]) is None:
+            raise SplatObjectError(f"object {obj.name!r} has {fields['sh_rest'].shape[1]} SH attributes per channel; "
+                                   "3DGS files hold 0, 3, 8 or 15")
+        reserved = native.is_native_name
+    else:
+        fields = _disc_fields(obj, n)
+        reserved = _is_disc_name
+    extra = _extras(obj.data.attributes, info, n, reserved)
     layout = [tuple(p) for p in info.get("layout", [])] or None
+    data = SplatData(**fields, extra=extra, layout=layout, comments=info.get("comments", []))
+    if apply_transform:
+        data = bake_transform(data, np.array(obj.matrix_world, dtype=np.float64))
+    return data
+
+
+def _is_disc_name(name: str) -> bool:
+    """Attributes of a disc splat object that are not extra properties (core ones, display, Blender's)."""
+    return name in RESERVED or name.startswith(".") or name in _CORE_NAMES or name in ("x", "y", "z")
+
+
+_CORE_NAMES = set(field_columns(15, True)["sh_rest"]) | {p for f, ps in field_columns(0, True).items() for p in ps}
+
+
+def _disc_fields(obj, n: int) -> dict[str, np.ndarray]:
+    """SplatData fields of an object whose attributes are named like the 3DGS properties."""
+    attrs = obj.data.attributes
+    names = [a.name for a in attrs if a.domain == "POINT"]
     prop_names = ["x", "y", "z"] + [p for p in names if p not in RESERVED and not p.startswith(".")]
     try:
         k1, has_normals = check_property_names(prop_names, None)
@@ -251,23 +342,23 @@ def splats_from_object(obj, apply_transform: bool = True) -> SplatData:
         attr.data.foreach_get("value", rows[i])
     transpose_blocked(rows, out=table[:, 3:])
     del rows
-    fields = fields_from_table(table, ["x", "y", "z"] + core, k1, has_normals)
-    del table
+    return fields_from_table(table, ["x", "y", "z"] + core, k1, has_normals)
+
+
+def _extras(attrs, info: dict, n: int, reserved) -> dict[str, np.ndarray]:
+    """Extra properties: those kept at import (their own types), then point attributes added since (float)."""
     extra = {}
     extra_attrs = info.get("extra_attributes", {})
     extra_types = info.get("extra_types", {})
-    known = set(core) | {a for a in extra_attrs.values()}
     for prop, attr_name in extra_attrs.items():
         if attr_name in attrs:
             extra[prop] = _read_values(attrs[attr_name], n, np.dtype(extra_types.get(prop, "<f4")))
-    for prop in names:  # attributes added in Blender after import travel as float extras
-        if prop not in known and prop not in RESERVED and not prop.startswith(".") and prop not in ("x", "y", "z") \
-                and attrs[prop].data_type in ("FLOAT", "INT"):
-            extra[prop] = _read_values(attrs[prop], n, np.dtype(np.float32))
-    data = SplatData(**fields, extra=extra, layout=layout, comments=info.get("comments", []))
-    if apply_transform:
-        data = bake_transform(data, np.array(obj.matrix_world, dtype=np.float64))
-    return data
+    known = set(extra_attrs.values())
+    for attr in attrs:  # attributes added in Blender after import travel as float extras
+        if attr.domain == "POINT" and attr.name not in known and not reserved(attr.name) \
+                and attr.data_type in ("FLOAT", "INT") and attr.name not in extra:
+            extra[attr.name] = _read_values(attr, n, np.dtype(np.float32))
+    return extra
 
 
 def _read_values(attr, n: int, dtype: np.dtype) -> np.ndarray:

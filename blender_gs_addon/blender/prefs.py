@@ -10,7 +10,8 @@ class GS_AP_preferences(bpy.types.AddonPreferences):
 
     interpreter: StringProperty(
         name="Training Interpreter", subtype="FILE_PATH", default="",
-        description="Python that runs the trainer (needs torch). Empty: Blender's own Python")
+        description="Python with torch that runs the trainer, and Render Splats when Blender's Python has no "
+                    "torch. Empty: $GS_TRAINING_PYTHON, else Blender's own Python")
     device: EnumProperty(
         name="Device", description="Where training and Render Splats run",
         items=[("auto", "Auto", "CUDA when available, else CPU"), ("cpu", "CPU", "Always the CPU"),

@@ -1,4 +1,8 @@
-"""Render a splat object from a camera with our rasterizer (cuda_ext) into a Blender image."""
+"""Render a splat object from a camera with our rasterizer (cuda_ext) into a Blender image.
+
+The rasterizer needs torch. Where Blender's own Python imports it, the render runs here;
+elsewhere it runs in a child process of the training interpreter (see ``splat_render``).
+"""
 from __future__ import annotations
 
 import time
@@ -6,6 +10,7 @@ import time
 import bpy
 import numpy as np
 
+from ..splat_render import render_in_child, render_splats
 from .pointcloud import splats_from_object
 
 
@@ -19,33 +24,27 @@ def camera_matrices(camera, scene) -> tuple[np.ndarray, np.ndarray, int, int]:
 
 def rasterize_splats(data, viewmat: np.ndarray, K: np.ndarray, width: int, height: int, device: str = "auto",
                      background=(0.0, 0.0, 0.0)) -> np.ndarray:
-    """Render SplatData -> RGBA float32 [H, W, 4] (rows top-down, colours as trained: sRGB display values)."""
-    import torch
+    """Render SplatData -> RGBA float32 [H, W, 4] (rows top-down, colours as trained: sRGB display values).
 
-    from ..cuda_ext import rasterize
+    In this process when torch imports here, else in the training interpreter.
+    """
+    from . import torch_env
 
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    dev = torch.device(device)
-
-    def t(a):
-        return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).to(dev)
-
-    colors = np.concatenate([data.sh_dc[:, None, :], data.sh_rest], axis=1)  # [N, K, 3]
-    with torch.no_grad():
-        rgb, alpha, _, _ = rasterize(t(data.means), t(data.quats), t(data.scales()), t(data.alphas()), t(colors),
-                                     t(viewmat), t(K), int(width), int(height), sh_degree=data.sh_degree,
-                                     background=t(np.asarray(background)))
-    out = np.empty((height, width, 4), np.float32)
-    out[..., :3] = rgb.cpu().numpy()
-    out[..., 3] = alpha.cpu().numpy()[..., 0]
-    return out
+    if torch_env.torch_in_process()[0]:
+        return render_splats(data, viewmat, K, width, height, device, background)
+    python = torch_env.training_interpreter()
+    if python == torch_env.python_executable():
+        raise RuntimeError(f"torch cannot be imported in Blender's Python ({torch_env.torch_in_process()[1]}) and "
+                           "no other training interpreter is set: set one in the add-on preferences, or install "
+                           "torch (Preferences > Add-ons > Gaussian Scenes > Install torch)")
+    return render_in_child(python, torch_env.child_env(), data, viewmat, K, width, height, device, background,
+                           package=torch_env.package_module_name())
 
 
 def render_object_to_image(obj, camera, scene, image_name: str = "Splats Render", device: str = "auto"):
     """Render ``obj`` (its transform applied) from ``camera`` into bpy.data.images[image_name].
 
-    Returns (image, seconds spent rasterizing).
+    Returns (image, seconds spent rendering, the child process included where there is one).
     """
     data = splats_from_object(obj, apply_transform=True)
     viewmat, K, w, h = camera_matrices(camera, scene)

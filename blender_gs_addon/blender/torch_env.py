@@ -28,13 +28,16 @@ def torch_in_process(recheck: bool = False) -> tuple[bool, str]:
     return _TORCH_STATUS
 
 
+TRAINING_PYTHON_ENV = "GS_TRAINING_PYTHON"
+
+
 def training_interpreter() -> str:
-    """Python interpreter for the background trainer: the preference, else this Python."""
+    """Python with torch for training and Render Splats: the preference, else $GS_TRAINING_PYTHON, else this Python."""
     prefs = state.preferences()
     chosen = getattr(prefs, "interpreter", "") if prefs else ""
     if chosen:
         return chosen
-    return python_executable()
+    return os.environ.get(TRAINING_PYTHON_ENV, "").strip() or python_executable()
 
 
 def python_executable() -> str:
