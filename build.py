@@ -7,6 +7,7 @@
     python build.py demo    [--blender ...]           the whole pipeline end to end
     python build.py test    [--blender ...] [-- PYTEST ARGS]
     python build.py bench   [--quick]                 bench/results.json
+    python build.py lint                              ruff and clang-format checks (test runs them with GS_LINT=1)
 
 Every subcommand is idempotent: finished steps are detected and skipped. This file runs
 with any Python 3.9+; the work itself runs inside the project environments: one per Blender
@@ -51,10 +52,12 @@ BLENDER_REQUIREMENTS = [
     "OpenEXR==3.5.3",
     "zstandard==0.25.0",  # SPZ version 4 (zstd streams); the add-on reads and writes version 3 without it
 ]
-# The training interpreter's additions: torch and the C++ build tools of cuda_ext.
+# The training interpreter's additions: torch, the C++ build tools of cuda_ext, the lint tools.
 TRAINING_REQUIREMENTS = [
     "torch==2.13.0",
     "ninja==1.13.2",  # fast, cached C++ builds of cuda_ext
+    "ruff==0.17.6",  # python build.py lint: Python (configured in pyproject.toml)
+    "clang-format==23.1.5",  # python build.py lint: C++/CUDA (configured in .clang-format)
 ]
 REQUIREMENTS = TRAINING_REQUIREMENTS + BLENDER_REQUIREMENTS
 
@@ -318,6 +321,8 @@ def test_plan(blender: str | None) -> list[tuple[str, list[str]]]:
 
 def test(blender: str | None, extra: list[str], blender_executable: str | None) -> int:
     """Run the test plan; every series' environment is set up first, cuda_ext compiled once."""
+    if os.environ.get("GS_LINT") == "1":
+        lint()
     build()
     failures = []
     for version, marker in test_plan(blender):
@@ -330,6 +335,37 @@ def test(blender: str | None, extra: list[str], blender_executable: str | None) 
         raise BuildError("tests failed: " + "; ".join(failures))
     say("all test runs passed")
     return 0
+
+
+# ----------------------------------------------------------------------------- lint
+
+CXX_DIRS = ["cuda_ext/csrc", "tests/cuda_emulation"]
+CXX_SUFFIXES = {".cpp", ".h", ".cu", ".cuh"}
+
+
+def cxx_sources() -> list[Path]:
+    return sorted(p for d in CXX_DIRS for p in (ROOT / d).rglob("*") if p.suffix in CXX_SUFFIXES)
+
+
+def lint() -> None:
+    """ruff check on the Python code, clang-format --dry-run on the C++/CUDA code; both run, then
+    BuildError names each that failed and how to fix it."""
+    py = setup(DEFAULT_BLENDER)
+    exe = ".exe" if os.name == "nt" else ""
+    checks = [
+        ("ruff", [py.parent / f"ruff{exe}", "check", "."],
+         "ruff found problems (listed above; `ruff check --fix` repairs the fixable ones)"),
+        ("clang-format", [py.parent / f"clang-format{exe}", "--dry-run", "--Werror", *cxx_sources()],
+         "C++/CUDA code differs from .clang-format (listed above; `clang-format -i FILE` reformats it)"),
+    ]
+    failures = []
+    for name, cmd, why in checks:
+        say(f"lint: {name}")
+        if subprocess.run([str(c) for c in cmd], cwd=ROOT).returncode != 0:
+            failures.append(why)
+    if failures:
+        raise BuildError("lint failed: " + "; ".join(failures))
+    say(f"lint passed: ruff, and clang-format on {len(cxx_sources())} C++/CUDA files")
 
 
 # ----------------------------------------------------------------------------- demo, bench
@@ -362,9 +398,10 @@ def main(argv: list[str] | None = None) -> int:
                             ("package", "write the extension zip to dist/"),
                             ("demo", "generate, render, train, import and report, end to end"),
                             ("test", "run the test suite"),
-                            ("bench", "run the benchmarks into bench/results.json")]:
+                            ("bench", "run the benchmarks into bench/results.json"),
+                            ("lint", "check Python with ruff and C++/CUDA with clang-format")]:
         p = sub.add_parser(name, help=help_text)
-        if name not in ("package", "build"):
+        if name not in ("package", "build", "lint"):
             p.add_argument("--blender", choices=sorted(BPY_RELEASES), default=None,
                            help=f"Blender series of the bpy module (default {DEFAULT_BLENDER})")
         if name == "test":
@@ -390,6 +427,8 @@ def main(argv: list[str] | None = None) -> int:
             test(args.blender, passthrough, args.blender_executable)
         elif args.cmd == "bench":
             bench(args.blender or DEFAULT_BLENDER, args.quick)
+        elif args.cmd == "lint":
+            lint()
     except BuildError as exc:
         print(f"[build] FAILED: {exc}", file=sys.stderr)
         return 1
