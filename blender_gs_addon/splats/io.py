@@ -50,6 +50,8 @@ FORMATS: dict[str, SplatFileFormat] = {f.suffix: f for f in (
                     "gltf", "read_gltf", "write_gltf"),
     SplatFileFormat(".spz", "SPZ, about 10x smaller than .ply (quantised; version 3 gzip, version=4 zstd)",
                     "spz", "read_spz", "write_spz"),
+    SplatFileFormat(".compressed.ply", "compressed PLY of web viewers (chunks of 256, 11/10/11-bit positions, "
+                    "8-bit SH)", "compressed_ply", "read_compressed_ply", "write_compressed_ply"),
 )}
 
 EXTENSIONS = tuple(FORMATS)

@@ -191,6 +191,22 @@ def read_ply_element(path: str | os.PathLike, element: str = "vertex") -> PlyEle
     return PlyElement(element, data, list(header.elements[index].props), header.comments)
 
 
+def read_ply_elements(path: str | os.PathLike) -> dict[str, PlyElement]:
+    """Every element of any PLY file by name, in file order (as read_ply_element reads one)."""
+    path = os.fspath(path)
+    out = {}
+    try:
+        with open(path, "rb") as f:
+            header, size = _read_header(path, f)
+            for index, el in enumerate(header.elements):
+                data = _read_body(path, f, size, header, index)
+                out[el.name] = PlyElement(el.name, data.astype(data.dtype.newbyteorder("="), copy=False),
+                                          list(el.props), header.comments)
+    except OSError as exc:
+        raise SplatFormatError(path, f"cannot read file: {exc.strerror or exc}") from None
+    return out
+
+
 def _read_element(path: str, element: str, check=None) -> tuple[_Header, int, np.ndarray, object]:
     """(header, element index, its records in native byte order, what ``check`` returned).
 
@@ -211,8 +227,8 @@ def _read_element(path: str, element: str, check=None) -> tuple[_Header, int, np
 def _check_splat_header(path: str, header: _Header, vertex: _Element) -> tuple[int, bool]:
     """Reject what is not an uncompressed 3DGS file before reading its data -> (k1, has normals)."""
     if any(e.name == "chunk" for e in header.elements):
-        raise SplatFormatError(path, "compressed PLY (quantised splats in a 'chunk' element) is not supported; "
-                                     "convert it to the uncompressed 3DGS layout first")
+        raise SplatFormatError(path, "this is a compressed PLY (quantised splats in a 'chunk' element): give it "
+                                     "the suffix .compressed.ply to read it as one")
     k1, has_normals = check_property_names([n for n, _ in vertex.props], path)
     types = dict(vertex.props)
     for n in (p for props in field_columns(k1, has_normals).values() for p in props):
@@ -373,9 +389,15 @@ def _write_layout(data: SplatData) -> list[tuple[str, str]]:
 
 def ply_header(count: int, props: list[tuple[str, str]], comments=(), element: str = "vertex") -> bytes:
     """Header of a binary little-endian PLY file with one element of scalar ``props`` (name, ply type)."""
-    lines = ["ply", "format binary_little_endian 1.0", *(f"comment {c}" for c in comments),
-             f"element {element} {count}", *(f"property {t} {n}" for n, t in props), "end_header"]
-    return ("\n".join(lines) + "\n").encode("ascii")
+    return ply_elements_header([(element, count, props)], comments)
+
+
+def ply_elements_header(elements: list[tuple[str, int, list[tuple[str, str]]]], comments=()) -> bytes:
+    """Header of a binary little-endian PLY file with the given (name, count, props) elements, in order."""
+    lines = ["ply", "format binary_little_endian 1.0", *(f"comment {c}" for c in comments)]
+    for name, count, props in elements:
+        lines += [f"element {name} {count}", *(f"property {t} {n}" for n, t in props)]
+    return ("\n".join(lines + ["end_header"]) + "\n").encode("ascii")
 
 
 def write_ply_records(path: str | os.PathLike, props: list[tuple[str, str]], count: int, records,
