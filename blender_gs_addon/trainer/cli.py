@@ -5,9 +5,16 @@ import argparse
 import os
 import sys
 
+from ..common import interrupt
 from ..common.cli_args import count, number
+from ..common.disk import describe_write_error
+from ..common.folder_lock import FolderLockedError
 from ..jobs_protocol import ENV, Reporter, requested
 from ..splats import io as splat_io
+
+
+# after a stop request (Ctrl-C, SIGTERM) the run saves a checkpoint and its results; past this it just exits
+STOP_GRACE_S = 30.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,7 +26,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="auto: CUDA when available, else the C++ CPU kernels")
     parser.add_argument("--sh-degree", type=int, default=3, choices=(0, 1, 2, 3), help="max SH degree (default 3)")
     parser.add_argument("--max-gaussians", type=count(0), default=0, help="cap on the number of Gaussians (0 = none)")
-    parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from the newest checkpoint in --out (refused when it belongs to another "
+                             "dataset or other settings)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the output of an earlier run in --out; the old output stays until the new "
+                             "run has ended, and files the trainer did not write are kept")
+    parser.add_argument("--trust-checkpoint", action="store_true",
+                        help="with --resume: accept a checkpoint of an earlier version, which records no dataset "
+                             "and settings to check")
     parser.add_argument("--downscale", type=count(1), default=1,
                         help="load images downscaled by this whole factor (at most the smallest image side)")
     parser.add_argument("--background", choices=("random", "black", "white"), default="random",
@@ -42,24 +57,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .datasets import DatasetError
-    from .train import TrainConfig, TrainingError, train
+    from .out_folder import OutputExistsError, train_in_folder
+    from .train import TrainConfig, TrainingError
 
     progress_json = requested(args.progress_json)
     cfg = TrainConfig(dataset=args.dataset, out=args.out, iterations=args.iterations, device=args.device,
                       sh_degree=args.sh_degree, max_gaussians=args.max_gaussians, resume=args.resume,
                       downscale=args.downscale, background=args.background, seed=args.seed,
                       depth_weight=args.depth_weight, progress_json=progress_json,
-                      time_limit_s=args.time_limit, out_format=args.format)
+                      time_limit_s=args.time_limit, out_format=args.format, trust_checkpoint=args.trust_checkpoint)
+    interrupt.install("train", grace_s=STOP_GRACE_S)  # a stop request ends the iteration, then saves
     try:
-        metrics = train(cfg)
+        metrics = train_in_folder(cfg, overwrite=args.overwrite)
     except DatasetError as exc:  # bad input: one line that names the file, a usage-like exit code
         Reporter("train", enabled=progress_json).error(str(exc))
         print(f"train: {exc}", file=sys.stderr)
         return 2
-    except (TrainingError, ValueError, OSError, RuntimeError) as exc:
-        Reporter("train", enabled=progress_json).error(str(exc))
-        print(f"train: error: {exc}", file=sys.stderr)
+    except (TrainingError, FolderLockedError, OutputExistsError, ValueError, OSError, RuntimeError) as exc:
+        message = describe_write_error(exc, args.out) if isinstance(exc, OSError) else str(exc)
+        Reporter("train", enabled=progress_json).error(message)
+        print(f"train: {message}", file=sys.stderr)
         return 1
+    if metrics["status"] == "cancelled":
+        return _cancelled(metrics, args.out)
     if not progress_json:
         psnr = metrics["psnr"]
         shown = "n/a (no held-out views)" if psnr is None else f"{psnr:.2f} dB, SSIM {metrics['ssim']:.4f}"
@@ -68,3 +88,12 @@ def run(args: argparse.Namespace) -> int:
               f"held-out PSNR {shown}\n  -> {os.path.join(args.out, 'point_cloud.ply')}"
               + ("" if args.format == "ply" else f" and point_cloud.{args.format}"))
     return 0
+
+
+def _cancelled(metrics: dict, out: str) -> int:
+    """A stopped run: say how to continue; 143 for SIGTERM, else 130 (Ctrl-C, the add-on's cancel)."""
+    by = metrics.get("stopped_by") or "a cancel request"
+    by = "the cancel request" if by == "cancel file" else by
+    print(f"train: stopped by {by} at iteration {metrics['iterations']} of {metrics['total_iterations']}; "
+          f"the checkpoint is kept: run the same command with --resume to continue ({out})", file=sys.stderr)
+    return 143 if by == "SIGTERM" else 130

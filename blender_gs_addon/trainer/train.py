@@ -14,6 +14,7 @@ import random
 import signal
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -22,9 +23,11 @@ import torch
 
 from ..common.atomic import write_text
 from ..jobs_protocol import Reporter
-from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from .checkpoint import (checkpoint_iteration, latest_checkpoint, list_checkpoints, load_checkpoint,
+                         save_checkpoint, write_error)
 from .datasets import Camera, Dataset, load_dataset
 from .densify import DensifyConfig
+from .fingerprint import dataset_fingerprint, resume_problem, settings_fingerprint
 from .losses import depth_loss, photometric_loss
 from .metrics import psnr, ssim_value
 from .model import GaussianModel
@@ -58,6 +61,8 @@ class TrainConfig:
     random_points: int = 20000
     time_limit_s: float = 0.0  # > 0: stop (keeping everything) once training has run this long
     out_format: str = "ply"  # also write point_cloud.<out_format> (a suffix of splats.io.FORMATS)
+    final_out: str = ""  # where the results end up when `out` is a staging folder (--overwrite): the cancel file
+    trust_checkpoint: bool = False  # resume from a checkpoint that records no dataset/settings fingerprint
     densify: DensifyConfig = field(default_factory=DensifyConfig)
     # called after every iteration with (iteration, model); used by tools and tests
     callback: Callable | None = None
@@ -84,9 +89,10 @@ class _CancelFlag:
     cancel button). They stop the loop between two iterations, so the saved state is exact; a second
     Ctrl-C interrupts at once."""
 
-    def __init__(self, out_dir: str):
-        self.path = os.path.join(out_dir, ".cancel")
+    def __init__(self, path: str):
+        self.path = path
         self.signalled = False
+        self.source: str | None = None  # what asked to stop: SIGINT, SIGTERM or "cancel file"
         self._old: dict = {}
 
     def __enter__(self):
@@ -101,13 +107,16 @@ class _CancelFlag:
         if self.signalled and signum == signal.SIGINT:
             raise KeyboardInterrupt
         self.signalled = True
+        self.source = signal.Signals(signum).name
 
     def __exit__(self, *exc):
         for sig, old in self._old.items():
             signal.signal(sig, old)
 
     def requested(self) -> bool:
-        return self.signalled or os.path.exists(self.path)
+        if not self.signalled and os.path.exists(self.path):
+            self.source = "cancel file"
+        return self.signalled or self.source is not None
 
 
 class _ViewSampler:
@@ -187,6 +196,15 @@ def _write_json(path: str, obj) -> None:
     write_text(path, json.dumps(obj, indent=2) + "\n")
 
 
+@contextmanager
+def _writing(path: str):
+    """Yield ``path``; a failed write becomes one line naming it ("no space left on device" when so)."""
+    try:
+        yield path
+    except OSError as exc:
+        raise write_error(exc, path) from None
+
+
 def write_ply_atomic(model: GaussianModel, path: str) -> None:
     from ..splats import write_ply
 
@@ -210,16 +228,28 @@ def _set_rng_state(st: dict) -> None:
 def _check_config(cfg: TrainConfig) -> None:
     if cfg.iterations < 1:
         raise TrainingError(f"iterations must be >= 1, got {cfg.iterations}")
+    for name, value in (("time limit", cfg.time_limit_s), ("depth weight", cfg.depth_weight),
+                        ("max gaussians", cfg.max_gaussians), ("downscale", cfg.downscale - 1)):
+        if not (math.isfinite(value) and value >= 0):
+            raise TrainingError(f"{name} must be a finite number >= {1 if name == 'downscale' else 0}, got {value}")
     if not 0 <= cfg.sh_degree <= 3:
         raise TrainingError(f"sh degree must be 0..3, got {cfg.sh_degree}")
     if cfg.background not in ("random", "black", "white"):
         raise TrainingError(f"background must be random, black or white, got {cfg.background}")
 
 
-def _prepare_out_dir(out: str) -> None:
-    os.makedirs(out, exist_ok=True)
+def cancel_path(cfg: TrainConfig) -> str:
+    """The add-on's cancel request: <out>/.cancel (of the final folder when training in a staging one)."""
+    return os.path.join(cfg.final_out or cfg.out, ".cancel")
+
+
+def _prepare_out_dir(cfg: TrainConfig) -> None:
     try:
-        os.remove(os.path.join(out, ".cancel"))  # a stale request from an earlier run
+        os.makedirs(cfg.out, exist_ok=True)
+    except OSError as exc:
+        raise write_error(exc, cfg.out) from None
+    try:
+        os.remove(cancel_path(cfg))  # a stale request from an earlier run
     except FileNotFoundError:
         pass
 
@@ -239,7 +269,7 @@ class Trainer:
         _check_config(cfg)
         if cfg.max_gaussians:
             cfg.densify.max_gaussians = cfg.max_gaussians
-        _prepare_out_dir(cfg.out)
+        _prepare_out_dir(cfg)
 
         torch.manual_seed(cfg.seed)
         random.seed(cfg.seed)
@@ -262,6 +292,9 @@ class Trainer:
         self.fixed_bg = torch.tensor([1.0, 1.0, 1.0] if cfg.background == "white" else [0.0, 0.0, 0.0],
                                      device=self.device)
         self.ckpt_every = cfg.checkpoint_every or max(100, cfg.iterations // 10)
+        self.ckpts_written: list[str] = []  # this run's checkpoints, oldest first (it keeps the newest two)
+        self.stopped_by: str | None = None
+        self.fingerprint = {"dataset": dataset_fingerprint(self.data), "settings": settings_fingerprint(cfg)}
         self.reporter = Reporter("train", enabled=cfg.progress_json)
         self.t_loop = time.perf_counter()
         if cfg.resume:
@@ -275,6 +308,9 @@ class Trainer:
             print(f"{cfg.out}: no checkpoint to resume from; starting fresh", file=sys.stderr)
             return
         ck = load_checkpoint(path)
+        problem = resume_problem(ck, self.fingerprint, path, cfg.trust_checkpoint)
+        if problem is not None:
+            raise TrainingError(problem)
         if ck.get("total") != cfg.iterations or ck.get("max_sh_degree") != cfg.sh_degree:
             raise TrainingError(f"{path}: checkpoint is from a run of {ck.get('total')} iterations at SH degree "
                                 f"{ck.get('max_sh_degree')}; resume with the same --iterations and --sh-degree")
@@ -290,6 +326,7 @@ class Trainer:
         self.iteration = self.start_iter = int(ck["iteration"])
         self.elapsed_before = float(ck.get("elapsed", 0.0))
         self.loss_ema = ck.get("loss_ema")
+        self.ckpts_written = [p for p in list_checkpoints(cfg.out) if checkpoint_iteration(p) <= self.iteration]
 
     def _snapshot(self, elapsed: float | None = None) -> dict:
         return {"iteration": self.iteration, "total": self.cfg.iterations,
@@ -297,7 +334,7 @@ class Trainer:
                 "optimizer": self.opt.state_dict(), "strategy": self.strategy.state_dict(),
                 "sampler": self.sampler.state(), "rng": _rng_state(), "history": self.history,
                 "elapsed": self.elapsed() if elapsed is None else elapsed, "loss_ema": self.loss_ema,
-                "max_sh_degree": self.cfg.sh_degree, "extent": self.data.extent}
+                "max_sh_degree": self.cfg.sh_degree, "extent": self.data.extent, "fingerprint": self.fingerprint}
 
     def elapsed(self) -> float:
         """Training time of the whole run (earlier sessions included), in seconds."""
@@ -349,12 +386,13 @@ class Trainer:
                        dynamic_ncols=True)
         status = "finished"
         self.t_loop = time.perf_counter()
-        with _CancelFlag(self.cfg.out) as cancel:
+        with _CancelFlag(cancel_path(self.cfg)) as cancel:
             try:
                 while self.iteration < self.cfg.iterations:
                     stop = self._stop_reason(cancel)
                     if stop is not None:
                         status = stop
+                        self.stopped_by = cancel.source
                         break
                     bad = self.model.all_finite()
                     if bad is not None:
@@ -362,7 +400,7 @@ class Trainer:
                     _, rgb, gt = self.step()
                     self._after_step(rgb, gt, bar)
             except KeyboardInterrupt:  # a second Ctrl-C: stop mid-iteration
-                status = "cancelled"
+                status, self.stopped_by = "cancelled", "SIGINT"
                 if not self.model.consistent() or self.model.all_finite() is not None:
                     raise TrainingError("interrupted in the middle of an update; the last checkpoint is kept") from None
             finally:
@@ -391,7 +429,7 @@ class Trainer:
         if cfg.callback is not None:
             cfg.callback(it, self.model)
         if it % self.ckpt_every == 0 and it < cfg.iterations and self.model.all_finite() is None:
-            save_checkpoint(cfg.out, self._snapshot())
+            save_checkpoint(cfg.out, self._snapshot(), written=self.ckpts_written)
 
     # ------------------------------------------------------------------ results
     def finish(self, status: str) -> dict:
@@ -401,23 +439,29 @@ class Trainer:
         if bad is not None:
             raise TrainingError(f"parameter '{bad}' is NaN/Inf after iteration {self.iteration}")
         loop_time = time.perf_counter() - self.t_loop
-        save_checkpoint(cfg.out, self._snapshot(self.elapsed_before + loop_time))  # as metrics' wall time
+        save_checkpoint(cfg.out, self._snapshot(self.elapsed_before + loop_time),  # as metrics' wall time
+                        written=self.ckpts_written)
         ply_path = os.path.join(cfg.out, "point_cloud.ply")
-        write_ply_atomic(self.model, ply_path)
+        with _writing(ply_path):
+            write_ply_atomic(self.model, ply_path)
         if cfg.out_format != "ply":  # beside the .ply, which resuming and Blender read
             from ..splats import write_splats
 
-            write_splats(os.path.join(cfg.out, f"point_cloud.{cfg.out_format}"), self.model.to_splat_data())
-        ev = evaluate(self.model, self.test_views, cfg.sh_degree, self.fixed_bg, out_dir=cfg.out)
+            with _writing(os.path.join(cfg.out, f"point_cloud.{cfg.out_format}")) as path:
+                write_splats(path, self.model.to_splat_data())
+        with _writing(os.path.join(cfg.out, "renders")):
+            ev = evaluate(self.model, self.test_views, cfg.sh_degree, self.fixed_bg, out_dir=cfg.out)
         metrics = self._metrics(status, ev, loop_time)
-        _write_json(os.path.join(cfg.out, "metrics.json"), metrics)
+        with _writing(os.path.join(cfg.out, "metrics.json")) as path:
+            _write_json(path, metrics)
         if self.history["iteration"]:
             from ..procgen.render.png import write_png
 
             from .plots import curve_image
 
-            write_png(os.path.join(cfg.out, "curves.png"),
-                      curve_image(self.history["iteration"], self.history["loss"], self.history["psnr"]))
+            with _writing(os.path.join(cfg.out, "curves.png")) as path:
+                write_png(path, curve_image(self.history["iteration"], self.history["loss"], self.history["psnr"]))
+        ply_path = os.path.join(cfg.final_out or cfg.out, "point_cloud.ply")  # where it is once committed
         self.reporter.result(ply=os.path.abspath(ply_path), metrics={
             k: metrics[k] for k in ("status", "psnr", "ssim", "gaussians", "iterations", "wall_time_s",
                                     "iterations_per_s", "device")})
@@ -426,7 +470,7 @@ class Trainer:
     def _metrics(self, status: str, ev: dict, loop_time: float) -> dict:
         cfg, data, run_iters = self.cfg, self.data, self.iteration - self.start_iter
         return {
-            "status": status,
+            "status": status, "stopped_by": self.stopped_by,
             "psnr": ev["psnr"], "ssim": ev["ssim"], "test_views": len(self.test_views),
             "train_views": len(self.train_views),
             "gaussians": len(self.model), "iterations": self.iteration, "total_iterations": cfg.iterations,
