@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "import": (".blender.cli_import", "import a splat file (.ply, .splat, .glb, ...) into a .blend"),
     "export": (".blender.cli_export", "export a splat object of a .blend to .ply, .splat, .glb, ..."),
     "demo": (".demo", "run the whole pipeline: generate, render, train, import, report"),
+    "batch": (".batch.cli", "generate many seeds on a local pool, Ray or Slurm; resumable, one process per seed"),
 }
 
 PROG = "gs"

@@ -1,0 +1,78 @@
+"""``ray``: one Ray task per seed, with CPU, GPU and memory requests.
+
+``ray.init()`` starts a local cluster sized for ``--workers`` tasks unless ``--ray-address``
+joins a running one (``auto`` finds the cluster this machine belongs to). Each task runs
+``run_task`` on a worker, which starts the seed's child process there; the workers find this
+package through PYTHONPATH, so the checkout or installed package must sit at the same path on
+every node (a shared filesystem, as for the output folder). Ray's own retries are off: the
+driver retries failed seeds itself and records each attempt.
+"""
+from __future__ import annotations
+
+import os
+
+from ..task import TaskSpec, run_task
+from . import failed_result, require
+
+
+class RayTasks:
+    name = "ray"
+    min_submit = 1
+
+    def __init__(self, options):
+        self.ray = require("ray", "ray")
+        ray = self.ray
+        package_parent = options.package_parent
+        self._started = not ray.is_initialized()
+        if self._started:
+            kw = dict(include_dashboard=False, log_to_driver=False,
+                      runtime_env={"env_vars": {"PYTHONPATH": package_parent}})
+            if options.ray_address:
+                ray.init(address=options.ray_address, **kw)
+            else:
+                ray.init(num_cpus=(options.workers or os.cpu_count() or 1) * options.cpus_per_task, **kw)
+        cpus = ray.cluster_resources().get("CPU", 1)
+        self.capacity = options.workers or max(1, int(cpus // options.cpus_per_task))
+        resources = dict(num_cpus=options.cpus_per_task, num_gpus=options.gpus_per_task, max_retries=0)
+        if options.mem_gb:
+            resources["memory"] = int(options.mem_gb * 2**30)
+        self._remote = ray.remote(**resources)(run_task)
+        self._refs: dict = {}
+
+    def submit(self, specs: list[TaskSpec]) -> dict[int, str | None]:
+        out = {}
+        for spec in specs:
+            ref = self._remote.remote(spec)
+            self._refs[ref] = spec
+            out[spec.seed] = ref.hex()
+        return out
+
+    def reattach(self, spec: TaskSpec, job: str) -> bool:
+        return False  # a driver's tasks end with it
+
+    def poll(self, timeout_s: float) -> list[tuple[TaskSpec, dict]]:
+        ray = self.ray
+        if not self._refs:
+            return []
+        ready, _ = ray.wait(list(self._refs), num_returns=1, timeout=timeout_s)
+        if ready:  # collect whatever else has finished meanwhile
+            ready, _ = ray.wait(list(self._refs), num_returns=len(self._refs), timeout=0)
+        out = []
+        for ref in ready:
+            spec = self._refs.pop(ref)
+            try:
+                out.append((spec, ray.get(ref)))
+            except Exception as exc:  # the worker died or Ray lost the task
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                out.append((spec, failed_result(spec, f"ray: {type(exc).__name__}: {first}")))
+        return out
+
+    def close(self, cancel: bool) -> None:
+        if cancel:
+            for ref in list(self._refs):
+                try:
+                    self.ray.cancel(ref, force=True)
+                except Exception:  # already finished or lost
+                    pass
+        if self._started:
+            self.ray.shutdown()
