@@ -15,8 +15,7 @@ from splat_tools import (ROOT, band_errors, noise_psnr, psnr, quat_distance, ren
 from blender_gs_addon.splats import SplatFormatError, read_ply, read_splats, write_ply, write_splats
 from blender_gs_addon.splats.gltf import BLENDER_TO_GLTF
 from blender_gs_addon.splats.sh_rotation import eval_sh_colour
-from blender_gs_addon.splats.spz import (BLENDER_TO_SPZ, SPZ_TO_BLENDER, error_bounds, read_spz, turn_axes,
-                                         write_spz)
+from blender_gs_addon.splats.spz import BLENDER_TO_SPZ, SPZ_TO_BLENDER, error_bounds, read_spz, write_spz
 from blender_gs_addon.splats.transform import bake_transform
 
 F32 = 1e-6  # float32 rounding on top of a quantisation bound
@@ -116,15 +115,6 @@ def _rot(q):
     return quat_to_matrix(q[None])[0]
 
 
-def test_fast_axis_turn_equals_the_general_transform():
-    data = scene(400, 3, seed=9)
-    for matrix in (BLENDER_TO_SPZ, SPZ_TO_BLENDER):
-        fast, general = turn_axes(data, matrix), bake_transform(data, matrix)
-        for name in ("means", "scales_log", "quats", "opacity_logit", "sh_dc"):
-            np.testing.assert_array_equal(getattr(fast, name), getattr(general, name))
-        np.testing.assert_allclose(fast.sh_rest, general.sh_rest, atol=1e-6)
-
-
 def test_antialiased_flag_travels_as_the_ply_render_mode_comment(tmp_path):
     data = scene(10, 0)
     data.comments = ["SplatRenderMode: mip"]
@@ -212,7 +202,7 @@ def test_our_files_are_read_by_splat_transform_within_bounds(tmp_path, version):
     splat_transform(ours, tmp_path / "theirs.ply")
     theirs = read_ply(tmp_path / "theirs.ply")
     # that tool keeps the file's own axes, so compare with the data turned into SPZ's axes
-    check_within_bounds(theirs, turn_axes(data, BLENDER_TO_SPZ), error_bounds(), OUR_SH)
+    check_within_bounds(theirs, bake_transform(data, BLENDER_TO_SPZ), error_bounds(), OUR_SH)
 
 
 @pytest.mark.parametrize("version", [3, 4])

@@ -35,8 +35,6 @@ sqrt(2l + 1) rather than per coefficient.
 """
 from __future__ import annotations
 
-import dataclasses
-import functools
 import os
 import zlib
 
@@ -46,7 +44,6 @@ from .data import SplatData
 from .errors import SplatFormatError
 from .gzip_parallel import gzip_blocks
 from .ply import atomic_write, check_finite
-from .sh_rotation import band_rotation_matrices
 from .transform import bake_transform
 
 MAGIC = 0x5053474E  # b"NGSP" little-endian
@@ -113,37 +110,6 @@ def stream_sizes(count: int, sh_degree: int, version: int) -> dict[str, int]:
             "rotations": (3 if version == 2 else 4) * count, "sh": 3 * sh_coefficients(sh_degree) * count}
 
 
-# ----------------------------------------------------------------------------- axes
-
-def turn_axes(data: SplatData, matrix: np.ndarray) -> SplatData:
-    """``bake_transform(data, matrix)`` for a rotation, with the SH bands turned by one matrix product.
-
-    Geometry goes through bake_transform; the SH bands of all splats are multiplied by one
-    block-diagonal [3(K-1), 3(K-1)] matrix in float32, which is what keeps a million splats fast.
-    """
-    geometry = bake_transform(dataclasses.replace(data, sh_rest=data.sh_rest[:, :0]), matrix)
-    n, k1 = data.sh_rest.shape[:2]
-    if not k1:
-        return geometry
-    turn = _sh_turn_matrix(tuple(np.asarray(matrix, np.float64)[:3, :3].ravel()), k1)
-    sh_rest = (data.sh_rest.reshape(n, 3 * k1) @ turn).reshape(n, k1, 3)
-    return dataclasses.replace(geometry, sh_rest=sh_rest)
-
-
-@functools.lru_cache(maxsize=8)
-def _sh_turn_matrix(rotation: tuple[float, ...], k1: int) -> np.ndarray:
-    """[3 (K-1), 3 (K-1)] float32 acting on a row of (coefficient, channel) pairs from the right."""
-    degree = int(round(np.sqrt(k1 + 1))) - 1
-    blocks = band_rotation_matrices(np.array(rotation).reshape(3, 3), degree)
-    out = np.zeros((3 * k1, 3 * k1))
-    at = 0
-    for m in blocks:
-        size = 3 * len(m)
-        out[at:at + size, at:at + size] = np.kron(m, np.eye(3)).T
-        at += size
-    return out.astype(np.float32)
-
-
 # ----------------------------------------------------------------------------- reading
 
 def read_spz(path: str | os.PathLike, *, convert_axes: bool = True) -> SplatData:
@@ -169,7 +135,7 @@ def read_spz(path: str | os.PathLike, *, convert_axes: bool = True) -> SplatData
         raise SplatFormatError(path, "not an SPZ file: neither a gzip stream nor the 'NGSP' header of version 4")
     data = decode(header, streams)
     check_finite(data, path)
-    return turn_axes(data, SPZ_TO_BLENDER) if convert_axes else data
+    return bake_transform(data, SPZ_TO_BLENDER) if convert_axes else data
 
 
 def _check_header(path: str, h: np.void, gzip: bool) -> None:
@@ -445,7 +411,7 @@ def write_spz(path: str | os.PathLike, data: SplatData, *, version: int = 3, con
         raise SplatFormatError(path, f"{len(data)} splats do not fit SPZ's 32-bit count")
     check_finite(data, path)
     compressor = _zstd_compressor(path, level) if version == 4 else None
-    src = turn_axes(data, BLENDER_TO_SPZ) if convert_axes else data
+    src = bake_transform(data, BLENDER_TO_SPZ) if convert_axes else data
     bits = fractional_bits_for(src.means, fractional_bits)
     arrays = encode(src, version, bits, sh_bits, path)
     if antialiased is None:
