@@ -91,7 +91,7 @@ class Driver:
         for seed in seeds:
             rec = self.manifest.get(seed) or {}
             spec = self.spec(seed, (rec.get("attempts") or 0) + 1)
-            self._record(seed, status="running", attempts=spec.attempt, submitted=now_iso(), host=None,
+            self._record(seed, status="running", attempts=spec.attempt, submitted=now_iso(), host=None, note=None,
                          start=None, end=None, job=None, log=os.path.relpath(spec.log_path, self.out))
             self.tries[seed] += 1
             self.inflight[seed] = spec
@@ -186,8 +186,9 @@ class Driver:
                  f"{os.path.join(self.out, 'index.json')}"]
         for seed in sorted(self.failed):
             rec = self.manifest.get(seed) or {}
-            first = (rec.get("error") or "").splitlines()[:1] or ["unknown error"]
-            lines.append(f"batch: FAILED seed {seed} after {rec.get('attempts')} attempts: {first[0]} "
+            rows = (rec.get("error") or "unknown error").splitlines()
+            why = rows[0] if len(rows) == 1 else f"{rows[0]}: {rows[-1][-200:]}"
+            lines.append(f"batch: FAILED seed {seed} after {rec.get('attempts')} attempts: {why} "
                          f"(log: {os.path.join(self.out, rec.get('log') or '')})")
         return lines
 

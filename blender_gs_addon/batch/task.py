@@ -90,15 +90,16 @@ def _wait(proc: subprocess.Popen, limit_s: float | None) -> tuple[int, int | Non
 
 
 def _tail(path: str, offset: int, lines: int = ERROR_LINES) -> str:
-    """The last ``lines`` lines written to ``path`` after ``offset`` (progress-bar redraws dropped)."""
+    """The last ``lines`` lines written to ``path`` after ``offset``."""
     try:
         with open(path, "rb") as fh:
             fh.seek(max(offset, os.path.getsize(path) - 64 * 1024))
             text = fh.read().decode("utf-8", "replace")
     except OSError:
         return ""
-    rows = [r.rstrip() for r in text.replace("\r", "\n").split("\n")]
-    rows = [r for r in rows if r and not r.lstrip().startswith("render seed")]
+    # a progress bar redraws its line with \r: keep what a terminal would show last
+    rows = [line.rstrip().rsplit("\r", 1)[-1] for line in text.split("\n")]
+    rows = [r for r in rows if r.strip()]
     return "\n".join(r[:300] for r in rows[-lines:])
 
 
