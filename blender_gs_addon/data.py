@@ -133,8 +133,8 @@ class SceneFrames(Dataset):
         scene = self.scenes[si]
         fr = scene["frames"][fi]
         item = {"seed": -1 if scene["seed"] is None else int(scene["seed"]), "frame": fr["frame"],
-                "scene": scene["folder"], "split": min(fr["splits"], key=("train", "test", "val").index), "K": torch.from_numpy(fr["K"]),
-                "c2w": torch.from_numpy(fr["c2w"]),
+                "scene": scene["folder"], "split": min(fr["splits"], key=("train", "test", "val").index),
+                "K": torch.from_numpy(fr["K"]), "c2w": torch.from_numpy(fr["c2w"]),
                 "c2w_opencv": torch.from_numpy(c2w_opencv(fr["c2w"]).astype(np.float32))}
         for name in self.fields:
             rel = fr["files"].get(name)
