@@ -159,8 +159,8 @@ void check_tensor(const Tensor& t, const char* name, const std::vector<int64_t>&
     }
     TORCH_CHECK_VALUE(t.scalar_type() == torch::kFloat32, "rasterize: ", name, " must be float32, got ",
                       t.scalar_type());
-    TORCH_CHECK_VALUE(t.device() == ref.device(), "rasterize: ", name, " is on ", t.device(),
-                      " but means is on ", ref.device(), " (all inputs must share one device)");
+    TORCH_CHECK_VALUE(t.device() == ref.device(), "rasterize: ", name, " is on ", t.device(), " but means is on ",
+                      ref.device(), " (all inputs must share one device)");
     values.push_back({t, name, unit_range});
 }
 
@@ -194,8 +194,7 @@ void stage_inputs(const char* stage, std::initializer_list<Tensor*> tensors,
                   c10::optional<Tensor>* optional = nullptr) {
     const c10::Device d = (*tensors.begin())->device();
     auto same = [&](const Tensor& t) {
-        TORCH_CHECK_VALUE(t.device() == d, stage, ": all inputs must share one device, got ", d, " and ",
-                          t.device());
+        TORCH_CHECK_VALUE(t.device() == d, stage, ": all inputs must share one device, got ", d, " and ", t.device());
     };
     for (const Tensor* t : tensors) same(*t);
     if (optional && optional->has_value()) same(**optional);
@@ -235,8 +234,8 @@ void validate(const Tensor& means, const Tensor& quats, const Tensor& scales, co
         TORCH_CHECK_VALUE(sh_degree <= 3, "rasterize: sh_degree must be None or 0..3, got ", sh_degree);
         const int64_t need = (sh_degree + 1) * (sh_degree + 1);
         TORCH_CHECK_VALUE(colors.dim() == 3 && colors.size(1) >= need,
-                          "rasterize: colors must have shape [N, K, 3] with K >= ", need, " for sh_degree ",
-                          sh_degree, ", got ", shape_str(colors));
+                          "rasterize: colors must have shape [N, K, 3] with K >= ", need, " for sh_degree ", sh_degree,
+                          ", got ", shape_str(colors));
         check_tensor(colors, "colors (SH)", {N, colors.size(1), 3}, means, values);
     }
     check_tensor(viewmat, "viewmat", {4, 4}, means, values);
@@ -270,17 +269,16 @@ std::vector<Tensor> project_forward(Tensor means, Tensor quats, Tensor scales, T
 #endif
     } else {
         gs::project_forward_cpu(N, means.data_ptr<float>(), quats.data_ptr<float>(), scales.data_ptr<float>(),
-                                opacities.data_ptr<float>(), viewmat.data_ptr<float>(), K.data_ptr<float>(),
-                                (int)width, (int)height, means2d.data_ptr<float>(), conics.data_ptr<float>(),
+                                opacities.data_ptr<float>(), viewmat.data_ptr<float>(), K.data_ptr<float>(), (int)width,
+                                (int)height, means2d.data_ptr<float>(), conics.data_ptr<float>(),
                                 depths.data_ptr<float>(), radii.data_ptr<int32_t>(), rects.data_ptr<int32_t>());
     }
     return {means2d, conics, depths, radii, rects};
 }
 
-std::vector<Tensor> project_backward(Tensor means, Tensor quats, Tensor scales, Tensor viewmat, Tensor K,
-                                     Tensor radii, Tensor v_means2d, Tensor v_conics, Tensor v_depths) {
-    stage_inputs("project_backward",
-                 {&means, &quats, &scales, &viewmat, &K, &radii, &v_means2d, &v_conics, &v_depths});
+std::vector<Tensor> project_backward(Tensor means, Tensor quats, Tensor scales, Tensor viewmat, Tensor K, Tensor radii,
+                                     Tensor v_means2d, Tensor v_conics, Tensor v_depths) {
+    stage_inputs("project_backward", {&means, &quats, &scales, &viewmat, &K, &radii, &v_means2d, &v_conics, &v_depths});
     const int64_t N = means.size(0);
     Tensor v_means = torch::empty_like(means), v_quats = torch::empty_like(quats), v_scales = torch::empty_like(scales);
     if (runs_cuda_kernels(means)) {
@@ -482,8 +480,9 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
     m.doc() = "Differentiable 3D Gaussian rasterizer kernels (CPU, and CUDA when built with it)";
     m.attr("with_cuda") = kHaveCuda;
     m.attr("tile_size") = gs::TILE;
-    m.def("cpu_isa", []() { return std::string(gs::cpu_tile_kernels_isa()); },
-          "instruction set of the CPU tile kernels in use (avx512, avx2 or base)");
+    m.def(
+        "cpu_isa", []() { return std::string(gs::cpu_tile_kernels_isa()); },
+        "instruction set of the CPU tile kernels in use (avx512, avx2 or base)");
     m.def("validate", &validate);
     m.def("project_forward", &project_forward);
     m.def("project_backward", &project_backward);

@@ -24,7 +24,9 @@ constexpr float SH_C0 = 0.28209479177387814f;
 constexpr float SH_C1 = 0.4886025119029199f;
 
 // ---------------------------------------------------------------- small types
-struct Mat3 { float m[3][3]; };
+struct Mat3 {
+    float m[3][3];
+};
 struct Cam {            // world-to-camera rotation/translation and pinhole intrinsics
     float R[3][3];
     float t[3];
@@ -37,14 +39,16 @@ GS_HD Cam make_cam(const float* viewmat /*[16] row-major*/, const float* K /*[9]
         for (int j = 0; j < 3; ++j) c.R[i][j] = viewmat[i * 4 + j];
         c.t[i] = viewmat[i * 4 + 3];
     }
-    c.fx = K[0]; c.cx = K[2]; c.fy = K[4]; c.cy = K[5];
+    c.fx = K[0];
+    c.cx = K[2];
+    c.fy = K[4];
+    c.cy = K[5];
     return c;
 }
 
 // camera centre in world coordinates: -R^T t
 GS_HD void cam_center(const Cam& c, float out[3]) {
-    for (int j = 0; j < 3; ++j)
-        out[j] = -(c.R[0][j] * c.t[0] + c.R[1][j] * c.t[1] + c.R[2][j] * c.t[2]);
+    for (int j = 0; j < 3; ++j) out[j] = -(c.R[0][j] * c.t[0] + c.R[1][j] * c.t[1] + c.R[2][j] * c.t[2]);
 }
 
 // ---------------------------------------------------------------- rotation
@@ -52,9 +56,11 @@ GS_HD void cam_center(const Cam& c, float out[3]) {
 GS_HD Mat3 quat_to_rotmat(const float q[4]) {
     const float w = q[0], x = q[1], y = q[2], z = q[3];
     Mat3 r;
+    // clang-format off: one matrix row a line
     r.m[0][0] = 1.f - 2.f * (y * y + z * z); r.m[0][1] = 2.f * (x * y - w * z); r.m[0][2] = 2.f * (x * z + w * y);
     r.m[1][0] = 2.f * (x * y + w * z); r.m[1][1] = 1.f - 2.f * (x * x + z * z); r.m[1][2] = 2.f * (y * z - w * x);
     r.m[2][0] = 2.f * (x * z - w * y); r.m[2][1] = 2.f * (y * z + w * x); r.m[2][2] = 1.f - 2.f * (x * x + y * y);
+    // clang-format on
     return r;
 }
 
@@ -96,10 +102,8 @@ struct Projected {
 
 // Projects one Gaussian. Returns false when culled (behind the near plane, or a
 // non-positive-definite 2D covariance).
-GS_HD bool project_gaussian(const float* mean, const float* quat, const float* scale, const Cam& c,
-                            Projected& o) {
-    for (int i = 0; i < 3; ++i)
-        o.p[i] = c.R[i][0] * mean[0] + c.R[i][1] * mean[1] + c.R[i][2] * mean[2] + c.t[i];
+GS_HD bool project_gaussian(const float* mean, const float* quat, const float* scale, const Cam& c, Projected& o) {
+    for (int i = 0; i < 3; ++i) o.p[i] = c.R[i][0] * mean[0] + c.R[i][1] * mean[1] + c.R[i][2] * mean[2] + c.t[i];
     const float x = o.p[0], y = o.p[1], z = o.p[2];
     if (!(z >= NEAR_PLANE)) return false;
     o.qnorm = normalize_quat(quat, o.qn);
@@ -115,8 +119,10 @@ GS_HD bool project_gaussian(const float* mean, const float* quat, const float* s
     for (int i = 0; i < 3; ++i)
         for (int j = 0; j < 3; ++j) o.Sc.m[i][j] = A[i][0] * A[j][0] + A[i][1] * A[j][1] + A[i][2] * A[j][2];
     const float iz = 1.f / z;
+    // clang-format off: one matrix row a line
     o.J[0][0] = c.fx * iz; o.J[0][1] = 0.f; o.J[0][2] = -c.fx * x * iz * iz;
     o.J[1][0] = 0.f; o.J[1][1] = c.fy * iz; o.J[1][2] = -c.fy * y * iz * iz;
+    // clang-format on
     float JS[2][3];
     for (int i = 0; i < 2; ++i)
         for (int j = 0; j < 3; ++j)
@@ -126,9 +132,13 @@ GS_HD bool project_gaussian(const float* mean, const float* quat, const float* s
     const float cc = JS[1][0] * o.J[1][0] + JS[1][1] * o.J[1][1] + JS[1][2] * o.J[1][2] + COV2D_DILATION;
     const float det = a * cc - b * b;
     if (!(det > 0.f)) return false;
-    o.cov2d[0] = a; o.cov2d[1] = b; o.cov2d[2] = cc;
+    o.cov2d[0] = a;
+    o.cov2d[1] = b;
+    o.cov2d[2] = cc;
     const float idet = 1.f / det;
-    o.conic[0] = cc * idet; o.conic[1] = -b * idet; o.conic[2] = a * idet;
+    o.conic[0] = cc * idet;
+    o.conic[1] = -b * idet;
+    o.conic[2] = a * idet;
     o.mean2d[0] = c.fx * x * iz + c.cx;
     o.mean2d[1] = c.fy * y * iz + c.cy;
     return true;
@@ -229,8 +239,8 @@ GS_HD float gauss_power(const float conic[3], float dx, float dy) {
 
 // Per-Gaussian gradient contribution of one pixel, given dL/dalpha for this Gaussian.
 // Accumulates into v_mean2d[2], v_conic[3], v_opacity.
-GS_HD void alpha_vjp(const float conic[3], float opacity, float dx, float dy, float G, float v_alpha,
-                     float v_mean2d[2], float v_conic[3], float& v_opacity) {
+GS_HD void alpha_vjp(const float conic[3], float opacity, float dx, float dy, float G, float v_alpha, float v_mean2d[2],
+                     float v_conic[3], float& v_opacity) {
     // alpha = min(0.99, opacity * G): no gradient where clamped
     if (opacity * G > ALPHA_MAX) return;
     v_opacity += G * v_alpha;
@@ -252,6 +262,7 @@ GS_HD void sh_basis(int deg, float x, float y, float z, float* Y, float (*dY)[3]
                          0.5462742152960396f};
     const float C3[7] = {-0.5900435899266435f, 2.890611442640554f, -0.4570457994644658f, 0.3731763325901154f,
                          -0.4570457994644658f, 1.445305721320277f, -0.5900435899266435f};
+    // clang-format off: each gradient line is the row dY[k] of one basis function
     Y[0] = SH_C0;
     if (dY) { dY[0][0] = 0.f; dY[0][1] = 0.f; dY[0][2] = 0.f; }
     if (deg < 1) return;
@@ -289,6 +300,7 @@ GS_HD void sh_basis(int deg, float x, float y, float z, float* Y, float (*dY)[3]
         dY[14][0] = 2.f * C3[5] * xz; dY[14][1] = -2.f * C3[5] * yz; dY[14][2] = C3[5] * (xx - yy);
         dY[15][0] = C3[6] * (3.f * xx - 3.f * yy); dY[15][1] = -6.f * C3[6] * xy; dY[15][2] = 0.f;
     }
+    // clang-format on
 }
 
 // colour = max(sum_k Y_k coeffs[k] + 0.5, 0) along normalize(mean - campos).
@@ -306,7 +318,10 @@ GS_HD void sh_to_color(int deg, int K, const float* coeffs, const float mean[3],
         float s = 0.f;
         for (int k = 0; k < nb; ++k) s += Y[k] * coeffs[k * 3 + ch];
         s += 0.5f;
-        if (s < 0.f) { s = 0.f; clamped |= (uint8_t)(1u << ch); }
+        if (s < 0.f) {
+            s = 0.f;
+            clamped |= (uint8_t)(1u << ch);
+        }
         rgb[ch] = s;
     }
     (void)K;
@@ -371,8 +386,8 @@ GS_HD void project_forward_one(int64_t i, const float* means, const float* quats
     depths[i] = pr.p[2];
 }
 
-GS_HD void project_backward_one(int64_t i, const float* means, const float* quats, const float* scales,
-                                const Cam& cam, const int32_t* radii, const float* v_means2d, const float* v_conics,
+GS_HD void project_backward_one(int64_t i, const float* means, const float* quats, const float* scales, const Cam& cam,
+                                const int32_t* radii, const float* v_means2d, const float* v_conics,
                                 const float* v_depths, float* v_means, float* v_quats, float* v_scales) {
     float vm[3] = {0.f, 0.f, 0.f}, vq[4] = {0.f, 0.f, 0.f, 0.f}, vs[3] = {0.f, 0.f, 0.f};
     Projected pr;
@@ -401,8 +416,8 @@ GS_HD void sh_backward_one(int64_t i, int deg, int Kc, const float* coeffs, cons
     if (radii[i] <= 0) {
         for (int k = 0; k < Kc * 3; ++k) vc[k] = 0.f;
     } else {
-        sh_to_color_vjp(deg, Kc, coeffs + (int64_t)Kc * 3 * i, means + 3 * i, campos, clamped[i], v_colors + 3 * i,
-                        vc, vm);
+        sh_to_color_vjp(deg, Kc, coeffs + (int64_t)Kc * 3 * i, means + 3 * i, campos, clamped[i], v_colors + 3 * i, vc,
+                        vm);
     }
     for (int k = 0; k < 3; ++k) v_means[3 * i + k] = vm[k];
 }

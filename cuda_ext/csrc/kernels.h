@@ -26,13 +26,12 @@ struct RasterArgs {
 };
 
 // ---------------------------------------------------------------- CPU
-void project_forward_cpu(int64_t N, const float* means, const float* quats, const float* scales,
-                         const float* opacities, const float* viewmat, const float* K, int width, int height,
-                         float* means2d, float* conics, float* depths, int32_t* radii, int32_t* rects);
-void project_backward_cpu(int64_t N, const float* means, const float* quats, const float* scales,
-                          const float* viewmat, const float* K, const int32_t* radii, const float* v_means2d,
-                          const float* v_conics, const float* v_depths, float* v_means, float* v_quats,
-                          float* v_scales);
+void project_forward_cpu(int64_t N, const float* means, const float* quats, const float* scales, const float* opacities,
+                         const float* viewmat, const float* K, int width, int height, float* means2d, float* conics,
+                         float* depths, int32_t* radii, int32_t* rects);
+void project_backward_cpu(int64_t N, const float* means, const float* quats, const float* scales, const float* viewmat,
+                          const float* K, const int32_t* radii, const float* v_means2d, const float* v_conics,
+                          const float* v_depths, float* v_means, float* v_quats, float* v_scales);
 void sh_forward_cpu(int64_t N, int deg, int Kc, const float* coeffs, const float* means, const float* viewmat,
                     const int32_t* radii, float* colors, uint8_t* clamped);
 void sh_backward_cpu(int64_t N, int deg, int Kc, const float* coeffs, const float* means, const float* viewmat,
@@ -42,8 +41,8 @@ void sh_backward_cpu(int64_t N, int deg, int Kc, const float* coeffs, const floa
 int64_t bin_count_cpu(int64_t N, const int32_t* radii, const int32_t* rects, int tiles_x, int tiles_y,
                       int64_t* tile_offsets);
 // fills isect_ids [M]: per tile, Gaussians by increasing (depth, index)
-void bin_fill_cpu(int64_t N, const int32_t* radii, const int32_t* rects, const float* depths, int tiles_x,
-                  int tiles_y, const int64_t* tile_offsets, int32_t* isect_ids);
+void bin_fill_cpu(int64_t N, const int32_t* radii, const int32_t* rects, const float* depths, int tiles_x, int tiles_y,
+                  const int64_t* tile_offsets, int32_t* isect_ids);
 void raster_forward_cpu(const RasterArgs& a, float* out_rgb, float* out_alpha, float* out_depth, float* final_T,
                         int32_t* n_contrib);
 // instruction set of the CPU tile kernels in use: "avx512", "avx2" or "base" (GS_CPU_ISA caps it)
@@ -57,12 +56,10 @@ void raster_backward_cpu(const RasterArgs& a, int64_t N, const float* final_T, c
 // `stream` is a cudaStream_t passed as void* so this header stays CUDA-free.
 void project_forward_cuda(int64_t N, const float* means, const float* quats, const float* scales,
                           const float* opacities, const float* viewmat, const float* K, int width, int height,
-                          float* means2d, float* conics, float* depths, int32_t* radii, int32_t* rects,
-                          void* stream);
-void project_backward_cuda(int64_t N, const float* means, const float* quats, const float* scales,
-                           const float* viewmat, const float* K, const int32_t* radii, const float* v_means2d,
-                           const float* v_conics, const float* v_depths, float* v_means, float* v_quats,
-                           float* v_scales, void* stream);
+                          float* means2d, float* conics, float* depths, int32_t* radii, int32_t* rects, void* stream);
+void project_backward_cuda(int64_t N, const float* means, const float* quats, const float* scales, const float* viewmat,
+                           const float* K, const int32_t* radii, const float* v_means2d, const float* v_conics,
+                           const float* v_depths, float* v_means, float* v_quats, float* v_scales, void* stream);
 void sh_forward_cuda(int64_t N, int deg, int Kc, const float* coeffs, const float* means, const float* viewmat,
                      const int32_t* radii, float* colors, uint8_t* clamped, void* stream);
 void sh_backward_cuda(int64_t N, int deg, int Kc, const float* coeffs, const float* means, const float* viewmat,

@@ -91,8 +91,8 @@ static inline uint32_t depth_bits(float z) {
     return u;
 }
 
-void bin_fill_cpu(int64_t N, const int32_t* radii, const int32_t* rects, const float* depths, int tiles_x,
-                  int tiles_y, const int64_t* tile_offsets, int32_t* isect_ids) {
+void bin_fill_cpu(int64_t N, const int32_t* radii, const int32_t* rects, const float* depths, int tiles_x, int tiles_y,
+                  const int64_t* tile_offsets, int32_t* isect_ids) {
     std::vector<uint32_t> keys;
     std::vector<int32_t> order;
     keys.reserve(N);
@@ -106,9 +106,8 @@ void bin_fill_cpu(int64_t N, const int32_t* radii, const int32_t* rects, const f
     const int64_t T = (int64_t)tiles_x * tiles_y;
     std::vector<int64_t> cursor(tile_offsets, tile_offsets + T);
     // front to back: each tile's list comes out sorted
-    visit_tiles_by_band(
-        (int64_t)order.size(), [&](int64_t k) { return order[k]; }, rects, tiles_x, tiles_y,
-        [&](int32_t g, int64_t tile) { isect_ids[cursor[tile]++] = g; });
+    visit_tiles_by_band((int64_t)order.size(), [&](int64_t k) { return order[k]; }, rects, tiles_x, tiles_y,
+                        [&](int32_t g, int64_t tile) { isect_ids[cursor[tile]++] = g; });
 }
 
 }  // namespace gs

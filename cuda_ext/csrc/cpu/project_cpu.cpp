@@ -6,9 +6,9 @@
 
 namespace gs {
 
-void project_forward_cpu(int64_t N, const float* means, const float* quats, const float* scales,
-                         const float* opacities, const float* viewmat, const float* K, int width, int height,
-                         float* means2d, float* conics, float* depths, int32_t* radii, int32_t* rects) {
+void project_forward_cpu(int64_t N, const float* means, const float* quats, const float* scales, const float* opacities,
+                         const float* viewmat, const float* K, int width, int height, float* means2d, float* conics,
+                         float* depths, int32_t* radii, int32_t* rects) {
     const Cam cam = make_cam(viewmat, K);
 #pragma omp parallel for schedule(static) if (N > 32768)
     for (int64_t i = 0; i < N; ++i)
@@ -16,10 +16,9 @@ void project_forward_cpu(int64_t N, const float* means, const float* quats, cons
                             rects);
 }
 
-void project_backward_cpu(int64_t N, const float* means, const float* quats, const float* scales,
-                          const float* viewmat, const float* K, const int32_t* radii, const float* v_means2d,
-                          const float* v_conics, const float* v_depths, float* v_means, float* v_quats,
-                          float* v_scales) {
+void project_backward_cpu(int64_t N, const float* means, const float* quats, const float* scales, const float* viewmat,
+                          const float* K, const int32_t* radii, const float* v_means2d, const float* v_conics,
+                          const float* v_depths, float* v_means, float* v_quats, float* v_scales) {
     const Cam cam = make_cam(viewmat, K);
 #pragma omp parallel for schedule(static) if (N > 32768)
     for (int64_t i = 0; i < N; ++i)

@@ -21,11 +21,11 @@ struct vi {
     int32_t& operator[](int k) { return reinterpret_cast<int32_t*>(h)[k]; }
     int32_t operator[](int k) const { return reinterpret_cast<const int32_t*>(h)[k]; }
 };
-#define GS_PART_OP(R, T, op)                                       \
-    inline R operator op(const T& a, const T& b) {                 \
-        R r;                                                       \
-        for (int q = 0; q < P; ++q) r.h[q] = a.h[q] op b.h[q];     \
-        return r;                                                  \
+#define GS_PART_OP(R, T, op)                                   \
+    inline R operator op(const T& a, const T& b) {             \
+        R r;                                                   \
+        for (int q = 0; q < P; ++q) r.h[q] = a.h[q] op b.h[q]; \
+        return r;                                              \
     }
 GS_PART_OP(vf, vf, +)
 GS_PART_OP(vf, vf, -)

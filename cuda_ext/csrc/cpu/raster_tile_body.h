@@ -87,9 +87,8 @@ inline Block make_block(int bx, int by, const TileGeom& tg) {
 
 inline int64_t pixel_of(int bx, int by, int k, int W) { return (int64_t)(by + k / BW) * W + bx + k % BW; }
 
-void forward_tile(TileSoA& s, const RasterArgs& a, const TileGeom& tg, int W, const float bg[3],
-                            float* out_rgb, float* out_alpha, float* out_depth, float* final_T,
-                            int32_t* n_contrib) {
+void forward_tile(TileSoA& s, const RasterArgs& a, const TileGeom& tg, int W, const float bg[3], float* out_rgb,
+                  float* out_alpha, float* out_depth, float* final_T, int32_t* n_contrib) {
     const int64_t n = s.n;
     for (int by = tg.y0; by < tg.y1; by += BH) {
         for (int bx = tg.x0; bx < tg.x1; bx += BW) {
@@ -108,8 +107,7 @@ void forward_tile(TileSoA& s, const RasterArgs& a, const TileGeom& tg, int W, co
                 bool done = false;
                 for (int64_t j = j0; j < j1; ++j) {
                     const vf dx = fx - bc(mx[j]), dy = fy - bc(my[j]);
-                    const vf power =
-                        bc(-0.5f) * (bc(ca[j]) * dx * dx + bc(cc[j]) * dy * dy) - bc(cb[j]) * dx * dy;
+                    const vf power = bc(-0.5f) * (bc(ca[j]) * dx * dx + bc(cc[j]) * dy * dy) - bc(cb[j]) * dx * dy;
                     vi m = active & (power <= bc(0.f)) & (power >= bc(lt[j]));
                     if (!any(m)) continue;
                     vf alpha = bc(op[j]) * vexp(power);
@@ -151,8 +149,8 @@ void forward_tile(TileSoA& s, const RasterArgs& a, const TileGeom& tg, int W, co
 
 // acc: s.loaded * NG vectors (per-lane partial sums), zeroed by the caller
 void backward_tile(const TileSoA& s, const TileGeom& tg, int W, const float bg[3], const float* final_T,
-                             const int32_t* n_contrib, const float* v_rgb, const float* v_alpha,
-                             const float* v_depth, void* acc_) {
+                   const int32_t* n_contrib, const float* v_rgb, const float* v_alpha, const float* v_depth,
+                   void* acc_) {
     const float *mx = s.f[TileSoA::MX], *my = s.f[TileSoA::MY], *ca = s.f[TileSoA::CA], *cb = s.f[TileSoA::CB],
                 *cc = s.f[TileSoA::CC], *op = s.f[TileSoA::OP], *lt = s.f[TileSoA::LT], *cr = s.f[TileSoA::R],
                 *cg = s.f[TileSoA::G], *cbl = s.f[TileSoA::B], *cz = s.f[TileSoA::Z];
@@ -208,8 +206,8 @@ void backward_tile(const TileSoA& s, const TileGeom& tg, int W, const float bg[3
                 lastG = sel(m, cG, lastG);
                 lastB = sel(m, cB, lastB);
                 lastD = sel(m, cZ, lastD);
-                const vf v_al = Tr * ((cR - accR) * vr + (cG - accG) * vg + (cB - accB) * vb + (cZ - accD) * vd) +
-                                TV * inv_om;
+                const vf v_al =
+                    Tr * ((cR - accR) * vr + (cG - accG) * vg + (cB - accB) * vb + (cZ - accD) * vd) + TV * inv_om;
                 // alpha = min(0.99, o G): no gradient through o or G where clamped (as alpha_vjp)
                 const vi mg = m & ~clamped;
                 const vf v_G = bc(op[j]) * v_al;

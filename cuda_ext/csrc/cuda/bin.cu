@@ -61,8 +61,9 @@ size_t bin_temp_bytes_cuda(int64_t N, int64_t M, int tiles_x, int tiles_y) {
     if (M > 0) {
         cub::DoubleBuffer<uint64_t> k(nullptr, nullptr);
         cub::DoubleBuffer<int32_t> v(nullptr, nullptr);
-        check_cuda(cub::DeviceRadixSort::SortPairs(nullptr, sort_bytes, k, v, (int64_t)M, 0, key_bits(tiles_x, tiles_y)),
-                   "radix sort size query");
+        check_cuda(
+            cub::DeviceRadixSort::SortPairs(nullptr, sort_bytes, k, v, (int64_t)M, 0, key_bits(tiles_x, tiles_y)),
+            "radix sort size query");
     }
     // the scan also needs N int64 counts in front of its scratch
     return (scan_bytes > sort_bytes ? scan_bytes : sort_bytes) + (size_t)N * sizeof(int64_t) + 256;
@@ -96,11 +97,13 @@ void bin_fill_cuda(int64_t N, int64_t M, const int32_t* radii, const int32_t* re
         check_launch("keys_kernel");
         cub::DoubleBuffer<uint64_t> kb(keys_a, keys_b);
         cub::DoubleBuffer<int32_t> vb(ids_a, ids_b);
-        check_cuda(cub::DeviceRadixSort::SortPairs(temp, temp_bytes, kb, vb, (int64_t)M, 0, key_bits(tiles_x, tiles_y), s),
-                   "radix sort");
+        check_cuda(
+            cub::DeviceRadixSort::SortPairs(temp, temp_bytes, kb, vb, (int64_t)M, 0, key_bits(tiles_x, tiles_y), s),
+            "radix sort");
         if (vb.Current() != isect_ids)
-            check_cuda(cudaMemcpyAsync(isect_ids, vb.Current(), (size_t)M * sizeof(int32_t),
-                                       cudaMemcpyDeviceToDevice, s), "copy of the sorted ids");
+            check_cuda(
+                cudaMemcpyAsync(isect_ids, vb.Current(), (size_t)M * sizeof(int32_t), cudaMemcpyDeviceToDevice, s),
+                "copy of the sorted ids");
         offsets_kernel<<<grid_for(M + 1), BLOCK, 0, s>>>(M, T, kb.Current(), tile_offsets);
         check_launch("offsets_kernel");
     } else {

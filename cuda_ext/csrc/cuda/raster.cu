@@ -59,9 +59,15 @@ __global__ void __launch_bounds__(BLOCK) raster_fwd_kernel(RasterArgs a, float* 
             const float alpha = fminf(ALPHA_MAX, s.op * expf(power));
             if (alpha < ALPHA_MIN) continue;
             const float nt = Tr * (1.f - alpha);
-            if (nt < T_MIN) { done = true; break; }
+            if (nt < T_MIN) {
+                done = true;
+                break;
+            }
             const float w = alpha * Tr;
-            R += w * s.r; G += w * s.g; B += w * s.b; D += w * s.z;
+            R += w * s.r;
+            G += w * s.g;
+            B += w * s.b;
+            D += w * s.z;
             Tr = nt;
             last = (int32_t)(base - start + j + 1);
         }
@@ -85,11 +91,10 @@ __device__ __forceinline__ float warp_sum(float v) {
     return v;
 }
 
-__global__ void __launch_bounds__(BLOCK) raster_bwd_kernel(RasterArgs a, const float* final_T,
-                                                           const int32_t* n_contrib, const float* v_rgb,
-                                                           const float* v_alpha, const float* v_depth,
-                                                           float* v_means2d, float* v_conics, float* v_colors,
-                                                           float* v_opacities, float* v_depths) {
+__global__ void __launch_bounds__(BLOCK)
+    raster_bwd_kernel(RasterArgs a, const float* final_T, const int32_t* n_contrib, const float* v_rgb,
+                      const float* v_alpha, const float* v_depth, float* v_means2d, float* v_conics, float* v_colors,
+                      float* v_opacities, float* v_depths) {
     const int tiles_x = (a.width + TILE - 1) / TILE;
     const int64_t tile = (int64_t)blockIdx.y * tiles_x + blockIdx.x;
     const int px = blockIdx.x * TILE + threadIdx.x, py = blockIdx.y * TILE + threadIdx.y;
@@ -143,18 +148,30 @@ __global__ void __launch_bounds__(BLOCK) raster_bwd_kernel(RasterArgs a, const f
                 const float om = 1.f - alpha;
                 Tr = Tr / om;
                 const float w = alpha * Tr;
-                g[5] = w * vr; g[6] = w * vg; g[7] = w * vb; g[8] = w * vd;
+                g[5] = w * vr;
+                g[6] = w * vg;
+                g[7] = w * vb;
+                g[8] = w * vd;
                 accR = lastA * lastR + (1.f - lastA) * accR;
                 accG = lastA * lastG + (1.f - lastA) * accG;
                 accB = lastA * lastB + (1.f - lastA) * accB;
                 accD = lastA * lastD + (1.f - lastA) * accD;
-                lastA = alpha; lastR = s.r; lastG = s.g; lastB = s.b; lastD = s.z;
+                lastA = alpha;
+                lastR = s.r;
+                lastG = s.g;
+                lastB = s.b;
+                lastD = s.z;
                 float v_al = Tr * ((s.r - accR) * vr + (s.g - accG) * vg + (s.b - accB) * vb + (s.z - accD) * vd);
                 v_al += -T_final / om * v_Tfinal;
                 const float con[3] = {s.ca, s.cb, s.cc};
                 float vm2[2] = {0.f, 0.f}, vcon[3] = {0.f, 0.f, 0.f}, vop = 0.f;
                 alpha_vjp(con, s.op, dx, dy, Gv, v_al, vm2, vcon, vop);
-                g[0] = vm2[0]; g[1] = vm2[1]; g[2] = vcon[0]; g[3] = vcon[1]; g[4] = vcon[2]; g[9] = vop;
+                g[0] = vm2[0];
+                g[1] = vm2[1];
+                g[2] = vcon[0];
+                g[3] = vcon[1];
+                g[4] = vcon[2];
+                g[9] = vop;
             }
             if (!__any_sync(0xffffffffu, contrib)) continue;
 #pragma unroll
@@ -191,8 +208,7 @@ void raster_backward_cuda(const RasterArgs& a, int64_t N, const float* final_T, 
     (void)N;
     const dim3 grid((a.width + TILE - 1) / TILE, (a.height + TILE - 1) / TILE), block(TILE, TILE);
     raster_bwd_kernel<<<grid, block, 0, (cudaStream_t)stream>>>(a, final_T, n_contrib, v_rgb, v_alpha, v_depth,
-                                                                v_means2d, v_conics, v_colors, v_opacities,
-                                                                v_depths);
+                                                                v_means2d, v_conics, v_colors, v_opacities, v_depths);
     check_launch("raster_bwd_kernel");
 }
 

@@ -124,8 +124,7 @@ inline int lane_index() { return me().linear % kWarp; }
 inline Barrier& my_warp() {
     const int w = warp_index();
     const int size = std::min(kWarp, (int)g_block->fibers.size() - w * kWarp);
-    if (g_block->warp_alive[w] != size)
-        fail("emulated CUDA: full-mask warp operation after a lane of the warp exited");
+    if (g_block->warp_alive[w] != size) fail("emulated CUDA: full-mask warp operation after a lane of the warp exited");
     return g_block->warps[w];
 }
 
@@ -285,8 +284,9 @@ inline cudaError_t cudaGetLastError() {
     return e;
 }
 inline const char* cudaGetErrorString(cudaError_t e) {
-    return e == cudaSuccess ? "no error" : e == cudaErrorInvalidConfiguration ? "invalid configuration argument"
-                                                                               : "invalid argument";
+    return e == cudaSuccess                     ? "no error"
+           : e == cudaErrorInvalidConfiguration ? "invalid configuration argument"
+                                                : "invalid argument";
 }
 inline cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind, cudaStream_t = nullptr) {
     if (bytes) memcpy(dst, src, bytes);
