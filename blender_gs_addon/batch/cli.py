@@ -17,6 +17,7 @@ from ..common import interrupt
 from ..common.cli_args import count, number
 from ..common.folder_lock import FolderLock, FolderLockedError
 from .backends import BACKENDS, BackendError, make_backend
+from .child import CRASH_ENV
 
 PACKAGE = __name__.rsplit(".batch", 1)[0]  # blender_gs_addon (or its name inside Blender's extensions)
 OWNED = ("--seed", "--seeds", "--out", "--preset")  # batch sets these for each child
@@ -143,6 +144,8 @@ def _run_locked(args, extra: list[str], seeds, total: int) -> int:
     try:
         backend = make_backend(args.backend, args)
         env = {"PYTHONPATH": os.pathsep.join(filter(None, [args.package_parent, os.environ.get("PYTHONPATH")]))}
+        if os.environ.get(CRASH_ENV):  # the test fault switch reaches children on every backend
+            env[CRASH_ENV] = os.environ[CRASH_ENV]
         driver = Driver(args.out, backend, manifest, child_command(args, extra), args.retries,
                         args.time_limit, env)
         print(f"batch: {total} seeds on {args.backend} ({backend.capacity} at once) -> {args.out}", flush=True)

@@ -199,22 +199,24 @@ def run_driver(driver: Driver, seeds: Iterator[int], total: int, progress: bool 
 
     bar = tqdm(total=total, unit="scene", desc="batch", dynamic_ncols=True, file=sys.stderr,
                disable=not progress, mininterval=0.5)
-    code = 0
     try:
         driver.reconcile()
         driver.run(seeds, bar)
     except KeyboardInterrupt:
-        code = interrupt.exit_code()
-        driver.backend.close(cancel=True)
+        # records first: a stopped process is made to exit a moment after the signal
         driver.interrupted()
-    else:
-        driver.backend.close(cancel=False)
-    finally:
         bar.close()
+        _report(driver, total)
+        print("batch: interrupted; run the same command again to resume", file=sys.stderr, flush=True)
+        driver.backend.close(cancel=True)
+        return interrupt.exit_code()
+    bar.close()
+    driver.backend.close(cancel=False)
+    _report(driver, total)
+    return 1 if driver.failed else 0
+
+
+def _report(driver: Driver, total: int) -> None:
     count = driver.write_index()
     for line in driver.summary(total, count):
         print(line, file=sys.stderr if "FAILED" in line else sys.stdout, flush=True)
-    if code:
-        print("batch: interrupted; run the same command again to resume", file=sys.stderr)
-        return code
-    return 1 if driver.failed else 0

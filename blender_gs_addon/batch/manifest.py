@@ -47,6 +47,12 @@ def _parse(path: str) -> tuple[dict[int, dict], bool]:
     return records, torn
 
 
+def read_records(folder: str) -> dict[int, dict]:
+    """The records of ``folder``'s journal, read only (safe while a driver appends to it)."""
+    path = os.path.join(folder, JOURNAL)
+    return _parse(path)[0] if os.path.exists(path) else {}
+
+
 class Manifest:
     """``Manifest(folder)`` loads ``folder/manifest.jsonl``; ``put`` records a change at once."""
 

@@ -47,4 +47,5 @@ class LocalPool:
             for fut in self._futures:
                 fut.cancel()
             stop_children(signal.SIGTERM)
-        self._pool.shutdown(wait=True, cancel_futures=cancel)
+        # after a stop the children end within seconds; the driver need not wait for them here
+        self._pool.shutdown(wait=not cancel, cancel_futures=cancel)

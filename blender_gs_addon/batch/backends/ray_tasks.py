@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 from ..task import TaskSpec, run_task
-from . import failed_result, require
+from . import BackendError, failed_result, require
 
 
 class RayTasks:
@@ -31,8 +31,9 @@ class RayTasks:
                 ray.init(address=options.ray_address, **kw)
             else:
                 ray.init(num_cpus=(options.workers or os.cpu_count() or 1) * options.cpus_per_task, **kw)
-        cpus = ray.cluster_resources().get("CPU", 1)
-        self.capacity = options.workers or max(1, int(cpus // options.cpus_per_task))
+        have = ray.cluster_resources()
+        _check_feasible(have, options)
+        self.capacity = options.workers or max(1, int(have.get("CPU", 1) // options.cpus_per_task))
         resources = dict(num_cpus=options.cpus_per_task, num_gpus=options.gpus_per_task, max_retries=0)
         if options.mem_gb:
             resources["memory"] = int(options.mem_gb * 2**30)
@@ -76,3 +77,12 @@ class RayTasks:
                     pass
         if self._started:
             self.ray.shutdown()
+
+
+def _check_feasible(have: dict, options) -> None:
+    """Refuse requests the cluster can never meet (Ray would wait for them forever)."""
+    wants = {"CPU": options.cpus_per_task, "GPU": options.gpus_per_task,
+             "memory": (options.mem_gb or 0) * 2**30}
+    short = [f"{k} {v:g} (the cluster has {have.get(k, 0):g})" for k, v in wants.items() if v > have.get(k, 0)]
+    if short:
+        raise BackendError(f"each task asks for more than the Ray cluster has: {', '.join(short)}")
