@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import sys
 
@@ -26,6 +27,18 @@ def pytest_ignore_collect(collection_path, config):
 def pytest_report_collectionfinish(config, start_path, items):
     if _LEFT_OUT:
         return f"left out without torch in this Python (the training interpreter runs them): {', '.join(_LEFT_OUT)}"
+
+
+@pytest.fixture
+def training_python() -> str:
+    """A Python that imports torch, for a test's rasterizer work: this one, else $GS_TRAINING_PYTHON
+    (as a Blender without torch hands that work to its training interpreter)."""
+    if HAVE_TORCH:
+        return sys.executable
+    python = os.environ.get("GS_TRAINING_PYTHON", "")
+    if not python:
+        pytest.skip("torch is not in this Python and GS_TRAINING_PYTHON is not set (build.py test sets it)")
+    return python
 
 
 @pytest.fixture(autouse=True)

@@ -191,3 +191,36 @@ def native_fields(pc, has_normals: bool) -> dict[str, np.ndarray]:
 def _keep(out: np.ndarray, kept: np.ndarray, agree: np.ndarray) -> None:
     """out[i] = kept[i] wherever agree[i] (the kept file value still describes the native one)."""
     out[agree] = kept[agree]
+
+
+# ----------------------------------------------------------------------------- what export can promise
+
+U = 2.0 ** -24  # float32 unit roundoff
+
+
+def export_tolerance(opacity_logit: np.ndarray, scales_log: np.ndarray) -> dict[str, np.ndarray]:
+    """How far a file's values may move through Blender's own import and our export (per splat).
+
+    Blender keeps alpha = f32(sigmoid(x)), s = f32(exp(x)) and q / |q|, each within one
+    float32 ulp (relative 2U); we write f32(logit(alpha)), f32(log(s)) and the unit quaternion:
+
+      opacity     |x' - x| <= 2U / (1 - sigmoid(x)) + 2U |x|   (d logit / d alpha = 1 / (alpha (1 - alpha)))
+      log-scale   |x' - x| <= 4U + 2U |x|                      (d log s / d s = 1 / s)
+      quaternion  |q' - q / |q|| <= 4U per component           (the file's norm is gone: q' is the unit quaternion)
+
+    Where alpha or s saturates in float32 (alpha 0 or 1, or below the normal range; s 0 or
+    inf) the file value is gone too: then only the stored value is kept (f32 of sigmoid(x'),
+    exp(x')). Returns {"opacity": [N], "opacity_saturated": [N] bool, "scale": [N, 3],
+    "scale_saturated": [N, 3] bool, "quat": float}.
+    """
+    x = np.asarray(opacity_logit, np.float64)
+    with np.errstate(over="ignore"):
+        one_minus = 1.0 / (1.0 + np.exp(x))  # 1 - sigmoid(x), without cancellation
+    alpha = sigmoid(x)
+    s = np.asarray(scales_log, np.float64)
+    stored = exp_scales(s)
+    return {"opacity": 2 * U / np.maximum(one_minus, 1e-300) + 2 * U * np.abs(x),
+            "opacity_saturated": (alpha == 0) | (alpha == 1) | (alpha < np.finfo(np.float32).tiny),
+            "scale": 4 * U + 2 * U * np.abs(s),
+            "scale_saturated": (stored == 0) | ~np.isfinite(stored) | (stored < np.finfo(np.float32).tiny),
+            "quat": 4 * U}
