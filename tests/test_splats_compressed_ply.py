@@ -9,8 +9,12 @@ import pytest
 from splat_tools import noise_psnr, psnr, quat_distance, render_views, scene, splat_transform
 
 from blender_gs_addon.splats import SH_C0, SplatFormatError, read_ply, read_splats, write_ply, write_splats
-from blender_gs_addon.splats.compressed_ply import (ROTATION_COMPONENT, read_compressed_ply, splat_error_bounds,
-                                                    write_compressed_ply)
+from blender_gs_addon.splats.compressed_ply import (
+    ROTATION_COMPONENT,
+    read_compressed_ply,
+    splat_error_bounds,
+    write_compressed_ply,
+)
 from blender_gs_addon.splats.ply import read_ply_elements
 
 F32 = 1e-6  # float32 rounding on top of a quantisation bound
@@ -81,7 +85,8 @@ def test_morton_sort_keeps_every_splat_and_shrinks_the_error(tmp_path):
 def test_reached_by_its_suffix_and_a_compressed_file_named_ply_says_so(tmp_path):
     data = in_range_scene(300, 2)
     write_splats(tmp_path / "a.compressed.ply", data, sort=False)
-    check_within_bounds(read_splats(tmp_path / "a.compressed.ply"), data, splat_error_bounds(tmp_path / "a.compressed.ply"))
+    path = tmp_path / "a.compressed.ply"
+    check_within_bounds(read_splats(path), data, splat_error_bounds(path))
     (tmp_path / "b.ply").write_bytes((tmp_path / "a.compressed.ply").read_bytes())
     with pytest.raises(SplatFormatError, match=r"suffix \.compressed\.ply"):
         read_splats(tmp_path / "b.ply")
