@@ -20,7 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-BENCH_FORMATS = [".glb"]
+BENCH_FORMATS = [".glb", ".spz", ".spz v4", ".compressed.ply"]
+# A variant of a format: name -> (suffix, our writer's options, splat-transform's options for the same file)
+VARIANTS = {".spz": (".spz", {"version": 3}, ["--spz-version", "3"]),
+            ".spz v4": (".spz", {"version": 4}, ["--spz-version", "4"])}
 SPLAT_TRANSFORM = Path(__file__).resolve().parents[1] / "build" / "npm" / "node_modules" / ".bin" / "splat-transform"
 SIZE = (320, 240)
 
@@ -82,11 +85,11 @@ def psnr(images: list[np.ndarray], reference: list[np.ndarray]) -> float:
     return float("inf") if mse == 0 else round(10 * np.log10(1.0 / mse), 2)
 
 
-def _splat_transform(src: str, dst: str) -> tuple[float | None, str | None]:
+def _splat_transform(src: str, dst: str, options=()) -> tuple[float | None, str | None]:
     """(seconds, None), or (None, why) where the tool is missing or refuses the conversion."""
     if not SPLAT_TRANSFORM.exists() or shutil.which("node") is None:
         return None, "splat-transform is not installed (python build.py setup)"
-    t, res = _timed(lambda: subprocess.run([str(SPLAT_TRANSFORM), "-q", "-w", src, dst],
+    t, res = _timed(lambda: subprocess.run([str(SPLAT_TRANSFORM), "-q", "-w", *options, src, dst],
                                            capture_output=True, text=True, timeout=900, check=False))
     if res.returncode != 0:
         lines = (res.stderr + res.stdout).strip().splitlines() or ["failed"]
@@ -98,12 +101,13 @@ def _ratio(theirs: float | None, ours: float) -> float | None:
     return None if theirs is None else round(theirs / ours, 3)
 
 
-def measure_format(suffix: str, src_path: str, data, reference, tmp: str) -> dict:
+def measure_format(name: str, src_path: str, data, reference, tmp: str) -> dict:
     from blender_gs_addon.splats import read_ply, read_splats, write_ply, write_splats
 
+    suffix, options, tool_options = VARIANTS.get(name, (name, {}, []))
     path = os.path.join(tmp, "ours" + suffix)
-    t_write, _ = _timed(lambda: write_splats(path, data))
-    t_ply_to, _ = _timed(lambda: write_splats(path, read_ply(src_path)))
+    t_write, _ = _timed(lambda: write_splats(path, data, **options))
+    t_ply_to, _ = _timed(lambda: write_splats(path, read_ply(src_path), **options))
     t_read, decoded = _timed(lambda: read_splats(path))
     t_to_ply, _ = _timed(lambda: write_ply(os.path.join(tmp, "back.ply"), read_splats(path)))
     size = sum(os.path.getsize(os.path.join(tmp, f)) for f in os.listdir(tmp) if f.startswith("ours"))
@@ -111,7 +115,7 @@ def measure_format(suffix: str, src_path: str, data, reference, tmp: str) -> dic
              "ply_to_format_s": round(t_ply_to, 3), "format_to_ply_s": round(t_to_ply, 3),
              "psnr_db": psnr(render_all(decoded), reference)}
     del decoded
-    theirs, why = _splat_transform(src_path, os.path.join(tmp, "theirs" + suffix))
+    theirs, why = _splat_transform(src_path, os.path.join(tmp, "theirs" + suffix), tool_options)
     entry["splat_transform_ply_to_format_s"] = None if theirs is None else round(theirs, 3)
     entry["ratio_ply_to_format"] = _ratio(theirs, t_ply_to) if why is None else why
     theirs, why = _splat_transform(path, os.path.join(tmp, "theirs_back.ply"))
