@@ -36,7 +36,7 @@ def test_gltf_import_and_export_through_the_operators(tmp_path, suffix):
     write_gltf(src, data)
     assert bpy.ops.import_scene.gaussian_splats(filepath=str(src)) == {"FINISHED"}
     obj = bpy.context.active_object
-    assert obj.name == "in" and len(obj.data.attributes["f_dc_0"].data) == len(data)
+    assert obj.name == "in" and len(obj.data.attributes["position"].data) == len(data)
     assert bpy.ops.export_scene.gaussian_splats(filepath=str(out)) == {"FINISHED"}
     assert_same_splats(read_gltf(out), data)
     # the same object as 3DGS .ply: the splats the .glb held, in Blender's axes

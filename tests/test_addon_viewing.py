@@ -1,4 +1,4 @@
-"""Viewing splats in Cycles: points show the trained colour, faded by opacity, sized by radius."""
+"""Viewing splats in Cycles: the trained colour, faded by opacity; discs sized by radius, or Blender's own splats."""
 from __future__ import annotations
 
 import math
@@ -8,16 +8,16 @@ import numpy as np
 import pytest
 
 import blender_gs_addon
-from blender_gs_addon.blender import api
+from blender_gs_addon.blender import api, native
 from blender_gs_addon.splats import SH_C0, SplatData
 
 pytestmark = [pytest.mark.blender, pytest.mark.usefixtures("registered_addon")]
 
 
-def render_cycles(tmp_path, size=32) -> np.ndarray:
+def render_cycles(tmp_path, size=32, samples=4) -> np.ndarray:
     scene = bpy.context.scene
     scene.render.engine = "CYCLES"
-    scene.cycles.samples = 4
+    scene.cycles.samples = samples
     scene.cycles.use_denoising = False
     scene.render.resolution_x = scene.render.resolution_y = size
     scene.render.resolution_percentage = 100
@@ -47,24 +47,39 @@ def splats(colours_srgb, alphas, xs, radius_sigma) -> SplatData:
     return data
 
 
+def srgb(c):
+    c = np.asarray(c, np.float64)
+    return np.where(c <= 0.0031308, 12.92 * c, 1.055 * np.maximum(c, 0) ** (1 / 2.4) - 0.055)
+
+
+def lin(c):
+    c = np.asarray(c, np.float64)
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
 def test_cycles_shows_splat_colours_faded_by_opacity(tmp_path):
     cam = bpy.data.objects.new("Cam", bpy.data.cameras.new("Cam"))
     bpy.context.scene.collection.objects.link(cam)
-    cam.data.type = "ORTHO"
-    cam.data.ortho_scale = 4.0
-    cam.location = (0.0, -5.0, 0.0)
+    # perspective: Cycles draws no Gaussian-splat point clouds through an orthographic camera
+    cam.data.lens, cam.data.sensor_width, cam.data.sensor_fit = 50.0, 36.0, "HORIZONTAL"
+    cam.location = (0.0, -4.0 * 50.0 / 36.0, 0.0)  # 4 units across the picture at y = 0
     cam.rotation_euler = (math.pi / 2, 0.0, 0.0)
     bpy.context.scene.camera = cam
     colours = [(0.9, 0.2, 0.1), (0.1, 0.6, 0.8)]
-    api.object_from_splats(splats(colours, [0.999, 0.5], [-1.0, 1.0], 0.6), "S")
+    obj = api.object_from_splats(splats(colours, [0.999, 0.5], [-1.0, 1.0], 0.6), "S")
     bpy.ops.object.select_all(action="DESELECT")
-    img = render_cycles(tmp_path)
-    # ortho 4 units over 32 px: x = -1 -> column 8, x = +1 -> column 24; z = 0 -> row 16
+    img = render_cycles(tmp_path, samples=128 if native.is_native(obj) else 4)  # splats: stochastic
+    # 4 units over 32 px: x = -1 -> column 8, x = +1 -> column 24; z = 0 -> row 16
     opaque, half = img[16, 8, :3], img[16, 24, :3]
-    np.testing.assert_allclose(opaque, colours[0], atol=0.03)  # the trained (sRGB) colour, as stored in PNG
+    np.testing.assert_allclose(opaque, colours[0], atol=0.04)  # the trained (sRGB) colour, as stored in PNG
     # half opacity over black: half the linear light
-    lin = lambda c: np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)  # noqa: E731
     np.testing.assert_allclose(lin(half), 0.5 * lin(np.array(colours[1])), atol=0.03)
-    # sized by radius: 0.6 units = 4.8 px; 7 px away from the centre there is nothing
-    assert img[16, 8 + 7, :3].max() < 0.02 and img[16 + 7, 8, :3].max() < 0.02
-    assert img[16, 8 + 3, :3].max() > 0.5
+    if native.is_native(obj):  # a Gaussian of sigma 0.4 units = 3.2 px, blended in linear light
+        # pixel (16 + i, 8 + j) has its centre (i + 0.5, j + 0.5) px from the splat's centre
+        falloff = lambda px: srgb(0.999 * np.exp(-0.5 * (np.hypot(px + 0.5, 0.5) / 3.2) ** 2)  # noqa: E731
+                                  * lin(colours[0][0]))
+        assert abs(img[16, 8 + 7, 0] - falloff(7)) < 0.07 and abs(img[16 + 7, 8, 0] - falloff(7)) < 0.07  # pixel filter
+        assert img[16, 8 + 12, :3].max() < 0.04
+    else:  # discs sized by radius: 0.6 units = 4.8 px; 7 px away from the centre there is nothing
+        assert img[16, 8 + 7, :3].max() < 0.02 and img[16 + 7, 8, :3].max() < 0.02
+        assert img[16, 8 + 3, :3].max() > 0.5

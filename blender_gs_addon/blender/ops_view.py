@@ -4,6 +4,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import BoolProperty, FloatProperty
 
+from .native import is_native
 from .ops_io import poll_active_splats
 from .viewing import set_ellipsoids
 
@@ -57,7 +58,12 @@ class OBJECT_OT_gs_ellipsoids(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        return poll_active_splats(cls, context)
+        if not poll_active_splats(cls, context):
+            return False
+        if is_native(context.active_object):
+            cls.poll_message_set("Blender draws these splats itself")
+            return False
+        return True
 
     def execute(self, context):
         set_ellipsoids(context.active_object, self.enable, self.threshold)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import bpy
 
 from . import state
+from .native import is_native
 from .ops_io import is_splat_object
 
 
@@ -76,12 +77,13 @@ class VIEW3D_PT_gs_splats(_GaussiansPanel, bpy.types.Panel):
         if is_splat_object(obj):
             n = len(obj.data.points) if obj.type == "POINTCLOUD" else len(obj.data.vertices)
             col.label(text=f"{obj.name}: {n:,} splats")
-        col.prop(s, "opacity_threshold")
-        row = col.row(align=True)
-        op = row.operator("object.gs_ellipsoids", text="Ellipsoids", icon="MESH_UVSPHERE")
-        op.enable, op.threshold = True, s.opacity_threshold
-        op = row.operator("object.gs_ellipsoids", text="Points", icon="POINTCLOUD_DATA")
-        op.enable = False
+        if not is_native(obj):  # Blender draws its own splat objects as splats
+            col.prop(s, "opacity_threshold")
+            row = col.row(align=True)
+            op = row.operator("object.gs_ellipsoids", text="Ellipsoids", icon="MESH_UVSPHERE")
+            op.enable, op.threshold = True, s.opacity_threshold
+            op = row.operator("object.gs_ellipsoids", text="Points", icon="POINTCLOUD_DATA")
+            op.enable = False
         col.operator("gs.render_splats", icon="RENDER_STILL")
 
 
