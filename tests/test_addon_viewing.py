@@ -79,7 +79,7 @@ def test_cycles_shows_splat_colours_faded_by_opacity(tmp_path):
         falloff = lambda px: srgb(0.999 * np.exp(-0.5 * (np.hypot(px + 0.5, 0.5) / 3.2) ** 2)  # noqa: E731
                                   * lin(colours[0][0]))
         assert abs(img[16, 8 + 7, 0] - falloff(7)) < 0.07 and abs(img[16 + 7, 8, 0] - falloff(7)) < 0.07  # pixel filter
-        assert img[16, 8 + 12, :3].max() < 0.04
+        assert img[16 + 12, 8, :3].max() < 0.04
     else:  # discs sized by radius: 0.6 units = 4.8 px; 7 px away from the centre there is nothing
         assert img[16, 8 + 7, :3].max() < 0.02 and img[16 + 7, 8, :3].max() < 0.02
         assert img[16, 8 + 3, :3].max() > 0.5
