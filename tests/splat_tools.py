@@ -1,13 +1,12 @@
 """Helpers of the splat-format tests: in-range test scenes, the independent converter, renders, PSNR.
 
 The independent converter is the splat-transform command-line tool from npm, installed
-by ``python build.py setup`` into build/npm. Tests skip only where Node.js is missing;
-with Node.js present and the tool missing they fail and say how to install it.
+by ``python build.py setup`` into build/npm and run through tests/tools/npm.py: tests skip
+only where Node.js is missing; with Node.js present and the tool missing they fail and say
+how to install it.
 """
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,6 @@ import pytest
 from blender_gs_addon.splats import SH_C0, SplatData
 
 ROOT = Path(__file__).resolve().parent.parent
-SPLAT_TRANSFORM = ROOT / "build" / "npm" / "node_modules" / "@playcanvas" / "splat-transform" / "bin" / "cli.mjs"
 W, H = 128, 96
 K = np.array([[110.0, 0, W / 2], [0, 110.0, H / 2], [0, 0, 1]])
 
@@ -34,19 +32,11 @@ def scene(n: int, degree: int, seed: int = 0, sh_scale: float = 0.3) -> SplatDat
     )
 
 
-def splat_transform(*args, timeout: float = 900) -> subprocess.CompletedProcess:
-    """Run the independent converter: ``splat_transform(src, dst, ...)``; skip where Node.js is missing."""
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("Node.js is not installed: the checks against the independent splat-transform tool need it")
-    if not SPLAT_TRANSFORM.exists():
-        pytest.fail(f"splat-transform is not installed at {SPLAT_TRANSFORM}; run `python build.py setup` "
-                    "(it installs the pinned npm tools into build/npm)")
-    cmd = [node, str(SPLAT_TRANSFORM), "-q", "-w", *map(str, args)]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    if out.returncode != 0:
-        raise AssertionError(f"splat-transform failed ({out.returncode}): {' '.join(cmd)}\n{out.stderr[-2000:]}")
-    return out
+def splat_transform(*args, timeout: float = 900) -> str:
+    """Run the independent converter quietly, overwriting: ``splat_transform(src, dst, ...)``."""
+    from tests.tools import npm
+
+    return npm.splat_transform("-q", "-w", *args, timeout=timeout)
 
 
 def quat_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
