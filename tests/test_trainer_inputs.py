@@ -11,6 +11,8 @@ import json
 import math
 import os
 import shutil
+import subprocess
+import sys
 
 import blender_gs_addon.trainer  # noqa: F401  (first: sets the OpenMP wait policy before torch loads)
 import numpy as np
@@ -298,3 +300,122 @@ def test_every_train_option_has_help():
     train = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices["train"]
     missing = [a.option_strings or a.dest for a in train._actions if not (a.help or "").strip()]
     assert missing == []
+
+
+# ----------------------------------------------------------------------------- resuming another run's checkpoint
+
+
+def _train(root, out, *extra, capfd=None) -> tuple[int, str]:
+    rc = main(["train", str(root), "--out", str(out), "--iterations", "5", "--device", "cpu", "--sh-degree", "0",
+               "--background", "black", *extra])
+    return rc, capfd.readouterr().err if capfd is not None else ""
+
+
+@pytest.fixture(scope="module")
+def other_pixels(tmp_path_factory):
+    """Same cameras, file names and sizes as base_transforms, other content."""
+    return write_transforms_dataset(make_scene(n_gaussians=40, n_views=4, size=SIZE, seed=6),
+                                    str(tmp_path_factory.mktemp("other")), n_points=50)
+
+
+def _fewer_views(base, tmp_path):
+    root = str(tmp_path / "fewer")
+    shutil.copytree(base, root)
+    doc = _doc(root)
+    del doc["frames"][3]
+    _put(root, doc)
+    return root
+
+
+RESUME_MISMATCHES = [  # (id, dataset or options of the resume, words in the refusal)
+    ("other-pixels", "other", (), "a different dataset: image content differs for 'images/00001'"),
+    ("fewer-views", "fewer", (), "views missing now: 'images/00003'"),
+    ("iterations", "same", ("--iterations", "6"), "--iterations 6 now, 5 in the checkpoint"),
+    ("seed", "same", ("--seed", "7"), "--seed 7 now, 0 in the checkpoint"),
+    ("downscale", "same", ("--downscale", "2"), "image size differs"),
+    ("depth", "same", ("--depth-weight", "0.5"), "--depth-weight 0.5 now, 0.0 in the checkpoint"),
+]
+
+
+@pytest.mark.parametrize("case", RESUME_MISMATCHES, ids=[c[0] for c in RESUME_MISMATCHES])
+def test_resume_refuses_a_checkpoint_of_another_dataset_or_settings(case, base_transforms, other_pixels, tmp_path,
+                                                                   capfd):
+    from blender_gs_addon.trainer.checkpoint import latest_checkpoint
+
+    _, which, options, words = case
+    out = tmp_path / "out"
+    assert _train(base_transforms, out, capfd=capfd)[0] == 0
+    ply = (out / "point_cloud.ply").read_bytes()
+    data = {"same": base_transforms, "other": other_pixels, "fewer": _fewer_views(base_transforms, tmp_path)}[which]
+    rc, err = _train(data, out, "--resume", *options, capfd=capfd)
+    assert rc == 1 and f"train: {latest_checkpoint(str(out))}: will not resume" in err and words in err, err
+    assert (out / "point_cloud.ply").read_bytes() == ply  # nothing replaced
+
+
+def test_a_checkpoint_without_fingerprint_needs_trust_checkpoint(base_transforms, tmp_path, capfd):
+    import torch
+
+    from blender_gs_addon.trainer.checkpoint import latest_checkpoint, load_checkpoint
+
+    out = tmp_path / "out"
+    assert _train(base_transforms, out, "--iterations", "100", capfd=capfd)[0] == 0
+    path = latest_checkpoint(str(out))
+    old = load_checkpoint(path)
+    del old["fingerprint"]  # as the versions before fingerprints wrote them
+    old["iteration"] = 50
+    torch.save(old, path)
+    rc, err = _train(base_transforms, out, "--iterations", "100", "--resume", capfd=capfd)
+    assert rc == 1 and path in err and "--trust-checkpoint" in err, err
+    rc, err = _train(base_transforms, out, "--iterations", "100", "--resume", "--trust-checkpoint", capfd=capfd)
+    assert rc == 0, err
+    assert load_checkpoint(latest_checkpoint(str(out)))["fingerprint"]  # written anew, with one
+
+
+# ----------------------------------------------------------------------------- a full disk
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 2 MB file system (root on Linux; elsewhere the tests skip and say why)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if not sys.platform.startswith("linux") or os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root on Linux")
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True,
+                          text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def _debris(folder) -> list[str]:
+    return [str(p) for p in folder.rglob("*") if ".tmp" in p.name or p.name.startswith(".gs-tmp-")]
+
+
+def test_a_checkpoint_that_does_not_fit_says_no_space_and_names_it(scene, small_disk, tmp_path, capfd):
+    big = write_transforms_dataset(scene, str(tmp_path / "big"), n_points=30000)  # a checkpoint of ~5 MB
+    out = small_disk / "out"
+    rc, err = _train(big, out, capfd=capfd)
+    lines = [ln for ln in err.splitlines() if ln.strip() and "%|" not in ln]
+    assert rc == 1 and len(lines) == 1, err
+    assert lines[0].startswith(f"train: {out / 'checkpoints' / 'ckpt_0000005.pt'}: cannot write: "
+                               "no space left on device"), lines[0]
+    assert "inline_container" not in err and "Traceback" not in err
+    assert _debris(out) == [] and not (out / "point_cloud.ply").exists()
+
+
+def test_a_full_disk_before_the_start_says_so(base_transforms, small_disk, capfd):
+    with open(small_disk / "filler", "wb") as fh:
+        try:
+            while True:
+                fh.write(b"\0" * 65536)
+                fh.flush()
+        except OSError:
+            pass
+    out = small_disk / "out"
+    rc, err = _train(base_transforms, out, capfd=capfd)
+    assert rc == 1 and f"train: {out}" in err and "no space left on device" in err, err
+    assert "Traceback" not in err and _debris(small_disk) == []

@@ -27,8 +27,8 @@ class OutputWriteError(RuntimeError):
 def write_error(exc: BaseException, path: str) -> OutputWriteError:
     """One line for a failed write of ``path``: "no space left on device" when that is the cause."""
     if is_disk_full(exc, path):
-        free = free_bytes(path)
-        shown = "" if free is None else f" ({free / 1e6:.1f} MB free)"
+        free = free_bytes(path)  # measured after the partial file was removed
+        shown = "" if free is None else f" ({free / 1e6:.1f} MB free without the partial file)"
         return OutputWriteError(f"{path}: cannot write: no space left on device{shown}")
     reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
     return OutputWriteError(f"{path}: cannot write: {reason}")

@@ -69,6 +69,10 @@ def run(args: argparse.Namespace) -> int:
     interrupt.install("train", grace_s=STOP_GRACE_S)  # a stop request ends the iteration, then saves
     try:
         metrics = train_in_folder(cfg, overwrite=args.overwrite)
+    except KeyboardInterrupt:  # a signal while loading or writing the results
+        print(f"train: interrupted; the checkpoints in {args.out} are kept: run the same command with --resume "
+              "to continue", file=sys.stderr)
+        return interrupt.exit_code()
     except DatasetError as exc:  # bad input: one line that names the file, a usage-like exit code
         Reporter("train", enabled=progress_json).error(str(exc))
         print(f"train: {exc}", file=sys.stderr)
