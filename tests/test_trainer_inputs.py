@@ -419,3 +419,13 @@ def test_a_full_disk_before_the_start_says_so(base_transforms, small_disk, capfd
     rc, err = _train(base_transforms, out, capfd=capfd)
     assert rc == 1 and f"train: {out}" in err and "no space left on device" in err, err
     assert "Traceback" not in err and _debris(small_disk) == []
+
+
+@pytest.mark.parametrize("field,value", [("time_limit_s", -1.0), ("depth_weight", math.nan), ("max_gaussians", -5),
+                                         ("downscale", 0), ("iterations", 0)])
+def test_the_api_refuses_the_same_numbers(field, value, base_transforms, tmp_path):
+    from blender_gs_addon.trainer.train import TrainConfig, TrainingError, train
+
+    with pytest.raises(TrainingError, match=field.split("_")[0]):
+        train(TrainConfig(dataset=base_transforms, out=str(tmp_path / "out"), device="cpu", **{field: value}))
+    assert not (tmp_path / "out").exists()  # refused before the output folder was made

@@ -228,10 +228,10 @@ def _set_rng_state(st: dict) -> None:
 def _check_config(cfg: TrainConfig) -> None:
     if cfg.iterations < 1:
         raise TrainingError(f"iterations must be >= 1, got {cfg.iterations}")
-    for name, value in (("time limit", cfg.time_limit_s), ("depth weight", cfg.depth_weight),
-                        ("max gaussians", cfg.max_gaussians), ("downscale", cfg.downscale - 1)):
-        if not (math.isfinite(value) and value >= 0):
-            raise TrainingError(f"{name} must be a finite number >= {1 if name == 'downscale' else 0}, got {value}")
+    for name, value, low in (("time limit", cfg.time_limit_s, 0), ("depth weight", cfg.depth_weight, 0),
+                             ("max gaussians", cfg.max_gaussians, 0), ("downscale", cfg.downscale, 1)):
+        if not (math.isfinite(value) and value >= low):
+            raise TrainingError(f"{name} must be a finite number >= {low}, got {value}")
     if not 0 <= cfg.sh_degree <= 3:
         raise TrainingError(f"sh degree must be 0..3, got {cfg.sh_degree}")
     if cfg.background not in ("random", "black", "white"):
