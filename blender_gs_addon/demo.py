@@ -41,8 +41,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--restart", action="store_true", help="discard earlier results and start over")
 
 
-def _package_cmd() -> list[str]:
-    return [sys.executable, "-m", __package__]
+def _package_cmd(python: str | None = None) -> list[str]:
+    return [python or sys.executable, "-m", __package__]
+
+
+def training_python() -> str:
+    """The interpreter with torch that trains: $GS_TRAINING_PYTHON (as a Blender without torch is set up), else this one."""
+    return os.environ.get("GS_TRAINING_PYTHON", "").strip() or sys.executable
 
 
 class Demo:
@@ -124,7 +129,7 @@ class Demo:
         metrics = self.train_dir / "metrics.json"
         if metrics.exists() and json.loads(metrics.read_text()).get("iterations") == self.args.iterations:
             return self._skip("train", f"{metrics} exists")
-        cmd = _package_cmd() + ["train", str(self.scene_dir), "--out", str(self.train_dir),
+        cmd = _package_cmd(training_python()) + ["train", str(self.scene_dir), "--out", str(self.train_dir),
                                 "--iterations", str(self.args.iterations), "--device", self.args.device]
         if (self.train_dir / "checkpoints").exists():
             cmd.append("--resume")

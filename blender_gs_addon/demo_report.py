@@ -78,6 +78,41 @@ def _ground_truth_kinds(scene_dir: Path) -> list[tuple[str, Path]]:
     return found
 
 
+def _cycles_rows(views: list[dict], scene_dir: Path, splat_dir: Path) -> list[tuple]:
+    """(view, cycles path, cycles picture, PSNR of Cycles against ground truth, PSNR of Cycles against
+    Render Splats) for every view that Blender's own Cycles rendered (Blenders with native splats)."""
+    rows = []
+    for view in views:
+        if not view.get("cycles"):
+            continue
+        gt = _rgb8(read_png(scene_dir / view["ground_truth"]))
+        ours = _rgb8(read_png(splat_dir / view["render"]))
+        cycles = _rgb8(read_png(splat_dir / view["cycles"]))
+        rows.append((view, splat_dir / view["cycles"], cycles, psnr(gt, cycles), psnr(ours, cycles)))
+    return rows
+
+
+def _cycles_section(rows: list[tuple], splat_dir: Path, out: Path) -> list[str]:
+    """HTML: Blender's Cycles render of its native splat object beside Render Splats, with PSNRs."""
+    if not rows:
+        return []
+    samples = rows[0][0].get("cycles_samples", "?")
+    body = [f"<h2>Blender's own splats in Cycles ({samples} samples, no denoiser) beside Render Splats</h2>",
+            "<p>Blender draws the imported object as Gaussian splats itself; Cycles blends them in linear "
+            "light, Render Splats (like the trainer) in display values.</p><table><tr><th>view</th>"
+            "<th>Cycles vs ground truth</th><th>Render Splats vs ground truth</th><th>Cycles vs Render Splats</th>"
+            "<th>Cycles time</th></tr>"]
+    gt_psnrs = []
+    for view, _, _, p_gt, p_ours in rows:
+        gt_psnrs.append(p_gt)
+        body.append(f"<tr><td>{html.escape(view['ground_truth'])}</td><td>{p_gt:.2f} dB</td>"
+                    f"<td>{view['psnr']:.2f} dB</td><td>{p_ours:.2f} dB</td><td>{view['cycles_seconds']:.1f} s</td></tr>")
+    body.append(f"</table><p>mean PSNR of the Cycles native-splat images: {np.mean(gt_psnrs):.2f} dB</p>")
+    for view, cycles_p, _, _, _ in rows:
+        body.append(f"<img src='{_rel(splat_dir / view['render'], out)}'><img src='{_rel(cycles_p, out)}'>")
+    return body
+
+
 def write_report(out: Path, scene_dir: Path, train_dir: Path, splat_dir: Path, state: dict, args) -> tuple[Path, Path]:
     """Write ``out/report.html`` and ``out/report.png``; returns both paths."""
     assets = out / "report_assets"
@@ -94,9 +129,14 @@ def write_report(out: Path, scene_dir: Path, train_dir: Path, splat_dir: Path, s
         diff_path = assets / f"diff_{Path(view['render']).stem}.png"
         write_png(diff_path, diff)
         p = psnr(gt, ours)
+        view["psnr"] = p
         view_psnrs.append(p)
         view_rows.append((view, scene_dir / view["ground_truth"], splat_dir / view["render"], diff_path, p))
         view_tiles.append([_fit(gt), _fit(ours), _fit(diff)])
+
+    cycles_rows = _cycles_rows(renders["views"], scene_dir, splat_dir)
+    for tiles, (_, _, cycles_img, _, _) in zip(view_tiles, cycles_rows):
+        tiles.append(_fit(cycles_img))
 
     kinds = _ground_truth_kinds(scene_dir)
     kind_tiles = [_fit(_rgb8(read_png(p))) for _, p in kinds]
@@ -139,6 +179,7 @@ def write_report(out: Path, scene_dir: Path, train_dir: Path, splat_dir: Path, s
                 f"<tr><th>Gaussians</th><td>{fmt('gaussians')}</td></tr>"
                 f"<tr><th>training wall time</th><td>{fmt('wall_time_s', ' s', 1)}</td></tr>"
                 f"<tr><th>iterations per second</th><td>{fmt('iterations_per_s', '', 2)}</td></tr></table>")
+    body += _cycles_section(cycles_rows, splat_dir, out)
     if curve:
         body.append(f"<h2>Loss and PSNR during training</h2><img style='max-width:70%' src='{_rel(curve, out)}'>")
     body.append("<h2>Ground truth of one frame</h2>")
