@@ -106,14 +106,27 @@ def _specs(k1: int, has_normals: bool) -> list[tuple[str, str, str, list[str]]]:
     return specs
 
 
-def _derive(name: str, block: np.ndarray) -> None:
-    """The native value from the file's, in place on one block of rows."""
-    if name == "scale":
-        block[:] = exp_scales(block)
-    elif name == BASE:
-        block[:, 3] = sigmoid(block[:, 3])
-    elif name == "rotation":
-        block[:] = unit_quats(block)
+def _copy(chunk: np.ndarray, idx: list[int], out: np.ndarray) -> None:
+    """out = chunk[:, idx]: a slice where the columns are consecutive, else a gather."""
+    if idx == list(range(idx[0], idx[0] + len(idx))):
+        out[:] = chunk[:, idx[0]:idx[0] + len(idx)]
+    else:
+        np.take(chunk, idx, axis=1, out=out)
+
+
+def _fill_block(chunk: np.ndarray, outs: dict[str, np.ndarray], cols: dict[str, list[int]], sh_cols: list[int],
+                sh: np.ndarray | None, rows: slice) -> None:
+    """One block of file rows into every attribute array (native values derived from the file's)."""
+    for name in ("position", RAW_OPACITY_SCALE, BASE, RAW_ROTATION, NORMAL):
+        if name in outs:
+            _copy(chunk, cols[name], outs[name][rows])
+    raw = outs[RAW_OPACITY_SCALE][rows]
+    outs["scale"][rows] = exp_scales(raw[:, 1:])
+    outs[BASE][rows, 3] = sigmoid(raw[:, 0])
+    outs["rotation"][rows] = unit_quats(outs[RAW_ROTATION][rows])
+    if sh is not None:  # all rest coefficients at once: [B, 3 * k1] file order -> [k1, B, 3]
+        k1 = sh.shape[0]
+        sh[:, rows] = chunk[:, sh_cols].reshape(len(chunk), 3, k1).transpose(2, 0, 1)
 
 
 def fill_native(pc, table: np.ndarray, names: list[str], k1: int, has_normals: bool) -> None:
@@ -124,21 +137,23 @@ def fill_native(pc, table: np.ndarray, names: list[str], k1: int, has_normals: b
     """
     n = len(table)
     pos = {c: i for i, c in enumerate(names)}
-    specs = _specs(k1, has_normals)
-    outs = [np.empty((n, len(src)), np.float32) for _, _, _, src in specs]
-    cols = [[pos[c] for c in src] for _, _, _, src in specs]
+    specs = [s for s in _specs(k1, has_normals) if not s[0].startswith(SH_PREFIX)]
+    outs = {name: np.empty((n, len(src)), np.float32) for name, _, _, src in specs}
+    cols = {name: [pos[c] for c in src] for name, _, _, src in specs}
+    sh = np.empty((k1, n, 3), np.float32) if k1 else None  # sh[k] is attribute radiance:sh_k, contiguous
+    sh_cols = [pos[f"f_rest_{i}"] for i in range(3 * k1)]
     for i in range(0, n, BLOCK_ROWS):  # one cache-sized block of rows into every attribute at once
-        chunk = table[i:i + BLOCK_ROWS]
-        for (name, _, _, _), out, idx in zip(specs, outs, cols):
-            part = out[i:i + BLOCK_ROWS]
-            np.take(chunk, idx, axis=1, out=part)
-            _derive(name, part)
+        rows = slice(i, min(i + BLOCK_ROWS, n))
+        _fill_block(table[rows], outs, cols, sh_cols, sh, rows)
     attrs = pc.attributes
-    for (name, data_type, key, _), out in zip(specs, outs):
-        if name == NORMAL and not out.any():  # all-zero normals (what trainers write) come back from the layout
+    for name, data_type, key, _ in specs:
+        values = outs.pop(name)
+        if name == NORMAL and not values.any():  # all-zero normals (what trainers write) come back from the layout
             continue
         attr = attrs["position"] if name == "position" else attrs.new(name, data_type, "POINT")
-        attr.data.foreach_set(key, out.reshape(-1))
+        attr.data.foreach_set(key, values.reshape(-1))
+    for k in range(k1):
+        attrs.new(f"{SH_PREFIX}{k}", "FLOAT_VECTOR", "POINT").data.foreach_set("vector", sh[k].reshape(-1))
 
 
 # ----------------------------------------------------------------------------- reading
