@@ -108,18 +108,13 @@ def object_from_ply_table(tbl: PlyTable, name: str = "Splats", collection=None,
     source.display = _display(d[:, 0:3], d[:, 3], d[:, 4:7])
     del d
     core_cols = [n for n in tbl.names if n in core and n not in ("x", "y", "z")]
-
-    def columns():  # transpose 8 columns at a time into one reused buffer
-        scratch = np.empty((8, len(table)), np.float32)
-        for g in range(0, len(core_cols), 8):
-            group = core_cols[g:g + 8]
-            idx = [pos[n] for n in group]
-            for i in range(0, len(table), 4096):
-                scratch[:len(group), i:i + 4096] = gather(table[i:i + 4096], idx).T
-            for j, n in enumerate(group):
-                yield n, scratch[j]
-
-    source.columns = columns()
+    idx = [pos[n] for n in core_cols]
+    contiguous = idx == list(range(idx[0], idx[0] + len(idx)))
+    rows = np.empty((len(idx), len(table)), np.float32)  # one contiguous row per attribute
+    for i in range(0, len(table), 4096):  # cache-sized blocks of file rows, transposed
+        block = table[i:i + 4096]
+        rows[:, i:i + 4096] = (block[:, idx[0]:idx[0] + len(idx)] if contiguous else block[:, idx]).T
+    source.columns = zip(core_cols, rows)
     return _build_object(name, collection, len(table), source, material)
 
 
