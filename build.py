@@ -285,7 +285,7 @@ def prepare_blender_binary(py: Path, blender_executable: str) -> None:
     blender_python = out.stdout.strip().splitlines()[-1]
     say(f"installing the test requirements into Blender's own Python {blender_python}")
     run([blender_python, "-m", "ensurepip", "--upgrade"])
-    wanted = [r for r in REQUIREMENTS if not r.startswith("numpy")]
+    wanted = [r for r in REQUIREMENTS if not r.startswith(("numpy", "ruff", "clang-format"))]
     run([blender_python, "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off", *wanted])
 
 

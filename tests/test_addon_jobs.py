@@ -1,6 +1,7 @@
 """Background jobs: training from the Train operator imports the result; jobs cancel cleanly."""
 from __future__ import annotations
 
+import json
 import sys
 
 import bpy
@@ -31,6 +32,13 @@ def test_train_operator_trains_in_background_and_imports_the_splats(tmp_path):
     count = len(obj.data.points) if obj.type == "POINTCLOUD" else len(obj.data.vertices)
     assert count == len(trained) > 0
     assert "imported" in s.job_message
+    # a second click into the same folder continues the run (the panel's default), or replaces it
+    assert bpy.ops.gs.train(dataset=str(dataset), out_dir=str(out), iterations=20) == {"FINISHED"}
+    assert json.loads((out / "metrics.json").read_text())["iterations"] == 20
+    (out / "notes.txt").write_text("mine")
+    assert bpy.ops.gs.train(dataset=str(dataset), out_dir=str(out), iterations=10, existing="REPLACE") == {"FINISHED"}
+    assert json.loads((out / "metrics.json").read_text())["iterations"] == 10
+    assert (out / "notes.txt").read_text() == "mine" and not (out / ".gs-overwrite").exists()
 
 
 def test_train_operator_refuses_a_missing_dataset(tmp_path):

@@ -15,7 +15,7 @@ import tempfile
 import time
 
 import bpy
-from bpy.props import IntProperty, StringProperty
+from bpy.props import EnumProperty, IntProperty, StringProperty
 
 from . import state, torch_env
 from .jobs import Job, python_child, read_event
@@ -258,6 +258,11 @@ class GS_OT_train(_JobOperator, bpy.types.Operator):
     out_dir: StringProperty(name="Output", description="Output folder (empty: the panel's)", default="",
                             subtype="DIR_PATH")
     iterations: IntProperty(name="Iterations", description="Training iterations (0: the panel's)", default=0, min=0)
+    existing: EnumProperty(name="Existing Output", description="An earlier run in the output folder: "
+                           "continue it or replace it (PANEL: the panel's choice)",
+                           items=[("PANEL", "Panel", "The panel's choice"), ("CONTINUE", "Continue", "Resume it"),
+                                  ("REPLACE", "Replace", "Train anew, swapping the output in when complete")],
+                           default="PANEL")
 
     def start_job(self, context):
         s = settings(context)
@@ -274,6 +279,8 @@ class GS_OT_train(_JobOperator, bpy.types.Operator):
         cmd = [torch_env.training_interpreter(), "-m", torch_env.package_module_name(), "train", dataset,
                "--out", self._out, "--progress-json", "--device", device,
                "--iterations", str(self.iterations or s.iterations)]
+        choice = s.train_existing if self.existing == "PANEL" else self.existing
+        cmd.append("--overwrite" if choice == "REPLACE" else "--resume")
         return Job(self.kind, cmd, env=torch_env.child_env(), cancel_file=cancel)
 
     def on_other_line(self, context, stream, text):

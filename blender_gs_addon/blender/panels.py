@@ -60,6 +60,7 @@ class VIEW3D_PT_gs_train(_GaussiansPanel, bpy.types.Panel):
         col.prop(s, "dataset_dir")
         col.prop(s, "train_dir")
         col.prop(s, "iterations")
+        col.prop(s, "train_existing")
         if not _job_box(col, context, "train"):
             col.operator("gs.train", icon="PLAY")
 

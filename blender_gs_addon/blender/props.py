@@ -25,6 +25,12 @@ class GS_PG_settings(bpy.types.PropertyGroup):
     train_dir: StringProperty(name="Output", description="Folder for the trained splats and checkpoints",
                               default="//splats", subtype="DIR_PATH")
     iterations: IntProperty(name="Iterations", description="Training iterations", default=7000, min=1)
+    train_existing: EnumProperty(
+        name="Existing Output", description="What Train does when the output folder holds an earlier run",
+        items=[("CONTINUE", "Continue", "Continue the earlier run from its newest checkpoint"),
+               ("REPLACE", "Replace", "Train anew; the earlier run stays until the new one is complete, "
+                                      "and files the trainer did not write are kept")],
+        default="CONTINUE")
     opacity_threshold: FloatProperty(name="Opacity Threshold",
                                      description="Only splats at least this opaque are shown as ellipsoids",
                                      default=0.5, min=0.0, max=1.0)
