@@ -3,30 +3,31 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import re
 import sys
 
 import pytest
 
-# Blender's own Python has no torch: test modules that import it at the top belong to the
-# training interpreter's run, and are left out of collection where torch is missing.
+# Blender's own Python has no torch: test modules that cannot be imported without it belong to
+# the training interpreter's run, and are reported as skipped where torch is missing.
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
-_TORCH_AT_TOP = re.compile(r"^(import torch|from torch[ .])", re.M)
 _LEFT_OUT: list[str] = []
 
 
-def pytest_ignore_collect(collection_path, config):
-    if HAVE_TORCH or collection_path.suffix != ".py" or not collection_path.name.startswith("test_"):
-        return None
-    if _TORCH_AT_TOP.search(collection_path.read_text(encoding="utf-8")):
-        _LEFT_OUT.append(collection_path.name)
-        return True
-    return None
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector):
+    report = yield
+    if (not HAVE_TORCH and report.failed and isinstance(collector, pytest.Module)
+            and "No module named 'torch'" in str(report.longrepr)):
+        _LEFT_OUT.append(collector.path.name)
+        report.outcome = "skipped"
+        report.longrepr = (str(collector.path), 0, "Skipped: imports torch, which this Python lacks "
+                                                   "(the training interpreter's run has it)")
+    return report
 
 
 def pytest_report_collectionfinish(config, start_path, items):
     if _LEFT_OUT:
-        return f"left out without torch in this Python (the training interpreter runs them): {', '.join(_LEFT_OUT)}"
+        return f"skipped without torch in this Python (the training interpreter runs them): {', '.join(_LEFT_OUT)}"
 
 
 @pytest.fixture
