@@ -274,3 +274,32 @@ def test_cycles_native_splats_agree_with_render_splats(tmp_path, training_python
     ours = px.reshape(64, 64, 4)[::-1, :, :3]
     assert ours.mean() > 0.2
     assert psnr(cycles, ours) >= 25.0
+
+
+@needs_native
+def test_render_splats_draws_blenders_own_splat_object(tmp_path, training_python, monkeypatch):
+    monkeypatch.setenv("GS_TRAINING_PYTHON", training_python)
+    data = random_splats(300, 2, normals=False, seed=8)
+    data.means[:] *= 0.4
+    write_ply(tmp_path / "in.ply", data)
+    obj = blender_import(tmp_path / "in.ply")
+    scene = bpy.context.scene
+    scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage = 48, 40, 100
+    cam = bpy.data.objects.new("Cam", bpy.data.cameras.new("Cam"))
+    scene.collection.objects.link(cam)
+    cam.location, cam.rotation_euler = (0.0, 0.0, 4.0), (0.0, 0.0, 0.0)  # looks down -Z
+    scene.camera = cam
+    bpy.context.view_layer.objects.active = obj
+    assert bpy.ops.gs.render_splats() == {"FINISHED"}
+    px = np.empty(48 * 40 * 4, np.float32)
+    bpy.data.images["Splats Render"].pixels.foreach_get(px)
+    got = px.reshape(40, 48, 4)[::-1]
+    # the file's own splats from the same camera: OpenCV axes x = X, y = -Y, z = -Z, 4 units away
+    viewmat = np.diag([1.0, -1.0, -1.0, 1.0])
+    viewmat[2, 3] = 4.0
+    f = 50.0 / 36.0 * 48
+    K = np.array([[f, 0, 24], [0, f, 20], [0, 0, 1]])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    want = render_in_child(training_python, env, data, viewmat, K, 48, 40, device="cpu").clip(0, 1)
+    assert want[..., 3].mean() > 0.05
+    np.testing.assert_allclose(got, want, atol=1.0 / 255 + 1e-4)  # 8 bits per channel in the image
