@@ -30,7 +30,9 @@ class RayTasks:
             if options.ray_address:
                 ray.init(address=options.ray_address, **kw)
             else:
-                ray.init(num_cpus=(options.workers or os.cpu_count() or 1) * options.cpus_per_task, **kw)
+                # "local": a new cluster of our own, even where another one runs on this machine
+                ray.init(address="local", num_cpus=(options.workers or os.cpu_count() or 1) * options.cpus_per_task,
+                         **kw)
         have = ray.cluster_resources()
         _check_feasible(have, options)
         self.capacity = options.workers or max(1, int(have.get("CPU", 1) // options.cpus_per_task))
