@@ -40,7 +40,9 @@ def _extra_attribute_name(name: str, index: int, reserved) -> str:
 
 
 def _set_float(attrs, name: str, values: np.ndarray) -> None:
-    attr = attrs.new(name, "FLOAT", "POINT")
+    attr = attrs.get(name)
+    if attr is None or attr.data_type != "FLOAT" or attr.domain != "POINT":  # a converted cloud has a radius
+        attr = attrs.new(name, "FLOAT", "POINT")
     attr.data.foreach_set("value", np.ascontiguousarray(values, np.float32))
 
 
@@ -132,15 +134,28 @@ class _Source:
     display: tuple | None = None  # discs: (colour [N, 4], alpha [N], radius [N])
 
 
-def _new_geometry(name: str, n: int):
-    """An ID with ``n`` points to fill: a point cloud where it can be sized here, else a mesh."""
+def _new_geometry(name: str, n: int, collection):
+    """(ID with ``n`` points to fill, its object or None): a point cloud sized here where Blender can,
+    else one converted from a mesh of bare points (no attributes yet: the conversion copies
+    nothing), else (Blender 4.2) the mesh itself."""
     if native.can_resize_pointclouds():
         pc = bpy.data.pointclouds.new(name)
         pc.resize(n)
-        return pc
+        return pc, None
     mesh = bpy.data.meshes.new(name)
     mesh.vertices.add(n)
-    return mesh
+    if not can_make_pointclouds():
+        return mesh, None
+    obj = bpy.data.objects.new(name, mesh)
+    (collection or bpy.context.scene.collection).objects.link(obj)
+    try:
+        _convert_to_pointcloud(obj)
+    except BaseException:
+        bpy.data.objects.remove(obj)
+        bpy.data.meshes.remove(mesh)
+        raise
+    bpy.data.meshes.remove(mesh)
+    return obj.data, obj
 
 
 def _fill_discs(attrs, source: _Source) -> None:
@@ -170,8 +185,7 @@ def _fill_extras(attrs, extras, reserved) -> dict[str, str]:
 def _build_object(name, collection, n: int, source: _Source, material: bool, native_table=None):
     """A point-cloud object of ``n`` splats: native splats from ``native_table`` ([N, P] float32 rows, their
     property names) when given, else discs from ``source``'s columns (see object_from_splats)."""
-    geom = _new_geometry(name, n)
-    obj = None
+    geom, obj = _new_geometry(name, n, collection)
     try:
         if native_table is not None:
             native.fill_native(geom, *native_table, source.k1, source.has_normals)
@@ -179,10 +193,13 @@ def _build_object(name, collection, n: int, source: _Source, material: bool, nat
         else:
             _fill_discs(geom.attributes, source)
             extra_attrs = _fill_extras(geom.attributes, source.extras, lambda a: a in RESERVED)
-        obj = bpy.data.objects.new(name, geom)
-        (collection or bpy.context.scene.collection).objects.link(obj)
-        if geom.id_type == "MESH":
-            _mesh_to_points(obj)
+        if obj is None:
+            obj = bpy.data.objects.new(name, geom)
+            (collection or bpy.context.scene.collection).objects.link(obj)
+        if geom.id_type == "MESH":  # Blender 4.2: a modifier draws the mesh's points
+            from .viewing import add_mesh_points_modifier
+
+            add_mesh_points_modifier(obj)
         geom = None
         if native_table is not None:
             obj.data.type = native.NATIVE_TYPE
@@ -203,18 +220,6 @@ def _build_object(name, collection, n: int, source: _Source, material: bool, nat
     except BaseException:
         _remove_partial(obj, geom)
         raise
-
-
-def _mesh_to_points(obj) -> None:
-    """A splat mesh becomes a point cloud where Blender converts meshes; on 4.2 a modifier draws its points."""
-    mesh = obj.data
-    if can_make_pointclouds():
-        _convert_to_pointcloud(obj)
-        bpy.data.meshes.remove(mesh)
-    else:
-        from .viewing import add_mesh_points_modifier
-
-        add_mesh_points_modifier(obj)
 
 
 def _remove_partial(obj, geom) -> None:
