@@ -58,6 +58,8 @@ TRAINING_REQUIREMENTS = [
     "ninja==1.13.2",  # fast, cached C++ builds of cuda_ext
     "ruff==0.17.6",  # python build.py lint: Python (configured in pyproject.toml)
     "clang-format==23.1.5",  # python build.py lint: C++/CUDA (configured in .clang-format)
+    "ray==2.60.0",  # batch --backend ray (optional for users; its tests start a local cluster)
+    "submitit==1.5.4",  # batch --backend slurm (optional for users)
 ]
 REQUIREMENTS = TRAINING_REQUIREMENTS + BLENDER_REQUIREMENTS
 
@@ -159,6 +161,17 @@ def npm_tools() -> bool:
     run([npm, "install", "--prefix", NPM_PREFIX, "--no-audit", "--no-fund", "--save-exact", *NPM_TOOLS])
     stamp.write_text(json.dumps(NPM_TOOLS))
     say(f"installed {', '.join(NPM_TOOLS)} into {NPM_PREFIX.relative_to(ROOT)}")
+    return True
+
+
+def slurm_tools() -> bool:
+    """apt-get install slurm-wlm and munge where missing (Linux, root): the batch tests start a real Slurm."""
+    if shutil.which("slurmctld") and shutil.which("slurmd") and shutil.which("munged"):
+        return True
+    if not sys.platform.startswith("linux") or os.geteuid() != 0 or not shutil.which("apt-get"):
+        say("Slurm is not installed and cannot be here (needs root and apt-get): the Slurm tests will skip")
+        return False
+    run(["bash", ROOT / ".ci" / "slurm.sh", "install"])
     return True
 
 
@@ -324,6 +337,7 @@ def test(blender: str | None, extra: list[str], blender_executable: str | None) 
     if os.environ.get("GS_LINT") == "1":
         lint()
     build()
+    slurm_tools()
     failures = []
     for version, marker in test_plan(blender):
         say(f"=== tests on Blender {version} ({'Blender-facing subset' if marker else 'full suite'}) ===")
@@ -417,6 +431,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.cmd == "setup":
             setup(args.blender or DEFAULT_BLENDER)
+            slurm_tools()
         elif args.cmd == "build":
             build()
         elif args.cmd == "package":
