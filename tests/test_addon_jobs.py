@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
+from pathlib import Path
 
 import bpy
 import pytest
@@ -12,14 +15,17 @@ from blender_gs_addon.blender.jobs import Job
 from blender_gs_addon.splats import read_ply
 
 pytestmark = [pytest.mark.blender, pytest.mark.usefixtures("registered_addon")]
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_train_operator_trains_in_background_and_imports_the_splats(tmp_path):
-    pytest.importorskip("torch", reason="training needs torch")
-    from blender_gs_addon.trainer.synthetic import make_scene, write_transforms_dataset
-
+def test_train_operator_trains_in_background_and_imports_the_splats(tmp_path, training_python, monkeypatch):
+    # the trainer runs in the training interpreter, as from a Blender whose Python has no torch
+    monkeypatch.setenv("GS_TRAINING_PYTHON", training_python)
     dataset, out = tmp_path / "dataset", tmp_path / "out"
-    write_transforms_dataset(make_scene(n_gaussians=60, n_views=6, size=32), str(dataset), n_points=200)
+    code = ("import sys\nfrom blender_gs_addon.trainer.synthetic import make_scene, write_transforms_dataset\n"
+            "write_transforms_dataset(make_scene(n_gaussians=60, n_views=6, size=32), sys.argv[1], n_points=200)\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    subprocess.run([training_python, "-c", code, str(dataset)], env=env, check=True, timeout=300)
     before = {o.name for o in bpy.data.objects}
     result = bpy.ops.gs.train(dataset=str(dataset), out_dir=str(out), iterations=20)
     assert result == {"FINISHED"}
