@@ -243,7 +243,8 @@ def validate_manifest(m: dict) -> list[str]:
             if not isinstance(reason, str) or not reason.strip():
                 problems.append(f"permission '{name}' needs a reason")
             elif len(reason) > 64 or reason.rstrip()[-1] in ".!?,;:":
-                problems.append(f"permission '{name}': reason must be at most 64 characters without trailing punctuation")
+                problems.append(f"permission '{name}': reason must be at most 64 characters "
+                                    "without trailing punctuation")
     for whl in m.get("wheels", []):
         if not str(whl).startswith("./") or not str(whl).endswith(".whl"):
             problems.append(f"wheel path {whl!r} must be relative ('./...') and end in .whl")

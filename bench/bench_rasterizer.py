@@ -31,7 +31,6 @@ from __future__ import annotations
 import gc
 import math
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -43,10 +42,11 @@ import torch
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from blender_gs_addon.cuda_ext import rasterize  # noqa: E402
-from blender_gs_addon.cuda_ext import _torch_impl  # noqa: E402
-from bench.peer_rasterizer import (PEER_ENV, compare_gradients, compare_images, load_peer,  # noqa: E402
-                                   make_peer_rasterize)
+from bench.peer_rasterizer import PEER_ENV, compare_gradients, compare_images, load_peer, make_peer_rasterize  # noqa: E402
+from blender_gs_addon.cuda_ext import (
+    _torch_impl,  # noqa: E402
+    rasterize,  # noqa: E402
+)
 
 SH_DEGREE = 3
 DIFF_INPUTS = ("means", "quats", "scales", "opacities", "colors")
@@ -295,7 +295,8 @@ def compare_section(cases, device: str, peer_name: Optional[str], repeats: int =
             for layout in peers:
                 worst = max(cc[layout][f"mean_abs_diff_{k}"] for k in ("rgb", "alpha"))
                 if worst > CROSS_CHECK_MEAN_TOLERANCE:
-                    sec["errors"].append(f"cross-check: peer layout {layout} differs from ours by a mean of {worst:.3g} "
+                    sec["errors"].append(
+                        f"cross-check: peer layout {layout} differs from ours by a mean of {worst:.3g} "
                                          f"(rgb or alpha, > {CROSS_CHECK_MEAN_TOLERANCE}): conventions differ")
         except Exception as exc:
             traceback.print_exc()

@@ -8,12 +8,12 @@ Quick mode: a few dozen iterations on a small synthetic scene.
 from __future__ import annotations
 
 import os
+
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see blender_gs_addon/trainer/__init__.py
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -26,7 +26,6 @@ import importlib
 import inspect
 from typing import Callable, Optional
 
-import torch
 from torch import Tensor
 
 NEAR_PLANE = 0.2     # our cull depth

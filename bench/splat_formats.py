@@ -65,6 +65,7 @@ def _viewmats() -> list[np.ndarray]:
 
 def render_all(data) -> list[np.ndarray]:
     import torch
+
     from blender_gs_addon.cuda_ext import rasterize
 
     w, h = SIZE

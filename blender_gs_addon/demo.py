@@ -46,7 +46,8 @@ def _package_cmd(python: str | None = None) -> list[str]:
 
 
 def training_python() -> str:
-    """The interpreter with torch that trains: $GS_TRAINING_PYTHON (as a Blender without torch is set up), else this one."""
+    """The interpreter with torch that trains: $GS_TRAINING_PYTHON (as a Blender without torch is set
+    up), else this one."""
     return os.environ.get("GS_TRAINING_PYTHON", "").strip() or sys.executable
 
 

@@ -115,7 +115,8 @@ def compile_cuda_objects(out_dir, archs=("80", "90")) -> list[str]:
     for a in archs:
         gencode += ["-gencode", f"arch=compute_{a},code=sm_{a}"]
     # Every .cu file may include any header: an object is current when it is newer than all sources.
-    newest_source = max(p.stat().st_mtime for p in list(_sources("*.cu")) + list(CSRC.rglob("*.h")) + list(CSRC.rglob("*.cuh")))
+    sources = list(_sources("*.cu")) + list(CSRC.rglob("*.h")) + list(CSRC.rglob("*.cuh"))
+    newest_source = max(p.stat().st_mtime for p in sources)
     objs = []
     for cu in _sources("*.cu"):
         obj = out / (cu.stem + ".o")

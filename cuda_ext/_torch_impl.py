@@ -8,7 +8,6 @@ differences); gradients come from torch autograd.
 """
 from __future__ import annotations
 
-import math
 from typing import Optional
 
 import torch

@@ -21,8 +21,8 @@ from ..common.atomic import atomic_path
 from ..common.cli_args import count
 from ..common.disk import describe_write_error, is_disk_full
 from ..common.folder_lock import FolderLock, FolderLockedError
-from ..common.staged_output import finish_commit, product_files, stage_dir
 from ..common.staged_output import commit as commit_staged
+from ..common.staged_output import finish_commit, product_files, stage_dir
 from .render.layout import is_scene_output_file
 
 PRESET_NAMES = ("tiny", "default", "large")
@@ -242,7 +242,7 @@ def _generate_all(args, ranges: list[range], out_root: str) -> int:
         out_dir = out_root if single else os.path.join(out_root, f"seed_{seed:04d}")
         try:
             generate_seed(args, seed, out_dir,
-                          bar_factory=lambda: tqdm(unit="frame", desc=f"render seed {seed}", dynamic_ncols=True))
+                          bar_factory=lambda s=seed: tqdm(unit="frame", desc=f"render seed {s}", dynamic_ncols=True))
             done += 1
         except KeyboardInterrupt:
             print(f"generate: interrupted at seed {seed}; finished scenes and frames were kept "

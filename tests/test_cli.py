@@ -5,8 +5,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from blender_gs_addon import cli
-
 ROOT = Path(__file__).resolve().parents[1]
 SUBCOMMANDS = ["generate", "render", "train", "import", "export", "demo"]
 

@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_splats_io import random_splats
 
 from blender_gs_addon.splats import write_ply
-from test_splats_io import random_splats
 
 pytestmark = pytest.mark.blender
 

@@ -5,7 +5,6 @@ Each case must leave either the complete old output or a resumable new one, neve
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys

@@ -34,7 +34,8 @@ def _filtered_png(img: np.ndarray, kind: int) -> bytes:
             b = prev[x]
             cc = prev[x - c] if x >= c else 0
             p = a + b - cc
-            paeth = a if abs(p - a) <= abs(p - b) and abs(p - a) <= abs(p - cc) else (b if abs(p - b) <= abs(p - cc) else cc)
+            pb_or_c = b if abs(p - b) <= abs(p - cc) else cc
+            paeth = a if abs(p - a) <= abs(p - b) and abs(p - a) <= abs(p - cc) else pb_or_c
             pred = [0, a, b, (a + b) // 2, paeth][kind]
             line.append((rows[y, x] - pred) % 256)
         out.append(bytes([kind] + line))

@@ -287,7 +287,8 @@ def test_colmap_model_projects_like_blender(dataset):
     cam_line = open(os.path.join(out, "cameras/colmap/cameras.txt")).read().splitlines()[-1].split()
     assert cam_line[1] == "PINHOLE" and (int(cam_line[2]), int(cam_line[3])) == RES
     fx, fy, cx, cy = map(float, cam_line[4:8])
-    lines = [ln for ln in open(os.path.join(out, "cameras/colmap/images.txt")).read().splitlines() if ln and ln[0] != "#"]
+    with open(os.path.join(out, "cameras/colmap/images.txt")) as fh:
+        lines = [ln for ln in fh.read().splitlines() if ln and ln[0] != "#"]
     assert len(lines) == FRAMES
     p = np.array([0.3, 0.7, 0.4])
     for line, entry in zip(lines, tr["frames"]):

@@ -112,7 +112,7 @@ def test_file_holds_what_the_extension_defines(tmp_path):
     ext = prim["extensions"]["KHR_gaussian_splatting"]
     assert ext["kernel"] == "ellipse" and ext["colorSpace"] == "srgb_rec709_display"
     want = {"POSITION", "COLOR_0", PREFIX + "ROTATION", PREFIX + "SCALE", PREFIX + "OPACITY"}
-    want |= {sh_attribute(l, n) for l in range(4) for n in range(2 * l + 1)}
+    want |= {sh_attribute(band, n) for band in range(4) for n in range(2 * band + 1)}
     assert set(prim["attributes"]) == want
     gl = bake_transform(data, BLENDER_TO_GLTF)  # the same splats in glTF's axes
     pos = raw_attribute(doc, blob, "POSITION")

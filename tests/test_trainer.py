@@ -5,14 +5,14 @@ import json
 import math
 import os
 
-import blender_gs_addon.trainer  # noqa: F401  (first: sets the OpenMP wait policy before torch loads)
 import numpy as np
 import pytest
 import torch
 
+import blender_gs_addon.trainer  # noqa: F401  (first: sets the OpenMP wait policy before torch loads)
 from blender_gs_addon.blender.jobs import read_event
 from blender_gs_addon.splats import read_ply
-from blender_gs_addon.trainer.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint
+from blender_gs_addon.trainer.checkpoint import latest_checkpoint, load_checkpoint
 from blender_gs_addon.trainer.datasets import load_dataset
 from blender_gs_addon.trainer.model import GaussianModel
 from blender_gs_addon.trainer.synthetic import make_scene, write_transforms_dataset

@@ -14,10 +14,10 @@ import shutil
 import subprocess
 import sys
 
-import blender_gs_addon.trainer  # noqa: F401  (first: sets the OpenMP wait policy before torch loads)
 import numpy as np
 import pytest
 
+import blender_gs_addon.trainer  # noqa: F401  (first: sets the OpenMP wait policy before torch loads)
 from blender_gs_addon.cli import build_parser, main
 from blender_gs_addon.common.rotations import matrix_to_quat
 from blender_gs_addon.procgen.render.png import write_png

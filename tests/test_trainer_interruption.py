@@ -16,9 +16,9 @@ import sys
 import time
 from pathlib import Path
 
-import blender_gs_addon.trainer  # noqa: F401  (first: sets the OpenMP wait policy before torch loads)
 import pytest
 
+import blender_gs_addon.trainer  # noqa: F401  (first: sets the OpenMP wait policy before torch loads)
 from blender_gs_addon.trainer.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint
 from blender_gs_addon.trainer.synthetic import make_scene, write_transforms_dataset
 

@@ -5,11 +5,11 @@ import json
 import math
 import os
 
-import blender_gs_addon.trainer  # noqa: F401  (first: sets the OpenMP wait policy before torch loads)
 import numpy as np
 import pytest
 import torch
 
+import blender_gs_addon.trainer  # noqa: F401  (first: sets the OpenMP wait policy before torch loads)
 from blender_gs_addon.trainer.datasets import DatasetError, load_dataset
 from blender_gs_addon.trainer.densify import DensifyConfig, DensifyStats, densify_and_prune, reset_opacity
 from blender_gs_addon.trainer.losses import ssim
@@ -17,7 +17,6 @@ from blender_gs_addon.trainer.metrics import psnr
 from blender_gs_addon.trainer.model import GaussianModel, inverse_sigmoid, knn_mean_distance
 from blender_gs_addon.trainer.optim import Adam
 from blender_gs_addon.trainer.synthetic import make_scene, write_transforms_dataset
-
 
 # ----------------------------------------------------------------------------- densification
 
@@ -228,7 +227,8 @@ def test_all_formats_give_the_same_cameras(small_scene, tmp_path):
             assert pc[2] > 0
             if ds is pair:  # RGBA on the chosen background: alpha came through
                 assert cam.alpha is not None and cam.alpha.shape == (24, 24, 1)
-                np.testing.assert_array_equal(cam.image[cam.alpha[..., 0] == 255], s.images[i][cam.alpha[..., 0] == 255])
+                opaque = cam.alpha[..., 0] == 255
+                np.testing.assert_array_equal(cam.image[opaque], s.images[i][opaque])
             else:
                 np.testing.assert_array_equal(cam.image, s.images[i])
     # points: COLMAP's points3D.txt gives the ground-truth means; the pair has none -> random in the frustums

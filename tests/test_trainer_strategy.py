@@ -7,10 +7,10 @@ import sys
 import time
 from pathlib import Path
 
-import blender_gs_addon.trainer  # noqa: F401  (first: sets the OpenMP wait policy before torch loads)
 import pytest
 import torch
 
+import blender_gs_addon.trainer  # noqa: F401  (first: sets the OpenMP wait policy before torch loads)
 from blender_gs_addon.trainer.checkpoint import latest_checkpoint, load_checkpoint
 from blender_gs_addon.trainer.datasets import load_dataset
 from blender_gs_addon.trainer.densify import DensifyConfig

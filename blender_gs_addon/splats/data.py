@@ -123,7 +123,8 @@ class SplatData:
         if r.dtype != np.float32:
             raise SplatFormatError(None, f"sh_rest must be float32, got {r.dtype}")
         if self.normals is not None and (self.normals.shape != (n, 3) or self.normals.dtype != np.float32):
-            raise SplatFormatError(None, f"normals must be float32 [N, 3], got {self.normals.dtype} {self.normals.shape}")
+            raise SplatFormatError(
+                None, f"normals must be float32 [N, 3], got {self.normals.dtype} {self.normals.shape}")
         for name, arr in self.extra.items():
             if arr.shape != (n,):
                 raise SplatFormatError(None, f"extra property {name!r} must have shape ({n},), got {arr.shape}")
@@ -190,16 +191,16 @@ class SplatData:
         n = len(cols["x"])
         fields = {}
         core = set()
-        for field, props in field_columns(k1, has_normals).items():
+        for name, props in field_columns(k1, has_normals).items():
             core.update(props)
             block = np.empty((n, len(props)), np.float32)
             for i, p in enumerate(props):
                 block[:, i] = cols[p]
-            if field == "sh_rest":
+            if name == "sh_rest":
                 block = np.ascontiguousarray(block.reshape(n, 3, k1).transpose(0, 2, 1))
-            elif field == "opacity_logit":
+            elif name == "opacity_logit":
                 block = block.reshape(n)
-            fields[field] = block
+            fields[name] = block
         extra = {k: np.ascontiguousarray(v) for k, v in cols.items() if k not in core}
         return cls(**fields, extra=extra, layout=layout, comments=list(comments or []))
 
@@ -233,7 +234,8 @@ def check_property_names(names: list[str], path=None) -> tuple[int, bool]:
         raise SplatFormatError(path, "not a Gaussian splat file: missing properties " + ", ".join(missing))
     rest = [k for k in names if k.startswith("f_rest_")]
     n_rest = len(rest)
-    if set(rest) != {f"f_rest_{i}" for i in range(n_rest)} or n_rest % 3 or sh_degree_from_rest_count(n_rest // 3) is None:
+    names_ok = set(rest) == {f"f_rest_{i}" for i in range(n_rest)}
+    if not names_ok or n_rest % 3 or sh_degree_from_rest_count(n_rest // 3) is None:
         raise SplatFormatError(
             path, f"{n_rest} f_rest properties do not form SH bands: expected f_rest_0..f_rest_(3*((D+1)^2-1)-1) "
                   "for a degree D of 0..3")

@@ -202,15 +202,15 @@ def _read_primitive(doc: GltfDocument, prim: dict, where: str) -> SplatData:
 def _read_sh(doc: GltfDocument, attrs: dict, where: str, get) -> tuple[np.ndarray, np.ndarray]:
     """(sh_dc [N, 3], sh_rest [N, K-1, 3]); COLOR_0 stands in for a missing degree 0."""
     degree = 0
-    for l in range(1, 4):
-        have = [sh_attribute(l, n) in attrs for n in range(2 * l + 1)]
+    for band in range(1, 4):
+        have = [sh_attribute(band, n) in attrs for n in range(2 * band + 1)]
         if any(have) and not all(have):
-            missing = [sh_attribute(l, n) for n in range(2 * l + 1) if not have[n]]
-            raise doc.fail(f"{where}: SH degree {l} is partly defined; missing {', '.join(missing)}")
+            missing = [sh_attribute(band, n) for n in range(2 * band + 1) if not have[n]]
+            raise doc.fail(f"{where}: SH degree {band} is partly defined; missing {', '.join(missing)}")
         if all(have):
-            if degree != l - 1:
-                raise doc.fail(f"{where}: SH degree {l} is present but degree {l - 1} is not")
-            degree = l
+            if degree != band - 1:
+                raise doc.fail(f"{where}: SH degree {band} is present but degree {band - 1} is not")
+            degree = band
     if sh_attribute(0, 0) in attrs:
         sh_dc = np.array(get(sh_attribute(0, 0), 3), np.float32)
     elif "COLOR_0" in attrs:
@@ -220,7 +220,7 @@ def _read_sh(doc: GltfDocument, attrs: dict, where: str, get) -> tuple[np.ndarra
         sh_dc = ((colour[:, :3] - np.float32(0.5)) / np.float32(SH_C0)).astype(np.float32)
     else:
         raise doc.fail(f"{where} has neither {sh_attribute(0, 0)} nor COLOR_0: no colour")
-    rest = [get(sh_attribute(l, n), 3) for l in range(1, degree + 1) for n in range(2 * l + 1)]
+    rest = [get(sh_attribute(band, n), 3) for band in range(1, degree + 1) for n in range(2 * band + 1)]
     sh_rest = np.stack(rest, axis=1) if rest else np.zeros((sh_dc.shape[0], 0, 3), np.float32)
     return sh_dc, np.ascontiguousarray(sh_rest, dtype=np.float32)
 

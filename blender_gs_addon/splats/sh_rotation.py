@@ -57,8 +57,8 @@ def band_rotation_matrices(rotation: np.ndarray, degree: int) -> list[np.ndarray
     Y = sh_basis(degree, _DIRS)
     Yr = sh_basis(degree, _DIRS @ R)  # rows are (R^T d)^T = d^T R
     mats = []
-    for l in range(1, degree + 1):
-        sl = slice(l * l, (l + 1) * (l + 1))
+    for band in range(1, degree + 1):
+        sl = slice(band * band, (band + 1) * (band + 1))
         m, *_ = np.linalg.lstsq(Y[:, sl], Yr[:, sl], rcond=None)
         mats.append(m)
     return mats
@@ -69,8 +69,8 @@ def rotate_sh_rest(sh_rest: np.ndarray, rotation: np.ndarray) -> np.ndarray:
     k1 = sh_rest.shape[1]
     degree = int(round(np.sqrt(k1 + 1))) - 1
     block = np.zeros((k1, k1))  # the band matrices on the diagonal: one matrix product for all bands
-    for l, m in enumerate(band_rotation_matrices(rotation, degree), start=1):
-        sl = slice(l * l - 1, (l + 1) * (l + 1) - 1)  # sh_rest drops band 0
+    for band, m in enumerate(band_rotation_matrices(rotation, degree), start=1):
+        sl = slice(band * band - 1, (band + 1) * (band + 1) - 1)  # sh_rest drops band 0
         block[sl, sl] = m
     # in the data's own precision: float32 at most 7 terms per coefficient, 3x faster than through float64
     return np.matmul(block.astype(sh_rest.dtype), sh_rest)

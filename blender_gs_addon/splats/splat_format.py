@@ -32,7 +32,8 @@ def read_splat(path: str | os.PathLike) -> SplatData:
         if head[:2] == b"\x1f\x8b":
             raise SplatFormatError(path, "this is a gzip-compressed file (an .spz?), not a .splat file")
         if size % SPLAT_DTYPE.itemsize:
-            raise SplatFormatError(path, f"file size {size} is not a multiple of 32 bytes (truncated or not a .splat file)")
+            raise SplatFormatError(
+                path, f"file size {size} is not a multiple of 32 bytes (truncated or not a .splat file)")
         arr = np.fromfile(path, dtype=SPLAT_DTYPE)
     except OSError as exc:
         raise SplatFormatError(path, f"cannot read file: {exc.strerror or exc}") from None

@@ -12,7 +12,6 @@ from ..common.folder_lock import FolderLockedError
 from ..jobs_protocol import ENV, Reporter, requested
 from ..splats import io as splat_io
 
-
 # after a stop request (Ctrl-C, SIGTERM) the run saves a checkpoint and its results; past this it just exits
 STOP_GRACE_S = 30.0
 

@@ -20,8 +20,19 @@ from ..common.axes import w2c_opencv
 from ..common.rotations import quat_to_matrix
 from ..procgen.render.png import read_png
 from . import colmap_text
-from .dataset_checks import (DatasetError, camera_to_world, downscale_fits, fail, image_array, load_json_object,
-                             load_npy, number, path_of, text, whole)
+from .dataset_checks import (
+    DatasetError,
+    camera_to_world,
+    downscale_fits,
+    fail,
+    image_array,
+    load_json_object,
+    load_npy,
+    number,
+    path_of,
+    text,
+    whole,
+)
 from .pointcloud import read_points_ply
 
 __all__ = ["Camera", "Dataset", "DatasetError", "load_dataset"]

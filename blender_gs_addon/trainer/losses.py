@@ -1,8 +1,6 @@
 """Photometric loss 0.8 L1 + 0.2 (1 - SSIM), SSIM with an 11x11 Gaussian window (sigma 1.5)."""
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 

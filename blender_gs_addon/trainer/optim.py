@@ -78,4 +78,5 @@ class Adam:
         self.eps = sd["eps"]
         for k, v in sd["state"].items():
             dev = self.params[k].device
-            self.state[k] = {"step": int(v["step"]), "exp_avg": v["exp_avg"].to(dev), "exp_avg_sq": v["exp_avg_sq"].to(dev)}
+            self.state[k] = {"step": int(v["step"]), "exp_avg": v["exp_avg"].to(dev),
+                             "exp_avg_sq": v["exp_avg_sq"].to(dev)}

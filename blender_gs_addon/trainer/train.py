@@ -23,8 +23,14 @@ import torch
 
 from ..common.atomic import write_text
 from ..jobs_protocol import Reporter
-from .checkpoint import (checkpoint_iteration, latest_checkpoint, list_checkpoints, load_checkpoint,
-                         save_checkpoint, write_error)
+from .checkpoint import (
+    checkpoint_iteration,
+    latest_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    save_checkpoint,
+    write_error,
+)
 from .datasets import Camera, Dataset, load_dataset
 from .densify import DensifyConfig
 from .fingerprint import dataset_fingerprint, resume_problem, settings_fingerprint
@@ -456,7 +462,6 @@ class Trainer:
             _write_json(path, metrics)
         if self.history["iteration"]:
             from ..procgen.render.png import write_png
-
             from .plots import curve_image
 
             with _writing(os.path.join(cfg.out, "curves.png")) as path:

@@ -117,7 +117,8 @@ def _render_locked(args: argparse.Namespace, blend: str, report: Reporter) -> in
     except (FileExistsError, ValueError, RuntimeError, OSError) as exc:
         close()
         out = os.path.abspath(args.out)
-        disk_full = isinstance(exc, (OSError, RuntimeError)) and is_disk_full(exc, getattr(exc, "filename", None) or out)
+        where = getattr(exc, "filename", None) or out
+        disk_full = isinstance(exc, (OSError, RuntimeError)) and is_disk_full(exc, where)
         return _fail(report, describe_write_error(exc, out) if disk_full else str(exc), 1)
     except KeyboardInterrupt:
         close()

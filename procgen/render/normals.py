@@ -6,7 +6,8 @@ import numpy as np
 from .cameras import c2w_opencv
 
 
-def world_to_camera_normals(normal_world: np.ndarray, c2w_gl: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+def world_to_camera_normals(normal_world: np.ndarray, c2w_gl: np.ndarray,
+                            valid: np.ndarray | None = None) -> np.ndarray:
     """Unit normals [H, W, 3] float32 in OpenCV camera axes; zero where ``valid`` [H, W] is False."""
     rot_w2c = c2w_opencv(c2w_gl)[:3, :3].T  # rotation only: normals do not translate
     n = np.asarray(normal_world, dtype=np.float64) @ rot_w2c.T

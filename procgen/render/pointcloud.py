@@ -64,7 +64,8 @@ def choose_voxel(points: np.ndarray, max_points: int) -> float:
         voxel *= 1.5
 
 
-def write_ply(path: str | os.PathLike, points: np.ndarray, colors: np.ndarray, normals: np.ndarray | None = None) -> None:
+def write_ply(path: str | os.PathLike, points: np.ndarray, colors: np.ndarray,
+              normals: np.ndarray | None = None) -> None:
     """Binary little-endian PLY of points [N, 3], colours [N, 3] uint8, normals [N, 3] (zero when None); atomic."""
     if normals is None:
         normals = np.zeros((len(points), 3), np.float32)
