@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 import time
@@ -36,6 +37,29 @@ def _check_out_folder(out: str) -> str | None:
     if os.path.isdir(out):
         return "is a folder"
     return None
+
+
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+SEEKABLE_FOOTER = b"\xb1\xea\x92\x8f"  # ends a zstd-compressed .blend (its seek table)
+
+
+def check_blend_complete(path: str) -> None:
+    """Raise OSError when a just-saved .blend is cut short: Blender 5.2 can report a save onto a
+    full disk as done and leave a truncated file. An uncompressed .blend ends with its ENDB
+    block, a compressed one with the seek table's footer."""
+    with open(path, "rb") as f:
+        head = f.read(7)
+        f.seek(0, os.SEEK_END)
+        f.seek(max(0, f.tell() - 64))
+        tail = f.read()
+    if head.startswith(b"BLENDER"):
+        complete = b"ENDB" in tail
+    elif head.startswith(ZSTD_MAGIC):
+        complete = tail.endswith(SEEKABLE_FOOTER)
+    else:  # another compression: not checked
+        complete = True
+    if not complete:
+        raise OSError(errno.EIO, "the saved file is incomplete (Blender reported no error)", path)
 
 
 def _save_error(exc: BaseException, out: str) -> str:
@@ -80,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
         os.makedirs(os.path.dirname(out), exist_ok=True)
         with atomic_path(out, suffix=".blend") as tmp:
             bpy.ops.wm.save_as_mainfile(filepath=tmp, copy=True, check_existing=False)
+            check_blend_complete(tmp)
     except (OSError, RuntimeError) as exc:
         print(f"import: {describe_write_error(exc, out) if is_disk_full(exc, out) else _save_error(exc, out)}",
               file=sys.stderr)
