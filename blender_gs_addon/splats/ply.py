@@ -443,17 +443,25 @@ def write_ply(path: str | os.PathLike, data: SplatData) -> None:
     layout = _write_layout(data)
     names = [n for n, _ in layout]
     if all(PLY_TYPES[t] == "f4" for _, t in layout):
-        body = table_from_fields(data, names)  # [N, P] float32, rows are the file's records
-        pos = {n: i for i, n in enumerate(names)}
-        for n, v in data.extra.items():
-            body[:, pos[n]] = v
-        body = body.astype("<f4", copy=False)
+        body = _float_rows(data, names)
     else:
         body = np.empty(len(data), np.dtype([(n, "<" + PLY_TYPES[t]) for n, t in layout]))
         cols = data.columns()
         for n in names:
             body[n] = cols[n]
     write_ply_records(path, layout, len(data), body, data.comments)
+
+
+def _float_rows(data: SplatData, names: list[str], rows: int = 32768):
+    """The records of an all-float layout as [rows, P] float32 blocks: each block is built while
+    the cache still holds it and written before the next, and no [N, P] copy is ever held."""
+    pos = {n: i for i, n in enumerate(names)}
+    for start in range(0, len(data), rows):
+        part = data.subset(slice(start, start + rows))  # row slices: views, not copies
+        body = table_from_fields(part, names)  # [rows, P], rows are the file's records
+        for n, v in part.extra.items():
+            body[:, pos[n]] = v
+        yield body.astype("<f4", copy=False)
 
 
 def atomic_write(path: str, parts) -> None:
