@@ -72,7 +72,7 @@ def read_compressed_ply(path: str | os.PathLike) -> SplatData:
         opacity_logit=np.log(alpha / (1.0 - alpha)).astype(np.float32),
         sh_dc=((color - 0.5) / SH_C0).astype(np.float32),
         sh_rest=np.zeros((n, 0, 3), np.float32) if sh is None else
-        np.ascontiguousarray(unpack_sh(sh).reshape(n, 3, k1).transpose(0, 2, 1)),
+        unpack_sh(sh, k1),
         comments=list(packed.comments),
     )
     check_finite(data, path)
@@ -160,11 +160,17 @@ def unpack_rotations(packed: np.ndarray) -> np.ndarray:
     return q.astype(np.float32)
 
 
-def unpack_sh(b: np.ndarray) -> np.ndarray:
-    """Bytes -> coefficients: (byte + 1/2) / 256 * 8 - 4, with bytes 0 and 255 at -4 and 4."""
-    t = (b.astype(np.float32) + np.float32(0.5)) / np.float32(256)
-    t[b == 0], t[b == 255] = 0, 1
-    return (t - np.float32(0.5)) * np.float32(8)
+def unpack_sh(b: np.ndarray, k1: int) -> np.ndarray:
+    """[N, 3 (K-1)] bytes grouped per channel -> [N, K-1, 3] coefficients (byte + 1/2) / 32 - 4,
+    with bytes 0 and 255 at the ends -4 and 4."""
+    b = np.ascontiguousarray(b.reshape(len(b), 3, k1).transpose(0, 2, 1))
+    v = b.astype(np.float32)
+    v += np.float32(0.5)
+    v *= np.float32(1 / 32)
+    v -= np.float32(4)
+    np.putmask(v, b == 0, np.float32(-4))
+    np.putmask(v, b == 255, np.float32(4))
+    return v
 
 
 _OTHERS = np.array([[1, 2, 3], [0, 2, 3], [0, 1, 3], [0, 1, 2]], np.intp)
