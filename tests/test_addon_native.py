@@ -341,3 +341,24 @@ def test_cycles_and_render_splats_agree_on_every_sh_coefficient(tmp_path, traini
     at_ours, at_cycles = ours[rows, cols], cycles[rows, cols]
     assert (np.abs(at_ours - 0.5).max(axis=1) > 0.04).sum() >= 12  # the coefficients moved the colours
     np.testing.assert_allclose(at_cycles, at_ours, atol=0.03)
+
+
+@needs_native
+def test_eevee_renders_our_object_as_splats_like_cycles(tmp_path):
+    """EEVEE draws our import as Blender's own splats (software GL here: slow, so small)."""
+    api.object_from_splats(sheet(2000), "Sheet")
+    cam = bpy.data.objects.new("Cam", bpy.data.cameras.new("Cam"))
+    bpy.context.scene.collection.objects.link(cam)
+    cam.location, cam.rotation_euler = (0.0, -3.0, 0.0), (math.radians(90), 0.0, 0.0)
+    bpy.context.scene.camera = cam
+    cycles = cycles_image(tmp_path, 24, 16)
+    scene = bpy.context.scene
+    scene.render.engine = "BLENDER_EEVEE"
+    scene.eevee.taa_render_samples = 4
+    scene.render.filepath = str(tmp_path / "eevee.png")
+    bpy.ops.render.render(write_still=True)
+    px = np.empty(24 * 24 * 4, np.float32)
+    bpy.data.images.load(scene.render.filepath).pixels.foreach_get(px)
+    eevee = px.reshape(24, 24, 4)[::-1, :, :3]
+    assert eevee.mean() > 0.2
+    assert psnr(eevee, cycles) >= 20.0
