@@ -268,6 +268,10 @@ def malformed_corpus() -> dict[str, tuple[bytes, str]]:
         "v4_bad_zstd": (v4_file(arrays, packed=[b"\x28\xb5\x2f\xfd" + bytes(20)] * 6), "bad zstd data"),
         "v4_truncated": (v4_file(arrays)[:-7], "truncated"),
         "v4_version_3": (v4_file(arrays).replace(b"NGSP\x04", b"NGSP\x03", 1), "unsupported SPZ version 3"),
+        # counts far beyond the data: refused from the data's real size, nothing of the claimed size allocated
+        "v4_count_beyond_data": (v4_file(arrays, count=2 ** 32 - 1, sizes=[9 * (2 ** 32 - 1)] + [1] * 5),
+                                 "decompresses to 18 bytes"),
+        "gzip_count_beyond_data": (gzip.compress(spz_header(3, 2 ** 32 - 1, 1) + body), "4294967295 splats"),
     }
 
 

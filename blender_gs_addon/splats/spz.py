@@ -13,7 +13,7 @@ Quantisation of each field and the largest error a file can hold (``ERROR_BOUNDS
 tests check every one, on our files and on files written by independent code):
 
   field      bytes  stored as                                   largest error
-  position   3 x 3  signed 24-bit fixed point, f fraction bits  2^-(f+1) per axis (f = 12: 1.2e-4)
+  position   3 x 3  signed 24-bit fixed point, f fractional bits 2^-(f+1) per axis (f = 12: 1.2e-4)
   alpha      1      round(255 sigmoid(opacity))                 0.5/255 in sigmoid(opacity)
   colour     3      round(f_dc * 0.15 * 255 + 127.5)            0.5/38.25 = 0.0131 in f_dc (|f_dc| <= 3.33)
   scale      3      round(16 (log s + 10))                      1/32 in log s (log s in [-10, 5.94])
@@ -28,8 +28,9 @@ Values outside the ranges are clamped. Normals and extra properties are not stor
 
 Axes: SPZ holds right-up-back axes (y up). SplatData holds Blender's world (z up), so files
 are written with (x, y, z) -> (x, z, -y), a quarter turn about x applied to positions,
-rotations and SH bands, and read with the inverse. ``convert_axes=False`` stores the axes
-unchanged, as tools that treat SPZ like a PLY's axes do. The SH bands of a converted file
+rotations and SH bands, and read with the inverse (Blender's own SPZ importer makes the
+same splats of a file). ``convert_axes=False`` stores the axes unchanged, as tools that
+treat SPZ like a PLY's axes do. The SH bands of a converted file
 mix within each band, so their bound holds for the band's root-sum-square error times
 sqrt(2l + 1) rather than per coefficient.
 """
@@ -50,7 +51,7 @@ MAGIC = 0x5053474E  # b"NGSP" little-endian
 FLAG_ANTIALIASED, FLAG_EXTENSIONS = 0x1, 0x2
 COLOR_SCALE = 0.15  # f_dc per unit of the colour byte range: wider than SH_C0 so out-of-gamut DC survives
 SQRT1_2 = 0.7071067811865476
-DEFAULT_FRACTIONAL_BITS = 12  # what every writer uses: 0.24 mm steps, coordinates within +-2048
+DEFAULT_FRACTIONAL_BITS = 12  # the usual choice: steps of 1/4096 (0.24 mm), coordinates within +-2048
 DEFAULT_SH_BITS = (5, 4)  # (band 1, bands 2-3), the format's customary choice
 ALPHA_EPS = 1e-4  # keeps logits finite for alpha bytes 0 and 255 while rounding back to the same byte
 MAX_EXTENSION_BYTES = 1 << 20
@@ -130,13 +131,14 @@ def read_spz(path: str | os.PathLike, *, convert_axes: bool = True) -> SplatData
         raise SplatFormatError(path, f"cannot read file: {exc.strerror or exc}") from None
     if not raw:
         raise SplatFormatError(path, "file is empty")
-    if raw[:2] == b"\x1f\x8b":
-        header, streams = _parse_gzip(path, raw)
-    elif raw[:4] == b"NGSP":
-        header, streams = _parse_v4(path, raw)
-    else:
+    if raw[:2] != b"\x1f\x8b" and raw[:4] != b"NGSP":
         raise SplatFormatError(path, "not an SPZ file: neither a gzip stream nor the 'NGSP' header of version 4")
-    data = decode(header, streams)
+    try:
+        header, streams = (_parse_gzip if raw[:2] == b"\x1f\x8b" else _parse_v4)(path, raw)
+        data = decode(header, streams)
+    except MemoryError:
+        raise SplatFormatError(path, "the file claims more splats than fit in memory (a wrong count, or a "
+                                     "file too large for this machine)") from None
     check_finite(data, path)
     return bake_transform(data, SPZ_TO_BLENDER) if convert_axes else data
 
