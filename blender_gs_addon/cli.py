@@ -19,6 +19,7 @@ from .common.child_process import tie_to_parent
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "generate": (".procgen.generate_cli", "generate a procedural scene from a seed and render its dataset"),
     "render": (".procgen.render.cli", "render the ground-truth dataset of an existing .blend scene"),
+    "gallery": (".procgen.gallery", "render one frame of every biome for a few seeds into one labelled PNG sheet"),
     "train": (".trainer.cli", "train Gaussian splats on a dataset"),
     "import": (".blender.cli_import", "import a splat file (.ply, .splat, .glb, ...) into a .blend"),
     "export": (".blender.cli_export", "export a splat object of a .blend to .ply, .splat, .glb, ..."),

@@ -16,50 +16,75 @@ from .meshutil import new_object
 
 @dataclass
 class Obstacle:
-    """An axis-aligned box the camera must stay out of (world units)."""
+    """An axis-aligned box the camera must stay out of (world units). A camera may pass under
+    an ``under`` box (a tree's crown) when it stays ``UNDER_GAP`` below it."""
     lo: np.ndarray  # [3]
     hi: np.ndarray  # [3]
+    under: bool = False
+
+
+UNDER_GAP = 0.5  # metres between a camera and the lowest leaves above it
 
 
 def object_obstacles(objects) -> list[Obstacle]:
-    """World-space bounding boxes of ``objects`` (the view layer must be up to date)."""
+    """World-space bounding boxes of ``objects`` (the view layer must be up to date). A mesh
+    that records its crown's base (``gs_crown_base``, trees) gives two: its trunk, and its
+    crown, under which cameras may pass."""
     out = []
     for ob in objects:
         corners = np.array([ob.matrix_world @ Vector(c) for c in ob.bound_box])
-        out.append(Obstacle(corners.min(axis=0), corners.max(axis=0)))
+        lo, hi = corners.min(axis=0), corners.max(axis=0)
+        crown = ob.data.get("gs_crown_base") if ob.type == "MESH" else None
+        if crown is None or ob.get("gs_class") != "tree":
+            out.append(Obstacle(lo, hi))
+            continue
+        base = np.array(ob.matrix_world.translation)
+        z_crown = float((ob.matrix_world @ Vector((0.0, 0.0, float(crown)))).z)
+        trunk = 0.4 * max(ob.scale) + 0.3
+        out.append(Obstacle(np.array([base[0] - trunk, base[1] - trunk, lo[2]]),
+                            np.array([base[0] + trunk, base[1] + trunk, max(z_crown, lo[2])])))
+        out.append(Obstacle(np.array([lo[0], lo[1], min(z_crown, hi[2])]), hi, under=True))
     return out
 
 
-def plan(cfg: CameraConfig, hf: Heightfield, focus: np.ndarray, rng: np.random.Generator) -> dict:
-    """Positions [F, 3] and look-at targets [F, 3] before obstacle clearance."""
+def plan(cfg: CameraConfig, hf: Heightfield, focus: np.ndarray, rng: np.random.Generator,
+         height: tuple[float, float] = (2.5, 5.5), view_from: np.ndarray | None = None) -> dict:
+    """Positions [F, 3] and look-at targets [F, 3] before obstacle clearance. ``height``: the
+    range of flying heights above the ground; ``view_from``: a direction [2] from the focus
+    on whose side the camera should stay (the open side of a cliff)."""
     F = cfg.frames
     kind = cfg.trajectory
     if kind not in TRAJECTORIES:
         kind = str(rng.choice(TRAJECTORIES[:2] if F > 1 else ("orbit",)))
     size = hf.size
     t = np.linspace(0.0, 1.0, F)
-    fly = cfg.height if cfg.height > 0 else float(rng.uniform(2.5, 5.5))
+    fly = cfg.height if cfg.height > 0 else float(rng.uniform(*height))
+    side = None if view_from is None else float(np.arctan2(view_from[1], view_from[0]))
     if kind == "orbit":
         radius = size * rng.uniform(0.16, 0.24)
-        a0 = rng.uniform(0, 2 * np.pi)
+        a0 = rng.uniform(0, 2 * np.pi) if side is None else side + rng.uniform(-0.5, 0.5)
         sweep = math.radians(rng.uniform(30, 60)) * rng.choice([-1, 1])
         ang = a0 + sweep * t
         xy = focus[None, :2] + radius * np.stack([np.cos(ang), np.sin(ang)], 1)
         target = np.tile(focus[None, :2], (F, 1))
-        lift = np.full(F, fly + 1.5)
+        lift = np.full(F, fly + 0.5)
     elif kind == "flythrough":
         heading = rng.uniform(0, 2 * np.pi)
+        if side is not None:  # along the cliff, on its open side
+            heading = side + np.pi / 2 * rng.choice([-1, 1])
         length = size * rng.uniform(0.12, 0.22)
         curve = rng.uniform(-0.6, 0.6)
         head = heading + curve * t
         start = focus[:2] - 0.5 * length * np.array([np.cos(heading), np.sin(heading)])
+        if side is not None:
+            start = start + size * 0.12 * np.array([np.cos(side), np.sin(side)])
         step = np.stack([np.cos(head), np.sin(head)], 1) * (length / max(F - 1, 1))
         xy = start[None] + np.concatenate([[[0, 0]], np.cumsum(step[:-1], axis=0)])
         ahead = rng.uniform(12, 20)
         target = xy + ahead * np.stack([np.cos(head), np.sin(head)], 1)
         lift = np.full(F, fly)
     else:  # independent views around the focus
-        ang = rng.uniform(0, 2 * np.pi, F)
+        ang = rng.uniform(0, 2 * np.pi, F) if side is None else side + rng.uniform(-0.8, 0.8, F)
         dist = size * rng.uniform(0.1, 0.25, F)
         xy = focus[None, :2] + dist[:, None] * np.stack([np.cos(ang), np.sin(ang)], 1)
         target = focus[None, :2] + rng.normal(scale=0.04 * size, size=(F, 2))
@@ -97,6 +122,8 @@ def clear_path(pos: np.ndarray, hf: Heightfield, obstacles: list[Obstacle], clea
         for ob in obstacles:
             inside_xy = ((pos[:, 0] > ob.lo[0] - clearance) & (pos[:, 0] < ob.hi[0] + clearance)
                          & (pos[:, 1] > ob.lo[1] - clearance) & (pos[:, 1] < ob.hi[1] + clearance))
+            if ob.under:  # a crown: fine to pass below it, else go over it
+                inside_xy &= pos[:, 2] > ob.lo[2] - UNDER_GAP
             need = np.where(inside_xy, np.maximum(need, ob.hi[2] + clearance), need)
         if smooth and len(pos) > 2:
             # Ease the rises so the path has no jumps, then make sure every frame is clear.
@@ -106,10 +133,11 @@ def clear_path(pos: np.ndarray, hf: Heightfield, obstacles: list[Obstacle], clea
     return pos
 
 
-def build_camera(cfg: CameraConfig, hf: Heightfield, focus: np.ndarray, obstacles: list[Obstacle],
-                 rng: np.random.Generator) -> tuple["bpy.types.Object", dict]:
-    """The keyframed scene camera (frames 1..F) and a summary of its path."""
-    p = plan(cfg, hf, focus, rng)
+def build_camera(cfg: CameraConfig, hf: Heightfield, p: dict, obstacles: list[Obstacle],
+                 reach: float = 0.0) -> tuple["bpy.types.Object", dict]:
+    """The keyframed scene camera (frames 1..F) on the planned path ``p`` (``plan``), cleared of
+    the obstacles, and a summary of its path. ``reach``: the farthest surface (m), for the
+    clipping distance."""
     pos = clear_path(p["pos"], hf, obstacles, cfg.min_clearance, smooth=p["kind"] != "multiview")
     target = p["target"]
     scene = bpy.context.scene
@@ -118,7 +146,7 @@ def build_camera(cfg: CameraConfig, hf: Heightfield, focus: np.ndarray, obstacle
     cam_data.sensor_width = cfg.sensor_mm
     cam_data.sensor_fit = "HORIZONTAL"
     cam_data.clip_start = 0.05
-    cam_data.clip_end = 2.0 * hf.size + 500.0
+    cam_data.clip_end = max(2.0 * hf.size + 500.0, 1.5 * reach)
     cam = new_object("camera", cam_data, "camera")
     scene.camera = cam
     scene.render.resolution_x, scene.render.resolution_y = (int(v) for v in cfg.resolution)

@@ -10,20 +10,22 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-TERRAIN_KINDS = ("hills", "mountains", "canyon", "dunes")
+from .biomes import BIOME_NAMES
+
+TERRAIN_KINDS = ("hills", "mountains", "canyon", "dunes", "plains", "valley", "coast", "cliff")
 TRAJECTORIES = ("orbit", "flythrough", "multiview")
 
 
 @dataclass
 class TerrainConfig:
-    kind: str = "auto"            # one of TERRAIN_KINDS, or "auto" (picked from the seed)
+    kind: str = "auto"            # one of TERRAIN_KINDS, or "auto" (the biome's)
     size: float = 120.0           # metres along x and y
     resolution: int = 160         # grid vertices along each side
     height: float = 0.0           # peak relief in metres; 0 = the kind's own default
     octaves: int = 6
     warp: float = 0.35            # domain-warp strength, in units of the base wavelength
     erosion_iterations: int = 30  # thermal-erosion passes (slope relaxation)
-    water: str = "auto"           # "auto" (from the seed and kind), "on" or "off"
+    water: str = "auto"           # "auto" (the biome's), "on" or "off"
 
 
 @dataclass
@@ -58,6 +60,8 @@ class ScatterConfig:
     max_slope_plants: float = 0.55  # 1 - normal.z above which nothing grows
     max_slope_pebbles: float = 0.8
     density_scale: float = 0.04   # spatial frequency of the density map (1/m)
+    cover_scale: float = 1.0      # multiplies the biome's ground-cover densities (copies per m^2)
+    clump_variants: int = 8       # distinct clump meshes of each dense ground-cover kind
 
 
 @dataclass
@@ -68,11 +72,14 @@ class MaterialConfig:
 
 @dataclass
 class SkyConfig:
-    sun_elevation: float = -1.0   # degrees; < 0 = from the seed (daytime, 12..65 deg)
+    sun_elevation: float = -1.0   # degrees; < 0 = from the seed, in the biome's range
     sun_azimuth: float = -1.0     # degrees; < 0 = from the seed
     strength: float = 1.0         # sky brightness multiplier
     sun_strength: float = 2.6     # sun lamp irradiance (W/m^2, Blender units)
-    fog: float = 0.0              # volume density of a ground fog (0 = none)
+    fog: float = -1.0             # height-fog density at the ground (1/m); 0 = none, < 0 = the biome's draw
+    clouds: float = -1.0          # cloud cover 0..1; < 0 = the biome's draw
+    weather: str = "auto"         # falling rain or snow: "auto" (the biome's draw), "none", "rain", "snow"
+    precipitation_count: int = 12000  # rain streaks or snowflakes around the camera path
 
 
 @dataclass
@@ -83,7 +90,7 @@ class CameraConfig:
     focal_mm: float = 24.0
     sensor_mm: float = 36.0
     min_clearance: float = 1.5    # metres above terrain and away from object bounds
-    height: float = 0.0           # flying height above ground; 0 = from the terrain size
+    height: float = 0.0           # flying height above ground; 0 = from the seed, in the biome's range
 
 
 @dataclass
@@ -103,6 +110,7 @@ class RenderConfig:
 class SceneConfig:
     seed: int = 0
     preset: str = "default"
+    biome: str = "auto"           # one of biomes.BIOME_NAMES, or "auto" (picked from the seed)
     terrain: TerrainConfig = field(default_factory=TerrainConfig)
     rocks: RockConfig = field(default_factory=RockConfig)
     plants: PlantConfig = field(default_factory=PlantConfig)
@@ -142,6 +150,10 @@ class SceneConfig:
 
     def validate(self) -> None:
         t, c = self.terrain, self.camera
+        if self.biome not in BIOME_NAMES + ("auto",):
+            raise ValueError(f"biome {self.biome!r}: choose one of {('auto',) + BIOME_NAMES}")
+        if self.sky.weather not in ("auto", "none", "rain", "snow"):
+            raise ValueError(f"sky.weather {self.sky.weather!r}: choose auto, none, rain or snow")
         if t.kind not in TERRAIN_KINDS + ("auto",):
             raise ValueError(f"terrain.kind {t.kind!r}: choose one of {TERRAIN_KINDS + ('auto',)}")
         if c.trajectory not in TRAJECTORIES + ("auto",):
@@ -191,7 +203,9 @@ PRESETS: dict[str, dict] = {
         "plants": {"trees": 2, "tree_variants": 1, "tree_attractors": 120, "tree_step": 0.4,
                    "bushes": 2, "bush_variants": 1, "grass": 20, "grass_variants": 1,
                    "flowers": 5, "flower_variants": 1},
-        "scatter": {"pebbles": 20, "pebble_variants": 1, "ground_cover": 5},
+        "scatter": {"pebbles": 20, "pebble_variants": 1, "ground_cover": 5, "cover_scale": 0.01,
+                    "clump_variants": 2},
+        "sky": {"precipitation_count": 1500},
         "camera": {"frames": 4, "resolution": (64, 64)},
         "motion": {"rolling_rocks": 1},
         "render": {"samples": 4},

@@ -6,14 +6,15 @@ cameras, motion) samples this grid rather than ray-casting the mesh.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .config import TERRAIN_KINDS, TerrainConfig
 from .noise import Noise
 
-DEFAULT_RELIEF = {"hills": 10.0, "mountains": 24.0, "canyon": 18.0, "dunes": 5.0}
+DEFAULT_RELIEF = {"hills": 10.0, "mountains": 24.0, "canyon": 18.0, "dunes": 5.0, "plains": 4.0, "valley": 8.0,
+                  "coast": 9.0, "cliff": 14.0}
 
 
 @dataclass
@@ -22,6 +23,7 @@ class Heightfield:
     size: float            # side length in metres
     kind: str
     water_level: float | None  # z of the water plane, or None
+    features: dict = field(default_factory=dict)  # what a recipe tells later stages (the cliff's line)
 
     @property
     def n(self) -> int:
@@ -53,6 +55,12 @@ class Heightfield:
         n = np.stack([-dzdx, -dzdy, np.ones_like(self.z)], axis=-1)
         return n / np.linalg.norm(n, axis=-1, keepdims=True)
 
+    def normal_at(self, x, y) -> np.ndarray:
+        """Interpolated unit normals [..., 3] at world (x, y)."""
+        nrm = self.normals()
+        out = np.stack([Heightfield(nrm[..., k], self.size, self.kind, None).height(x, y) for k in range(3)], -1)
+        return out / np.linalg.norm(out, axis=-1, keepdims=True)
+
     def slope(self, x, y) -> np.ndarray:
         """1 - normal.z at world (x, y): 0 flat, about 0.29 at 45 degrees."""
         nz = self.normals()[..., 2]
@@ -73,10 +81,141 @@ def pick_kind(cfg: TerrainConfig, rng: np.random.Generator) -> str:
     return cfg.kind if cfg.kind in TERRAIN_KINDS else str(rng.choice(TERRAIN_KINDS))
 
 
-def make_heightfield(cfg: TerrainConfig, rng: np.random.Generator) -> Heightfield:
-    """The heightfield of ``cfg`` drawn from ``rng``."""
-    kind = pick_kind(cfg, rng)
-    relief = cfg.height if cfg.height > 0 else DEFAULT_RELIEF[kind] * rng.uniform(0.8, 1.25)
+@dataclass
+class _Field:
+    """What every recipe reads: grid coordinates, warped noise coordinates, relief and streams."""
+    x: np.ndarray          # [N, N] metres
+    y: np.ndarray
+    u: np.ndarray          # [N, N] warped coordinates in units of the base wavelength
+    v: np.ndarray
+    noise: Noise
+    rng: np.random.Generator
+    relief: float
+    size: float
+    octaves: int
+    offset: np.ndarray     # [2] random offset of the noise
+    features: dict = field(default_factory=dict)
+
+
+def _smoothstep(a: float, b: float, t: np.ndarray) -> np.ndarray:
+    s = np.clip((t - a) / (b - a), 0.0, 1.0)
+    return s * s * (3 - 2 * s)
+
+
+def _hills(f: _Field) -> np.ndarray:
+    h = 0.5 + 0.5 * f.noise.fbm2(f.u, f.v, octaves=f.octaves, gain=0.45)
+    return h ** 1.4 * f.relief
+
+
+def _plains(f: _Field) -> np.ndarray:
+    h = 0.5 + 0.5 * f.noise.fbm2(f.u * 0.6, f.v * 0.6, octaves=f.octaves, gain=0.4)
+    return h ** 1.2 * f.relief
+
+
+def _mountains(f: _Field) -> np.ndarray:
+    r = f.noise.ridged2(f.u * 0.8, f.v * 0.8, octaves=f.octaves, gain=0.5)
+    broad = 0.5 + 0.5 * f.noise.fbm2(f.u * 0.35 + 40, f.v * 0.35, octaves=2)
+    return f.relief * (0.25 * broad + 0.9 * r ** 1.6 * (0.4 + 0.8 * broad))
+
+
+def _course(f: _Field) -> np.ndarray:
+    """Distance [N, N] from a river course meandering along y, in units of half the terrain size."""
+    course = 0.18 * f.size * f.noise.fbm2(f.y / (0.8 * f.size) + f.offset[0], np.full_like(f.y, 0.5), octaves=3)
+    return np.abs(f.x - course) / (0.5 * f.size)
+
+
+def _canyon(f: _Field) -> np.ndarray:
+    plateau = 0.5 + 0.5 * f.noise.fbm2(f.u, f.v, octaves=f.octaves, gain=0.5)
+    d = _course(f)
+    width = f.rng.uniform(0.12, 0.2)
+    carve = np.clip(1.0 - d / (width + 0.25), 0.0, 1.0)
+    carve = np.clip((carve - 0.15) / 0.85, 0.0, 1.0) ** 0.6
+    steps = f.rng.integers(3, 6)
+    t = carve * steps
+    terr = (np.floor(t) + np.clip((t - np.floor(t) - 0.7) / 0.3, 0.0, 1.0)) / steps
+    return f.relief * (1.0 + 0.15 * plateau - 0.95 * terr) + 0.6 * f.relief * 0.1 * plateau
+
+
+def _valley(f: _Field) -> np.ndarray:
+    """A wide, flat valley floor with a river bed in it and gently rising, hilly sides."""
+    d = _course(f)
+    width = f.rng.uniform(0.25, 0.4)
+    sides = _smoothstep(0.3 * width, width + 0.35, d)
+    hills = 0.5 + 0.5 * f.noise.fbm2(f.u, f.v, octaves=f.octaves, gain=0.45)
+    bed = np.exp(-(d / f.rng.uniform(0.05, 0.08)) ** 2)
+    f.features["water_z"] = -0.09 * f.relief  # the river fills the deeper part of its bed
+    return f.relief * (sides * (0.5 + 0.7 * hills) + 0.05 * hills * (1 - sides) - 0.22 * bed)
+
+
+def _dunes(f: _Field) -> np.ndarray:
+    theta = f.rng.uniform(0, np.pi)
+    s = (np.cos(theta) * f.x + np.sin(theta) * f.y) / (f.size * f.rng.uniform(0.08, 0.13))
+    s = s + 1.2 * f.noise.fbm2(f.u * 0.8, f.v * 0.8, octaves=3)
+    fr = s - np.floor(s)
+    # Gentle windward side, steep lee face, rounded crest.
+    prof = np.where(fr < 0.75, fr / 0.75, (1.0 - fr) / 0.25)
+    prof = prof * prof * (3 - 2 * prof)
+    amp = 0.6 + 0.4 * f.noise.fbm2(f.u * 0.5 + 20, f.v * 0.5, octaves=2)
+    return f.relief * (prof * amp + 0.3 * (0.5 + 0.5 * f.noise.fbm2(f.u * 0.4, f.v * 0.4, octaves=2)))
+
+
+def _across(f: _Field, key: str) -> np.ndarray:
+    """Signed distance [N, N] (metres) across a random straight line through the centre;
+    the line's direction is recorded in ``features[key]``."""
+    theta = float(f.rng.uniform(0, 2 * np.pi))
+    f.features[key] = {"direction": [float(np.cos(theta)), float(np.sin(theta))]}
+    return np.cos(theta) * f.x + np.sin(theta) * f.y
+
+
+def _coast(f: _Field) -> np.ndarray:
+    """Land rising from the sea on one side of a wavy shoreline; a shallow sea floor on the other."""
+    s = _across(f, "shore") / f.size + 0.08 * f.noise.fbm2(f.u * 0.7, f.v * 0.7, octaves=3)
+    land = np.clip(s / 0.4, 0.0, 1.0) ** 1.6
+    sea = np.clip(-s / 0.25, 0.0, 1.0)
+    hills = 0.5 + 0.5 * f.noise.fbm2(f.u, f.v, octaves=f.octaves, gain=0.5)
+    f.features["water_z"] = 0.045 * f.relief
+    return f.relief * (land * (0.45 + 0.8 * hills) + 0.03 * hills - 0.25 * sea)
+
+
+def cliff_line(cliff: dict, t: np.ndarray) -> np.ndarray:
+    """Signed distance of the cliff's foot from the centre at position ``t`` along it (metres)."""
+    t = np.asarray(t, float)
+    return cliff["offset"] + sum(a * np.sin(2 * np.pi * t / wl + ph) for a, wl, ph in cliff["wobble"])
+
+
+def _cliff(f: _Field) -> np.ndarray:
+    """Low, gentle ground; the cliff's step is added after erosion (see ``_add_cliff``)."""
+    _across(f, "cliff")
+    f.features["cliff"].update(
+        offset=float(f.rng.uniform(0.1, 0.16) * f.size), height=float(f.relief),
+        wobble=[[float(f.rng.uniform(0.5, 1.5) / k), float(f.size / k * f.rng.uniform(0.6, 1.0)),
+                 float(f.rng.uniform(0, 2 * np.pi))] for k in (1, 2, 4)])
+    hills = 0.5 + 0.5 * f.noise.fbm2(f.u, f.v, octaves=f.octaves, gain=0.45)
+    return 2.0 * hills
+
+
+CLIFF_STEP = (4.0, 8.0)  # the plateau rises between these distances behind the cliff's foot (m)
+
+
+def _add_cliff(h: np.ndarray, f: _Field) -> np.ndarray:
+    """The cliff's step: the plateau rises by the cliff's height a few metres behind its foot,
+    inside the rock of the overhanging wall that ``overhang.py`` builds over the step."""
+    c = f.features["cliff"]
+    dx, dy = c["direction"]
+    s, t = dx * f.x + dy * f.y, -dy * f.x + dx * f.y
+    return h + c["height"] * _smoothstep(*CLIFF_STEP, s - cliff_line(c, t))
+
+
+RECIPES = {"hills": _hills, "mountains": _mountains, "canyon": _canyon, "dunes": _dunes, "plains": _plains,
+           "valley": _valley, "coast": _coast, "cliff": _cliff}
+
+
+def make_heightfield(cfg: TerrainConfig, rng: np.random.Generator, biome=None) -> Heightfield:
+    """The heightfield of ``cfg`` drawn from ``rng``; the kind and water come from ``biome``
+    where the config leaves them on "auto"."""
+    kind = cfg.kind if cfg.kind in TERRAIN_KINDS else (biome.terrain if biome is not None else pick_kind(cfg, rng))
+    scale = biome.relief if biome is not None else 1.0
+    relief = cfg.height if cfg.height > 0 else DEFAULT_RELIEF[kind] * scale * rng.uniform(0.8, 1.25)
     noise = Noise(rng)
     n = cfg.resolution
     c = np.linspace(-cfg.size / 2, cfg.size / 2, n)
@@ -87,55 +226,35 @@ def make_heightfield(cfg: TerrainConfig, rng: np.random.Generator) -> Heightfiel
     # Domain warping: displace the lookup by a low-frequency noise vector field.
     wu = noise.fbm2(u * 0.7 + 3.3, v * 0.7 - 1.7, octaves=3)
     wv = noise.fbm2(u * 0.7 - 8.1, v * 0.7 + 4.2, octaves=3)
-    u, v = u + cfg.warp * wu, v + cfg.warp * wv
-    oct_ = cfg.octaves
-
-    if kind == "hills":
-        h = 0.5 + 0.5 * noise.fbm2(u, v, octaves=oct_, gain=0.45)
-        h = h ** 1.4 * relief
-    elif kind == "mountains":
-        r = noise.ridged2(u * 0.8, v * 0.8, octaves=oct_, gain=0.5)
-        broad = 0.5 + 0.5 * noise.fbm2(u * 0.35 + 40, v * 0.35, octaves=2)
-        h = relief * (0.25 * broad + 0.9 * r ** 1.6 * (0.4 + 0.8 * broad))
-    elif kind == "canyon":
-        plateau = 0.5 + 0.5 * noise.fbm2(u, v, octaves=oct_, gain=0.5)
-        # A meandering river course along y; its distance carves terraced walls.
-        course = 0.18 * cfg.size * noise.fbm2(y / (0.8 * cfg.size) + off[0], np.full_like(y, 0.5), octaves=3)
-        d = np.abs(x - course) / (0.5 * cfg.size)
-        width = rng.uniform(0.12, 0.2)
-        carve = np.clip(1.0 - d / (width + 0.25), 0.0, 1.0)
-        carve = np.clip((carve - 0.15) / 0.85, 0.0, 1.0) ** 0.6
-        steps = rng.integers(3, 6)
-        t = carve * steps
-        terr = (np.floor(t) + np.clip((t - np.floor(t) - 0.7) / 0.3, 0.0, 1.0)) / steps
-        h = relief * (1.0 + 0.15 * plateau - 0.95 * terr) + 0.6 * relief * 0.1 * plateau
-    elif kind == "dunes":
-        theta = rng.uniform(0, np.pi)
-        s = (np.cos(theta) * x + np.sin(theta) * y) / (cfg.size * rng.uniform(0.08, 0.13))
-        s = s + 1.2 * noise.fbm2(u * 0.8, v * 0.8, octaves=3)
-        f = s - np.floor(s)
-        # Gentle windward side, steep lee face, rounded crest.
-        prof = np.where(f < 0.75, f / 0.75, (1.0 - f) / 0.25)
-        prof = prof * prof * (3 - 2 * prof)
-        amp = 0.6 + 0.4 * noise.fbm2(u * 0.5 + 20, v * 0.5, octaves=2)
-        h = relief * (prof * amp + 0.3 * (0.5 + 0.5 * noise.fbm2(u * 0.4, v * 0.4, octaves=2)))
-    else:  # pragma: no cover - validated in config
-        raise ValueError(kind)
-
+    f = _Field(x, y, u + cfg.warp * wu, v + cfg.warp * wv, noise, rng, relief, float(cfg.size), cfg.octaves, off)
+    h = RECIPES[kind](f)
     # Fine detail everywhere, stronger where the ground is high (rockier).
     detail = noise.fbm2(x / 4.0 + 100, y / 4.0, octaves=3)
     h = h + 0.02 * relief * detail * (0.5 + h / max(relief, 1e-6))
     cell = cfg.size / (n - 1)
     h = thermal_erosion(h, cell, cfg.erosion_iterations, talus_deg=34.0 if kind != "dunes" else 31.0)
-    h = h - h.min()
+    if "cliff" in f.features:
+        h = _add_cliff(h, f)
+    low = float(h.min())
+    h = h - low
+    water = _water_level(kind, h, cfg.water, biome, rng, f.features.pop("water_z", None), low)
+    return Heightfield(z=h, size=float(cfg.size), kind=kind, water_level=water, features=f.features)
 
-    want_water = cfg.water == "on" or (cfg.water == "auto" and kind != "dunes"
-                                        and rng.uniform() < (0.9 if kind == "canyon" else 0.45))
-    water = None
-    if want_water:
-        q = 0.07 if kind == "canyon" else rng.uniform(0.08, 0.2)
-        water = float(np.quantile(h, q))
-    return Heightfield(z=h, size=float(cfg.size), kind=kind, water_level=water)
+
+def _water_level(kind: str, h: np.ndarray, mode: str, biome, rng: np.random.Generator, recipe_z, low: float):
+    """Height of the water plane (None: dry) for the biome's water: the recipe's own level
+    (a river in its bed, the sea up to the shore), else a lake filling the lowest ground."""
+    if mode == "off":
+        return None
+    shape = biome.water if biome is not None else ("river" if kind == "canyon" else "lake")
+    chance = biome.water_chance if biome is not None else (0.0 if kind == "dunes" else 0.45)
+    draw = rng.uniform()
+    if mode != "on" and (shape == "none" or (shape == "lake" and draw >= chance)):
+        return None
+    if recipe_z is not None:
+        return float(recipe_z - low)
+    q = 0.07 if shape == "river" else rng.uniform(0.08, 0.2)
+    return float(np.quantile(h, q))
 
 
 def thermal_erosion(h: np.ndarray, cell: float, iterations: int, talus_deg: float = 34.0,

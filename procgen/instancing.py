@@ -10,15 +10,16 @@ import numpy as np
 from .meshutil import mesh_from_arrays, new_object
 
 
-def instance_on_points(name: str, meshes: list, copies: list, gs_class: str, collection) -> "bpy.types.Object":
-    """The carrier object ``name`` holding ``copies`` (``scatter.Copy``) of ``meshes``.
+def instance_on_points(name: str, meshes: list, poses, gs_class: str, collection) -> "bpy.types.Object":
+    """The carrier object ``name`` holding ``poses`` (``scatter.Poses``: location, XYZ Euler
+    rotation and scale [K, 3], variant [K]) of ``meshes``.
 
     Each mesh gets a source object that does not render by itself; the carrier instances
     the sources' geometry at the copies' points with their rotation and scale."""
-    loc = np.array([c.location for c in copies], dtype=np.float64).reshape(-1, 3)
-    rot = np.array([(c.tilt[0], c.tilt[1], c.rotation_z) for c in copies], dtype=np.float32).reshape(-1, 3)
-    scale = np.array([np.broadcast_to(c.scale, 3) for c in copies], dtype=np.float32).reshape(-1, 3)
-    variant = np.array([c.variant for c in copies], dtype=np.int64)
+    loc = np.asarray(poses.location, dtype=np.float64).reshape(-1, 3)
+    rot = np.asarray(poses.rotation, dtype=np.float32).reshape(-1, 3)
+    scale = np.asarray(poses.scale, dtype=np.float32).reshape(-1, 3)
+    variant = np.asarray(poses.variant, dtype=np.int64)
     me = mesh_from_arrays(f"{name}_points", loc, [])
     for attr, values in (("rotation", rot), ("scale", scale)):
         me.attributes.new(attr, "FLOAT_VECTOR", "POINT").data.foreach_set("vector", values.ravel())
@@ -30,6 +31,7 @@ def instance_on_points(name: str, meshes: list, copies: list, gs_class: str, col
         src.hide_set(True)
         sources.append(src)
     carrier = new_object(name, me, gs_class, collection)
+    carrier["gs_instances"] = len(loc)
     carrier.modifiers.new("instances", "NODES").node_group = _node_group(f"{name}_instances", sources)
     return carrier
 

@@ -16,7 +16,8 @@ import numpy as np
 
 from .meshutil import enable_nodes
 
-FAMILIES = ("soil", "grass", "rock", "sand", "snow", "bark", "leaf", "water", "petal")
+FAMILIES = ("soil", "grass", "rock", "sand", "snow", "bark", "leaf", "water", "petal", "forest", "needles", "dry",
+            "mud", "strata")
 
 
 @dataclass
@@ -67,6 +68,8 @@ class Tree:
             sock = node.inputs[k] if isinstance(k, int) or k in node.inputs else _sock(node.inputs, k)
             if hasattr(v, "is_output"):  # a socket
                 self.nt.links.new(v, sock)
+            elif sock.type == "RGBA" and len(v) == 3:
+                sock.default_value = (*v, 1.0)
             else:
                 sock.default_value = v
         return node
@@ -171,9 +174,9 @@ def soil_layer(t: Tree, rng, co, var=1.0) -> Layer:
 
 
 def grass_layer(t: Tree, rng, co, var=1.0) -> Layer:
-    base = _jitter(rng, (0.07, 0.16, 0.03), var)
-    dry = _jitter(rng, (0.28, 0.26, 0.08), var)
-    deep = _jitter(rng, (0.025, 0.075, 0.015), var)
+    base = _jitter(rng, (0.06, 0.11, 0.03), var)
+    dry = _jitter(rng, (0.2, 0.18, 0.07), var)
+    deep = _jitter(rng, (0.03, 0.06, 0.018), var)
     patches = t.noise(co, rng.uniform(0.08, 0.18), detail=5)
     fine = t.noise(co, rng.uniform(2.5, 5.0), detail=3)
     col = t.ramp(patches, [(0.3, deep), (0.55, base), (0.8, dry)])
@@ -244,9 +247,65 @@ def water_layer(t: Tree, rng, co, var=1.0) -> Layer:
     return Layer(t.ramp(t.value(0.5), [(0.0, col), (1.0, col)]), t.value(0.03), waves)
 
 
+def forest_floor_layer(t: Tree, rng, co, var=1.0) -> Layer:
+    """Dark soil under brown and ochre leaf litter with patches of moss."""
+    soil, litter = _jitter(rng, (0.05, 0.035, 0.022), var), _jitter(rng, (0.2, 0.11, 0.045), var)
+    ochre, moss = _jitter(rng, (0.3, 0.19, 0.07), var), _jitter(rng, (0.06, 0.1, 0.02), var)
+    fine = t.noise(co, rng.uniform(3.0, 6.0), detail=4)
+    patches = t.noise(co, rng.uniform(0.15, 0.3), detail=4)
+    col = t.ramp(fine, [(0.3, soil), (0.5, litter), (0.7, ochre)])
+    col = t.mix_color(t.map_range(patches, 0.55, 0.68), col, moss)
+    return Layer(col, t.value(rng.uniform(0.8, 0.95)), fine)
+
+
+def needle_floor_layer(t: Tree, rng, co, var=1.0) -> Layer:
+    """Rust-brown fallen needles over dark soil, with moss."""
+    dark, needle = _jitter(rng, (0.045, 0.028, 0.018), var), _jitter(rng, (0.22, 0.1, 0.045), var)
+    moss = _jitter(rng, (0.07, 0.1, 0.025), var)
+    fine = t.noise(co, rng.uniform(4.0, 8.0), detail=4)
+    patches = t.noise(co, rng.uniform(0.1, 0.25), detail=3)
+    col = t.ramp(fine, [(0.35, dark), (0.65, needle)])
+    col = t.mix_color(t.map_range(patches, 0.6, 0.7), col, moss)
+    return Layer(col, t.value(rng.uniform(0.8, 0.95)), fine)
+
+
+def dry_grass_layer(t: Tree, rng, co, var=1.0) -> Layer:
+    """Straw-coloured dry grass with bare dusty soil between."""
+    straw, pale = _jitter(rng, (0.36, 0.27, 0.1), var), _jitter(rng, (0.5, 0.4, 0.2), var)
+    dust = _jitter(rng, (0.3, 0.2, 0.12), var)
+    fine = t.noise(co, rng.uniform(2.5, 5.0), detail=3)
+    patches = t.noise(co, rng.uniform(0.08, 0.2), detail=4)
+    col = t.ramp(patches, [(0.3, dust), (0.5, straw), (0.75, pale)])
+    col = t.mix_color(t.math("MULTIPLY", fine, 0.3), col, straw)
+    return Layer(col, t.value(rng.uniform(0.8, 0.95)), fine)
+
+
+def mud_layer(t: Tree, rng, co, var=1.0) -> Layer:
+    """Dark wet soil with lush grass patches (river banks, wetland)."""
+    mud, wet = _jitter(rng, (0.07, 0.055, 0.035), var), _jitter(rng, (0.035, 0.028, 0.02), var)
+    lush = _jitter(rng, (0.05, 0.13, 0.025), var)
+    fine = t.noise(co, rng.uniform(2.0, 4.0), detail=4)
+    patches = t.noise(co, rng.uniform(0.1, 0.2), detail=4)
+    col = t.ramp(fine, [(0.3, wet), (0.7, mud)])
+    col = t.mix_color(t.map_range(patches, 0.45, 0.6), col, lush)
+    return Layer(col, t.value(rng.uniform(0.55, 0.8)), fine)
+
+
+def strata_layer(t: Tree, rng, co, var=1.0) -> Layer:
+    """Sedimentary rock: horizontal bands of red, orange, cream and brown, bent by noise."""
+    palette = [(0.32, 0.12, 0.05), (0.45, 0.22, 0.09), (0.55, 0.38, 0.22), (0.25, 0.1, 0.05), (0.5, 0.3, 0.14)]
+    stops = [(i / (len(palette) - 1), _jitter(rng, palette[k], var))
+             for i, k in enumerate(rng.permutation(len(palette)))]
+    bands = t.wave(co, rng.uniform(0.05, 0.09), 3.0, 2.0, bands_direction="Z")
+    grain = t.noise(co, rng.uniform(1.0, 2.5), detail=4)
+    col = t.ramp(t.math("ADD", t.math("MULTIPLY", bands, 0.85), t.math("MULTIPLY", grain, 0.15)), stops)
+    return Layer(col, t.value(rng.uniform(0.75, 0.9)), grain)
+
+
 LAYERS = {"soil": soil_layer, "grass": grass_layer, "rock": rock_layer, "sand": sand_layer,
           "snow": snow_layer, "bark": bark_layer, "leaf": leaf_layer, "water": water_layer,
-          "petal": petal_layer}
+          "petal": petal_layer, "forest": forest_floor_layer, "needles": needle_floor_layer,
+          "dry": dry_grass_layer, "mud": mud_layer, "strata": strata_layer}
 
 
 def make_material(family: str, name: str, rng: np.random.Generator, variation: float = 1.0,
@@ -282,27 +341,46 @@ def _set_if(node, names, value):
 def _preview_color(family: str) -> tuple:
     return {"soil": (0.2, 0.14, 0.08), "grass": (0.1, 0.25, 0.05), "rock": (0.3, 0.3, 0.3),
             "sand": (0.7, 0.6, 0.4), "snow": (0.9, 0.9, 0.95), "bark": (0.15, 0.1, 0.06),
-            "leaf": (0.1, 0.3, 0.05), "water": (0.02, 0.05, 0.08), "petal": (0.8, 0.7, 0.1)}[family]
+            "leaf": (0.1, 0.3, 0.05), "water": (0.02, 0.05, 0.08), "petal": (0.8, 0.7, 0.1),
+            "forest": (0.15, 0.09, 0.04), "needles": (0.18, 0.09, 0.04), "dry": (0.4, 0.3, 0.12),
+            "mud": (0.06, 0.05, 0.03), "strata": (0.45, 0.22, 0.1)}.get(family, (0.5, 0.5, 0.5))
 
 
 @dataclass
 class TerrainShading:
     """Where the terrain material switches layers (world units)."""
-    base: str = "grass"          # "grass" (with soil patches), "sand" or "rock"
+    base: str = "grass"          # the base layer family (grass, forest, needles, dry, sand, strata, snow, mud)
     rock_slope: float = 0.22     # 1 - normal.z where rock takes over (about 39 degrees)
     snow_line: float | None = None
     beach_level: float | None = None  # sand below this height (shore of the water)
+    rock_tint: tuple | None = None    # colour of the bare rock (None: grey)
 
 
-def terrain_shading_for(kind: str, z: np.ndarray, water_level, snow: str, rng) -> TerrainShading:
-    """Layer thresholds that fit a heightfield ``z`` of terrain ``kind``."""
-    base = {"hills": "grass", "mountains": "grass", "canyon": "canyon", "dunes": "sand"}[kind]
-    snow_line = None
-    if snow == "on" or (snow == "auto" and kind == "mountains" and rng.uniform() < 0.6):
-        snow_line = float(np.quantile(z, rng.uniform(0.72, 0.88)))
-    beach = None if water_level is None else water_level + rng.uniform(0.15, 0.35)
-    rock_slope = {"hills": 0.22, "mountains": 0.24, "canyon": 0.12, "dunes": 0.5}[kind] * rng.uniform(0.85, 1.15)
-    return TerrainShading(base=base, rock_slope=rock_slope, snow_line=snow_line, beach_level=beach)
+def terrain_shading_for(ground, z: np.ndarray, water_level, snow: str, rng) -> TerrainShading:
+    """Layer thresholds of a biome's ``ground`` (``biomes.GroundLook``) that fit the heights ``z``.
+    ``snow``: "auto" (the biome's snow line), "on" (snow caps) or "off"."""
+    snow_q = ground.snow_line if snow == "auto" else ((0.72, 0.88) if snow == "on" else None)
+    snow_line = None if snow_q is None else float(np.quantile(z, rng.uniform(*snow_q)))
+    beach = None if water_level is None or not ground.beach else water_level + rng.uniform(0.15, 0.35)
+    return TerrainShading(base=ground.base, rock_slope=ground.rock_slope * rng.uniform(0.85, 1.15),
+                          snow_line=snow_line, beach_level=beach, rock_tint=ground.rock_tint)
+
+
+def _base_layer(t: Tree, rng, co, shading: TerrainShading, slope, wobble, var: float) -> Layer:
+    """The terrain's base: the ground look's own layer, with soil or sand where it thins out."""
+    if shading.base in ("sand", "snow"):
+        return LAYERS[shading.base](t, rng, co, var)
+    if shading.base == "strata":
+        floor = sand_layer(t, rng, co, var)
+        flat = t.map_range(t.math("ADD", slope, t.math("MULTIPLY", wobble, 0.06)), 0.08, 0.03)
+        return _mix_layers(t, flat, strata_layer(t, rng, co, var), floor)
+    top = LAYERS[shading.base](t, rng, co, var)
+    soil = soil_layer(t, rng, co, var)
+    if shading.base == "grass":
+        patches = t.map_range(t.noise(co, rng.uniform(0.05, 0.1), detail=3), 0.55, 0.65)
+        top = _mix_layers(t, patches, top, soil)
+    # Bare soil on moderate slopes before the rock takes over.
+    return _mix_layers(t, t.map_range(slope, 0.6 * shading.rock_slope, shading.rock_slope), top, soil)
 
 
 def make_terrain_material(name: str, shading: TerrainShading, rng: np.random.Generator,
@@ -319,31 +397,16 @@ def make_terrain_material(name: str, shading: TerrainShading, rng: np.random.Gen
     slope = t.math("SUBTRACT", 1.0, sep_n.outputs["Z"])
     height = sep_p.outputs["Z"]
     wobble = t.math("SUBTRACT", t.noise(co, 0.15, detail=4), 0.5)  # breaks up straight layer borders
-
-    if shading.base == "sand":
-        layer = sand_layer(t, rng, co, variation)
-    elif shading.base == "canyon":
-        layer = rock_layer(t, rng, co, variation, tint=(0.3, 0.14, 0.07))
-        floor = sand_layer(t, rng, co, variation)
-        flat = t.map_range(t.math("ADD", slope, t.math("MULTIPLY", wobble, 0.06)), 0.08, 0.03)
-        layer = _mix_layers(t, flat, layer, floor)
-    else:
-        grass = grass_layer(t, rng, co, variation)
-        soil = soil_layer(t, rng, co, variation)
-        patches = t.map_range(t.noise(co, rng.uniform(0.05, 0.1), detail=3), 0.55, 0.65)
-        layer = _mix_layers(t, patches, grass, soil)
-        # Bare soil on moderate slopes before the rock takes over.
-        layer = _mix_layers(t, t.map_range(slope, 0.6 * shading.rock_slope, shading.rock_slope), layer, soil)
+    layer = _base_layer(t, rng, co, shading, slope, wobble, variation)
     if shading.beach_level is not None:
         beach = t.map_range(t.math("ADD", height, t.math("MULTIPLY", wobble, 0.3)),
                             shading.beach_level, shading.beach_level - 0.25)
         layer = _mix_layers(t, beach, layer, sand_layer(t, rng, co, variation))
-    rock_tint = (0.28, 0.15, 0.08) if shading.base == "canyon" else None
-    rock = rock_layer(t, rng, co, variation, tint=rock_tint)
+    rock = rock_layer(t, rng, co, variation, tint=shading.rock_tint)
     rock_mask = t.map_range(t.math("ADD", slope, t.math("MULTIPLY", wobble, 0.1)),
                             shading.rock_slope, shading.rock_slope + 0.06)
     layer = _mix_layers(t, rock_mask, layer, rock)
-    if shading.snow_line is not None:
+    if shading.snow_line is not None and shading.base != "snow":
         snow = snow_layer(t, rng, co, variation)
         above = t.map_range(t.math("ADD", height, t.math("MULTIPLY", wobble, 6.0)),
                             shading.snow_line, shading.snow_line + 1.5)

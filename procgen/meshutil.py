@@ -36,6 +36,30 @@ def mesh_from_arrays(name: str, verts: np.ndarray, faces: np.ndarray | list, smo
     return me
 
 
+def mesh_from_geo(name: str, geo, materials=()) -> "bpy.types.Mesh":
+    """A mesh from a ``geometry.Geo``: faces, material slots, per-face smooth shading and the
+    per-vertex float attributes (readable in shaders through an Attribute node)."""
+    me = bpy.data.meshes.new(name)
+    me.vertices.add(geo.n_verts)
+    me.vertices.foreach_set("co", np.ascontiguousarray(geo.verts, dtype=np.float32).ravel())
+    me.loops.add(len(geo.loops))
+    me.loops.foreach_set("vertex_index", np.ascontiguousarray(geo.loops, dtype=np.int32))
+    me.polygons.add(geo.n_faces)
+    starts = np.zeros(geo.n_faces, dtype=np.int32)
+    if geo.n_faces:
+        starts[1:] = np.cumsum(geo.sizes)[:-1]
+    me.polygons.foreach_set("loop_start", starts)
+    me.polygons.foreach_set("material_index", np.ascontiguousarray(geo.mat, dtype=np.int32))
+    me.update(calc_edges=True)
+    me.validate(clean_customdata=False)
+    me.polygons.foreach_set("use_smooth", np.ascontiguousarray(geo.smooth, dtype=bool))
+    for key, values in geo.attrs.items():
+        me.attributes.new(key, "FLOAT", "POINT").data.foreach_set("value", np.ascontiguousarray(values, np.float32))
+    for mat in materials:
+        me.materials.append(mat)
+    return me
+
+
 def mesh_vertices(me) -> np.ndarray:
     """Vertex positions of a mesh [V, 3] (float32)."""
     co = np.empty(len(me.vertices) * 3, dtype=np.float32)

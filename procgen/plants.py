@@ -1,10 +1,10 @@
-"""Trees, bushes, grass tufts, flowers and ground cover as numpy meshes.
+"""Plants as numpy geometry (bpy-free): the space-colonisation skeletons that trees and
+bushes grow from, bushes, grass tufts, flowers, clover, ferns, reeds, cacti and mushrooms.
 
-Trees and bushes grow by space colonisation: branch tips step towards the
-attraction points of a crown envelope until the points are used up; branch radii
-follow the pipe model (r^2.5 of a parent = sum over its children). The skeleton
-becomes one tube mesh plus leaf cards at the twig ends, in one object with two
-material slots (0 = bark, 1 = leaf). Every asset has its origin at its base.
+Trees and bushes grow by space colonisation: branch tips step towards the attraction
+points of a crown envelope until the points are used up; branch radii follow the pipe
+model (r^2.5 of a parent = sum over its children). Every asset has its origin at its
+base; material slot 0 is the stem, bark or blade, slot 1 the leaves, petals or heads.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .meshutil import mesh_from_arrays
+from .geometry import Geo, concat, leaves_geo, strips, tube, unit
 
 TREE_KINDS = ("broadleaf", "conifer")
 
@@ -190,135 +190,163 @@ def skeleton_mesh(sk: Skeleton, thick_sides: int = 8, thin_sides: int = 4,
     return np.concatenate(verts), np.concatenate(faces)
 
 
-def leaf_cards(rng, centres: np.ndarray, size: float, spread: float, per_centre: int,
-               up_bias: float = 0.6, aspect: float = 0.6) -> tuple[np.ndarray, np.ndarray]:
-    """Leaf quads scattered around ``centres`` [C, 3]: vertices [4*L, 3], quads [L, 4].
-    Each card is a diamond with a random, mostly upward-facing normal."""
-    c = np.repeat(centres, per_centre, axis=0) + rng.normal(scale=spread, size=(len(centres) * per_centre, 3))
-    L = len(c)
-    nrm = rng.normal(size=(L, 3)) + np.array([0, 0, up_bias * 2])
-    nrm /= np.linalg.norm(nrm, axis=1, keepdims=True)
-    u, v = _frames(nrm)
-    s = size * rng.uniform(0.7, 1.3, size=(L, 1))
-    verts = np.stack([c - u * s, c - v * s * aspect, c + u * s, c + v * s * aspect], axis=1).reshape(-1, 3)
-    quads = np.arange(4 * L).reshape(L, 4)
-    return verts, quads
-
-
-def tree_geometry(rng: np.random.Generator, kind: str = "broadleaf", height: float = 8.0,
-                  attractors: int = 500, step: float = 0.25, leaves_per_tip: int = 3):
-    """Vertices, faces and per-face material index (0 bark, 1 leaf) of one tree or bush."""
-    sk = grow_tree(rng, kind, height, attractors, step)
-    bv, bf = skeleton_mesh(sk, drop_below=0.0, thin_below=0.03 * height / 8)
+def bush(rng: np.random.Generator, height: float, attractors: int, leaf_size: float = 0.09) -> Geo:
+    """A bush: a low colonised skeleton with many leaves at its twig ends (slot 0 bark, 1 leaf)."""
+    sk = grow_tree(rng, "bush", height, attractors, 0.12)
+    bv, bf = skeleton_mesh(sk, drop_below=0.0, thin_below=0.01)
     is_parent = np.zeros(len(sk.pos), bool)
     is_parent[sk.parent[sk.parent >= 0]] = True
-    twig = ~is_parent | (sk.radius < sk.radius.min() * 1.5)
-    twig[0] = False
-    if kind == "conifer":
-        # Dense, narrow needle sprays so the cone reads as one dark mass.
-        lv, lf = leaf_cards(rng, sk.pos[twig], size=0.17 * height / 8, spread=0.26 * height / 8,
-                            per_centre=leaves_per_tip + 5, up_bias=0.2, aspect=0.3)
-    else:
-        scale = height / 8 if kind != "bush" else 0.5
-        lv, lf = leaf_cards(rng, sk.pos[twig], size=0.23 * scale, spread=0.27 * scale,
-                            per_centre=leaves_per_tip, up_bias=0.6, aspect=0.6)
-    lv[:, 2] = np.maximum(lv[:, 2], 0.02)
-    verts = np.concatenate([bv, lv])
-    faces = np.concatenate([bf, lf + len(bv)])
-    mat = np.concatenate([np.zeros(len(bf), np.int32), np.ones(len(lf), np.int32)])
-    return verts, faces, mat
+    tips = sk.pos[~is_parent]
+    n = 14
+    c = np.repeat(tips, n, axis=0) + rng.normal(scale=0.12 * height, size=(len(tips) * n, 3))
+    c[:, 2] = np.maximum(c[:, 2], 0.05)
+    normals = rng.normal(size=c.shape) + np.array([0, 0, 1.2])
+    leaves = leaves_geo(rng, c, rng.normal(size=c.shape), normals, leaf_size * rng.uniform(0.7, 1.3, len(c)), 0.45)
+    return concat([Geo.from_faces(bv, bf, mat=0, smooth=True), leaves])
 
 
-def grass_geometry(rng: np.random.Generator, blades: int | None = None, height: float = 0.35):
-    """A grass tuft: tapered, bent blades of 3 quads each. vertices [8*B, 3], quads [3*B, 4]."""
-    B = int(blades or rng.integers(14, 30))
-    levels = 4
-    base = rng.normal(scale=0.04, size=(B, 2))
-    h = height * rng.uniform(0.5, 1.2, B)
-    ang = rng.uniform(0, 2 * np.pi, B)
-    lean = rng.uniform(0.1, 0.6, B)
-    t = np.linspace(0, 1, levels)  # [L]
-    dirx, diry = np.cos(ang), np.sin(ang)
-    bend = (lean[:, None] * t[None, :] ** 2) * h[:, None]          # [B, L]
-    cx = base[:, :1] + dirx[:, None] * bend
-    cy = base[:, 1:] + diry[:, None] * bend
-    cz = h[:, None] * t[None, :] * (1 - 0.25 * lean[:, None] * t[None, :])
-    w = 0.018 * (1 - t[None, :]) + 0.001                             # taper to a point
-    px, py = -diry[:, None] * w, dirx[:, None] * w                   # across the blade
-    left = np.stack([cx - px, cy - py, cz], -1)
-    right = np.stack([cx + px, cy + py, cz], -1)
-    verts = np.stack([left, right], axis=2).reshape(-1, 3)           # [B*L*2, 3]
-    b = np.arange(B)[:, None] * levels * 2
-    l = np.arange(levels - 1)[None, :] * 2
-    quads = np.stack([b + l, b + l + 1, b + l + 3, b + l + 2], -1).reshape(-1, 4)
-    return verts, quads
+def grass_tuft(rng: np.random.Generator, height: float = 0.35, blades: int | None = None,
+               spread: float = 0.05, width: float = 0.006) -> Geo:
+    """A tuft of tapered, arching blades (3 segments each); attribute ``tip`` runs 0..1 up each blade."""
+    b = int(blades or rng.integers(14, 26))
+    base = np.concatenate([rng.normal(scale=spread, size=(b, 2)), np.zeros((b, 1))], 1)
+    ang = rng.uniform(0, 2 * np.pi, b)
+    out = np.stack([np.cos(ang), np.sin(ang), np.zeros(b)], 1)
+    lean = rng.uniform(0.05, 0.55, b)
+    length = height * rng.uniform(0.5, 1.25, b)
+    d = out * lean[:, None] + np.array([0, 0, 1.0])
+    side = np.cross(out, np.array([0, 0, 1.0]))
+    return strips(base, d, length, width * rng.uniform(0.7, 1.4, b), side, segments=3,
+                  droop=lean * 0.9 / np.maximum(length, 0.05), mat=0)
 
 
-def flower_geometry(rng: np.random.Generator, height: float | None = None):
-    """A flower: a thin stem, a ring of petals and a centre; material 0 stem, 1 petal."""
-    h = height or rng.uniform(0.25, 0.5)
-    sv, sf = tubes(np.array([[0, 0, 0.0]]), np.array([[rng.normal(scale=0.03), rng.normal(scale=0.03), h]]),
-                   np.array([0.004]), np.array([0.003]), 4)
-    top = sv[4:].mean(axis=0)
-    n_pet = int(rng.integers(5, 9))
+def flower(rng: np.random.Generator, height: float | None = None) -> Geo:
+    """A flower: a thin stem with two leaves, a ring of petals and a centre (slot 0 stem, 1 petal)."""
+    h = height or rng.uniform(0.25, 0.55)
+    top = np.array([rng.normal(scale=0.03), rng.normal(scale=0.03), h])
+    stem = tube(np.linspace([0, 0, 0.0], top, 4), np.full(4, 0.003), sides=4, mat=0, cap=False)
+    leaf_at = np.linspace([0, 0, 0.0], top, 4)[1:3]
+    leaves = leaves_geo(rng, leaf_at, rng.normal(size=(2, 3)) + np.array([0, 0, 0.6]),
+                        rng.normal(size=(2, 3)) + np.array([0, 0, 1.0]), np.full(2, 0.06), 0.3, mat=0)
+    n_pet = int(rng.integers(5, 10))
     ang = np.linspace(0, 2 * np.pi, n_pet, endpoint=False) + rng.uniform(0, 1)
-    length, width, tilt = rng.uniform(0.03, 0.06), rng.uniform(0.012, 0.025), rng.uniform(0.1, 0.5)
-    d = np.stack([np.cos(ang), np.sin(ang), np.full(n_pet, tilt)], 1)
-    d /= np.linalg.norm(d, axis=1, keepdims=True)
-    side = np.stack([-np.sin(ang), np.cos(ang), np.zeros(n_pet)], 1)
-    pv = np.stack([top + 0 * d, top + 0.5 * length * d - width * side, top + length * d,
-                   top + 0.5 * length * d + width * side], 1).reshape(-1, 3)
-    pf = np.arange(4 * n_pet).reshape(-1, 4)
-    cang = np.linspace(0, 2 * np.pi, 6, endpoint=False)
-    cv = top + np.stack([0.008 * np.cos(cang), 0.008 * np.sin(cang), np.full(6, 0.004)], 1)
-    verts = np.concatenate([sv, pv, cv])
-    faces = [*sf, *(pf + len(sv)), np.arange(6) + len(sv) + len(pv)]
-    mat = np.array([0] * len(sf) + [1] * (len(pf) + 1), np.int32)
-    return verts, faces, mat
+    tilt = rng.uniform(0.1, 0.6)
+    axes = np.stack([np.cos(ang), np.sin(ang), np.full(n_pet, tilt)], 1)
+    petals = leaves_geo(rng, np.repeat(top[None], n_pet, 0), axes, np.array([0, 0, 1.0]) - axes * 0.3,
+                        np.full(n_pet, rng.uniform(0.025, 0.05)), rng.uniform(0.3, 0.5), fold=0.1, droop=0.1, mat=1)
+    cang = np.linspace(0, 2 * np.pi, 7, endpoint=False)
+    centre = Geo.from_faces(top + np.stack([0.007 * np.cos(cang), 0.007 * np.sin(cang), np.full(7, 0.006)], 1),
+                            [np.arange(7)], mat=1)
+    return concat([stem, leaves, petals, centre])
 
 
-def ground_cover_geometry(rng: np.random.Generator):
-    """A low leafy cluster (clover, seedlings): leaf cards close to the ground."""
-    n = int(rng.integers(3, 7))
-    centres = np.stack([rng.normal(scale=0.08, size=n), rng.normal(scale=0.08, size=n),
-                        rng.uniform(0.03, 0.1, n)], 1)
-    v, f = leaf_cards(rng, centres, size=0.045, spread=0.04, per_centre=4, up_bias=1.5, aspect=0.7)
-    v[:, 2] = np.maximum(v[:, 2], 0.005)
-    return v, f
+def clover(rng: np.random.Generator) -> Geo:
+    """A low patch of trefoil leaves on short stalks."""
+    n = int(rng.integers(4, 9))
+    stalk_top = np.stack([rng.normal(scale=0.05, size=n), rng.normal(scale=0.05, size=n), rng.uniform(0.03, 0.09, n)], 1)
+    parts = []
+    for k in range(3):
+        ang = rng.uniform(0, 2 * np.pi, n) + k * 2 * np.pi / 3
+        axes = np.stack([np.cos(ang), np.sin(ang), np.full(n, 0.1)], 1)
+        parts.append(leaves_geo(rng, stalk_top, axes, np.tile([0, 0, 1.0], (n, 1)), np.full(n, 0.028), 0.5,
+                                fold=0.1, droop=0.05, mat=0))
+    return concat(parts)
 
 
-# --- Blender meshes -----------------------------------------------------------------
+def fern(rng: np.random.Generator, size: float = 0.8) -> Geo:
+    """A fern: arching fronds from one centre, each a rachis with two rows of leaflets that
+    shorten towards its tip."""
+    parts = []
+    n_fronds = int(rng.integers(7, 13))
+    for k in range(n_fronds):
+        az = 2 * np.pi * k / n_fronds + rng.normal(scale=0.25)
+        el = rng.uniform(0.8, 1.3)
+        length = size * rng.uniform(0.8, 1.2)
+        s = np.linspace(0, 1, 10)
+        h = np.array([np.cos(az), np.sin(az), 0.0])
+        rise = length * (np.sin(el) * s - 0.6 * s ** 2)
+        rachis = (np.cos(el) * s * length)[:, None] * h + rise[:, None] * np.array([0, 0, 1.0])
+        rachis[:, 2] = np.maximum(rachis[:, 2], 0.01)
+        parts.append(tube(rachis, np.linspace(0.004, 0.0015, len(s)), sides=3, mat=0, cap=False))
+        u = np.linspace(0.12, 0.97, 18)
+        idx = np.minimum((u * (len(s) - 1)).astype(int), len(s) - 2)
+        fr = u * (len(s) - 1) - idx
+        at = rachis[idx] * (1 - fr[:, None]) + rachis[idx + 1] * fr[:, None]
+        along = unit(rachis[idx + 1] - rachis[idx])
+        side = unit(np.cross(along, np.array([0, 0, 1.0])) + 1e-6)
+        up = unit(np.cross(side, along))
+        for sign in (1.0, -1.0):
+            d = unit(side * sign + along * 0.45)
+            lens = 0.16 * size * np.sin(np.pi * (0.1 + 0.9 * u)) ** 0.7 + 0.01
+            parts.append(leaves_geo(rng, at, d, up, lens, 0.22, fold=0.05, droop=0.3, mat=0))
+    return concat(parts)
 
-def make_tree_mesh(name: str, rng, kind: str, height: float, attractors: int, step: float,
-                   leaves_per_tip: int, bark=None, leaf=None):
-    v, f, m = tree_geometry(rng, kind, height, attractors, step, leaves_per_tip)
-    me = mesh_from_arrays(name, v, f, smooth=True, material_indices=m)
-    for mat in (bark, leaf):
-        if mat is not None:
-            me.materials.append(mat)
-    return me
+
+def reeds(rng: np.random.Generator, height: float = 1.6) -> Geo:
+    """A clump of tall reeds: long stiff blades and a few cattail heads (slot 0 blade, 1 head)."""
+    blades = grass_tuft(rng, height=height, blades=int(rng.integers(18, 32)), spread=0.12, width=0.009)
+    heads = []
+    for _ in range(int(rng.integers(2, 6))):
+        base = np.array([rng.normal(scale=0.1), rng.normal(scale=0.1), 0.0])
+        top = base + np.array([rng.normal(scale=0.06), rng.normal(scale=0.06), height * rng.uniform(0.9, 1.2)])
+        heads.append(tube(np.linspace(base, top, 3), np.full(3, 0.004), sides=4, mat=0, cap=False))
+        head = np.linspace(top - np.array([0, 0, 0.22]), top - np.array([0, 0, 0.02]), 4)
+        heads.append(tube(head, np.array([0.012, 0.02, 0.02, 0.012]), sides=6, mat=1))
+    return concat([blades] + heads)
 
 
-def make_grass_mesh(name: str, rng, material=None):
-    v, f = grass_geometry(rng)
-    me = mesh_from_arrays(name, v, f)
-    if material is not None:
-        me.materials.append(material)
-    return me
+def cactus(rng: np.random.Generator, height: float) -> Geo:
+    """A ribbed cactus: a saguaro column with arms, or a low barrel (slot 0 body)."""
+    ribs = int(rng.integers(10, 16))
+    if rng.uniform() < 0.35:  # barrel
+        t = np.linspace(0, 1, 12)
+        r = 0.35 * height * np.sin(np.pi * (0.08 + 0.84 * t)) ** 0.6 + 0.02
+        return _ribbed(np.stack([np.zeros_like(t), np.zeros_like(t), 0.8 * height * t], 1), r, ribs)
+    t = np.linspace(0, 1, 16)
+    r0 = height * rng.uniform(0.045, 0.065)
+    body = [_ribbed(np.stack([np.zeros_like(t), np.zeros_like(t), height * t], 1),
+                    r0 * np.minimum(1.0, 4 * (1 - t) + 0.3) ** 0.5, ribs)]
+    for _ in range(int(rng.integers(0, 4))):
+        z0 = height * rng.uniform(0.3, 0.65)
+        az = rng.uniform(0, 2 * np.pi)
+        out = np.array([np.cos(az), np.sin(az), 0.0])
+        reach, rise = height * rng.uniform(0.12, 0.2), height * rng.uniform(0.2, 0.35)
+        s = np.linspace(0, 1, 10)
+        path = np.array([0, 0, z0]) + out * (reach * np.minimum(s * 2, 1.0))[:, None] +             np.array([0, 0, 1.0]) * (rise * np.maximum(s * 1.6 - 0.6, 0) + 0.05 * s)[:, None]
+        body.append(_ribbed(path, 0.75 * r0 * np.minimum(1.0, 5 * (1 - s) + 0.35) ** 0.5, ribs))
+    return concat(body)
 
 
-def make_flower_mesh(name: str, rng, stem=None, petal=None):
-    v, f, m = flower_geometry(rng)
-    me = mesh_from_arrays(name, v, f, material_indices=m)
-    for mat in (stem, petal):
-        if mat is not None:
-            me.materials.append(mat)
-    return me
+def _ribbed(path: np.ndarray, radius: np.ndarray, ribs: int) -> Geo:
+    """A tube whose cross-section is a star of ``ribs`` rounded ridges."""
+    g = tube(path, np.ones(len(path)), sides=ribs * 2, mat=0)
+    ring = np.arange(len(path) * ribs * 2)
+    rib = np.where((ring % (ribs * 2)) % 2 == 0, 1.0, 0.82)
+    centre = np.repeat(path, ribs * 2, axis=0)
+    v = g.verts.copy()
+    body = v[: len(ring)]
+    v[: len(ring)] = centre + (body - centre) * (np.repeat(radius, ribs * 2) * rib)[:, None]
+    g.verts = v
+    return g
 
 
-def make_ground_cover_mesh(name: str, rng, material=None):
-    v, f = ground_cover_geometry(rng)
-    me = mesh_from_arrays(name, v, f)
-    if material is not None:
-        me.materials.append(material)
-    return me
+def mushroom(rng: np.random.Generator, size: float = 0.1) -> Geo:
+    """A mushroom: a stem and a domed cap with a flat underside (slot 0 stem, 1 cap)."""
+    h = size * rng.uniform(0.8, 1.5)
+    stem = tube(np.array([[0, 0, 0.0], [0.0, 0.0, h * 0.5], [rng.normal(scale=0.01), 0, h]]),
+                np.array([0.16, 0.13, 0.12]) * size, sides=8, mat=0, cap=False)
+    r = size * rng.uniform(0.35, 0.7)
+    dome = rng.uniform(0.3, 0.8)
+    a = np.linspace(0, np.pi / 2, 6)
+    prof_r, prof_z = r * np.cos(a), h + dome * r * np.sin(a)
+    ang = np.linspace(0, 2 * np.pi, 14, endpoint=False)
+    v = np.stack([prof_r[:, None] * np.cos(ang), prof_r[:, None] * np.sin(ang),
+                  np.repeat(prof_z[:, None], len(ang), 1)], -1).reshape(-1, 3)
+    k = len(ang)
+    quads = [np.array([i * k + j, i * k + (j + 1) % k, (i + 1) * k + (j + 1) % k, (i + 1) * k + j])
+             for i in range(len(a) - 1) for j in range(k)]
+    under = [np.arange(k)[::-1]]
+    cap = Geo.from_faces(v, quads + under, mat=1, smooth=True)
+    return concat([stem, cap])
+
+

@@ -1,12 +1,14 @@
 """``generate_scene``: build a whole natural scene from a :class:`SceneConfig` into the
 current (empty) Blender scene.
 
-Each stage and each asset draws from its own stream ``stream(seed, name, index)``,
-so changing one stage's settings leaves the others' random draws untouched. Some
-placement is deliberately dependent (trees keep out of boulders; cameras keep out of
-everything), and that dependency runs only downstream in this order:
-terrain -> water -> materials -> the asset stages of ``assets.KINDS`` (rocks -> plants ->
-scatter) -> sky -> motion -> cameras.
+The biome (``biomes.BIOMES``, drawn from the seed when the config says "auto") supplies the
+terrain recipe, ground look, asset mix, foliage colours and sky. Each stage and each asset
+draws from its own stream ``stream(seed, name, index)``, so changing one stage's settings
+leaves the others' random draws untouched. Some placement is deliberately dependent (trees
+keep out of boulders and off the camera's path; cameras keep out of everything), and that
+dependency runs only downstream in this order: terrain (and a cliff's wall) -> water ->
+camera path plan -> materials -> the asset stages of ``assets.KINDS`` (rocks -> plants ->
+scatter) -> sky -> motion -> cameras (clearance) -> falling rain or snow.
 """
 from __future__ import annotations
 
@@ -19,18 +21,23 @@ import numpy as np
 
 from . import materials
 from .assets import KINDS, AssetContext, AssetKind, make_materials
-from .cameras import build_camera, object_obstacles
+from .biomes import Biome, draw_weather, pick_biome
+from .cameras import build_camera, object_obstacles, plan
 from .config import SceneConfig
+from .foliage import plain_material
 from .heightfield import Heightfield, make_heightfield
 from .meshutil import get_collection
 from .motion import add_rolling_rock, add_wind
 from .noise import Noise
+from .overhang import build_cliff
 from .scatter import Ground, place_kind
 from .seeding import stream
-from .sky import build_sky
-from .terrain import build_terrain, build_water
+from .sky import build_sky, resolve_weather
+from .terrain import build_terrain
+from .water import FAR, build_water
+from .weather import build_precipitation
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 
 
 class _Timer:
@@ -56,16 +63,20 @@ class _Build:
     counts: dict = field(default_factory=dict)
     info: dict = field(default_factory=dict)
     moving_boxes: list = field(default_factory=list)  # [Obstacle] swept by moving objects
+    reach: float = 0.0   # the farthest surface from the centre (m)
 
 
-def generate_scene(config: SceneConfig, progress=None, kinds: tuple[AssetKind, ...] = KINDS) -> dict:
+def generate_scene(config: SceneConfig, progress=None, kinds: tuple[AssetKind, ...] = KINDS,
+                   biome: Biome | None = None) -> dict:
     """Generate the scene of ``config`` into ``bpy.context.scene``; returns object counts,
     per-stage timings and the choices drawn from the seed. ``progress(stage_name)`` is
-    called before each stage when given. ``kinds`` is the table of scattered assets."""
+    called before each stage when given. ``kinds`` is the table of scattered assets;
+    ``biome`` a preset to use instead of the config's (for presets outside ``BIOMES``)."""
     config.validate()
     seed, scene = config.seed, bpy.context.scene
     timer = _Timer()
     b = _Build()
+    biome = biome or pick_biome(config.biome, stream(seed, "biome"))
 
     def step(name):
         if progress is not None:
@@ -74,20 +85,28 @@ def generate_scene(config: SceneConfig, progress=None, kinds: tuple[AssetKind, .
 
     t_all = time.perf_counter()
     with step("terrain"):
-        hf, shading, focus = _terrain(config, seed, b)
+        hf, shading, focus, cliff = _terrain(config, biome, seed, b)
     with step("water"):
-        _water(hf, config.materials.variation, stream(seed, "water_material"), b)
+        _water(hf, config, biome, stream(seed, "water_material"), b)
+    with step("camera_plan"):
+        path = plan(config.camera, hf, focus, stream(seed, "camera"), biome.camera_height, _view_side(hf))
     with step("materials"):
-        ctx = AssetContext(seed, config, hf, make_materials(kinds, config, seed))
+        ctx = AssetContext(seed, config, hf, biome, make_materials(kinds, config, seed, biome))
     ground = Ground(hf, Noise(stream(seed, "density")), config.scatter.density_scale, shading.snow_line,
-                    discs={"focus": [(float(focus[0]), float(focus[1]), 5.0)]})  # leave the view's centre open
+                    discs={"focus": [(float(focus[0]), float(focus[1]), 5.0)],  # leave the view's centre open
+                           "path": [(float(x), float(y), 0.0) for x, y in path["pos"][:, :2]]},
+                    areas={"cliff": cliff.blocked} if cliff else {})
     for stage in dict.fromkeys(k.stage for k in kinds):
         with step(stage):
             for kind in kinds:
                 if kind.stage == stage:
-                    b.counts[kind.gs_class] = b.counts.get(kind.gs_class, 0) + place_kind(kind, ctx, ground)
+                    placed = place_kind(kind, ctx, ground)
+                    if placed:
+                        b.counts[kind.gs_class] = b.counts.get(kind.gs_class, 0) + placed
+    weather = resolve_weather(config.sky, draw_weather(biome.sky, stream(seed, "weather")))
     with step("sky"):
-        b.info["sky"] = build_sky(config.sky, stream(seed, "sky"), extent=hf.size, top=float(hf.z.max()) + 20.0)
+        b.info["sky"] = build_sky(config.sky, weather, stream(seed, "sky"), extent=hf.size,
+                                  top=float(hf.z.max()) + 20.0, ground=float(hf.z.min()))
     bpy.context.view_layer.update()
     with step("motion"):
         _motion(config, seed, hf, focus, ctx.materials.get("rock"), _classes(kinds, "sways"), b)
@@ -95,10 +114,13 @@ def generate_scene(config: SceneConfig, progress=None, kinds: tuple[AssetKind, .
         bpy.context.view_layer.update()
         solid = [o for o in scene.objects
                  if o.get("gs_class") in _classes(kinds, "obstacle") and not o.get("gs_moving")]
-        obstacles = object_obstacles(solid) + b.moving_boxes
-        _, b.info["camera"] = build_camera(config.camera, hf, focus, obstacles, stream(seed, "camera"))
+        obstacles = object_obstacles(solid) + b.moving_boxes + (cliff.obstacles if cliff else [])
+        _, b.info["camera"] = build_camera(config.camera, hf, path, obstacles, reach=b.reach)
+    with step("weather"):
+        _precipitation(config, weather, hf, seed, b)
     with step("render_settings"):
         _render_settings(scene, config)
+    b.info["biome"] = {"name": biome.name, "description": biome.description}
     return _record(scene, config, b, focus, timer, time.perf_counter() - t_all)
 
 
@@ -107,30 +129,83 @@ def _classes(kinds, flag: str) -> set[str]:
     return {k.gs_class for k in kinds if getattr(k, flag) and k.own_instance_id}
 
 
-def _terrain(config: SceneConfig, seed: int, b: _Build):
-    """The terrain mesh and material; returns the heightfield, its shading and the view's focus [3]."""
+@dataclass
+class _Cliff:
+    obstacles: list
+    blocked: object  # (x, y, margin) -> bool [K]
+
+
+def _view_side(hf: Heightfield):
+    """The direction from the focus towards which cameras stay: in front of a cliff, on the
+    land side of a shore; None where any side will do."""
+    if "cliff" in hf.features:
+        return -np.array(hf.features["cliff"]["direction"])
+    if "shore" in hf.features:
+        return np.array(hf.features["shore"]["direction"])
+    return None
+
+
+def _terrain(config: SceneConfig, biome: Biome, seed: int, b: _Build):
+    """The terrain mesh and material (and a cliff's overhanging wall); returns the heightfield,
+    its shading, the view's focus [3] and the cliff (or None)."""
     var = config.materials.variation
-    hf = make_heightfield(config.terrain, stream(seed, "terrain"))
-    shading = materials.terrain_shading_for(hf.kind, hf.z, hf.water_level, config.materials.snow,
+    hf = make_heightfield(config.terrain, stream(seed, "terrain"), biome)
+    shading = materials.terrain_shading_for(biome.ground, hf.z, hf.water_level, config.materials.snow,
                                             stream(seed, "terrain_shading"))
     tmat = materials.make_terrain_material("terrain", shading, stream(seed, "terrain_material"), var)
     terrain = build_terrain(hf, tmat)
     _move(terrain, get_collection("terrain"))
     frng = stream(seed, "focus")
     fxy = frng.uniform(-0.08, 0.08, 2) * hf.size
+    side = _view_side(hf)
+    if "cliff" in hf.features:  # well in front of the wall, so the view takes it in
+        fxy = fxy + side * 0.08 * hf.size
     focus = np.array([fxy[0], fxy[1], float(hf.height(fxy[0], fxy[1]))])
+    cliff = None
+    if "cliff" in hf.features:
+        rng = stream(seed, "cliff")
+        rock = materials.make_material("rock", "cliff_rock", rng, var, tint=biome.ground.rock_tint)
+        wall, obstacles, blocked = build_cliff(hf, rock, rng)
+        _move(wall, get_collection("terrain"))
+        cliff = _Cliff(obstacles, blocked)
+        b.counts["cliff"] = 1
     b.info["terrain"] = {"kind": hf.kind, "water_level": hf.water_level, "relief": float(hf.z.max() - hf.z.min()),
-                         "snow_line": shading.snow_line, "vertices": len(terrain.data.vertices)}
+                         "snow_line": shading.snow_line, "vertices": len(terrain.data.vertices),
+                         "ground": shading.base}
     b.counts["terrain"] = 1
-    return hf, shading, focus
+    b.reach = hf.size
+    return hf, shading, focus, cliff
 
 
-def _water(hf: Heightfield, variation: float, rng: np.random.Generator, b: _Build) -> None:
-    """The water plane, where the terrain has a water level."""
-    water = build_water(hf, materials.make_material("water", "water", rng, variation))
-    if water is not None:
-        _move(water, get_collection("terrain"))
-    b.counts["water"] = int(water is not None)
+def _water(hf: Heightfield, config: SceneConfig, biome: Biome, rng: np.random.Generator, b: _Build) -> None:
+    """The water with its waves, where the terrain has a water level."""
+    if hf.water_level is None:
+        b.counts["water"] = 0
+        return
+    style = "ocean" if biome.water == "ocean" and hf.kind == "coast" else "calm"
+    mat = materials.make_material("water", "water", rng, config.materials.variation)
+    objects = build_water(hf, mat, rng, style, config.terrain.resolution / 160.0)
+    for ob in objects:
+        _move(ob, get_collection("terrain"))
+    if style == "ocean":
+        b.reach = max(b.reach, FAR)
+    b.counts["water"] = len(objects)
+    b.info["water"] = {"style": style, "level": hf.water_level}
+
+
+def _precipitation(config: SceneConfig, weather, hf: Heightfield, seed: int, b: _Build) -> None:
+    """Rain or snow around the camera path, when the weather has it."""
+    if weather.precipitation == "none":
+        return
+    rng = stream(seed, "precipitation")
+    colour = (0.75, 0.8, 0.85) if weather.precipitation == "rain" else (0.92, 0.93, 0.95)
+    mat = plain_material(f"{weather.precipitation}_drop", rng, colour, 0.15 if weather.precipitation == "rain" else 0.8)
+    cams = np.array(b.info["camera"]["positions"])
+    ob = build_precipitation(weather.precipitation, config.sky.precipitation_count, cams, hf, config.camera.frames,
+                             24.0, rng, mat)
+    if ob is not None:
+        _move(ob, get_collection("weather"))
+        b.counts[ob["gs_class"]] = len(ob.data.vertices)
 
 
 def _motion(config: SceneConfig, seed: int, hf: Heightfield, focus: np.ndarray, rock_material,

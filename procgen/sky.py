@@ -1,16 +1,19 @@
-"""Physical sky, a matching sun lamp, and optional ground fog.
+"""Physical sky with a cloud layer, a matching sun lamp, and height fog.
 
 The sky model is picked from the ones the running Blender offers (the scattering
 model was renamed between 4.x and 5.0), so no version numbers are hard-coded.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import bpy
 import numpy as np
 from mathutils import Vector
 
+from . import clouds
+from .biomes import Weather
 from .config import SkyConfig
 from .meshutil import enable_nodes, new_object
 
@@ -34,36 +37,29 @@ def _set(node, name: str, value) -> None:
         setattr(node, name, value)
 
 
-def build_sky(cfg: SkyConfig, rng: np.random.Generator, extent: float = 120.0, top: float = 40.0) -> dict:
-    """World sky and sun for the current scene; returns what was chosen."""
-    elevation = cfg.sun_elevation if cfg.sun_elevation >= 0 else float(rng.uniform(12.0, 65.0))
+def resolve_weather(cfg: SkyConfig, drawn: Weather) -> Weather:
+    """The biome's draw with the config's explicit settings (>= 0, or not "auto") on top."""
+    clouds = cfg.clouds if cfg.clouds >= 0 else drawn.clouds
+    return dataclasses.replace(
+        drawn, sun_elevation=cfg.sun_elevation if cfg.sun_elevation >= 0 else drawn.sun_elevation,
+        clouds=float(clouds), overcast=drawn.overcast if cfg.clouds < 0 else clouds >= 0.95,
+        fog_density=cfg.fog if cfg.fog >= 0 else drawn.fog_density,
+        precipitation=drawn.precipitation if cfg.weather == "auto" else cfg.weather)
+
+
+def build_sky(cfg: SkyConfig, weather: Weather, rng: np.random.Generator, extent: float = 120.0,
+              top: float = 40.0, ground: float = 0.0) -> dict:
+    """World sky with clouds, the sun lamp and the height fog for the current scene; returns
+    what was chosen. ``rng`` draws the sun's azimuth and angle and the clouds' pattern."""
+    elevation = weather.sun_elevation
     azimuth = cfg.sun_azimuth if cfg.sun_azimuth >= 0 else float(rng.uniform(0.0, 360.0))
-    haze = float(rng.uniform(0.2, 1.2))
     scene = bpy.context.scene
     world = bpy.data.worlds.new("sky")
     scene.world = world
     enable_nodes(world)
     nt = world.node_tree
     nt.nodes.clear()
-    sky = nt.nodes.new("ShaderNodeTexSky")
-    types = available_sky_types()
-    sky_type = next(t for t in SKY_PREFERENCE if t in types)
-    sky.sky_type = sky_type
-    d = sun_direction(elevation, azimuth)
-    if sky_type in ("HOSEK_WILKIE", "PREETHAM"):
-        sky.sun_direction = d.tolist()
-        sky.turbidity = 2.0 + haze
-        strength = 0.035
-    else:
-        _set(sky, "sun_disc", False)  # the sun lamp below lights the scene and casts the shadows
-        _set(sky, "sun_elevation", math.radians(elevation))
-        _set(sky, "sun_rotation", math.radians(azimuth))
-        _set(sky, "altitude", 200.0)
-        _set(sky, "air_density", 1.0)
-        _set(sky, "dust_density", haze)
-        _set(sky, "aerosol_density", haze)
-        _set(sky, "ozone_density", 1.0)
-        strength = 0.07
+    sky_type, strength, sky_color = _sky_texture(nt, elevation, azimuth, weather.haze)
     # The sky is smooth and the sun is a lamp: a small importance map is plenty and
     # saves about a second of set-up per rendered frame against the default 1024.
     wc = getattr(world, "cycles", None)
@@ -72,37 +68,93 @@ def build_sky(cfg: SkyConfig, rng: np.random.Generator, extent: float = 120.0, t
         wc.sample_map_resolution = 256
     bg = nt.nodes.new("ShaderNodeBackground")
     bg.inputs["Strength"].default_value = strength * cfg.strength
+    nt.links.new(sky_color, bg.inputs["Color"])
     out = nt.nodes.new("ShaderNodeOutputWorld")
-    nt.links.new(sky.outputs["Color"], bg.inputs["Color"])
-    nt.links.new(bg.outputs["Background"], out.inputs["Surface"])
+    shader = bg.outputs["Background"]
+    if weather.clouds > 0.01:
+        shader = clouds.add_cloud_layer(nt, shader, weather, sun_direction(elevation, azimuth), cfg.strength, rng)
+    nt.links.new(shader, out.inputs["Surface"])
+    sun = _sun_lamp(cfg, weather, elevation, sun_direction(elevation, azimuth), top, rng)
+    fog = []
+    if weather.fog_density > 0:
+        fog = build_fog(weather.fog_density, weather.fog_height, extent, ground, top)
+    return {"sky_type": sky_type, "sun_elevation_deg": elevation, "sun_azimuth_deg": azimuth,
+            "haze": weather.haze, "clouds": weather.clouds, "overcast": weather.overcast,
+            "fog": weather.fog_density, "fog_height": weather.fog_height if fog else 0.0,
+            "precipitation": weather.precipitation, "sun_strength": sun.data.energy}
 
+
+def _sky_texture(nt, elevation: float, azimuth: float, haze: float):
+    """The best sky model this Blender offers; returns its name, the Background strength that
+    suits it, and its colour socket."""
+    sky = nt.nodes.new("ShaderNodeTexSky")
+    types = available_sky_types()
+    sky_type = next(t for t in SKY_PREFERENCE if t in types)
+    sky.sky_type = sky_type
+    d = sun_direction(elevation, azimuth)
+    if sky_type in ("HOSEK_WILKIE", "PREETHAM"):
+        sky.sun_direction = d.tolist()
+        sky.turbidity = 2.0 + haze
+        return sky_type, 0.035, sky.outputs["Color"]
+    _set(sky, "sun_disc", False)  # the sun lamp lights the scene and casts the shadows
+    _set(sky, "sun_elevation", math.radians(max(elevation, 0.5)))
+    _set(sky, "sun_rotation", math.radians(azimuth))
+    _set(sky, "altitude", 200.0)
+    _set(sky, "air_density", 1.0)
+    _set(sky, "dust_density", haze)
+    _set(sky, "aerosol_density", haze)
+    _set(sky, "ozone_density", 1.0)
+    return sky_type, 0.07, sky.outputs["Color"]
+
+
+def _sun_lamp(cfg: SkyConfig, weather: Weather, elevation: float, d: np.ndarray, top: float,
+              rng: np.random.Generator):
+    """The sun: warmer and weaker when low (its light crosses more air); under an overcast
+    sky weak and soft."""
     light = bpy.data.lights.new("sun", "SUN")
-    # Low sun: warmer and weaker, as the light crosses more air.
     warm = float(np.clip((25.0 - elevation) / 25.0, 0.0, 1.0))
-    light.color = (1.0, 0.95 - 0.15 * warm, 0.88 - 0.3 * warm)
-    light.energy = cfg.sun_strength * (0.6 + 0.4 * math.sin(math.radians(max(elevation, 5.0))) ** 0.5)
-    light.angle = math.radians(rng.uniform(0.6, 2.0))
+    light.color = (1.0, 0.95 - 0.2 * warm, 0.88 - 0.4 * warm)
+    dim = 0.12 if weather.overcast else 1.0 - 0.45 * max(weather.clouds - 0.4, 0.0)
+    light.energy = cfg.sun_strength * dim * (0.55 + 0.45 * math.sin(math.radians(max(elevation, 3.0))) ** 0.5)
+    spread = rng.uniform(0.6, 2.0)
+    light.angle = math.radians(spread * (8.0 if weather.overcast else 1.0))
     sun = new_object("sun", light, "light")
     sun.rotation_mode = "QUATERNION"
     sun.rotation_quaternion = Vector(d.tolist()).to_track_quat("Z", "Y")
     sun.location = (0.0, 0.0, top + 10.0)
-
-    fog = None
-    if cfg.fog > 0:
-        fog = _build_fog(cfg.fog, extent, top)
-    return {"sky_type": sky_type, "sun_elevation_deg": elevation, "sun_azimuth_deg": azimuth,
-            "haze": haze, "fog": fog is not None}
+    return sun
 
 
-def _build_fog(density: float, extent: float, top: float):
-    """A box of thin scattering volume over the terrain (a world volume would fog the sky too)."""
+FOG_LAYERS = (0.5, 1.0, 2.0, 4.0)  # tops of the stacked fog boxes, in units of the fog height
+
+
+def build_fog(density: float, height: float, extent: float, ground: float, top: float) -> list:
+    """Height fog as nested boxes of thin homogeneous volume (cheap to render, unlike a
+    volume whose density varies): each adds density below its top, so the fog thins with
+    height in steps that approximate density * exp(-(z - ground) / height)."""
     from .meshutil import mesh_from_arrays
 
-    s, z0, z1 = extent / 2, -5.0, top
-    v = np.array([[x, y, z] for z in (z0, z1) for y in (-s, s) for x in (-s, s)], dtype=np.float32)
-    f = np.array([[0, 2, 3, 1], [4, 5, 7, 6], [0, 1, 5, 4], [2, 6, 7, 3], [0, 4, 6, 2], [1, 3, 7, 5]])
-    me = mesh_from_arrays("fog", v, f)
-    mat = bpy.data.materials.new("fog")
+    tops = [ground + k * height for k in FOG_LAYERS]
+    target = lambda z: density * math.exp(-(z - ground) / height)  # noqa: E731
+    # Density of each box so the sum below each top matches the target at the layer's middle.
+    levels = [target(ground + 0.5 * (k0 + k1) * height) for k0, k1 in zip((0.0,) + FOG_LAYERS[:-1], FOG_LAYERS)]
+    adds = [a - b for a, b in zip(levels, levels[1:] + [0.0])]
+    s = extent / 2
+    boxes = []
+    for i, (z1, add) in enumerate(zip(tops, adds)):
+        z0 = min(ground, 0.0) - 5.0
+        v = np.array([[x, y, z] for z in (z0, z1) for y in (-s, s) for x in (-s, s)], dtype=np.float32)
+        f = np.array([[0, 2, 3, 1], [4, 5, 7, 6], [0, 1, 5, 4], [2, 6, 7, 3], [0, 4, 6, 2], [1, 3, 7, 5]])
+        me = mesh_from_arrays(f"fog_{i}", v, f)
+        me.materials.append(_fog_material(f"fog_{i}", max(add, 1e-5)))
+        ob = new_object(f"fog_{i}", me, "fog")
+        ob.visible_shadow = False
+        boxes.append(ob)
+    return boxes
+
+
+def _fog_material(name: str, density: float):
+    mat = bpy.data.materials.new(name)
     enable_nodes(mat)
     nt = mat.node_tree
     nt.nodes.clear()
@@ -111,7 +163,4 @@ def _build_fog(density: float, extent: float, top: float):
     vol.inputs["Color"].default_value = (0.85, 0.88, 0.92, 1.0)
     out = nt.nodes.new("ShaderNodeOutputMaterial")
     nt.links.new(vol.outputs["Volume"], out.inputs["Volume"])
-    me.materials.append(mat)
-    ob = new_object("fog", me, "fog")
-    ob.visible_shadow = False
-    return ob
+    return mat

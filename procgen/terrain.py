@@ -1,4 +1,4 @@
-"""Terrain and water objects from a :class:`~procgen.heightfield.Heightfield`."""
+"""The terrain object from a :class:`~procgen.heightfield.Heightfield`."""
 from __future__ import annotations
 
 import numpy as np
@@ -23,18 +23,4 @@ def build_terrain(hf: Heightfield, material=None, name: str = "terrain"):
         me.materials.append(material)
     ob = new_object(name, me, "terrain")
     ob["gs_kind"] = hf.kind
-    return ob
-
-
-def build_water(hf: Heightfield, material=None, name: str = "water"):
-    """A flat water plane covering the terrain at ``hf.water_level`` (None when there is no water)."""
-    if hf.water_level is None:
-        return None
-    s = hf.size / 2
-    verts = np.array([[-s, -s, 0], [s, -s, 0], [s, s, 0], [-s, s, 0]], dtype=np.float32)
-    me = mesh_from_arrays(name, verts, np.array([[0, 1, 2, 3]]))
-    if material is not None:
-        me.materials.append(material)
-    ob = new_object(name, me, "water")
-    ob.location.z = hf.water_level
     return ob

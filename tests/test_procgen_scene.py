@@ -13,15 +13,17 @@ import numpy as np
 import pytest
 from mathutils import Vector
 
-from blender_gs_addon.procgen import generate_cli, materials, plants, rocks
+from blender_gs_addon.procgen import generate_cli, materials, rocks
+from blender_gs_addon.procgen.assets import KINDS, AssetContext
+from blender_gs_addon.procgen.biomes import BIOMES
 from blender_gs_addon.procgen.config import SceneConfig
 from blender_gs_addon.procgen.scene import generate_scene
 from blender_gs_addon.procgen.seeding import stream
 
 pytestmark = pytest.mark.blender
 
-CLASSES = {"terrain", "water", "rock", "tree", "bush", "grass", "flower", "pebble", "ground_cover",
-           "camera", "light", "fog"}
+CLASSES = {"terrain", "water", "rock", "tree", "bush", "grass", "flower", "pebble", "ground_cover", "camera",
+           "light", "fog", "cactus", "fern", "reed", "mushroom", "deadwood", "leaf_litter", "rain", "snowfall", "cliff"}
 
 
 def _reset():
@@ -52,6 +54,7 @@ def _digests(frames=(1, 2)) -> dict[str, str]:
 
 def _generate(**overrides) -> dict:
     _reset()
+    overrides.setdefault("biome", "broadleaf_forest")
     return generate_scene(SceneConfig.preset("tiny", **overrides))
 
 
@@ -80,41 +83,43 @@ def test_changing_one_stage_leaves_the_others_identical():
     _generate(seed=9, plants__trees=5)
     more = _digests()
     for k in base:
-        if k.startswith(("terrain@", "water@", "rock_0")):
+        if k.startswith(("terrain@", "water@", "rock_0", "outcrop_")):
             assert more[k] == base[k], k
     assert len([k for k in more if k.startswith("tree_")]) > len([k for k in base if k.startswith("tree_")])
 
 
-def test_asset_factories_make_sane_meshes():
-    t0 = time.perf_counter()
-    v, f = rocks.rock_shape(stream(0, "t_rock"), subdivisions=3)
-    assert len(v) == 162 and f.shape[1] == 3
-    ext = v.max(axis=0) - v.min(axis=0)
-    assert np.isclose(v[:, 2].min(), 0.0) and ext[:2].max() <= 1.0 + 1e-6 and ext.min() > 0.15
-    # Not a sphere: distances from the centre vary a lot.
-    r = np.linalg.norm(v - (v.max(0) + v.min(0)) / 2, axis=1)
-    assert r.std() / r.mean() > 0.08
-    v2, _ = rocks.rock_shape(stream(1, "t_rock"), subdivisions=3)
-    assert np.abs(v2 - v).max() > 0.05  # two rocks differ
+# Height range (m) of one copy of each kind before it is scaled, from its factory alone.
+HEIGHTS = {"outcrop": (0.2, 1.0), "rock": (0.2, 1.0), "stone": (0.2, 1.0), "pebble": (0.2, 1.0),
+           "tree_conifer": (9.0, 20.0), "tree_broadleaf": (5.0, 15.0), "tree_birch": (6.0, 17.0),
+           "tree_acacia": (3.0, 9.0), "tree_palm": (5.0, 13.0), "tree_dead": (2.5, 11.0), "bush": (0.4, 2.5),
+           "cactus": (0.8, 5.5), "log": (0.15, 1.0), "fern": (0.2, 1.2), "reed": (0.9, 2.6), "flower": (0.15, 0.7),
+           "mushroom": (0.03, 0.3), "grass": (0.1, 0.8), "dry_grass": (0.2, 1.2), "clover": (0.02, 0.2),
+           "leaf_litter": (0.0, 0.08), "needles": (0.0, 0.05), "twigs": (0.0, 0.06)}
 
-    for kind, height in (("broadleaf", 7.0), ("conifer", 10.0), ("bush", 1.2)):
-        tv, tf, tm = plants.tree_geometry(stream(0, "t_tree"), kind, height, attractors=150,
-                                          step=0.4 * height / 8, leaves_per_tip=3)
-        assert 500 < len(tv) < 200_000 and np.isfinite(tv).all()
-        assert tf.max() < len(tv)
-        assert {0, 1} <= set(np.unique(tm))  # bark and leaves
-        top = tv[:, 2].max()
-        assert 0.6 * height < top < 1.4 * height, (kind, top)
-        assert tv[:, 2].min() > -0.2
-        # A tree's crown is narrower than twice its height; a bush may be wider than tall.
-        assert np.abs(tv[:, :2]).max() < (1.6 if kind == "bush" else 1.0) * height
-    gv, gf = plants.grass_geometry(stream(0, "t_grass"))
-    assert len(gv) > 50 and 0.1 < gv[:, 2].max() < 0.8 and gv[:, 2].min() >= 0
-    fv, ff, fm = plants.flower_geometry(stream(0, "t_flower"))
-    assert 0.15 < fv[:, 2].max() < 0.7 and fm.max() == 1
-    cv, cf = plants.ground_cover_geometry(stream(0, "t_cover"))
-    assert cv[:, 2].max() < 0.3
-    assert time.perf_counter() - t0 < 20.0
+
+def test_every_asset_factory_makes_sane_geometry():
+    """The contract of every kind's factory: finite vertices, faces that index them, material slots
+    the kind names, a base at the ground, a plausible height, different variants, seconds not minutes."""
+    _reset()
+    config = SceneConfig.preset("tiny", seed=0)
+    ctx = AssetContext(0, config, None, BIOMES["meadow"])
+    assert set(HEIGHTS) == {k.name for k in KINDS}
+    for kind in KINDS:
+        t0 = time.perf_counter()
+        a = kind.mesh(ctx, 0, stream(0, f"{kind.name}_mesh", 0))
+        b = kind.mesh(ctx, 1, stream(0, f"{kind.name}_mesh", 1))
+        assert time.perf_counter() - t0 < 10.0, kind.name
+        for g in (a, b):
+            assert g.n_verts > 3 and np.isfinite(g.verts).all(), kind.name
+            assert g.loops.min() >= 0 and g.loops.max() < g.n_verts and g.sizes.sum() == len(g.loops), kind.name
+            assert (g.sizes >= 3).all() and set(np.unique(g.mat)) <= set(range(max(len(kind.slots), 1))), kind.name
+            lo, hi = HEIGHTS[kind.name]
+            assert lo <= g.verts[:, 2].max() <= hi, (kind.name, g.verts[:, 2].max())
+            assert g.verts[:, 2].min() > -0.3, (kind.name, g.verts[:, 2].min())
+        assert a.n_verts != b.n_verts or np.abs(a.verts - b.verts).max() > 1e-3, f"{kind.name}: variants are clones"
+    v, f = rocks.rock_shape(stream(0, "t_rock"), subdivisions=3)
+    r = np.linalg.norm(v - (v.max(0) + v.min(0)) / 2, axis=1)
+    assert r.std() / r.mean() > 0.08  # not a sphere
 
 
 def test_every_material_family_builds_a_surface():
@@ -192,26 +197,26 @@ def test_terrain_material_depends_on_slope_and_height():
 
 
 def test_cameras_stay_above_ground_and_out_of_objects():
-    for seed, traj in ((1, "orbit"), (2, "flythrough"), (3, "multiview")):
-        info = _generate(seed=seed, camera__trajectory=traj, rocks__count=8, plants__trees=4)
+    directions = [Vector(d) for d in ((1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 0), (0, 0, 1), (0, 0, -1))]
+    for seed, traj, biome in ((1, "orbit", "broadleaf_forest"), (2, "flythrough", "conifer_forest"),
+                              (3, "multiview", "cliff"), (5, "orbit", "coast")):
+        info = _generate(seed=seed, camera__trajectory=traj, rocks__count=8, plants__trees=4, biome=biome)
         assert info["camera"]["trajectory"] == traj
         scene = bpy.context.scene
         cam = scene.camera
-        solid = [o for o in scene.objects if o.get("gs_class") in ("rock", "tree", "bush")]
+        for ob in scene.objects:  # fog and falling drops are not things a camera runs into
+            ob.hide_viewport = ob.get("gs_class") in ("fog", "rain", "snowfall")
         for f in range(scene.frame_start, scene.frame_end + 1):
             scene.frame_set(f)
             dg = bpy.context.evaluated_depsgraph_get()
             p = cam.matrix_world.translation.copy()
-            # Nothing above the camera (it is not under terrain nor inside a rock or crown) ...
-            hit_up = scene.ray_cast(dg, p, Vector((0, 0, 1)))[0]
-            assert not hit_up, (seed, traj, f)
+            # Nothing within half a metre in any direction: not inside terrain, a rock, a wall or a crown ...
+            for d in directions:
+                hit, loc, *_ = scene.ray_cast(dg, p, d, distance=0.45)
+                assert not hit, (biome, traj, f, tuple(d))
             # ... and the ground (or an object) is below, at a clearance.
             hit, loc, *_ = scene.ray_cast(dg, p, Vector((0, 0, -1)))
-            assert hit and (p - loc).length > 1.0, (seed, traj, f)
-            for ob in solid:
-                c = np.array([ob.matrix_world @ Vector(b) for b in ob.bound_box])
-                inside = np.all(np.array(p) > c.min(0)) and np.all(np.array(p) < c.max(0))
-                assert not inside, (seed, traj, f, ob.name)
+            assert hit and (p - loc).length > 1.0, (biome, traj, f)
 
 
 def test_objects_are_tagged_info_is_stored_and_things_move():
@@ -222,9 +227,10 @@ def test_objects_are_tagged_info_is_stored_and_things_move():
     scene = bpy.context.scene
     classes = {o.get("gs_class") for o in scene.objects}
     assert None not in classes and classes <= CLASSES
-    assert {"terrain", "rock", "camera", "light"} <= classes
+    assert {"terrain", "rock", "camera", "light", "tree", "leaf_litter"} <= classes
     stored = json.loads(scene["gs_scene_info"])
-    assert stored["config"] == SceneConfig.preset("tiny", seed=11).to_dict()
+    assert stored["config"] == SceneConfig.preset("tiny", seed=11, biome="broadleaf_forest").to_dict()
+    assert stored["biome"]["name"] == "broadleaf_forest"
     assert stored["seed"] == 11 and stored["timings"]["total"] > 0
     assert stored["counts"]["objects"] == len(scene.objects)
     assert (scene.render.resolution_x, scene.render.resolution_y) == (64, 64)
@@ -237,9 +243,12 @@ def test_objects_are_tagged_info_is_stored_and_things_move():
     scene.frame_set(3)
     assert np.abs(np.array(rolling.matrix_world) - m1).max() > 0.05
     assert any(np.abs(np.array(scene.objects[n].matrix_world) - m).max() > 1e-4 for n, m in sway.items())
-    # Instancing: many scattered objects share few meshes.
-    small = [o for o in scene.objects if o.get("gs_class") in ("pebble", "grass")]
-    assert len({o.data.name for o in small}) < len(small) / 3
+    # Instancing: dense cover is one carrier object per kind whose points place a few shared clump meshes.
+    litter = scene.objects["leaf_litter"]
+    assert litter["gs_instances"] == len(litter.data.vertices) > 20
+    assert info["counts"]["leaf_litter"] >= 20 * len(litter.data.vertices)
+    sources = [o for o in scene.objects if o.name.startswith("leaf_litter_source_")]
+    assert 1 <= len(sources) <= 8 and all(o.hide_render for o in sources)
 
 
 def _cli_args(**kw):

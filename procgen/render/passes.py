@@ -3,8 +3,9 @@
 - RGB render: the requested samples, the scene's pixel filter, the denoiser; written by
   Blender as an 8-bit PNG through the scene's colour management (view transform, look).
 - Ground-truth render: 1 sample through the pixel centre (box filter of width 0.01 px),
-  no denoiser, passes z / vector / normal / object index / material index, written as a
-  32-bit multilayer EXR. One sample means edge pixels never blend depth, flow or ids.
+  no denoiser, volume-only objects hidden (fog is not a surface), passes z / vector / normal / object index /
+  material index, written as a 32-bit multilayer EXR. One sample means edge pixels never
+  blend depth, flow or ids.
 
 Every setting changed is recorded in a ``Settings`` snapshot and restored afterwards, so a
 user's scene keeps its own render settings.
@@ -119,6 +120,8 @@ def configure_rgb(scene, view_layer, settings: Settings, samples: int, denoise: 
         settings.set(c, "denoiser", "OPENIMAGEDENOISE")
     for p in GT_PASSES:
         settings.set(view_layer, p, False)
+    for ob in volume_only_objects(scene):
+        settings.set(ob, "hide_render", settings.original(ob, "hide_render"))
     im = scene.render.image_settings
     if hasattr(im, "media_type"):  # 5.0: still image vs multilayer is a separate setting
         settings.set(im, "media_type", "IMAGE")
@@ -136,12 +139,38 @@ def configure_gt(scene, view_layer, settings: Settings) -> None:
     settings.set(c, "filter_width", 0.01)  # the one sample lands on the pixel centre
     for p in GT_PASSES:
         settings.set(view_layer, p, True)
+    # Volumes (fog) are not surfaces: a single sample scattered in one would leave its pixel
+    # without depth, flow or id, so the ground-truth render leaves them out.
+    for ob in volume_only_objects(scene):
+        settings.set(ob, "hide_render", True)
     im = scene.render.image_settings
     if hasattr(im, "media_type"):
         settings.set(im, "media_type", "MULTI_LAYER_IMAGE")
     settings.set(im, "file_format", "OPEN_EXR_MULTILAYER")
     settings.set(im, "color_depth", "32")
     settings.set(im, "exr_codec", "ZIP")
+
+
+def _volume_only(mat) -> bool:
+    """A material whose output shades a volume and no surface (fog, smoke)."""
+    tree = getattr(mat, "node_tree", None)
+    if tree is None:
+        return False
+    outs = [n for n in tree.nodes if n.type == "OUTPUT_MATERIAL"]
+    return bool(outs) and all(o.inputs["Volume"].is_linked and not o.inputs["Surface"].is_linked for o in outs)
+
+
+def volume_only_objects(scene) -> list:
+    """Mesh objects of ``scene`` whose every material is volume-only: no surface to see."""
+    out = []
+    for ob in scene.objects:
+        if ob.type != "MESH":
+            continue
+        mats = [s.material for s in ob.material_slots]
+        if mats and all(m is not None and _volume_only(m) for m in mats):
+            out.append(ob)
+    return out
+
 
 
 def save_linear_exr(scene, settings: Settings, path: str) -> None:

@@ -35,6 +35,15 @@ CLASS_IDS: dict[str, int] = {
     "person": 18,
     "object": 19,
     "fog": 20,
+    "cactus": 21,
+    "fern": 22,
+    "reed": 23,
+    "mushroom": 24,
+    "deadwood": 25,
+    "leaf_litter": 26,
+    "rain": 27,
+    "snowfall": 28,
+    "cliff": 29,
 }
 FIRST_EXTRA_CLASS_ID = 1000
 GEOMETRY_TYPES = {"MESH", "CURVE", "CURVES", "SURFACE", "META", "FONT", "POINTCLOUD", "VOLUME"}
