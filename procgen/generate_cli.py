@@ -23,6 +23,8 @@ from ..common.disk import describe_write_error, is_disk_full
 from ..common.folder_lock import FolderLock, FolderLockedError
 from ..common.staged_output import commit as commit_staged
 from ..common.staged_output import finish_commit, product_files, stage_dir
+from .biomes import BIOME_NAMES
+from .config import TERRAIN_KINDS
 from .render.layout import is_scene_output_file
 
 PRESET_NAMES = ("tiny", "default", "large")
@@ -69,8 +71,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="image size in pixels")
     parser.add_argument("--samples", type=count(1, 1_000_000), default=None, metavar="N",
                         help="Cycles samples for RGB")
-    parser.add_argument("--terrain", choices=("auto", "hills", "mountains", "canyon", "dunes"), default=None,
-                        help="terrain kind (default: from the seed)")
+    parser.add_argument("--biome", choices=("auto",) + BIOME_NAMES, default=None,
+                        help="scene type: terrain, ground, plants, rocks, sky and weather (default: from the seed)")
+    parser.add_argument("--terrain", choices=("auto",) + TERRAIN_KINDS, default=None,
+                        help="terrain recipe instead of the biome's own")
     parser.add_argument("--trajectory", choices=("auto", "orbit", "flythrough", "multiview"), default=None,
                         help="camera path (default: orbit or flythrough, from the seed)")
     parser.add_argument("--no-render", action="store_true", help="only generate and save scene.blend")
@@ -90,6 +94,8 @@ def _config_from_args(args, seed: int):
         over["resolution"] = tuple(args.resolution)
     if args.samples is not None:
         over["samples"] = args.samples
+    if args.biome is not None:
+        over["biome"] = args.biome
     if args.terrain is not None:
         over["terrain__kind"] = args.terrain
     if args.trajectory is not None:
@@ -147,7 +153,8 @@ def generate_one(args, seed: int, out_dir: str, bar_factory=None, replace_differ
         bpy.context.preferences.filepaths.save_version = 0
         _save_blend_atomically(bpy, blend)
     c = info["counts"]
-    print(f"generate: seed {seed}: {info['terrain']['kind']} terrain, {c['objects']} objects, "
+    biome = info.get("biome", {}).get("name", "?")
+    print(f"generate: seed {seed}: {biome} ({info['terrain']['kind']} terrain), {c['objects']} objects, "
           f"{c['vertices']:,} vertices, {info['camera']['trajectory']} camera, "
           f"{'reused' if reused else 'generated in %.1f s' % info['timings']['total']} -> {blend}", flush=True)
     result = {"seed": seed, "scene": blend, "generate_s": info["timings"]["total"], "reused": reused,

@@ -260,12 +260,14 @@ def _cli_args(**kw):
 
 def test_generate_command_saves_scenes_and_reports_failed_seeds(tmp_path):
     out = str(tmp_path / "one")
-    assert generate_cli.run(_cli_args(out=out, extra=["--seed", "2", "--frames", "3"])) == 0
+    assert generate_cli.run(_cli_args(out=out, extra=["--seed", "2", "--frames", "3", "--biome", "wetland"])) == 0
     blend = os.path.join(out, "scene.blend")
     assert os.path.isfile(blend)
     bpy.ops.wm.open_mainfile(filepath=blend)
     info = json.loads(bpy.context.scene["gs_scene_info"])
     assert info["seed"] == 2 and bpy.context.scene.frame_end == 3
+    assert info["biome"]["name"] == info["config"]["biome"] == "wetland" and info["terrain"]["kind"] == "valley"
+    assert bpy.data.objects["reed"]["gs_instances"] > 0  # reeds grow only by the water
     assert not [f for f in os.listdir(out) if f.endswith(".tmp.blend")]
     # A different scene in the same folder is refused without --overwrite.
     assert generate_cli.run(_cli_args(out=out, extra=["--seed", "3"])) == 1
