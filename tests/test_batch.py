@@ -185,6 +185,22 @@ def test_a_huge_range_starts_at_once_and_stops_on_sigint(tmp_path):
 
 # ----------------------------------------------------------------------------- local backend, real scenes
 
+def test_time_limit_stops_a_seed_and_other_options_are_refused_on_rerun(tmp_path):
+    proc = run_batch(tmp_path, "0", "--workers", "1", "--retries", "0", "--time-limit", "1.5")
+    assert proc.returncode == 1
+    rec = read_records(str(tmp_path))[0]
+    assert rec["status"] == "failed" and rec["error"].startswith("stopped at the time limit of 1.5 s")
+    assert 1.5 <= rec["seconds"] < 1.5 + 12  # SIGTERM at the limit, SIGKILL at most 10 s later
+    assert "FAILED seed 0 after 1 attempts: stopped at the time limit" in proc.stderr
+    other = run_batch(tmp_path, "0", "--workers", "1", frames="3")  # other generate options: refused
+    assert other.returncode == 2 and "Use the same options to resume it" in other.stderr
+    assert read_records(str(tmp_path))[0]["attempts"] == 1
+    proc = run_batch(tmp_path, "0", "--workers", "1")  # the same options and no limit: it finishes
+    assert proc.returncode == 0, proc.stderr
+    check_finished(tmp_path, [0])
+
+
+
 def test_crashing_seed_is_retried_and_the_rest_finish_then_a_rerun_resumes(tmp_path):
     # seed 1 crashes on its first attempt only, seed 2 on every attempt (os.abort once a frame is on disk)
     proc = run_batch(tmp_path, "0-3", "--workers", "2", "--retries", "1", env={"GS_TEST_CRASH_SEED": "1:1,2"})

@@ -130,10 +130,35 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
 
+def check_same_options(out: str, preset: str, extra: list[str]) -> None:
+    """A batch folder holds one kind of scene: a re-run with other generate options is refused."""
+    import json
+
+    from ..common.atomic import write_text
+
+    path = os.path.join(out, ".batch", "options.json")
+    want = {"preset": preset, "generate_args": extra}
+    try:
+        with open(path, encoding="utf-8") as fh:
+            have = json.load(fh)
+    except FileNotFoundError:
+        write_text(path, json.dumps(want, indent=1) + "\n")
+        return
+    if have != want:
+        raise ValueError(f"{out} was made with --preset {have.get('preset')} and generate options "
+                         f"{have.get('generate_args')}; this run asks for --preset {preset} and {extra}. "
+                         f"Use the same options to resume it, or another --out")
+
+
 def _run_locked(args, extra: list[str], seeds, total: int) -> int:
     from .driver import Driver, run_driver
     from .manifest import Manifest, ManifestError
 
+    try:
+        check_same_options(args.out, args.preset, extra)
+    except ValueError as exc:
+        print(f"batch: {exc}", file=sys.stderr)
+        return 2
     if args.workers is None and args.backend == "local":
         args.workers = max(1, (os.cpu_count() or 1) // args.cpus_per_task)
     try:
