@@ -78,6 +78,23 @@ def _ground_truth_kinds(scene_dir: Path) -> list[tuple[str, Path]]:
     return found
 
 
+def _held_out_views(views: list[dict], scene_dir: Path, splat_dir: Path, assets: Path):
+    """(rows for the page, tiles for report.png, PSNRs) of Render Splats against ground truth per view."""
+    view_rows, view_tiles, view_psnrs = [], [], []
+    for view in views:
+        gt = _rgb8(read_png(scene_dir / view["ground_truth"]))
+        ours = _rgb8(read_png(splat_dir / view["render"]))
+        diff = np.clip(np.abs(gt.astype(np.int16) - ours.astype(np.int16)) * 4, 0, 255).astype(np.uint8)
+        diff_path = assets / f"diff_{Path(view['render']).stem}.png"
+        write_png(diff_path, diff)
+        p = psnr(gt, ours)
+        view["psnr"] = p
+        view_psnrs.append(p)
+        view_rows.append((view, scene_dir / view["ground_truth"], splat_dir / view["render"], diff_path, p))
+        view_tiles.append([_fit(gt), _fit(ours), _fit(diff)])
+    return view_rows, view_tiles, view_psnrs
+
+
 def _cycles_rows(views: list[dict], scene_dir: Path, splat_dir: Path) -> list[tuple]:
     """(view, cycles path, cycles picture, PSNR of Cycles against ground truth, PSNR of Cycles against
     Render Splats) for every view that Blender's own Cycles rendered (Blenders with native splats)."""
@@ -121,19 +138,7 @@ def write_report(out: Path, scene_dir: Path, train_dir: Path, splat_dir: Path, s
     metrics = json.loads((train_dir / "metrics.json").read_text())
     transforms = json.loads((scene_dir / "transforms.json").read_text())
 
-    view_rows, view_tiles, view_psnrs = [], [], []
-    for view in renders["views"]:
-        gt = _rgb8(read_png(scene_dir / view["ground_truth"]))
-        ours = _rgb8(read_png(splat_dir / view["render"]))
-        diff = np.clip(np.abs(gt.astype(np.int16) - ours.astype(np.int16)) * 4, 0, 255).astype(np.uint8)
-        diff_path = assets / f"diff_{Path(view['render']).stem}.png"
-        write_png(diff_path, diff)
-        p = psnr(gt, ours)
-        view["psnr"] = p
-        view_psnrs.append(p)
-        view_rows.append((view, scene_dir / view["ground_truth"], splat_dir / view["render"], diff_path, p))
-        view_tiles.append([_fit(gt), _fit(ours), _fit(diff)])
-
+    view_rows, view_tiles, view_psnrs = _held_out_views(renders["views"], scene_dir, splat_dir, assets)
     cycles_rows = _cycles_rows(renders["views"], scene_dir, splat_dir)
     for tiles, (_, _, cycles_img, _, _) in zip(view_tiles, cycles_rows):
         tiles.append(_fit(cycles_img))
