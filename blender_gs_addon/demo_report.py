@@ -123,7 +123,8 @@ def _cycles_section(rows: list[tuple], splat_dir: Path, out: Path) -> list[str]:
     for view, _, _, p_gt, p_ours in rows:
         gt_psnrs.append(p_gt)
         body.append(f"<tr><td>{html.escape(view['ground_truth'])}</td><td>{p_gt:.2f} dB</td>"
-                    f"<td>{view['psnr']:.2f} dB</td><td>{p_ours:.2f} dB</td><td>{view['cycles_seconds']:.1f} s</td></tr>")
+                    f"<td>{view['psnr']:.2f} dB</td><td>{p_ours:.2f} dB</td>"
+                    f"<td>{view['cycles_seconds']:.1f} s</td></tr>")
     body.append(f"</table><p>mean PSNR of the Cycles native-splat images: {np.mean(gt_psnrs):.2f} dB</p>")
     for view, cycles_p, _, _, _ in rows:
         body.append(f"<img src='{_rel(splat_dir / view['render'], out)}'><img src='{_rel(cycles_p, out)}'>")

@@ -69,8 +69,8 @@ class Job:
             group = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
         else:
             group = {"start_new_session": True}
-        self.proc = subprocess.Popen(with_default_interrupt(cmd), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     stdin=subprocess.DEVNULL, **group)
+        self.proc = subprocess.Popen(with_default_interrupt(cmd), env=env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, **group)
         self.cancel_requested = False
         self._cancel_time = None
         self._threads = [threading.Thread(target=self._pump, args=(self.proc.stdout, "out"), daemon=True),

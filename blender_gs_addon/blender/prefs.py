@@ -17,7 +17,8 @@ class GS_AP_preferences(bpy.types.AddonPreferences):
         items=[("auto", "Auto", "CUDA when available, else CPU"), ("cpu", "CPU", "Always the CPU"),
                ("cuda", "CUDA", "An NVIDIA GPU")], default="auto")
     cache_dir: StringProperty(name="Cache Folder", subtype="DIR_PATH", default="",
-                              description="Folder for compiled kernels, torch and temporary files (empty: ~/.cache/gaussian_scenes)")
+                              description="Folder for compiled kernels, torch and temporary files "
+                                          "(empty: ~/.cache/gaussian_scenes)")
     torch_dir: StringProperty(name="torch Folder", subtype="DIR_PATH", default="",
                               description="Folder that Install torch fills and that is added to Python's path "
                                          "(empty: <cache folder>/torch)")

@@ -7,7 +7,6 @@ import sys
 
 from . import state
 
-
 _TORCH_STATUS: tuple[bool, str] | None = None  # cached: the preferences redraw often
 
 
@@ -73,7 +72,8 @@ def child_env() -> dict:
     env = dict(os.environ)
     if state.preferences() is not None and state.preferences().cache_dir:
         env["GS_CACHE_DIR"] = os.path.join(cache_dir(), "cuda_ext")  # compiled kernels
-    env["PYTHONPATH"] = os.pathsep.join(module_search_path() + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    inherited = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env["PYTHONPATH"] = os.pathsep.join(module_search_path() + inherited)
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
