@@ -6,6 +6,7 @@ import json
 import bpy
 import numpy as np
 import pytest
+from helpers import SHUFFLED, independent_ply, malformed_corpus, random_splats, shuffled_rows
 
 import blender_gs_addon
 from blender_gs_addon.blender import api, native
@@ -13,7 +14,6 @@ from blender_gs_addon.blender.pointcloud import can_make_pointclouds
 from blender_gs_addon.common.rotations import quat_to_matrix
 from blender_gs_addon.splats import read_ply, write_ply
 from blender_gs_addon.splats.transform import bake_transform
-from test_splats_io import SHUFFLED, independent_ply, malformed_corpus, random_splats, shuffled_rows
 
 pytestmark = [pytest.mark.blender, pytest.mark.usefixtures("registered_addon")]
 

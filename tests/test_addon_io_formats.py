@@ -5,7 +5,7 @@ from __future__ import annotations
 import bpy
 import numpy as np
 import pytest
-from test_splats_gltf import assert_same_splats, splats
+from helpers import assert_same_splats, splats
 
 from blender_gs_addon.blender import api, ops_io
 from blender_gs_addon.splats import io as splat_io

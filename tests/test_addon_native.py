@@ -9,11 +9,11 @@ from pathlib import Path
 import bpy
 import numpy as np
 import pytest
+from helpers import random_splats
 
 from blender_gs_addon.blender import api, native
 from blender_gs_addon.splat_render import render_in_child
 from blender_gs_addon.splats import SplatData, read_ply, write_ply
-from test_splats_io import random_splats
 
 pytestmark = [pytest.mark.blender, pytest.mark.usefixtures("registered_addon")]
 needs_native = pytest.mark.skipif(not native.has_native_splats(),

@@ -9,11 +9,11 @@ from pathlib import Path
 import bpy
 import numpy as np
 import pytest
+from helpers import random_splats
 
 import blender_gs_addon
 from blender_gs_addon.blender import api
 from blender_gs_addon.splat_render import render_in_child
-from test_splats_io import random_splats
 
 pytestmark = pytest.mark.blender
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import re
 import signal
 import subprocess
 import sys
@@ -16,69 +15,14 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import ROOT, attempts_in_log, batch_cmd, check_finished, file_stats, run_batch, summary
 
 from blender_gs_addon.batch.manifest import JOURNAL, Manifest, read_records
 from blender_gs_addon.batch.scenes import read_index, scene_complete, seed_dir_name
 from blender_gs_addon.batch.seeds import count_seeds
 from blender_gs_addon.procgen.generate_cli import iter_seeds, parse_seed_ranges
 
-ROOT = Path(__file__).resolve().parent.parent
-FRAMES = "2"  # tiny preset, two frames: a scene takes seconds
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="kill -9 and /proc are Linux here")
-
-
-def batch_cmd(out, seeds: str, *options: str, frames: str = FRAMES) -> list[str]:
-    return [sys.executable, "-m", "blender_gs_addon", "batch", "--seeds", seeds, "--preset", "tiny",
-            "--out", str(out), "--no-progress", *options, "--", "--frames", frames]
-
-
-def run_batch(out, seeds: str, *options: str, env: dict | None = None, timeout: float = 300,
-              frames: str = FRAMES) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", **(env or {})}
-    return subprocess.run(batch_cmd(out, seeds, *options, frames=frames), cwd=ROOT, env=full_env,
-                          capture_output=True, text=True, timeout=timeout)
-
-
-def summary(proc: subprocess.CompletedProcess) -> dict[str, int]:
-    """The counts of the driver's summary line."""
-    m = re.search(r"batch: (\d+)/(\d+) seeds done \((\d+) generated now, (\d+) found complete, (\d+) done before\), "
-                  r"(\d+) failed", proc.stdout)
-    assert m, f"no summary line in:\n{proc.stdout}\n{proc.stderr}"
-    keys = ("done", "total", "ran", "found", "before", "failed")
-    return dict(zip(keys, map(int, m.groups())))
-
-
-def attempts_in_log(out: Path, seed: int) -> int:
-    log = out / "logs" / f"{seed_dir_name(seed)}.log"
-    return log.read_text(errors="replace").count(f"=== seed {seed} attempt ") if log.exists() else 0
-
-
-def file_stats(folder: Path) -> dict[str, tuple[int, int]]:
-    """relative path -> (inode, mtime in ns) of every file: a rewritten file changes both or one."""
-    out = {}
-    for path in folder.rglob("*"):
-        if path.is_file() and path.name != ".gs-lock":
-            st = path.stat()
-            out[str(path.relative_to(folder))] = (st.st_ino, st.st_mtime_ns)
-    return out
-
-
-def check_finished(out: Path, seeds: list[int], frames: int = int(FRAMES)) -> None:
-    """Each seed done in the manifest, complete on disk and in index.json with its frames."""
-    records = read_records(str(out))
-    index = {e["seed"]: e for e in read_index(str(out))}
-    for seed in seeds:
-        assert records[seed]["status"] == "done", records[seed]
-        assert scene_complete(str(out / seed_dir_name(seed)))
-        assert index[seed]["frames"] == frames and index[seed]["resolution"] == [64, 64]
-        assert index[seed]["path"] == seed_dir_name(seed)
-        tr = json.loads((out / index[seed]["transforms"]).read_text())
-        assert len(tr["frames"]) == frames
-        assert sorted(index[seed]["splits"]["train"] + index[seed]["splits"]["test"]) == \
-            [f["frame"] for f in tr["frames"]]
-        if records[seed].get("note") != "found complete on disk":  # a run recorded what it measured
-            assert records[seed]["peak_mem_mb"] > 50  # Blender was loaded in the child
-            assert records[seed]["host"] and records[seed]["start"] <= records[seed]["end"]
 
 
 # ----------------------------------------------------------------------------- manifest alone

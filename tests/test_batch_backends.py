@@ -18,10 +18,10 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import ROOT, attempts_in_log, batch_cmd, check_finished, run_batch, summary
 
 from blender_gs_addon.batch.manifest import read_records
 from blender_gs_addon.batch.scenes import read_index
-from tests.test_batch import ROOT, attempts_in_log, batch_cmd, check_finished, run_batch, summary
 
 SLURM_SCRIPT = ROOT / ".ci" / "slurm.sh"
 

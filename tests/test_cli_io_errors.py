@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from test_splats_io import random_splats
+from helpers import random_splats
 
 from blender_gs_addon.cli import main
 from blender_gs_addon.splats import write_ply

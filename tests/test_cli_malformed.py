@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_splats_io import random_splats
+from helpers import random_splats
 
 from blender_gs_addon.splats import write_ply
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import ROOT, run_batch
 
 from blender_gs_addon.batch.scenes import read_index
 from blender_gs_addon.data import FIELDS, SceneDataError, SceneFrames
-from tests.test_batch import ROOT, run_batch
 
 FRAMES = 3
 

@@ -4,7 +4,6 @@ The compiled kernels are built on first use (about a minute the first time, cach
 """
 from __future__ import annotations
 
-import math
 import os
 import subprocess
 import sys
@@ -12,67 +11,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers_torch import DIFF_INPUTS, make_scene, random_weights, rasterize_args, render
 
 from blender_gs_addon.cuda_ext import _build, rasterize
 from blender_gs_addon.cuda_ext import _torch_impl as ref
-
-DIFF_INPUTS = ("means", "quats", "scales", "opacities", "colors")
-
-
-def make_scene(n: int, width: int, height: int, sh_degree=None, seed: int = 0, dtype=torch.float32,
-               scale: float = 0.02) -> dict:
-    """n Gaussians in (and a little around) the view of a rotated, shifted camera."""
-    g = torch.Generator().manual_seed(seed)
-    f = 0.8 * width
-    z = 2.0 + 6.0 * torch.rand(n, generator=g)
-    u = (torch.rand(n, generator=g) * 1.2 - 0.1) * width
-    v = (torch.rand(n, generator=g) * 1.2 - 0.1) * height
-    cx, cy = width / 2 + 0.3, height / 2 - 0.2
-    cam_pts = torch.stack([(u - cx) / f * z, (v - cy) / f * z, z], dim=-1)
-    a = 0.3
-    R = torch.tensor([[math.cos(a), 0.0, math.sin(a)], [0.0, 1.0, 0.0], [-math.sin(a), 0.0, math.cos(a)]])
-    t = torch.tensor([0.1, -0.2, 0.3])
-    viewmat = torch.eye(4)
-    viewmat[:3, :3], viewmat[:3, 3] = R, t
-    colors = (torch.rand(n, 3, generator=g) if sh_degree is None
-              else 0.4 * torch.randn(n, (sh_degree + 1) ** 2, 3, generator=g))
-    scene = dict(
-        means=(cam_pts - t) @ R,  # world = R^T (cam - t)
-        quats=torch.randn(n, 4, generator=g),
-        scales=scale * z[:, None] * torch.exp(0.5 * torch.randn(n, 3, generator=g)),
-        opacities=torch.sigmoid(torch.randn(n, generator=g) + 0.5),
-        colors=colors,
-        viewmat=viewmat,
-        K=torch.tensor([[f, 0.0, cx], [0.0, 1.05 * f, cy], [0.0, 0.0, 1.0]]),
-    )
-    return {k: val.to(dtype) for k, val in scene.items()}
-
-
-def render(fn, scene, width, height, sh_degree=None, background=None, grad=False, weights=None):
-    """Runs fn; with grad, back-propagates sum(weights * outputs) and returns the input grads too."""
-    leaves = {k: (v.clone().requires_grad_(grad and k in DIFF_INPUTS)) for k, v in scene.items()}
-    bg = None if background is None else background.clone().requires_grad_(grad)
-    rgb, alpha, depth, meta = fn(leaves["means"], leaves["quats"], leaves["scales"], leaves["opacities"],
-                                 leaves["colors"], leaves["viewmat"], leaves["K"], width, height,
-                                 sh_degree=sh_degree, background=bg)
-    out = {"rgb": rgb, "alpha": alpha, "depth": depth, "meta": meta}
-    if grad:
-        meta["means2d"].retain_grad()
-        wr, wa, wd = weights
-        ((rgb * wr).sum() + (alpha * wa).sum() + (depth * wd).sum()).backward()
-        out["grads"] = {k: leaves[k].grad for k in DIFF_INPUTS}
-        out["grads"]["means2d"] = meta["means2d"].grad
-        if bg is not None:
-            out["grads"]["background"] = bg.grad
-    return out
-
-
-def random_weights(height, width, seed=7, dtype=torch.float32):
-    g = torch.Generator().manual_seed(seed)
-    return (torch.randn(height, width, 3, generator=g, dtype=dtype),
-            torch.randn(height, width, 1, generator=g, dtype=dtype),
-            0.1 * torch.randn(height, width, 1, generator=g, dtype=dtype))
-
 
 # ----------------------------------------------------------------------------- forward
 
@@ -205,10 +147,6 @@ def test_cpu_runs_are_bitwise_identical_across_runs_and_thread_counts():
 
 # ----------------------------------------------------------------------------- bad input
 
-def _args(scene):
-    return [scene[k] for k in ("means", "quats", "scales", "opacities", "colors", "viewmat", "K")]
-
-
 @pytest.mark.parametrize("name", ["means", "quats", "scales", "opacities", "colors", "viewmat", "K"])
 @pytest.mark.parametrize("bad", [float("nan"), float("inf")])
 def test_nan_or_inf_input_raises_clear_error(name, bad):
@@ -216,13 +154,13 @@ def test_nan_or_inf_input_raises_clear_error(name, bad):
     scene[name] = scene[name].clone()
     scene[name].view(-1)[0] = bad
     with pytest.raises(ValueError, match=f"{name}.*NaN or Inf"):
-        rasterize(*_args(scene), 16, 16)
+        rasterize(*rasterize_args(scene), 16, 16)
 
 
 def test_nan_background_raises():
     scene = make_scene(10, 16, 16)
     with pytest.raises(ValueError, match="background"):
-        rasterize(*_args(scene), 16, 16, background=torch.tensor([0.0, float("nan"), 0.0]))
+        rasterize(*rasterize_args(scene), 16, 16, background=torch.tensor([0.0, float("nan"), 0.0]))
 
 
 @pytest.mark.parametrize("change, message", [
@@ -238,25 +176,25 @@ def test_mismatched_shapes_and_types_raise(change, message):
     scene = make_scene(10, 16, 16)
     change(scene)
     with pytest.raises(ValueError, match=message):
-        rasterize(*_args(scene), 16, 16)
+        rasterize(*rasterize_args(scene), 16, 16)
 
 
 def test_bad_sh_and_sizes_raise():
     scene = make_scene(10, 16, 16, sh_degree=1)
     with pytest.raises(ValueError, match="K >= 9"):
-        rasterize(*_args(scene), 16, 16, sh_degree=2)
+        rasterize(*rasterize_args(scene), 16, 16, sh_degree=2)
     with pytest.raises(ValueError, match="sh_degree"):
-        rasterize(*_args(scene), 16, 16, sh_degree=4)
+        rasterize(*rasterize_args(scene), 16, 16, sh_degree=4)
     for w, h in ((0, 16), (16, 0), (-3, 5)):
         with pytest.raises(ValueError, match="width and height must be positive"):
-            rasterize(*_args(scene), w, h, sh_degree=1)
+            rasterize(*rasterize_args(scene), w, h, sh_degree=1)
 
 
 def test_meta_device_mismatch_raises():
     scene = make_scene(10, 16, 16)
     scene["K"] = scene["K"].to("meta")
     with pytest.raises(ValueError, match="device"):
-        rasterize(*_args(scene), 16, 16)
+        rasterize(*rasterize_args(scene), 16, 16)
 
 
 def test_zero_gaussians_give_background_and_empty_gradients():
@@ -313,7 +251,7 @@ _ISA_RUN = """
 import sys, torch
 sys.path.insert(0, {root!r})
 from blender_gs_addon.cuda_ext import _build, rasterize
-from tests.test_rasterizer import make_scene, random_weights, render
+from tests.helpers_torch import make_scene, random_weights, render
 scene = make_scene(1500, 70, 45, sh_degree=2, seed=44)
 out = render(rasterize, scene, 70, 45, 2, torch.tensor([0.3, 0.2, 0.1]), grad=True, weights=random_weights(45, 70))
 torch.save({{"rgb": out["rgb"], "alpha": out["alpha"], "depth": out["depth"], **out["grads"]}}, {path!r})

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers_torch import DIFF_INPUTS, make_scene, random_weights, rasterize_args, render
 
 from blender_gs_addon.cuda_ext import _build, _wrapper, rasterize
-from tests.test_rasterizer import DIFF_INPUTS, _args, make_scene, random_weights, render
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the emulation uses Linux fibers")
 
@@ -212,7 +212,7 @@ def test_device_input_checks_name_the_bad_tensor(emulated, name, bad):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(_wrapper, "_ext", lambda: emulated)
         with pytest.raises(ValueError, match=f"{name}.*NaN or Inf"):
-            rasterize(*_args(scene), 16, 16, background=scene["background"])
+            rasterize(*rasterize_args(scene), 16, 16, background=scene["background"])
 
 
 def test_device_input_checks_opacity_range_and_overflowing_sums(emulated):
@@ -223,10 +223,10 @@ def test_device_input_checks_opacity_range_and_overflowing_sums(emulated):
             bad = dict(scene, opacities=scene["opacities"].clone())
             bad["opacities"][3] = value
             with pytest.raises(ValueError, match=r"opacities must lie in \[0, 1\]"):
-                rasterize(*_args(bad), 16, 16, sh_degree=1)
+                rasterize(*rasterize_args(bad), 16, 16, sh_degree=1)
         # finite values whose float32 sum overflows to inf are not an error
         big = dict(scene, colors=scene["colors"].clone())
         big["colors"][:, 1:, :] = 3e38
         assert torch.isinf(big["colors"].sum())
-        rgb, _, _, _ = rasterize(*_args(big), 16, 16, sh_degree=0)
+        rgb, _, _, _ = rasterize(*rasterize_args(big), 16, 16, sh_degree=0)
         assert torch.isfinite(rgb).all()

@@ -6,7 +6,7 @@ import struct
 
 import numpy as np
 import pytest
-from splat_tools import noise_psnr, psnr, quat_distance, render_views, scene, splat_transform
+from helpers import noise_psnr, psnr, quat_distance, render_views, scene, splat_transform
 
 from blender_gs_addon.splats import SH_C0, SplatFormatError, read_ply, read_splats, write_ply, write_splats
 from blender_gs_addon.splats.compressed_ply import (

@@ -8,6 +8,7 @@ import struct
 
 import numpy as np
 import pytest
+from helpers import assert_same_splats, splats
 
 from blender_gs_addon.splats import SplatData, SplatFormatError, io
 from blender_gs_addon.splats.gltf import BLENDER_TO_GLTF, read_gltf, sh_attribute, write_gltf
@@ -15,33 +16,6 @@ from blender_gs_addon.splats.sh_rotation import eval_sh_colour
 from blender_gs_addon.splats.transform import bake_transform, quat_to_matrix
 
 PREFIX = "KHR_gaussian_splatting:"
-
-
-def splats(n: int = 200, degree: int = 3, seed: int = 0, extra: bool = False) -> SplatData:
-    rng = np.random.default_rng(seed)
-    d = SplatData(
-        means=rng.normal(0, 2, size=(n, 3)).astype(np.float32),
-        scales_log=rng.uniform(-6, 1, size=(n, 3)).astype(np.float32),
-        quats=rng.normal(size=(n, 4)).astype(np.float32),  # not unit, as trainers store them
-        opacity_logit=rng.normal(0, 3, size=n).astype(np.float32),
-        sh_dc=rng.normal(0, 1, size=(n, 3)).astype(np.float32),
-        sh_rest=rng.normal(0, 0.3, size=(n, (degree + 1) ** 2 - 1, 3)).astype(np.float32),
-    )
-    if extra:
-        d.extra["segment_id"] = rng.integers(0, 9, n).astype(np.float32)
-    return d
-
-
-def assert_same_splats(a: SplatData, b: SplatData, atol: float = 2e-6) -> None:
-    """Equal as Gaussians within float32 rounding: positions, scales, opacities, rotations, SH."""
-    np.testing.assert_allclose(a.means, b.means, rtol=1e-6, atol=atol)
-    np.testing.assert_allclose(a.scales_log, b.scales_log, rtol=1e-6, atol=atol)
-    np.testing.assert_allclose(a.alphas(), b.alphas(), atol=atol)
-    dots = np.abs((a.unit_quats().astype(np.float64) * b.unit_quats()).sum(axis=1))  # q and -q agree
-    np.testing.assert_allclose(dots, 1.0, atol=atol)
-    np.testing.assert_allclose(a.sh_dc, b.sh_dc, atol=atol)
-    assert a.sh_rest.shape == b.sh_rest.shape
-    np.testing.assert_allclose(a.sh_rest, b.sh_rest, atol=atol)
 
 
 def glb_json(path) -> tuple[dict, bytes]:

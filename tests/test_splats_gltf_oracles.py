@@ -11,11 +11,11 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from helpers import assert_same_splats
 
 from blender_gs_addon.splats import SplatData, write_ply
 from blender_gs_addon.splats.gltf import GLTF_TO_BLENDER, read_gltf, write_gltf
 from blender_gs_addon.splats.transform import bake_transform
-from tests.test_splats_gltf import assert_same_splats
 from tests.tools import npm
 
 ROT_Z180 = np.diag([-1.0, -1.0, 1.0, 1.0])  # splat-transform's .ply -> glTF turn

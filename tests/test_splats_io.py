@@ -5,64 +5,19 @@ import struct
 
 import numpy as np
 import pytest
+from helpers import SHUFFLED, independent_elements, independent_ply, malformed_corpus, random_splats, shuffled_rows
 
-from blender_gs_addon.splats import (SH_C0, SplatData, SplatFormatError, read_ply, read_splat, read_splats,
-                                     write_ply, write_splat, write_splats)
+from blender_gs_addon.splats import (
+    SH_C0,
+    SplatFormatError,
+    read_ply,
+    read_splat,
+    read_splats,
+    write_ply,
+    write_splat,
+    write_splats,
+)
 from blender_gs_addon.splats.ply import read_ply_element, write_ply_columns
-
-
-def random_splats(n: int, degree: int, normals: bool = True, seed: int = 0) -> SplatData:
-    rng = np.random.default_rng(seed)
-    k1 = (degree + 1) ** 2 - 1
-    return SplatData(
-        means=rng.normal(size=(n, 3)).astype(np.float32),
-        scales_log=(rng.normal(size=(n, 3)) - 3).astype(np.float32),
-        quats=rng.normal(size=(n, 4)).astype(np.float32),
-        opacity_logit=rng.normal(size=n).astype(np.float32),
-        sh_dc=rng.normal(size=(n, 3)).astype(np.float32),
-        sh_rest=(0.2 * rng.normal(size=(n, k1, 3))).astype(np.float32),
-        normals=rng.normal(size=(n, 3)).astype(np.float32) if normals else None,
-    )
-
-
-def independent_ply(props: list[tuple[str, str]], rows: list[tuple], fmt="binary_little_endian 1.0") -> bytes:
-    """A PLY file written with struct only, one record at a time."""
-    return independent_elements([("vertex", props, rows)], fmt)
-
-
-def independent_elements(elements: list[tuple[str, list, list]], fmt="binary_little_endian 1.0",
-                         comments=()) -> bytes:
-    """A PLY file of several elements ((name, props, rows) each), written with struct only."""
-    codes = {"float": "f", "uchar": "B", "int": "i", "double": "d", "ushort": "H", "short": "h"}
-    endian = "<" if "little" in fmt else ">"
-    header = "ply\nformat " + fmt + "\n" + "".join(f"comment {c}\n" for c in comments)
-    body = b""
-    for name, props, rows in elements:
-        header += f"element {name} {len(rows)}\n" + "".join(f"property {t} {n}\n" for n, t in props)
-        if fmt.startswith("ascii"):
-            body += "".join(" ".join(repr(v) for v in r) + "\n" for r in rows).encode()
-        else:
-            rec = struct.Struct(endian + "".join(codes[t] for _, t in props))
-            body += b"".join(rec.pack(*r) for r in rows)
-    return (header + "end_header\n").encode() + body
-
-
-# a degree-1 splat file in a shuffled property order, without normals, with two extra properties
-SHUFFLED = ([("opacity", "float"), ("z", "float"), ("y", "float"), ("x", "float"), ("segment", "uchar")]
-            + [(f"rot_{i}", "float") for i in (3, 1, 2, 0)] + [(f"f_rest_{i}", "float") for i in range(9)]
-            + [(f"scale_{i}", "float") for i in range(3)] + [(f"f_dc_{i}", "float") for i in range(3)]
-            + [("confidence", "float")])
-
-
-def shuffled_rows(n: int) -> list[tuple]:
-    rng = np.random.default_rng(7)
-    vals = rng.normal(size=(n, len(SHUFFLED))).astype(np.float32)
-    rows = []
-    for r in range(n):
-        row = [float(v) for v in vals[r]]
-        row[4] = r % 256  # segment
-        rows.append(tuple(row))
-    return rows
 
 
 def test_round_trip_is_bit_exact(tmp_path):
@@ -140,48 +95,6 @@ def test_splat_file_from_independent_writer(tmp_path):
     np.testing.assert_allclose(d.sh_dc[0, 0], (1.0 - 0.5) / SH_C0, rtol=1e-6)
 
 
-VALID_HEADER = "ply\nformat binary_little_endian 1.0\nelement vertex 2\n" + "".join(
-    f"property float {n}\n" for n in ["x", "y", "z", "f_dc_0", "f_dc_1", "f_dc_2", "opacity", "scale_0", "scale_1",
-                                      "scale_2", "rot_0", "rot_1", "rot_2", "rot_3"]) + "end_header\n"
-
-
-def malformed_corpus() -> dict[str, bytes]:
-    body = np.ones((2, 14), "<f4").tobytes()
-    nan_body = np.ones((2, 14), "<f4")
-    nan_body[1, 3] = np.nan
-    return {
-        "empty.ply": b"",
-        "garbage.ply": bytes(range(256)) * 4,
-        "text.ply": b"hello world\n",
-        "no_end_header.ply": VALID_HEADER.replace("end_header\n", "").encode(),
-        "truncated.ply": VALID_HEADER.encode() + body[:40],
-        "count_too_large.ply": VALID_HEADER.replace("vertex 2", "vertex 1000000000").encode() + body,
-        "negative_count.ply": VALID_HEADER.replace("vertex 2", "vertex -5").encode() + body,
-        "count_not_int.ply": VALID_HEADER.replace("vertex 2", "vertex two").encode() + body,
-        "zero_splats.ply": VALID_HEADER.replace("vertex 2", "vertex 0").encode(),
-        "nan.ply": VALID_HEADER.encode() + nan_body.tobytes(),
-        "int_position.ply": VALID_HEADER.replace("float x", "int x").encode() + body,
-        "unknown_type.ply": VALID_HEADER.replace("float x", "quaternion x").encode() + body,
-        "unknown_format.ply": VALID_HEADER.replace("binary_little_endian", "binary_middle_endian").encode() + body,
-        "missing_rotation.ply": VALID_HEADER.replace("property float rot_3\n", "").encode() + body,
-        "bad_sh_count.ply": VALID_HEADER.replace("end_header", "property float f_rest_0\nend_header").encode() + body,
-        "sh_degree_4.ply": VALID_HEADER.replace("end_header", "".join(f"property float f_rest_{i}\n" for i in range(72))
-                                                + "end_header").encode() + np.ones((2, 86), "<f4").tobytes(),
-        "points_only.ply": b"ply\nformat binary_little_endian 1.0\nelement vertex 1\nproperty float x\n"
-                           b"property float y\nproperty float z\nend_header\n" + b"\0" * 12,
-        "no_vertex.ply": b"ply\nformat binary_little_endian 1.0\nelement face 0\n"
-                         b"property list uchar int vertex_indices\nend_header\n",
-        "nonascii_header.ply": b"ply\nformat binary_little_endian 1.0\ncomment \xff\xfe\nend_header\n",
-        "compressed.ply": b"ply\nformat binary_little_endian 1.0\nelement chunk 1\nproperty float min_x\n"
-                          b"element vertex 1\nproperty uint packed_position\nend_header\n" + b"\0" * 8,
-        "empty.splat": b"",
-        "odd_size.splat": b"\0" * 33,
-        "nan.splat": np.full(8, np.nan, "<f4").tobytes(),
-        "zero_scale.splat": b"\0" * 32,
-        "unknown.xyz": b"ply\n",
-    }
-
-
 @pytest.mark.parametrize("name", sorted(malformed_corpus()))
 def test_malformed_files_give_a_clear_error_naming_the_file(tmp_path, name):
     path = tmp_path / name
@@ -221,7 +134,8 @@ def test_fuzzed_files_give_format_error_or_valid_data(tmp_path):
         header_end = src.find(b"end_header") + 11 if src.startswith(b"ply") else 0
         for _ in range(rng.integers(1, 6)):
             # bias flips towards the header, where they matter most
-            pos = int(rng.integers(0, header_end)) if header_end and rng.random() < 0.6 else int(rng.integers(0, len(buf)))
+            in_header = header_end and rng.random() < 0.6
+            pos = int(rng.integers(0, header_end if in_header else len(buf)))
             buf[pos] = int(rng.integers(0, 256))
         if rng.random() < 0.3:
             buf = buf[: int(rng.integers(0, len(buf)))]

@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
-from test_splats_io import random_splats
+from helpers import random_splats
 
 from blender_gs_addon.splats import io as splat_io
 from blender_gs_addon.splats.data import LOG_SCALE_RANGE, SplatValueWarning

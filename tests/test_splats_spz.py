@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 import pytest
-from splat_tools import ROOT, band_errors, noise_psnr, psnr, quat_distance, render_views, scene, splat_transform
+from helpers import ROOT, band_errors, noise_psnr, psnr, quat_distance, render_views, scene, splat_transform
 
 from blender_gs_addon.splats import SplatFormatError, read_ply, read_splats, write_ply, write_splats
 from blender_gs_addon.splats.gltf import BLENDER_TO_GLTF

@@ -8,7 +8,7 @@ from __future__ import annotations
 import bpy
 import numpy as np
 import pytest
-from splat_tools import scene, splat_transform
+from helpers import scene, splat_transform
 
 from blender_gs_addon.splats import write_ply
 from blender_gs_addon.splats.spz import read_spz, write_spz

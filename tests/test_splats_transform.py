@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_splats_io import random_splats
+from helpers import random_splats
 
 from blender_gs_addon.common.rotations import matrix_to_quat, quat_to_matrix
 from blender_gs_addon.splats.sh_rotation import band_rotation_matrices, eval_sh_colour, rotate_sh_rest, sh_basis

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from test_splats_gltf import assert_same_splats
+from helpers import assert_same_splats
 
 from blender_gs_addon.splats import read_ply, read_splats
 

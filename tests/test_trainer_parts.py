@@ -277,7 +277,7 @@ def test_bad_inputs_name_the_file(small_scene, tmp_path):
 
 @pytest.mark.parametrize("fmt", ["binary_little_endian 1.0", "binary_big_endian 1.0", "ascii 1.0"])
 def test_initial_point_colours_scale_by_their_stored_type(tmp_path, fmt):
-    from test_splats_io import independent_elements
+    from helpers import independent_elements
 
     from blender_gs_addon.trainer.pointcloud import read_points_ply
 

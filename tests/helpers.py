@@ -1,0 +1,299 @@
+"""Shared helpers of the tests (no torch, no bpy at import): random splats, PLY files written
+without the code under test, the malformed-file corpus, in-range test scenes for the compressed
+formats, the independent converter (splat-transform from npm, through tests/tools/npm.py; tests
+skip only where Node.js is missing), renders and PSNR.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from blender_gs_addon.batch.manifest import read_records
+from blender_gs_addon.batch.scenes import read_index, scene_complete, seed_dir_name
+from blender_gs_addon.splats import SH_C0, SplatData
+
+ROOT = Path(__file__).resolve().parent.parent
+W, H = 128, 96
+K = np.array([[110.0, 0, W / 2], [0, 110.0, H / 2], [0, 0, 1]])
+
+
+def scene(n: int, degree: int, seed: int = 0, sh_scale: float = 0.3) -> SplatData:
+    """Random splats inside every format's range: |x| <= 1, f_dc within +-3, log scales in [-6, -1.5]."""
+    rng = np.random.default_rng(seed)
+    return SplatData(
+        means=rng.uniform(-1, 1, size=(n, 3)).astype(np.float32),
+        scales_log=rng.uniform(-6, -1.5, size=(n, 3)).astype(np.float32),
+        quats=rng.normal(size=(n, 4)).astype(np.float32),
+        opacity_logit=rng.normal(0.5, 1.5, size=n).astype(np.float32),
+        sh_dc=np.clip(rng.normal(0, 1.0, size=(n, 3)), -3, 3).astype(np.float32),
+        sh_rest=rng.uniform(-sh_scale, sh_scale, size=(n, (degree + 1) ** 2 - 1, 3)).astype(np.float32),
+    )
+
+
+def splat_transform(*args, timeout: float = 900) -> str:
+    """Run the independent converter quietly, overwriting: ``splat_transform(src, dst, ...)``."""
+    from tests.tools import npm
+
+    return npm.splat_transform("-q", "-w", *args, timeout=timeout)
+
+
+def quat_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """|a - b| of the unit quaternions, with b's sign chosen to match a ([N])."""
+    a = a / np.linalg.norm(a, axis=1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=1, keepdims=True)
+    return np.sqrt(np.maximum(0.0, 2.0 - 2.0 * np.abs((a.astype(np.float64) * b).sum(1))))
+
+
+def band_errors(a: np.ndarray, b: np.ndarray) -> list[float]:
+    """Largest root-sum-square difference over each SH band of sh_rest [N, K-1, 3] (per splat and channel)."""
+    degree = int(round(np.sqrt(a.shape[1] + 1))) - 1
+    out = []
+    for band in range(1, degree + 1):
+        sl = slice(band * band - 1, (band + 1) ** 2 - 1)
+        out.append(float(np.sqrt(((a[:, sl].astype(np.float64) - b[:, sl]) ** 2).sum(1)).max()))
+    return out
+
+
+# ----------------------------------------------------------------------------- rendering
+
+def cameras(n: int = 4, distance: float = 3.2) -> list[np.ndarray]:
+    """World-to-camera [4, 4] (OpenCV axes) of ``n`` cameras around the origin, slightly above it."""
+    out = []
+    for i in range(n):
+        a = 2 * np.pi * (i + 0.125) / n
+        eye = distance * np.array([np.cos(a), np.sin(a), 0.45])
+        z = -eye / np.linalg.norm(eye)
+        x = np.cross(z, [0.0, 0.0, 1.0])
+        x /= np.linalg.norm(x)
+        V = np.eye(4)
+        V[:3, :3] = np.stack([x, np.cross(z, x), z])
+        V[:3, 3] = -V[:3, :3] @ eye
+        out.append(V)
+    return out
+
+
+def render_views(data: SplatData) -> np.ndarray:
+    """RGB renders [4, H, W, 3] of ``data`` by the project's rasterizer from the four cameras()."""
+    torch = pytest.importorskip("torch", reason="the rasterizer needs torch")
+    from blender_gs_addon.cuda_ext import rasterize
+
+    t = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))  # noqa: E731
+    colors = np.concatenate([data.sh_dc[:, None], data.sh_rest], axis=1)
+    images = []
+    with torch.no_grad():
+        for V in cameras():
+            rgb, _, _, _ = rasterize(t(data.means), t(data.quats), t(data.scales()), t(data.alphas()), t(colors),
+                                     t(V), t(K), W, H, sh_degree=data.sh_degree)
+            images.append(rgb.numpy())
+    return np.stack(images)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(-10 * np.log10(np.mean((a.astype(np.float64) - b) ** 2)))
+
+
+def noise_psnr(dc_step: float, sh_steps: list[float], log_scale_step: float, alpha_step: float) -> float:
+    """The PSNR a format's quantisation steps allow, derived for the worst pixel kind.
+
+    Model: a pixel shows one opaque splat of brightness up to 1 (no averaging over splats,
+    which only lowers the error); each stored value is off by a uniform error of its step
+    (variance step^2 / 12). The colour error is C0 * dc error plus SH errors, whose band-l
+    part has variance (2l + 1) / (4 pi) * var per coefficient (the addition theorem); a
+    log-scale error e changes the footprint value G = exp(-q/2) by G q e, at most 2/e * e;
+    an opacity error passes through as it is. Position and rotation errors move footprints
+    by well under 0.01 pixel at these cameras and are left out.
+    """
+    var = (SH_C0 * dc_step) ** 2 / 12
+    var += sum((2 * band + 1) / (4 * np.pi) * step ** 2 / 12 for band, step in enumerate(sh_steps, start=1))
+    var += (2 / np.e * log_scale_step) ** 2 / 12 + alpha_step ** 2 / 12
+    return float(-10 * np.log10(var))
+
+
+def random_splats(n: int, degree: int, normals: bool = True, seed: int = 0) -> SplatData:
+    rng = np.random.default_rng(seed)
+    k1 = (degree + 1) ** 2 - 1
+    return SplatData(
+        means=rng.normal(size=(n, 3)).astype(np.float32),
+        scales_log=(rng.normal(size=(n, 3)) - 3).astype(np.float32),
+        quats=rng.normal(size=(n, 4)).astype(np.float32),
+        opacity_logit=rng.normal(size=n).astype(np.float32),
+        sh_dc=rng.normal(size=(n, 3)).astype(np.float32),
+        sh_rest=(0.2 * rng.normal(size=(n, k1, 3))).astype(np.float32),
+        normals=rng.normal(size=(n, 3)).astype(np.float32) if normals else None,
+    )
+
+
+def independent_ply(props: list[tuple[str, str]], rows: list[tuple], fmt="binary_little_endian 1.0") -> bytes:
+    """A PLY file written with struct only, one record at a time."""
+    return independent_elements([("vertex", props, rows)], fmt)
+
+
+def independent_elements(elements: list[tuple[str, list, list]], fmt="binary_little_endian 1.0",
+                         comments=()) -> bytes:
+    """A PLY file of several elements ((name, props, rows) each), written with struct only."""
+    codes = {"float": "f", "uchar": "B", "int": "i", "double": "d", "ushort": "H", "short": "h"}
+    endian = "<" if "little" in fmt else ">"
+    header = "ply\nformat " + fmt + "\n" + "".join(f"comment {c}\n" for c in comments)
+    body = b""
+    for name, props, rows in elements:
+        header += f"element {name} {len(rows)}\n" + "".join(f"property {t} {n}\n" for n, t in props)
+        if fmt.startswith("ascii"):
+            body += "".join(" ".join(repr(v) for v in r) + "\n" for r in rows).encode()
+        else:
+            rec = struct.Struct(endian + "".join(codes[t] for _, t in props))
+            body += b"".join(rec.pack(*r) for r in rows)
+    return (header + "end_header\n").encode() + body
+
+
+# a degree-1 splat file in a shuffled property order, without normals, with two extra properties
+SHUFFLED = ([("opacity", "float"), ("z", "float"), ("y", "float"), ("x", "float"), ("segment", "uchar")]
+            + [(f"rot_{i}", "float") for i in (3, 1, 2, 0)] + [(f"f_rest_{i}", "float") for i in range(9)]
+            + [(f"scale_{i}", "float") for i in range(3)] + [(f"f_dc_{i}", "float") for i in range(3)]
+            + [("confidence", "float")])
+
+
+def shuffled_rows(n: int) -> list[tuple]:
+    rng = np.random.default_rng(7)
+    vals = rng.normal(size=(n, len(SHUFFLED))).astype(np.float32)
+    rows = []
+    for r in range(n):
+        row = [float(v) for v in vals[r]]
+        row[4] = r % 256  # segment
+        rows.append(tuple(row))
+    return rows
+
+
+VALID_HEADER = "ply\nformat binary_little_endian 1.0\nelement vertex 2\n" + "".join(
+    f"property float {n}\n" for n in ["x", "y", "z", "f_dc_0", "f_dc_1", "f_dc_2", "opacity", "scale_0", "scale_1",
+                                      "scale_2", "rot_0", "rot_1", "rot_2", "rot_3"]) + "end_header\n"
+
+
+def malformed_corpus() -> dict[str, bytes]:
+    body = np.ones((2, 14), "<f4").tobytes()
+    nan_body = np.ones((2, 14), "<f4")
+    nan_body[1, 3] = np.nan
+    return {
+        "empty.ply": b"",
+        "garbage.ply": bytes(range(256)) * 4,
+        "text.ply": b"hello world\n",
+        "no_end_header.ply": VALID_HEADER.replace("end_header\n", "").encode(),
+        "truncated.ply": VALID_HEADER.encode() + body[:40],
+        "count_too_large.ply": VALID_HEADER.replace("vertex 2", "vertex 1000000000").encode() + body,
+        "negative_count.ply": VALID_HEADER.replace("vertex 2", "vertex -5").encode() + body,
+        "count_not_int.ply": VALID_HEADER.replace("vertex 2", "vertex two").encode() + body,
+        "zero_splats.ply": VALID_HEADER.replace("vertex 2", "vertex 0").encode(),
+        "nan.ply": VALID_HEADER.encode() + nan_body.tobytes(),
+        "int_position.ply": VALID_HEADER.replace("float x", "int x").encode() + body,
+        "unknown_type.ply": VALID_HEADER.replace("float x", "quaternion x").encode() + body,
+        "unknown_format.ply": VALID_HEADER.replace("binary_little_endian", "binary_middle_endian").encode() + body,
+        "missing_rotation.ply": VALID_HEADER.replace("property float rot_3\n", "").encode() + body,
+        "bad_sh_count.ply": VALID_HEADER.replace("end_header", "property float f_rest_0\nend_header").encode() + body,
+        "sh_degree_4.ply": VALID_HEADER.replace("end_header", "".join(f"property float f_rest_{i}\n" for i in range(72))
+                                                + "end_header").encode() + np.ones((2, 86), "<f4").tobytes(),
+        "points_only.ply": b"ply\nformat binary_little_endian 1.0\nelement vertex 1\nproperty float x\n"
+                           b"property float y\nproperty float z\nend_header\n" + b"\0" * 12,
+        "no_vertex.ply": b"ply\nformat binary_little_endian 1.0\nelement face 0\n"
+                         b"property list uchar int vertex_indices\nend_header\n",
+        "nonascii_header.ply": b"ply\nformat binary_little_endian 1.0\ncomment \xff\xfe\nend_header\n",
+        "compressed.ply": b"ply\nformat binary_little_endian 1.0\nelement chunk 1\nproperty float min_x\n"
+                          b"element vertex 1\nproperty uint packed_position\nend_header\n" + b"\0" * 8,
+        "empty.splat": b"",
+        "odd_size.splat": b"\0" * 33,
+        "nan.splat": np.full(8, np.nan, "<f4").tobytes(),
+        "zero_scale.splat": b"\0" * 32,
+        "unknown.xyz": b"ply\n",
+    }
+
+
+def splats(n: int = 200, degree: int = 3, seed: int = 0, extra: bool = False) -> SplatData:
+    rng = np.random.default_rng(seed)
+    d = SplatData(
+        means=rng.normal(0, 2, size=(n, 3)).astype(np.float32),
+        scales_log=rng.uniform(-6, 1, size=(n, 3)).astype(np.float32),
+        quats=rng.normal(size=(n, 4)).astype(np.float32),  # not unit, as trainers store them
+        opacity_logit=rng.normal(0, 3, size=n).astype(np.float32),
+        sh_dc=rng.normal(0, 1, size=(n, 3)).astype(np.float32),
+        sh_rest=rng.normal(0, 0.3, size=(n, (degree + 1) ** 2 - 1, 3)).astype(np.float32),
+    )
+    if extra:
+        d.extra["segment_id"] = rng.integers(0, 9, n).astype(np.float32)
+    return d
+
+
+def assert_same_splats(a: SplatData, b: SplatData, atol: float = 2e-6) -> None:
+    """Equal as Gaussians within float32 rounding: positions, scales, opacities, rotations, SH."""
+    np.testing.assert_allclose(a.means, b.means, rtol=1e-6, atol=atol)
+    np.testing.assert_allclose(a.scales_log, b.scales_log, rtol=1e-6, atol=atol)
+    np.testing.assert_allclose(a.alphas(), b.alphas(), atol=atol)
+    dots = np.abs((a.unit_quats().astype(np.float64) * b.unit_quats()).sum(axis=1))  # q and -q agree
+    np.testing.assert_allclose(dots, 1.0, atol=atol)
+    np.testing.assert_allclose(a.sh_dc, b.sh_dc, atol=atol)
+    assert a.sh_rest.shape == b.sh_rest.shape
+    np.testing.assert_allclose(a.sh_rest, b.sh_rest, atol=atol)
+
+
+# ----------------------------------------------------------------------------- batch runs
+
+FRAMES = "2"  # tiny preset, two frames: a scene takes seconds
+
+
+def batch_cmd(out, seeds: str, *options: str, frames: str = FRAMES) -> list[str]:
+    return [sys.executable, "-m", "blender_gs_addon", "batch", "--seeds", seeds, "--preset", "tiny",
+            "--out", str(out), "--no-progress", *options, "--", "--frames", frames]
+
+
+def run_batch(out, seeds: str, *options: str, env: dict | None = None, timeout: float = 300,
+              frames: str = FRAMES) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", **(env or {})}
+    return subprocess.run(batch_cmd(out, seeds, *options, frames=frames), cwd=ROOT, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def summary(proc: subprocess.CompletedProcess) -> dict[str, int]:
+    """The counts of the driver's summary line."""
+    m = re.search(r"batch: (\d+)/(\d+) seeds done \((\d+) generated now, (\d+) found complete, (\d+) done before\), "
+                  r"(\d+) failed", proc.stdout)
+    assert m, f"no summary line in:\n{proc.stdout}\n{proc.stderr}"
+    keys = ("done", "total", "ran", "found", "before", "failed")
+    return dict(zip(keys, map(int, m.groups())))
+
+
+def attempts_in_log(out: Path, seed: int) -> int:
+    log = out / "logs" / f"{seed_dir_name(seed)}.log"
+    return log.read_text(errors="replace").count(f"=== seed {seed} attempt ") if log.exists() else 0
+
+
+def file_stats(folder: Path) -> dict[str, tuple[int, int]]:
+    """relative path -> (inode, mtime in ns) of every file: a rewritten file changes both or one."""
+    out = {}
+    for path in folder.rglob("*"):
+        if path.is_file() and path.name != ".gs-lock":
+            st = path.stat()
+            out[str(path.relative_to(folder))] = (st.st_ino, st.st_mtime_ns)
+    return out
+
+
+def check_finished(out: Path, seeds: list[int], frames: int = int(FRAMES)) -> None:
+    """Each seed done in the manifest, complete on disk and in index.json with its frames."""
+    records = read_records(str(out))
+    index = {e["seed"]: e for e in read_index(str(out))}
+    for seed in seeds:
+        assert records[seed]["status"] == "done", records[seed]
+        assert scene_complete(str(out / seed_dir_name(seed)))
+        assert index[seed]["frames"] == frames and index[seed]["resolution"] == [64, 64]
+        assert index[seed]["path"] == seed_dir_name(seed)
+        tr = json.loads((out / index[seed]["transforms"]).read_text())
+        assert len(tr["frames"]) == frames
+        assert sorted(index[seed]["splits"]["train"] + index[seed]["splits"]["test"]) == \
+            [f["frame"] for f in tr["frames"]]
+        if records[seed].get("note") != "found complete on disk":  # a run recorded what it measured
+            assert records[seed]["peak_mem_mb"] > 50  # Blender was loaded in the child
+            assert records[seed]["host"] and records[seed]["start"] <= records[seed]["end"]
