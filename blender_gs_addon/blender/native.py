@@ -20,6 +20,9 @@ kept ones (edited after import) is exported from the native values.
 """
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import bpy
 import numpy as np
 
@@ -126,7 +129,9 @@ def _fill_block(chunk: np.ndarray, outs: dict[str, np.ndarray], cols: dict[str, 
     outs["rotation"][rows] = unit_quats(outs[RAW_ROTATION][rows])
     if sh is not None:  # all rest coefficients at once: [B, 3 * k1] file order -> [k1, B, 3]
         k1 = sh.shape[0]
-        sh[:, rows] = chunk[:, sh_cols].reshape(len(chunk), 3, k1).transpose(2, 0, 1)
+        consecutive = sh_cols[-1] - sh_cols[0] == len(sh_cols) - 1  # the usual layout: a slice, no gather
+        rest = chunk[:, sh_cols[0]:sh_cols[0] + len(sh_cols)] if consecutive else chunk[:, sh_cols]
+        sh[:, rows] = rest.reshape(len(chunk), 3, k1).transpose(2, 0, 1)
 
 
 def fill_native(pc, table: np.ndarray, names: list[str], k1: int, has_normals: bool) -> None:
@@ -142,9 +147,18 @@ def fill_native(pc, table: np.ndarray, names: list[str], k1: int, has_normals: b
     cols = {name: [pos[c] for c in src] for name, _, _, src in specs}
     sh = np.empty((k1, n, 3), np.float32) if k1 else None  # sh[k] is attribute radiance:sh_k, contiguous
     sh_cols = [pos[f"f_rest_{i}"] for i in range(3 * k1)]
-    for i in range(0, n, BLOCK_ROWS):  # one cache-sized block of rows into every attribute at once
+
+    def fill(i: int) -> None:  # one cache-sized block of rows into every attribute at once
         rows = slice(i, min(i + BLOCK_ROWS, n))
         _fill_block(table[rows], outs, cols, sh_cols, sh, rows)
+
+    workers = min(4, os.cpu_count() or 1)
+    if workers > 1 and n > 4 * BLOCK_ROWS:  # blocks are disjoint; numpy copies run without the GIL
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(fill, range(0, n, BLOCK_ROWS)))
+    else:
+        for i in range(0, n, BLOCK_ROWS):
+            fill(i)
     attrs = pc.attributes
     for name, data_type, key, _ in specs:
         values = outs.pop(name)
