@@ -362,3 +362,13 @@ def test_eevee_renders_our_object_as_splats_like_cycles(tmp_path):
     eevee = px.reshape(24, 24, 4)[::-1, :, :3]
     assert eevee.mean() > 0.2
     assert psnr(eevee, cycles) >= 20.0
+
+
+@needs_native
+def test_our_object_drawn_as_points_still_exports_bit_exact(tmp_path):
+    src, out = tmp_path / "in.ply", tmp_path / "out.ply"
+    write_ply(src, random_splats(40, 1, seed=9))
+    obj = our_import(src)
+    obj.data.type = "POINTS"  # a user switched the display
+    export(obj, out)
+    assert out.read_bytes() == src.read_bytes()

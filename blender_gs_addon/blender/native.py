@@ -52,6 +52,14 @@ def is_native(obj) -> bool:
     return obj is not None and obj.type == "POINTCLOUD" and getattr(obj.data, "type", None) == NATIVE_TYPE
 
 
+def holds_native_splats(obj) -> bool:
+    """A point cloud with Blender's splat attributes, drawn as splats or not (``type`` switched to POINTS)."""
+    if obj is None or obj.type != "POINTCLOUD":
+        return False
+    attrs = obj.data.attributes
+    return BASE in attrs and "scale" in attrs and "rotation" in attrs
+
+
 def is_native_name(name: str) -> bool:
     return name in NATIVE_NAMES or name.startswith(SH_PREFIX) or name.startswith(".")
 

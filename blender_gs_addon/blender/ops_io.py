@@ -29,7 +29,7 @@ def is_splat_object(obj) -> bool:
     """Ours (discs or native splats), or Blender's own native splats (its PLY and SPZ importers)."""
     if obj is None or obj.type not in {"POINTCLOUD", "MESH"}:
         return False
-    return native.is_native(obj) or "f_dc_0" in obj.data.attributes
+    return native.is_native(obj) or native.holds_native_splats(obj) or "f_dc_0" in obj.data.attributes
 
 
 def poll_active_splats(cls, context) -> bool:

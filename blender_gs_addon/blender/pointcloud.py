@@ -292,9 +292,10 @@ def splats_from_object(obj, apply_transform: bool = True) -> SplatData:
     if n == 0:
         raise SplatObjectError(f"object {obj.name!r} has no points")
     info = json.loads(obj.data.get(LAYOUT_KEY, "{}"))
-    if native.is_native(obj):
-        if native.BASE not in obj.data.attributes:
-            raise SplatObjectError(f"object {obj.name!r} is a splat point cloud without {native.BASE!r}")
+    if native.is_native(obj) and not native.holds_native_splats(obj):
+        raise SplatObjectError(f"object {obj.name!r} is a splat point cloud without {native.BASE!r}, scale "
+                               "and rotation attributes")
+    if native.holds_native_splats(obj):
         fields = native.native_fields(obj.data, bool(info.get("has_normals", False)))
         if sh_degree_from_rest_count(fields["sh_rest"].shape[1]) is None:
             raise SplatObjectError(f"object {obj.name!r} has {fields['sh_rest'].shape[1]} SH attributes per channel; "
