@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 
@@ -54,7 +55,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"also turned on by the environment variable {ENV}=1")
 
 
+def _before_torch(args: argparse.Namespace) -> int | None:
+    """What can be said before torch loads, so a Python without torch (Blender's) still gets one line."""
+    reporter = Reporter("train", enabled=requested(args.progress_json))
+    if not os.path.exists(args.dataset):
+        message, code = f"{os.path.abspath(args.dataset)}: dataset not found", 2
+    elif importlib.util.find_spec("torch") is None:
+        message, code = (f"torch is not installed for {sys.executable}; train with a Python that has it "
+                         "(the add-on's Training Interpreter, or GS_TRAINING_PYTHON)"), 1
+    else:
+        return None
+    reporter.error(message)
+    print(f"train: {message}", file=sys.stderr)
+    return code
+
+
 def run(args: argparse.Namespace) -> int:
+    early = _before_torch(args)
+    if early is not None:
+        return early
     from .datasets import DatasetError
     from .out_folder import OutputExistsError, train_in_folder
     from .train import TrainConfig, TrainingError
