@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import bpy
 import numpy as np
 
-from ...common import staged_output
+from ...common import interrupt, staged_output
 from ...common.child_process import private_temp_dir
 from . import cameras, layout, passes
 from . import segmentation as seg
@@ -181,6 +181,8 @@ def _render_frames(job: _Job, device: str, denoise: bool, exr: bool, quiet: bool
         for frame in job.frames:
             if _frame_done(job.out_dir, manifest, frame, exr):
                 continue
+            if interrupt.received():  # a Ctrl-C or SIGTERM that Blender swallowed inside the last render
+                raise KeyboardInterrupt
             if should_cancel is not None and should_cancel():
                 run.cancelled = True
                 break
