@@ -55,6 +55,7 @@ class Biome:
     water_chance: float = 1.0    # probability of the water (lake and pools only)
     foliage_hue: Range = (0.2, 0.32)  # hue range of leaves (0.05 orange .. 0.33 green)
     camera_height: Range = (2.0, 4.0)  # metres above the ground
+    horizon: Range = (20.0, 60.0)      # relief of the distant land around the terrain (m)
     overhang: bool = False       # a rock wall with an overhang and hollows (a mesh, not the height field)
     description: str = ""
 
@@ -72,7 +73,7 @@ BIOMES: dict[str, Biome] = {b.name: b for b in (
                "fern": 0.35, "mushroom": 0.08, "log": 1.0, "flower": 0.05, "grass": 6.0, "leaf_litter": 70.0,
                "twigs": 2.5, "pebble": 0.5, "clover": 1.0},
           description="deciduous trees and birches over leaf litter, ferns, fallen logs and mushrooms"),
-    Biome("conifer_forest", "mountains", GroundLook(base="needles", rock_slope=0.26), relief=0.55,
+    Biome("conifer_forest", "mountains", GroundLook(base="needles", rock_slope=0.26), relief=0.55, horizon=(80.0, 220.0),
           camera_height=(1.6, 2.8), foliage_hue=(0.28, 0.38),
           sky=SkyLook(sun_elevation=(15.0, 50.0), clouds=(0.1, 0.6), fog=0.55, fog_density=(0.01, 0.03),
                       rain=0.1, snow=0.1),
@@ -81,23 +82,26 @@ BIOMES: dict[str, Biome] = {b.name: b for b in (
                "pebble": 0.8},
           description="spruce and pine on needle-covered slopes with boulders and fog"),
     Biome("meadow", "plains", GroundLook(base="grass", rock_slope=0.25), water="lake", water_chance=0.25,
+          horizon=(10.0, 45.0),
           camera_height=(1.3, 2.4),
           sky=SkyLook(sun_elevation=(8.0, 65.0), clouds=(0.15, 0.6), fog=0.1),
           mix={"rock": 0.3, "tree_broadleaf": 0.35, "tree_birch": 0.15, "bush": 0.6, "grass": 130.0,
                "flower": 1.6, "clover": 2.0, "pebble": 0.3},
           description="dense grass and wild flowers with a few trees"),
     Biome("desert", "dunes", GroundLook(base="sand", rock_slope=0.5, beach=False), camera_height=(1.8, 3.5),
+          horizon=(6.0, 25.0),
           foliage_hue=(0.18, 0.26),
           sky=SkyLook(sun_elevation=(30.0, 72.0), clouds=(0.0, 0.15), haze=(0.8, 2.0)),
           mix={"rock": 0.4, "cactus": 1.4, "tree_dead": 0.15, "dry_grass": 1.5, "pebble": 0.6},
           description="wind-shaped dunes, cacti and scattered stones under a hazy high sun"),
     Biome("canyon", "canyon", GroundLook(base="strata", rock_slope=0.12, rock_tint=(0.3, 0.14, 0.07)),
-          water="river", camera_height=(3.0, 7.0), foliage_hue=(0.17, 0.26),
+          water="river", camera_height=(3.0, 7.0), foliage_hue=(0.17, 0.26), horizon=(40.0, 90.0),
           sky=SkyLook(sun_elevation=(8.0, 40.0), clouds=(0.0, 0.35), haze=(0.4, 1.4)),
           mix={"rock": 1.5, "outcrop": 1.0, "tree_dead": 0.4, "bush": 0.6, "cactus": 0.4, "dry_grass": 3.0,
                "pebble": 1.0},
           description="a river between terraced walls of layered red rock"),
     Biome("arctic", "mountains", GroundLook(base="snow", rock_slope=0.3, snow_line=(0.0, 0.05)), relief=1.1,
+          horizon=(150.0, 350.0),
           camera_height=(2.5, 6.0), foliage_hue=(0.3, 0.4),
           sky=SkyLook(sun_elevation=(5.0, 28.0), overcast=0.35, clouds=(0.2, 0.7), haze=(0.1, 0.6), fog=0.3,
                       snow=0.6),
@@ -114,11 +118,13 @@ BIOMES: dict[str, Biome] = {b.name: b for b in (
                "flower": 0.4, "clover": 2.0},
           description="a slow river through reeds, lush grass, birches and willows"),
     Biome("cliff", "cliff", GroundLook(base="grass", rock_slope=0.2), overhang=True, camera_height=(2.0, 4.0),
+          horizon=(40.0, 140.0),
           sky=SkyLook(sun_elevation=(15.0, 60.0), clouds=(0.1, 0.6), fog=0.2),
           mix={"rock": 1.5, "stone": 1.0, "tree_conifer": 2.0, "tree_broadleaf": 0.8, "bush": 1.0, "fern": 0.2,
                "grass": 40.0, "flower": 0.3, "pebble": 1.0},
           description="an overhanging rock wall with hollows above grass and scree"),
     Biome("savanna", "plains", GroundLook(base="dry", rock_slope=0.25), relief=0.6, camera_height=(1.6, 3.0),
+          horizon=(5.0, 30.0),
           foliage_hue=(0.18, 0.27),
           sky=SkyLook(sun_elevation=(5.0, 30.0), clouds=(0.0, 0.4), haze=(0.6, 1.6)),
           mix={"rock": 0.5, "tree_acacia": 1.2, "tree_dead": 0.15, "bush": 0.8, "dry_grass": 90.0, "pebble": 0.4},

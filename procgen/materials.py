@@ -17,7 +17,7 @@ import numpy as np
 from .meshutil import enable_nodes
 
 FAMILIES = ("soil", "grass", "rock", "sand", "snow", "bark", "leaf", "water", "petal", "forest", "needles", "dry",
-            "mud", "strata")
+            "mud", "strata", "cliff")
 
 
 @dataclass
@@ -98,7 +98,7 @@ class Tree:
     def wave(self, vector, scale, distortion, detail, **props):
         if self.shared is not None:
             vector = self.shared
-        return self._pooled(("wave", props.get("bands_direction", "X")), lambda: self.add(
+        return self._pooled(("wave", props.get("bands_direction", "X"), self._band(scale)), lambda: self.add(
             "ShaderNodeTexWave", {"Vector": vector, "Scale": scale, "Distortion": distortion, "Detail": detail},
             wave_type="BANDS", **props).outputs["Fac"])
 
@@ -242,9 +242,10 @@ def petal_layer(t: Tree, rng, co, var=1.0) -> Layer:
 
 
 def water_layer(t: Tree, rng, co, var=1.0) -> Layer:
-    col = _jitter(rng, (0.01, 0.035, 0.04), 0.5 * var)
-    waves = t.noise(t.scale_vec(co, (1.0, 2.5, 1.0)), rng.uniform(0.8, 1.6), detail=3)
-    return Layer(t.ramp(t.value(0.5), [(0.0, col), (1.0, col)]), t.value(0.03), waves)
+    col = _jitter(rng, (0.008, 0.028, 0.034), 0.5 * var)
+    waves = t.noise(t.scale_vec(co, (1.0, 1.8, 1.0)), rng.uniform(2.5, 4.0), detail=3)
+    # Rough enough that the sky's clouds blur in it instead of drawing marble on the swell.
+    return Layer(t.ramp(t.value(0.5), [(0.0, col), (1.0, col)]), t.value(rng.uniform(0.07, 0.12)), waves)
 
 
 def forest_floor_layer(t: Tree, rng, co, var=1.0) -> Layer:
@@ -291,21 +292,28 @@ def mud_layer(t: Tree, rng, co, var=1.0) -> Layer:
     return Layer(col, t.value(rng.uniform(0.55, 0.8)), fine)
 
 
-def strata_layer(t: Tree, rng, co, var=1.0) -> Layer:
-    """Sedimentary rock: horizontal bands of red, orange, cream and brown, bent by noise."""
-    palette = [(0.32, 0.12, 0.05), (0.45, 0.22, 0.09), (0.55, 0.38, 0.22), (0.25, 0.1, 0.05), (0.5, 0.3, 0.14)]
+STRATA = {  # palettes of sedimentary layers
+    "red": [(0.3, 0.14, 0.07), (0.36, 0.19, 0.1), (0.42, 0.3, 0.2), (0.26, 0.12, 0.06), (0.38, 0.24, 0.14)],
+    "grey": [(0.24, 0.23, 0.21), (0.3, 0.28, 0.25), (0.35, 0.32, 0.27), (0.2, 0.19, 0.18), (0.28, 0.25, 0.21)],
+}
+
+
+def strata_layer(t: Tree, rng, co, var=1.0, palette: str = "red") -> Layer:
+    """Sedimentary rock: horizontal bands (red, orange, cream and brown; or greys and ochre), bent by noise."""
+    palette = STRATA[palette]
     stops = [(i / (len(palette) - 1), _jitter(rng, palette[k], var))
              for i, k in enumerate(rng.permutation(len(palette)))]
-    bands = t.wave(co, rng.uniform(0.05, 0.09), 3.0, 2.0, bands_direction="Z")
+    bands = t.wave(co, rng.uniform(0.3, 0.5), 1.2, 2.0, bands_direction="Z")
     grain = t.noise(co, rng.uniform(1.0, 2.5), detail=4)
-    col = t.ramp(t.math("ADD", t.math("MULTIPLY", bands, 0.85), t.math("MULTIPLY", grain, 0.15)), stops)
+    col = t.ramp(t.math("ADD", t.math("MULTIPLY", bands, 0.7), t.math("MULTIPLY", grain, 0.3)), stops)
     return Layer(col, t.value(rng.uniform(0.75, 0.9)), grain)
 
 
 LAYERS = {"soil": soil_layer, "grass": grass_layer, "rock": rock_layer, "sand": sand_layer,
           "snow": snow_layer, "bark": bark_layer, "leaf": leaf_layer, "water": water_layer,
           "petal": petal_layer, "forest": forest_floor_layer, "needles": needle_floor_layer,
-          "dry": dry_grass_layer, "mud": mud_layer, "strata": strata_layer}
+          "dry": dry_grass_layer, "mud": mud_layer, "strata": strata_layer,
+          "cliff": lambda t, rng, co, var=1.0: strata_layer(t, rng, co, var, palette="grey")}
 
 
 def make_material(family: str, name: str, rng: np.random.Generator, variation: float = 1.0,
@@ -318,14 +326,14 @@ def make_material(family: str, name: str, rng: np.random.Generator, variation: f
     co = t.coords("Object")
     layer = LAYERS[family](t, rng, co, variation, **layer_kwargs)
     if family == "water":
-        t.finish(layer, bump_strength=0.15, bump_distance=0.02)
+        t.finish(layer, bump_strength=0.06, bump_distance=0.02)
     elif family in ("leaf", "petal"):
         bsdf = t.finish(layer, bump_strength=0.0)
         # Thin leaves let light through: a little translucency reads as foliage against the sun.
         _set_if(bsdf, ("Subsurface Weight", "Subsurface"), 0.0)
         mat.use_backface_culling = False
     else:
-        t.finish(layer, bump_strength=0.5 if family in ("rock", "bark") else 0.3)
+        t.finish(layer, bump_strength=0.5 if family in ("rock", "bark", "cliff") else 0.3)
     mat["gs_family"] = family
     mat.diffuse_color = (*_preview_color(family), 1.0)
     return mat
@@ -402,7 +410,9 @@ def make_terrain_material(name: str, shading: TerrainShading, rng: np.random.Gen
         beach = t.map_range(t.math("ADD", height, t.math("MULTIPLY", wobble, 0.3)),
                             shading.beach_level, shading.beach_level - 0.25)
         layer = _mix_layers(t, beach, layer, sand_layer(t, rng, co, variation))
-    rock = rock_layer(t, rng, co, variation, tint=shading.rock_tint)
+    # Layered ground shows its layers where it is steep; other ground shows bare rock.
+    rock = (strata_layer(t, rng, co, variation) if shading.base == "strata"
+            else rock_layer(t, rng, co, variation, tint=shading.rock_tint))
     rock_mask = t.map_range(t.math("ADD", slope, t.math("MULTIPLY", wobble, 0.1)),
                             shading.rock_slope, shading.rock_slope + 0.06)
     layer = _mix_layers(t, rock_mask, layer, rock)

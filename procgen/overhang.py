@@ -30,7 +30,7 @@ class Wall:
 
 def draw_wall(hf: Heightfield, rng: np.random.Generator, step: float = 0.5) -> Wall:
     t = np.arange(-0.55 * hf.size, 0.55 * hf.size + step, step)
-    lip = 1.2 + 1.4 * np.clip(0.5 + 0.5 * _smooth_noise(rng, t, 12.0), 0, 1)
+    lip = 1.8 + 2.2 * np.clip(0.5 + 0.5 * _smooth_noise(rng, t, 12.0), 0, 1)
     recess = np.full_like(t, 0.3)
     hollow = np.full_like(t, 0.5)
     for _ in range(int(rng.integers(2, 5))):  # hollows: bumps of set-back foot along the line
@@ -106,10 +106,11 @@ def _roughen(verts: np.ndarray, across: np.ndarray, rng: np.random.Generator) ->
     flat = verts.reshape(-1, 3)
     n1 = noise.fbm3(flat * 0.25 + rng.uniform(-50, 50, 3), octaves=5, gain=0.55)
     n2 = noise.fbm3(flat * 0.9 + rng.uniform(-50, 50, 3), octaves=3)
+    ribs = noise.fbm3(flat * np.array([0.7, 0.7, 0.06]) + rng.uniform(-50, 50, 3), octaves=3)  # vertical fissures
     amount = np.ones(verts.shape[:2])
     amount[:, :2] = 0.3
     amount[:, -4:] = 0.2
-    push = (1.3 * n1 + 0.35 * n2).reshape(verts.shape[:2]) * amount
+    push = (1.6 * n1 + 0.35 * n2 + 0.9 * ribs).reshape(verts.shape[:2]) * amount
     out = verts.copy()
     out[..., :2] += push[..., None] * across
     out[..., 2] += 0.3 * n2.reshape(verts.shape[:2]) * amount

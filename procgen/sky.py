@@ -13,6 +13,7 @@ import numpy as np
 from mathutils import Vector
 
 from . import clouds
+from .backdrop import horizon_colour
 from .biomes import Weather
 from .config import SkyConfig
 from .meshutil import enable_nodes, new_object
@@ -77,7 +78,8 @@ def build_sky(cfg: SkyConfig, weather: Weather, rng: np.random.Generator, extent
     sun = _sun_lamp(cfg, weather, elevation, sun_direction(elevation, azimuth), top, rng)
     fog = []
     if weather.fog_density > 0:
-        fog = build_fog(weather.fog_density, weather.fog_height, extent, ground, top)
+        air = horizon_colour(elevation, weather.overcast)
+        fog = build_fog(weather.fog_density, weather.fog_height, extent, ground, top, air)
     return {"sky_type": sky_type, "sun_elevation_deg": elevation, "sun_azimuth_deg": azimuth,
             "haze": weather.haze, "clouds": weather.clouds, "overcast": weather.overcast,
             "fog": weather.fog_density, "fog_height": weather.fog_height if fog else 0.0,
@@ -128,10 +130,14 @@ def _sun_lamp(cfg: SkyConfig, weather: Weather, elevation: float, d: np.ndarray,
 FOG_LAYERS = (0.5, 1.0, 2.0, 4.0)  # tops of the stacked fog boxes, in units of the fog height
 
 
-def build_fog(density: float, height: float, extent: float, ground: float, top: float) -> list:
-    """Height fog as nested boxes of thin homogeneous volume (cheap to render, unlike a
-    volume whose density varies): each adds density below its top, so the fog thins with
-    height in steps that approximate density * exp(-(z - ground) / height)."""
+def build_fog(density: float, height: float, extent: float, ground: float, top: float,
+              colour: tuple = (0.5, 0.52, 0.55)) -> list:
+    """Height fog as nested boxes of thin homogeneous volume: each adds density below its top,
+    so the fog thins with height in steps that approximate density * exp(-(z - ground) / height).
+    The volume absorbs and glows with the colour of the lit air instead of scattering light:
+    seen through a depth d of it, a surface fades to that colour by 1 - exp(-density * d), what
+    scattering of the sky's light gives, at a fraction of the render time (no light is sampled
+    inside the fog)."""
     from .meshutil import mesh_from_arrays
 
     tops = [ground + k * height for k in FOG_LAYERS]
@@ -146,21 +152,27 @@ def build_fog(density: float, height: float, extent: float, ground: float, top: 
         v = np.array([[x, y, z] for z in (z0, z1) for y in (-s, s) for x in (-s, s)], dtype=np.float32)
         f = np.array([[0, 2, 3, 1], [4, 5, 7, 6], [0, 1, 5, 4], [2, 6, 7, 3], [0, 4, 6, 2], [1, 3, 7, 5]])
         me = mesh_from_arrays(f"fog_{i}", v, f)
-        me.materials.append(_fog_material(f"fog_{i}", max(add, 1e-5)))
+        me.materials.append(_fog_material(f"fog_{i}", max(add, 1e-5), colour))
         ob = new_object(f"fog_{i}", me, "fog")
         ob.visible_shadow = False
         boxes.append(ob)
     return boxes
 
 
-def _fog_material(name: str, density: float):
+def _fog_material(name: str, density: float, colour: tuple):
     mat = bpy.data.materials.new(name)
     enable_nodes(mat)
     nt = mat.node_tree
     nt.nodes.clear()
-    vol = nt.nodes.new("ShaderNodeVolumePrincipled")
-    vol.inputs["Density"].default_value = density
-    vol.inputs["Color"].default_value = (0.85, 0.88, 0.92, 1.0)
+    absorb = nt.nodes.new("ShaderNodeVolumeAbsorption")
+    absorb.inputs["Density"].default_value = density
+    absorb.inputs["Color"].default_value = (0.0, 0.0, 0.0, 1.0)  # takes every colour alike
+    glow = nt.nodes.new("ShaderNodeEmission")
+    glow.inputs["Color"].default_value = (*colour, 1.0)
+    glow.inputs["Strength"].default_value = density
+    add = nt.nodes.new("ShaderNodeAddShader")
+    nt.links.new(absorb.outputs[0], add.inputs[0])
+    nt.links.new(glow.outputs[0], add.inputs[1])
     out = nt.nodes.new("ShaderNodeOutputMaterial")
-    nt.links.new(vol.outputs["Volume"], out.inputs["Volume"])
+    nt.links.new(add.outputs[0], out.inputs["Volume"])
     return mat

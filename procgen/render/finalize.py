@@ -68,13 +68,20 @@ def _box_entry(per_frame: dict) -> dict:
 def point_cloud(out_dir: str, records: list[dict], exr: bool, max_points: int,
                 cloud_frames: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Points [N, 3], colours [N, 3] uint8 and normals [N, 3] unprojected from a few evenly
-    spaced finished frames, thinned on a voxel grid to at most about ``max_points``."""
+    spaced finished frames, thinned on a voxel grid to at most about ``max_points`` (voxels
+    that grow with the distance beyond three times the median viewing distance)."""
     if not records:
         return np.zeros((0, 3)), np.zeros((0, 3), np.uint8), np.zeros((0, 3))
     picks = np.unique(np.linspace(0, len(records) - 1, min(cloud_frames, len(records))).round().astype(int))
     pts, cols, nrms = zip(*(_frame_points(out_dir, records[k], exr) for k in picks))
     p, c, n = np.concatenate(pts), np.concatenate(cols), np.concatenate(nrms)
-    return pointcloud.voxel_downsample(p, c, n, pointcloud.choose_voxel(p, max_points))
+    if not len(p):
+        return pointcloud.voxel_downsample(p, c, n, 1.0)
+    # Voxels grow with the distance beyond a few times the usual viewing distance.
+    centre = np.mean([np.array(r["c2w"])[:3, 3] for r in records], axis=0)
+    radius = 3.0 * float(np.median(np.linalg.norm(p - centre, axis=1))) + 1e-6
+    q = pointcloud.compress_far(p, centre, radius)
+    return pointcloud.voxel_downsample(p, c, n, pointcloud.choose_voxel(q, max_points), key_points=q)
 
 
 def _frame_points(out_dir: str, record: dict, exr: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

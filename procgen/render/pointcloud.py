@@ -14,15 +14,18 @@ PLY_DTYPE = np.dtype(
 )
 
 
-def voxel_downsample(points: np.ndarray, colors: np.ndarray, normals: np.ndarray, voxel: float):
-    """Average points [N, 3], colours [N, 3] (0..255) and normals [N, 3] per cube of side ``voxel``.
+def voxel_downsample(points: np.ndarray, colors: np.ndarray, normals: np.ndarray, voxel: float,
+                     key_points: np.ndarray | None = None):
+    """Average points [N, 3], colours [N, 3] (0..255) and normals [N, 3] per cube of side ``voxel``
+    (cubes laid over ``key_points`` [N, 3] when given, e.g. ``compress_far`` of the points).
 
     Returns (points [M, 3] float64, colours [M, 3] uint8, unit normals [M, 3] float64), ordered
     by voxel key so the result does not depend on the input order beyond float rounding.
     """
     if len(points) == 0:
         return points.reshape(0, 3), colors.reshape(0, 3).astype(np.uint8), normals.reshape(0, 3)
-    _, inverse, counts = np.unique(_voxel_keys(points, voxel), return_inverse=True, return_counts=True)
+    keys = _voxel_keys(points if key_points is None else key_points, voxel)
+    _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
     inverse = inverse.reshape(-1)
 
     def mean(values):
@@ -35,6 +38,17 @@ def voxel_downsample(points: np.ndarray, colors: np.ndarray, normals: np.ndarray
     length = np.linalg.norm(n, axis=1, keepdims=True)
     n = np.where(length > 1e-8, n / np.maximum(length, 1e-12), 0.0)
     return p, c, n
+
+
+def compress_far(points: np.ndarray, centre: np.ndarray, radius: float) -> np.ndarray:
+    """Points [N, 3] moved towards ``centre`` [3] beyond ``radius``: distance r becomes
+    radius * (1 + ln(r / radius)). Voxels laid over these grow with the distance, so a far
+    horizon (an ocean to 2 km) does not take the point budget from the scene itself."""
+    d = points - centre
+    r = np.linalg.norm(d, axis=1, keepdims=True)
+    far = r > radius
+    scaled = np.where(far, radius * (1.0 + np.log(np.maximum(r, 1e-9) / radius)) / np.maximum(r, 1e-9), 1.0)
+    return centre + d * scaled
 
 
 def _voxel_keys(points: np.ndarray, voxel: float) -> np.ndarray:
