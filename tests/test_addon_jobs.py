@@ -10,7 +10,6 @@ from pathlib import Path
 import bpy
 import pytest
 
-import blender_gs_addon
 from blender_gs_addon.blender.jobs import Job
 from blender_gs_addon.splats import read_ply
 

@@ -7,7 +7,6 @@ import bpy
 import numpy as np
 import pytest
 
-import blender_gs_addon
 from blender_gs_addon.blender import api, native
 from blender_gs_addon.splats import SH_C0, SplatData
 
