@@ -5,6 +5,7 @@ skip only where Node.js is missing), renders and PSNR.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -297,3 +298,25 @@ def check_finished(out: Path, seeds: list[int], frames: int = int(FRAMES)) -> No
         if records[seed].get("note") != "found complete on disk":  # a run recorded what it measured
             assert records[seed]["peak_mem_mb"] > 50  # Blender was loaded in the child
             assert records[seed]["host"] and records[seed]["start"] <= records[seed]["end"]
+
+
+# ----------------------------------------------------------------------------- small file systems
+
+@contextlib.contextmanager
+def mounted_tmpfs(path: Path, options: str):
+    """A real tmpfs at ``path`` (e.g. "size=2m" or "ro,size=1m"); skips where mounting is not allowed."""
+    if not sys.platform.startswith("linux") or os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root on Linux")
+    path.mkdir(exist_ok=True)
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def debris(folder: Path) -> list[str]:
+    """Temporary files and scratch folders left in ``folder``."""
+    return [str(p) for p in folder.rglob("*") if ".tmp" in p.name or p.name.startswith(".gs-tmp-")]

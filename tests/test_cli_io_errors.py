@@ -5,25 +5,14 @@ Read-only and full file systems are real mounts (root on Linux); elsewhere those
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
-from helpers import random_splats
+from helpers import mounted_tmpfs, random_splats
 
 from blender_gs_addon.cli import main
 from blender_gs_addon.splats import write_ply
 
 pytestmark = pytest.mark.blender
-
-
-def _mount_tmpfs(path, options: str) -> None:
-    if not sys.platform.startswith("linux") or os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root on Linux")
-    path.mkdir(exist_ok=True)
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
 
 
 @pytest.fixture
@@ -57,21 +46,17 @@ def test_import_into_a_corrupt_blend_says_so(scene, tmp_path, capsys):
 def test_import_into_a_read_only_folder_says_so(scene, tmp_path, capsys):
     src, _ = scene
     folder = tmp_path / "ro"
-    _mount_tmpfs(folder, "ro,size=1m")
-    try:
+    with mounted_tmpfs(folder, "ro,size=1m"):
         assert main(["import", str(src), "--out", str(folder / "scene.blend")]) == 2
         err = capsys.readouterr().err
         assert f"the folder {folder} is not writable" in err and len(err.strip().splitlines()) == 1
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 @pytest.mark.parametrize("command", ["import", "export"])
 def test_a_full_disk_says_so(scene, tmp_path, capsys, command):
     src, blend = scene
     disk = tmp_path / "disk"
-    _mount_tmpfs(disk, "size=64k")
-    try:
+    with mounted_tmpfs(disk, "size=64k"):
         if command == "import":
             rc = main(["import", str(src), "--out", str(disk / "scene.blend")])
         else:
@@ -79,5 +64,3 @@ def test_a_full_disk_says_so(scene, tmp_path, capsys, command):
         err = capsys.readouterr().err
         assert rc == 1 and str(disk) in err and "no space left on device" in err.lower(), err
         assert os.listdir(disk) == []  # no temporary left behind
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=False)

@@ -4,12 +4,12 @@ A small tmpfs is mounted for real (root only); elsewhere the tests skip and say 
 """
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers import debris, mounted_tmpfs
 
 pytestmark = pytest.mark.blender
 
@@ -19,28 +19,13 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def small_disk(tmp_path, request):
     """A small file system (size from the test's parameter, default 3 MB)."""
-    size = getattr(request, "param", "3m")
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    if not sys.platform.startswith("linux") or os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root on Linux")
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)],
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
-    try:
+    with mounted_tmpfs(tmp_path / "disk", f"size={getattr(request, 'param', '3m')}") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def _gs(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "blender_gs_addon", *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=600)
-
-
-def _debris(folder: Path) -> list[str]:
-    return [str(p) for p in folder.rglob("*") if ".tmp" in p.name or p.name.startswith(".gs-tmp-")]
 
 
 def test_generate_on_a_full_disk_says_so(small_disk):  # 3 MB: the .blend fits, 256x256 frames do not
@@ -49,7 +34,7 @@ def test_generate_on_a_full_disk_says_so(small_disk):  # 3 MB: the .blend fits, 
     assert proc.returncode == 1
     assert f"{out}" in proc.stderr and "no space left on device" in proc.stderr, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
-    assert _debris(out) == []
+    assert debris(out) == []
 
 
 @pytest.mark.parametrize("small_disk", ["200k"], indirect=True)  # less than one tiny dataset
@@ -62,4 +47,4 @@ def test_render_on_a_full_disk_says_so(small_disk, tmp_path):
     assert proc.returncode == 1
     assert "no space left on device" in proc.stderr and str(small_disk) in proc.stderr, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
-    assert _debris(out) == []
+    assert debris(out) == []

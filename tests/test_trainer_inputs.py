@@ -11,11 +11,10 @@ import json
 import math
 import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from helpers import debris, mounted_tmpfs
 
 import blender_gs_addon.trainer  # noqa: F401  (first: sets the OpenMP wait policy before torch loads)
 from blender_gs_addon.cli import build_parser, main
@@ -377,22 +376,8 @@ def test_a_checkpoint_without_fingerprint_needs_trust_checkpoint(base_transforms
 @pytest.fixture
 def small_disk(tmp_path):
     """A 2 MB file system (root on Linux; elsewhere the tests skip and say why)."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    if not sys.platform.startswith("linux") or os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root on Linux")
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True,
-                          text=True)
-    if proc.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
-    try:
+    with mounted_tmpfs(tmp_path / "disk", "size=2m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def _debris(folder) -> list[str]:
-    return [str(p) for p in folder.rglob("*") if ".tmp" in p.name or p.name.startswith(".gs-tmp-")]
 
 
 def test_a_checkpoint_that_does_not_fit_says_no_space_and_names_it(scene, small_disk, tmp_path, capfd):
@@ -404,7 +389,7 @@ def test_a_checkpoint_that_does_not_fit_says_no_space_and_names_it(scene, small_
     assert lines[0].startswith(f"train: {out / 'checkpoints' / 'ckpt_0000005.pt'}: cannot write: "
                                "no space left on device"), lines[0]
     assert "inline_container" not in err and "Traceback" not in err
-    assert _debris(out) == [] and not (out / "point_cloud.ply").exists()
+    assert debris(out) == [] and not (out / "point_cloud.ply").exists()
 
 
 def test_a_full_disk_before_the_start_says_so(base_transforms, small_disk, capfd):
@@ -418,7 +403,7 @@ def test_a_full_disk_before_the_start_says_so(base_transforms, small_disk, capfd
     out = small_disk / "out"
     rc, err = _train(base_transforms, out, capfd=capfd)
     assert rc == 1 and f"train: {out}" in err and "no space left on device" in err, err
-    assert "Traceback" not in err and _debris(small_disk) == []
+    assert "Traceback" not in err and debris(small_disk) == []
 
 
 @pytest.mark.parametrize("field,value", [("time_limit_s", -1.0), ("depth_weight", math.nan), ("max_gaussians", -5),
