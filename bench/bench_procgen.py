@@ -67,9 +67,8 @@ def _assets(res: dict) -> None:
     t, g = _time(lambda: rocks.rock_geo(stream(0, "bench_rock"), 5))
     res["assets"]["boulder"] = {"seconds": round(t, 4), "vertices": g.n_verts,
                                 "ratio_vs_reference_boulder": round(REFERENCE_BOULDER_S / t, 1)}
-    for name in trees.SPECIES:
-        sp = trees.SPECIES[name]
-        t, g = _time(lambda: trees.colonised_tree(stream(0, f"bench_{name}"), sp, 10.0, 500, 0.3))
+    for name, sp in trees.SPECIES.items():
+        t, g = _time(lambda n=name, s=sp: trees.colonised_tree(stream(0, f"bench_{n}"), s, 10.0, 500, 0.3))
         res["assets"][name] = {"seconds": round(t, 4), "vertices": g.n_verts,
                                "ratio_vs_reference_tree": round(REFERENCE_TREE_S / t, 1)}
     for name, make in (("conifer", lambda: trees.conifer(stream(0, "bench_conifer"), 15.0)),
@@ -90,7 +89,7 @@ def _biomes(res: dict) -> None:
     skip = {"terrain", "objects", "vertices", "unique_meshes", "water", "cliff"}
     for biome in BIOME_NAMES:
         bpy.ops.wm.read_factory_settings(use_empty=True)
-        t, info = _time(lambda: generate_scene(SceneConfig.preset("default", seed=0, biome=biome)))
+        t, info = _time(lambda b=biome: generate_scene(SceneConfig.preset("default", seed=0, biome=b)))
         counts = info["counts"]
         res["biomes"][biome] = {
             "generate_s": round(t, 2), "ratio_vs_30s_budget": round(GENERATE_BUDGET_S / t, 1),

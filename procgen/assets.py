@@ -196,13 +196,15 @@ TREES = ("tree_conifer", "tree_broadleaf", "tree_birch", "tree_acacia", "tree_pa
 CLEAR = ("focus", ("path", 3.5), "cliff")  # where nothing tall may stand: the view's centre, the camera path
 
 
-def _tree(name: str, mesh, recipe, *, spacing=4.0, slope=0.3, water=0.6, snow=True, size=(0.8, 1.2)) -> AssetKind:
+def _tree(name: str, mesh, recipe, *, spacing=4.0, slope=0.3, water=0.6, snow=True, size=(0.8, 1.2),
+          path=3.5) -> AssetKind:
+    """A tree species; ``path``: how far its trunks keep from the camera path (m)."""
     earlier = TREES[:TREES.index(name)]
     return AssetKind(
         name, "tree", "plants", "plants", count=lambda c: c.plants.trees, variants=lambda c: c.plants.tree_variants,
         mesh=mesh, materials=recipe, slots=(f"{name}_bark", f"{name}_leaf"),
         placement=Placement(spacing=spacing, area=0.42, max_slope=slope, min_above_water=water, density=0.8,
-                            below_snow=snow, avoid=ROCKS + CLEAR + earlier),
+                            below_snow=snow, avoid=ROCKS + ("focus", ("path", path), "cliff") + earlier),
         size=size, tilt=0.03, footprint=0.3, sink=0.05, clearance=(0.0, 1.5),
         draws=("variant", "size", "rotation", "tilt"), sways=True, obstacle=True)
 
@@ -256,7 +258,7 @@ KINDS: tuple[AssetKind, ...] = (
               draws=("size", "variant", "rotation", "tilt")),
     _tree("tree_conifer", fx.conifer, fx.named_tree_recipe("tree_conifer", "bark", 0.05, sat=(0.4, 0.7),
                                                           val=(0.04, 0.09), translucency=0.15),
-          slope=0.4, snow=False),
+          slope=0.4, snow=False, path=5.5),  # low, wide crowns: the camera cannot pass under them
     _tree("tree_broadleaf", fx.colonised("broadleaf"), fx.named_tree_recipe("tree_broadleaf", "bark")),
     _tree("tree_birch", fx.colonised("birch"), fx.named_tree_recipe("tree_birch", "birch", 0.02,
                                                                      val=(0.12, 0.26))),

@@ -37,9 +37,10 @@ def ring_heights(hf: Heightfield, xy: np.ndarray, scale: np.ndarray, relief: tup
     amp = rng.uniform(lo, hi)
     off = rng.uniform(-500, 500, 2)
     u, v = xy[..., 0] / 420.0 + off[0], xy[..., 1] / 420.0 + off[1]
-    far = base + amp * (0.35 * (0.5 + 0.5 * noise.fbm2(u, v, octaves=5)) + noise.ridged2(u * 1.7, v * 1.7, 6) ** 1.5)
-    # Distant land rises gently away from the terrain, so it shows above the near ground.
-    far = far + amp * 0.25 * np.clip((scale[:, None] - 1.0) / 6.0, 0, 1)
+    shape = 0.45 * (0.5 + 0.5 * noise.fbm2(u, v, octaves=5)) + 0.55 * noise.ridged2(u * 1.7, v * 1.7, 6)
+    # The relief grows with the distance, so near land stays low and ranges rise far away.
+    grow = np.clip((scale[:, None] - 1.0) / 8.0, 0, 1)
+    far = base + amp * shape * grow
     edge = hf.height(xy[0, :, 0], xy[0, :, 1])[None]
     t = np.clip((scale[:, None] - 1.0) / 2.5, 0, 1)
     t = t * t * (3 - 2 * t)

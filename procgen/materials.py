@@ -201,7 +201,7 @@ def rock_layer(t: Tree, rng, co, var=1.0, tint=None) -> Layer:
 
 
 def sand_layer(t: Tree, rng, co, var=1.0) -> Layer:
-    a, b = _jitter(rng, (0.36, 0.26, 0.15), var), _jitter(rng, (0.5, 0.38, 0.24), var)
+    a, b = _jitter(rng, (0.4, 0.3, 0.17), var), _jitter(rng, (0.55, 0.43, 0.26), var)
     n = t.noise(co, rng.uniform(0.2, 0.5), detail=4)
     ripples = t.wave(co, rng.uniform(1.5, 3.0), 6.0, 2.0)
     col = t.ramp(n, [(0.3, a), (0.7, b)])

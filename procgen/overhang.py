@@ -16,7 +16,6 @@ from .cameras import Obstacle
 from .heightfield import CLIFF_STEP, Heightfield, cliff_line
 from .meshutil import mesh_from_arrays, new_object
 from .noise import Noise
-from .terrain import grid_faces
 
 
 @dataclass

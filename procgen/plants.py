@@ -14,8 +14,6 @@ import numpy as np
 
 from .geometry import Geo, concat, leaves_geo, strips, tube, unit
 
-TREE_KINDS = ("broadleaf", "conifer")
-
 
 @dataclass
 class Skeleton:
@@ -30,11 +28,7 @@ def crown_points(rng, kind: str, n: int, height: float, crown_base: float, width
     need = n
     while need > 0:
         p = rng.uniform(-1, 1, size=(need * 3, 3))
-        if kind == "conifer":      # cone: radius shrinks linearly to the top
-            t = (p[:, 2] + 1) / 2
-            ok = np.hypot(p[:, 0], p[:, 1]) < (1 - t) ** 1.1
-            q = np.stack([p[:, 0] * width, p[:, 1] * width, crown_base + t * (height - crown_base)], 1)
-        elif kind == "bush":       # squashed hemisphere on the ground
+        if kind == "bush":         # squashed hemisphere on the ground
             ok = (np.linalg.norm(p, axis=1) < 1) & (p[:, 2] > -0.1)
             q = np.stack([p[:, 0] * width, p[:, 1] * width, 0.1 + np.abs(p[:, 2]) * height], 1)
         else:                      # broadleaf: lumpy ellipsoid on the trunk
@@ -105,40 +99,16 @@ def pipe_radii(parent: np.ndarray, tip_radius: float, exponent: float = 2.5) -> 
     return r
 
 
-def grow_tree(rng: np.random.Generator, kind: str = "broadleaf", height: float = 8.0,
-              attractors: int = 500, step: float = 0.25) -> Skeleton:
-    """A tree (or, with ``kind="bush"``, a bush) skeleton grown by space colonisation."""
-    if kind == "bush":
-        width = height * rng.uniform(0.8, 1.2)
-        pts = crown_points(rng, "bush", attractors, height, 0.0, width)
-        shoots = int(rng.integers(3, 6))
-        start = [np.zeros(3)] + [np.array([0, 0, 0.0]) + np.r_[rng.normal(scale=0.05, size=2), 0.05 * (k + 1)]
-                                 for k in range(shoots)]
-        parents = [-1] + [0] * shoots
-        pos, par = colonise(rng, pts, np.array(start), np.array(parents), step, influence=height * 0.9,
-                            kill=step * 1.6, tropism=np.array([0, 0, 0.15]))
-        return Skeleton(pos, par, pipe_radii(par, 0.006 * height, 2.3))
-    if kind == "conifer":
-        crown_base = height * rng.uniform(0.15, 0.3)
-        width = height * rng.uniform(0.22, 0.3)
-    else:
-        crown_base = height * rng.uniform(0.3, 0.45)
-        width = height * rng.uniform(0.3, 0.45)
-    pts = crown_points(rng, kind, attractors, height, crown_base, width)
-    # The trunk: a gently leaning chain up to the crown base (conifers: most of the way up).
-    trunk_top = crown_base if kind == "broadleaf" else crown_base + 0.6 * (height - crown_base)
-    k = max(2, int(trunk_top / step))
-    lean = rng.normal(scale=0.03, size=2)
-    z = np.linspace(0, trunk_top, k + 1)
-    trunk = np.stack([lean[0] * z + 0.05 * np.sin(z * 1.3 + rng.uniform(0, 6)),
-                      lean[1] * z + 0.05 * np.sin(z * 1.1 + rng.uniform(0, 6)), z], axis=1)
-    parents = np.arange(-1, k)
-    tropism = np.array([0, 0, 0.25 if kind == "conifer" else 0.1])
-    # Conifers grow near-horizontal whorls: a larger step and a smaller influence radius.
-    pos, par = colonise(rng, pts, trunk, parents, step, influence=width * 1.1, kill=step * 1.8,
-                        tropism=tropism)
-    tip = 0.0025 * height if kind == "broadleaf" else 0.002 * height
-    return Skeleton(pos, par, pipe_radii(par, tip, 2.5 if kind == "broadleaf" else 2.2))
+def grow_bush(rng: np.random.Generator, height: float, attractors: int, step: float = 0.12) -> Skeleton:
+    """A bush skeleton: a few shoots from the ground colonising a squashed hemisphere."""
+    width = height * rng.uniform(0.8, 1.2)
+    pts = crown_points(rng, "bush", attractors, height, 0.0, width)
+    shoots = int(rng.integers(3, 6))
+    start = [np.zeros(3)] + [np.r_[rng.normal(scale=0.05, size=2), 0.05 * (k + 1)] for k in range(shoots)]
+    parents = [-1] + [0] * shoots
+    pos, par = colonise(rng, pts, np.array(start), np.array(parents), step, influence=height * 0.9,
+                        kill=step * 1.6, tropism=np.array([0, 0, 0.15]))
+    return Skeleton(pos, par, pipe_radii(par, 0.006 * height, 2.3))
 
 
 def _frames(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -192,7 +162,7 @@ def skeleton_mesh(sk: Skeleton, thick_sides: int = 8, thin_sides: int = 4,
 
 def bush(rng: np.random.Generator, height: float, attractors: int, leaf_size: float = 0.09) -> Geo:
     """A bush: a low colonised skeleton with many leaves at its twig ends (slot 0 bark, 1 leaf)."""
-    sk = grow_tree(rng, "bush", height, attractors, 0.12)
+    sk = grow_bush(rng, height, attractors)
     bv, bf = skeleton_mesh(sk, drop_below=0.0, thin_below=0.01)
     is_parent = np.zeros(len(sk.pos), bool)
     is_parent[sk.parent[sk.parent >= 0]] = True
@@ -243,7 +213,8 @@ def flower(rng: np.random.Generator, height: float | None = None) -> Geo:
 def clover(rng: np.random.Generator) -> Geo:
     """A low patch of trefoil leaves on short stalks."""
     n = int(rng.integers(4, 9))
-    stalk_top = np.stack([rng.normal(scale=0.05, size=n), rng.normal(scale=0.05, size=n), rng.uniform(0.03, 0.09, n)], 1)
+    stalk_top = np.stack([rng.normal(scale=0.05, size=n), rng.normal(scale=0.05, size=n),
+                          rng.uniform(0.03, 0.09, n)], 1)
     parts = []
     for k in range(3):
         ang = rng.uniform(0, 2 * np.pi, n) + k * 2 * np.pi / 3
@@ -298,10 +269,11 @@ def reeds(rng: np.random.Generator, height: float = 1.6) -> Geo:
 def cactus(rng: np.random.Generator, height: float) -> Geo:
     """A ribbed cactus: a saguaro column with arms, or a low barrel (slot 0 body)."""
     ribs = int(rng.integers(10, 16))
-    if rng.uniform() < 0.35:  # barrel
+    if rng.uniform() < 0.35:  # barrel: knee-high, a little taller than wide
+        h = 0.25 * height
         t = np.linspace(0, 1, 12)
-        r = 0.35 * height * np.sin(np.pi * (0.08 + 0.84 * t)) ** 0.6 + 0.02
-        return _ribbed(np.stack([np.zeros_like(t), np.zeros_like(t), 0.8 * height * t], 1), r, ribs)
+        r = 0.38 * h * np.sin(np.pi * (0.08 + 0.84 * t)) ** 0.6 + 0.02
+        return _ribbed(np.stack([np.zeros_like(t), np.zeros_like(t), h * t], 1), r, ribs)
     t = np.linspace(0, 1, 16)
     r0 = height * rng.uniform(0.045, 0.065)
     body = [_ribbed(np.stack([np.zeros_like(t), np.zeros_like(t), height * t], 1),
@@ -312,7 +284,8 @@ def cactus(rng: np.random.Generator, height: float) -> Geo:
         out = np.array([np.cos(az), np.sin(az), 0.0])
         reach, rise = height * rng.uniform(0.12, 0.2), height * rng.uniform(0.2, 0.35)
         s = np.linspace(0, 1, 10)
-        path = np.array([0, 0, z0]) + out * (reach * np.minimum(s * 2, 1.0))[:, None] +             np.array([0, 0, 1.0]) * (rise * np.maximum(s * 1.6 - 0.6, 0) + 0.05 * s)[:, None]
+        up = (rise * np.maximum(s * 1.6 - 0.6, 0) + 0.05 * s)[:, None] * np.array([0, 0, 1.0])
+        path = np.array([0, 0, z0]) + out * (reach * np.minimum(s * 2, 1.0))[:, None] + up
         body.append(_ribbed(path, 0.75 * r0 * np.minimum(1.0, 5 * (1 - s) + 0.35) ** 0.5, ribs))
     return concat(body)
 

@@ -5,7 +5,6 @@ import bmesh
 import numpy as np
 
 from .geometry import Geo
-from .meshutil import mesh_from_arrays
 from .noise import Noise
 
 
@@ -27,7 +26,8 @@ ROCK_STYLES = {
 }
 
 
-def rock_shape(rng: np.random.Generator, subdivisions: int = 4, style: str = "boulder") -> tuple[np.ndarray, np.ndarray]:
+def rock_shape(rng: np.random.Generator, subdivisions: int = 4,
+               style: str = "boulder") -> tuple[np.ndarray, np.ndarray]:
     """A rock's vertices [V, 3] and triangles [F, 3]: base at z = 0, largest extent 1.
 
     Random fracture planes give flat facets; anisotropic stretch and fractal noise
@@ -63,12 +63,3 @@ def rock_geo(rng: np.random.Generator, subdivisions: int = 4, style: str = "boul
     """``rock_shape`` as smooth-shaded geometry (slot 0)."""
     v, f = rock_shape(rng, subdivisions, style)
     return Geo.from_faces(v, f, mat=0, smooth=True)
-
-
-def make_rock_mesh(name: str, rng: np.random.Generator, subdivisions: int = 4, material=None):
-    """A rock mesh datablock (shared by every boulder that uses this variant)."""
-    v, f = rock_shape(rng, subdivisions)
-    me = mesh_from_arrays(name, v, f, smooth=True)
-    if material is not None:
-        me.materials.append(material)
-    return me

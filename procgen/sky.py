@@ -1,4 +1,4 @@
-"""Physical sky with a cloud layer, a matching sun lamp, and height fog.
+"""Physical sky with a cloud layer, a matching sun lamp, and height fog (``fog.py``).
 
 The sky model is picked from the ones the running Blender offers (the scattering
 model was renamed between 4.x and 5.0), so no version numbers are hard-coded.
@@ -16,6 +16,7 @@ from . import clouds
 from .backdrop import horizon_colour
 from .biomes import Weather
 from .config import SkyConfig
+from .fog import apply_fog, fog_group
 from .meshutil import enable_nodes, new_object
 
 # Best first: physically based atmospheres, then the analytic models every version has.
@@ -50,8 +51,9 @@ def resolve_weather(cfg: SkyConfig, drawn: Weather) -> Weather:
 
 def build_sky(cfg: SkyConfig, weather: Weather, rng: np.random.Generator, extent: float = 120.0,
               top: float = 40.0, ground: float = 0.0) -> dict:
-    """World sky with clouds, the sun lamp and the height fog for the current scene; returns
-    what was chosen. ``rng`` draws the sun's azimuth and angle and the clouds' pattern."""
+    """World sky with clouds, the sun lamp and the height fog (on every material made so far)
+    for the current scene; returns what was chosen. ``rng`` draws the sun's azimuth and angle
+    and the clouds' pattern."""
     elevation = weather.sun_elevation
     azimuth = cfg.sun_azimuth if cfg.sun_azimuth >= 0 else float(rng.uniform(0.0, 360.0))
     scene = bpy.context.scene
@@ -76,13 +78,15 @@ def build_sky(cfg: SkyConfig, weather: Weather, rng: np.random.Generator, extent
         shader = clouds.add_cloud_layer(nt, shader, weather, sun_direction(elevation, azimuth), cfg.strength, rng)
     nt.links.new(shader, out.inputs["Surface"])
     sun = _sun_lamp(cfg, weather, elevation, sun_direction(elevation, azimuth), top, rng)
-    fog = []
+    fogged = 0
     if weather.fog_density > 0:
         air = horizon_colour(elevation, weather.overcast)
-        fog = build_fog(weather.fog_density, weather.fog_height, extent, ground, top, air)
+        group = fog_group(weather.fog_density, weather.fog_height, ground, air)
+        fogged = apply_fog(list(bpy.data.materials), group)
     return {"sky_type": sky_type, "sun_elevation_deg": elevation, "sun_azimuth_deg": azimuth,
             "haze": weather.haze, "clouds": weather.clouds, "overcast": weather.overcast,
-            "fog": weather.fog_density, "fog_height": weather.fog_height if fog else 0.0,
+            "fog": weather.fog_density, "fog_height": weather.fog_height if fogged else 0.0,
+            "fogged_materials": fogged,
             "precipitation": weather.precipitation, "sun_strength": sun.data.energy}
 
 
@@ -125,54 +129,3 @@ def _sun_lamp(cfg: SkyConfig, weather: Weather, elevation: float, d: np.ndarray,
     sun.rotation_quaternion = Vector(d.tolist()).to_track_quat("Z", "Y")
     sun.location = (0.0, 0.0, top + 10.0)
     return sun
-
-
-FOG_LAYERS = (0.5, 1.0, 2.0, 4.0)  # tops of the stacked fog boxes, in units of the fog height
-
-
-def build_fog(density: float, height: float, extent: float, ground: float, top: float,
-              colour: tuple = (0.5, 0.52, 0.55)) -> list:
-    """Height fog as nested boxes of thin homogeneous volume: each adds density below its top,
-    so the fog thins with height in steps that approximate density * exp(-(z - ground) / height).
-    The volume absorbs and glows with the colour of the lit air instead of scattering light:
-    seen through a depth d of it, a surface fades to that colour by 1 - exp(-density * d), what
-    scattering of the sky's light gives, at a fraction of the render time (no light is sampled
-    inside the fog)."""
-    from .meshutil import mesh_from_arrays
-
-    tops = [ground + k * height for k in FOG_LAYERS]
-    target = lambda z: density * math.exp(-(z - ground) / height)  # noqa: E731
-    # Density of each box so the sum below each top matches the target at the layer's middle.
-    levels = [target(ground + 0.5 * (k0 + k1) * height) for k0, k1 in zip((0.0,) + FOG_LAYERS[:-1], FOG_LAYERS)]
-    adds = [a - b for a, b in zip(levels, levels[1:] + [0.0])]
-    s = extent / 2
-    boxes = []
-    for i, (z1, add) in enumerate(zip(tops, adds)):
-        z0 = min(ground, 0.0) - 5.0
-        v = np.array([[x, y, z] for z in (z0, z1) for y in (-s, s) for x in (-s, s)], dtype=np.float32)
-        f = np.array([[0, 2, 3, 1], [4, 5, 7, 6], [0, 1, 5, 4], [2, 6, 7, 3], [0, 4, 6, 2], [1, 3, 7, 5]])
-        me = mesh_from_arrays(f"fog_{i}", v, f)
-        me.materials.append(_fog_material(f"fog_{i}", max(add, 1e-5), colour))
-        ob = new_object(f"fog_{i}", me, "fog")
-        ob.visible_shadow = False
-        boxes.append(ob)
-    return boxes
-
-
-def _fog_material(name: str, density: float, colour: tuple):
-    mat = bpy.data.materials.new(name)
-    enable_nodes(mat)
-    nt = mat.node_tree
-    nt.nodes.clear()
-    absorb = nt.nodes.new("ShaderNodeVolumeAbsorption")
-    absorb.inputs["Density"].default_value = density
-    absorb.inputs["Color"].default_value = (0.0, 0.0, 0.0, 1.0)  # takes every colour alike
-    glow = nt.nodes.new("ShaderNodeEmission")
-    glow.inputs["Color"].default_value = (*colour, 1.0)
-    glow.inputs["Strength"].default_value = density
-    add = nt.nodes.new("ShaderNodeAddShader")
-    nt.links.new(absorb.outputs[0], add.inputs[0])
-    nt.links.new(glow.outputs[0], add.inputs[1])
-    out = nt.nodes.new("ShaderNodeOutputMaterial")
-    nt.links.new(add.outputs[0], out.inputs["Volume"])
-    return mat

@@ -249,7 +249,8 @@ def test_pixels_lie_in_their_objects_boxes_and_ids_separate_objects(biome_datase
         sem = _load(out, entry, "semantic_file_path")
         depth = _load(out, entry, "depth_file_path")
         assert np.all((inst == 0) == ~np.isfinite(depth))
-        pts = unproject_depth(np.where(np.isfinite(depth), depth, 1.0), _K(tr, entry), np.array(entry["transform_matrix"]))
+        c2w = np.array(entry["transform_matrix"])
+        pts = unproject_depth(np.where(np.isfinite(depth), depth, 1.0), _K(tr, entry), c2w)
         for i in np.unique(inst[inst > 0]):
             obj = objects[str(int(i))]
             mask = inst == i

@@ -132,7 +132,7 @@ def test_clumped_ground_cover_renders_as_one_object_with_one_id(tmp_path):
     assert entry["class"] == "pebble"
     # The box spans the clumps only: a clump is 1 m across and sinks into the ground by at most 0.5 m.
     assert z.min() - 0.6 < entry["aabb_min"][2] < z.min() and z.max() < entry["aabb_max"][2] < z.max() + 0.4
-    assert np.hypot(entry["aabb_max"][0] - entry["aabb_min"][0], 0) < np.ptp([v.co.x for v in carrier.data.vertices]) + 1.2
+    assert entry["aabb_max"][0] - entry["aabb_min"][0] < np.ptp([v.co.x for v in carrier.data.vertices]) + 1.2
     inst = read_png(tmp_path / "segmentation" / "00001_instance.png")
     sem = read_png(tmp_path / "segmentation" / "00001_semantic.png")
     grass_id = ids["grass"]
