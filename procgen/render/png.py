@@ -35,9 +35,12 @@ def encode_png(image: np.ndarray, compress_level: int = 6) -> bytes:
     h, w, c = arr.shape
     bit_depth = 8 if arr.dtype == np.uint8 else 16
     rows = arr.astype(">u2") if bit_depth == 16 else arr
-    raw = np.empty((h, 1 + w * c * (bit_depth // 8)), dtype=np.uint8)
-    raw[:, 0] = 0  # filter type "none" on every row
-    raw[:, 1:] = np.ascontiguousarray(rows).view(np.uint8).reshape(h, -1)
+    data = np.ascontiguousarray(rows).view(np.uint8).reshape(h, -1)
+    bpp = c * (bit_depth // 8)
+    raw = np.empty((h, 1 + data.shape[1]), dtype=np.uint8)
+    raw[:, 0] = 1  # filter type "sub" on every row: each byte minus the one a pixel to its left
+    raw[:, 1:1 + bpp] = data[:, :bpp]
+    raw[:, 1 + bpp:] = data[:, bpp:] - data[:, :-bpp]  # uint8 arithmetic wraps modulo 256
     header = struct.pack(">IIBBBBB", w, h, bit_depth, _COLOR_TYPES[c], 0, 0, 0)
     return (
         _SIGNATURE
