@@ -7,7 +7,7 @@
     python build.py demo    [--blender ...]           the whole pipeline end to end
     python build.py test    [--blender ...] [-- PYTEST ARGS]
     python build.py bench   [--quick]                 bench/results.json
-    python build.py lint                              ruff and clang-format checks (test runs them with GS_LINT=1)
+    python build.py lint                              ruff and clang-format (test runs them first)
 
 Every subcommand is idempotent: finished steps are detected and skipped. This file runs
 with any Python 3.9+; the work itself runs inside the project environments: one per Blender
@@ -335,7 +335,7 @@ def test_plan(blender: str | None) -> list[tuple[str, list[str]]]:
 
 def test(blender: str | None, extra: list[str], blender_executable: str | None) -> int:
     """Run the test plan; every series' environment is set up first, cuda_ext compiled once."""
-    if os.environ.get("GS_LINT") == "1":
+    if os.environ.get("GS_LINT", "1") != "0":  # GS_LINT=0 skips it (e.g. while a change is half done)
         lint()
     build()
     slurm_tools()

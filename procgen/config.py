@@ -121,8 +121,8 @@ class SceneConfig:
     motion: MotionConfig = field(default_factory=MotionConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
 
-    @classmethod
-    def preset(cls, name: str = "default", **overrides: Any) -> "SceneConfig":
+    @classmethod  # shares the field's name on purpose: SceneConfig.preset("tiny") and cfg.preset == "tiny"
+    def preset(cls, name: str = "default", **overrides: Any) -> "SceneConfig":  # noqa: F811
         """A preset with overrides.
 
         Overrides are top-level fields (``seed=3``), whole sections as dicts

@@ -1,5 +1,5 @@
 """The C++/CUDA half of `python build.py lint`: the sources follow .clang-format, and the check fails
-on a file that does not. (The Python half, ruff, joins `build.py test` once GS_LINT=1 is the default.)"""
+on a file that does not. (`build.py test` runs both first; GS_LINT=0 skips them.)"""
 from __future__ import annotations
 
 import importlib.util
