@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .fog import not_a_light
 from .heightfield import Heightfield
 from .meshutil import enable_nodes, mesh_from_arrays, new_object
 from .noise import Noise
@@ -102,6 +103,7 @@ def hazed(material, name: str, colour: tuple, distance: float):
     nt.links.new(surface, mix.inputs[1])
     nt.links.new(glow.outputs["Emission"], mix.inputs[2])
     nt.links.new(mix.outputs["Shader"], out.inputs["Surface"])
+    not_a_light(mat)
     return mat
 
 
