@@ -46,7 +46,7 @@ class SkyLook:
 @dataclass(frozen=True)
 class Biome:
     name: str
-    terrain: str                 # height-field recipe (heightfield.RECIPES)
+    terrain: str                 # height-field recipe (heightfield.RECIPES; "cliff" also builds the overhanging wall)
     ground: GroundLook
     mix: dict[str, float]        # asset kind -> amount (see the module docstring)
     sky: SkyLook = field(default_factory=SkyLook)
@@ -56,7 +56,6 @@ class Biome:
     foliage_hue: Range = (0.2, 0.32)  # hue range of leaves (0.05 orange .. 0.33 green)
     camera_height: Range = (2.0, 4.0)  # metres above the ground
     horizon: Range = (20.0, 60.0)      # relief of the distant land around the terrain (m)
-    overhang: bool = False       # a rock wall with an overhang and hollows (a mesh, not the height field)
     description: str = ""
 
     def amount(self, kind: str) -> float:
@@ -118,7 +117,7 @@ BIOMES: dict[str, Biome] = {b.name: b for b in (
           mix={"rock": 0.4, "tree_birch": 2.0, "tree_broadleaf": 1.2, "bush": 1.0, "reed": 6.0, "grass": 60.0,
                "flower": 0.4, "clover": 2.0},
           description="a slow river through reeds, lush grass, birches and willows"),
-    Biome("cliff", "cliff", GroundLook(base="grass", rock_slope=0.2), overhang=True, camera_height=(2.0, 4.0),
+    Biome("cliff", "cliff", GroundLook(base="grass", rock_slope=0.2), camera_height=(2.0, 4.0),
           horizon=(30.0, 90.0),
           sky=SkyLook(sun_elevation=(15.0, 60.0), clouds=(0.1, 0.6), fog=0.2),
           mix={"rock": 1.5, "stone": 1.0, "tree_conifer": 2.0, "tree_broadleaf": 0.8, "bush": 1.0, "fern": 0.2,

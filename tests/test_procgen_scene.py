@@ -298,3 +298,27 @@ def test_generate_again_on_a_complete_dataset_succeeds_and_changes_nothing(tmp_p
     assert again.returncode == 0, again.stderr[-2000:]
     assert "already complete" in again.stdout
     assert files() == before
+
+
+def test_rain_and_snow_fall_steadily_with_their_own_class_and_keep_off_the_camera():
+    for weather, cls in (("rain", "rain"), ("snow", "snowfall")):
+        _generate(seed=6, sky={"weather": weather, "precipitation_count": 3000})
+        scene = bpy.context.scene
+        ob = scene.objects[weather]
+        assert ob["gs_class"] == cls and ob.get("gs_moving")
+        co = np.empty(len(ob.data.vertices) * 3, np.float32)
+        ob.data.vertices.foreach_get("co", co)
+        co = co.reshape(-1, 3)
+        assert len(co) > 1000
+        places, cams = [], []
+        for f in range(scene.frame_start, scene.frame_end + 2):  # one frame past the end: extrapolated
+            scene.frame_set(f)
+            places.append(np.array(ob.matrix_world.translation))
+            cams.append(np.array(scene.camera.matrix_world.translation))
+            if f <= scene.frame_end:  # no drop close to the camera at any rendered frame
+                near = np.linalg.norm(co + places[-1] - cams[-1], axis=1).min()
+                assert near > 1.0, (weather, f, near)
+        steps = np.diff(np.array(places), axis=0)
+        assert np.allclose(steps, steps[0], atol=1e-5) and steps[0][2] < 0  # constant velocity, falling
+        speed = np.linalg.norm(steps[0]) * scene.render.fps
+        assert (5.0 < speed < 12.0) if weather == "rain" else (0.5 < speed < 3.0), (weather, speed)
