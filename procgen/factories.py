@@ -7,6 +7,8 @@ that two kinds never make the same one. Each draws only from the stream it is gi
 """
 from __future__ import annotations
 
+import colorsys
+
 import numpy as np
 
 from . import foliage, litter, materials, plants, rocks, trees
@@ -73,19 +75,16 @@ def flower_materials(config, biome, rng):
 
 
 def _around(rgb, d):
-    import colorsys
     h = colorsys.rgb_to_hsv(*rgb)[0]
     return h - d, h + d
 
 
 def _around_s(rgb):
-    import colorsys
     s = colorsys.rgb_to_hsv(*rgb)[1]
     return max(s - 0.1, 0.0), min(s + 0.1, 1.0)
 
 
 def _around_v(rgb):
-    import colorsys
     v = colorsys.rgb_to_hsv(*rgb)[2]
     return v * 0.6, v * 0.9
 

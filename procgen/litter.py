@@ -33,7 +33,7 @@ def twig(rng: np.random.Generator, length: float | None = None) -> Geo:
     length = length or rng.uniform(0.2, 0.6)
     s = np.linspace(0, 1, 6)
     bend = rng.normal(scale=0.05, size=2)
-    path = np.stack([s * length - length / 2, bend[0] * np.sin(s * np.pi) * length, 0.008 + 0.01 * s * 0], 1)
+    path = np.stack([s * length - length / 2, bend[0] * np.sin(s * np.pi) * length, np.full_like(s, 0.008)], 1)
     parts = [tube(path, np.linspace(0.008, 0.003, 6), sides=4, mat=0)]
     for _ in range(int(rng.integers(1, 3))):
         k = int(rng.integers(1, 4))

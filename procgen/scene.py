@@ -107,8 +107,8 @@ def generate_scene(config: SceneConfig, progress=None, kinds: tuple[AssetKind, .
                     if placed:
                         b.counts[kind.gs_class] = b.counts.get(kind.gs_class, 0) + placed
     with step("sky"):
-        b.info["sky"] = build_sky(config.sky, weather, stream(seed, "sky"), extent=hf.size,
-                                  top=float(hf.z.max()) + 20.0, ground=float(hf.z.min()))
+        b.info["sky"] = build_sky(config.sky, weather, stream(seed, "sky"), top=float(hf.z.max()) + 20.0,
+                                  ground=float(hf.z.min()))
     bpy.context.view_layer.update()
     with step("motion"):
         _motion(config, seed, hf, focus, ctx.materials.get("rock"), _classes(kinds, "sways"), b)

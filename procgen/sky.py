@@ -49,8 +49,8 @@ def resolve_weather(cfg: SkyConfig, drawn: Weather) -> Weather:
         precipitation=drawn.precipitation if cfg.weather == "auto" else cfg.weather)
 
 
-def build_sky(cfg: SkyConfig, weather: Weather, rng: np.random.Generator, extent: float = 120.0,
-              top: float = 40.0, ground: float = 0.0) -> dict:
+def build_sky(cfg: SkyConfig, weather: Weather, rng: np.random.Generator, top: float = 40.0,
+              ground: float = 0.0) -> dict:
     """World sky with clouds, the sun lamp and the height fog (on every material made so far)
     for the current scene; returns what was chosen. ``rng`` draws the sun's azimuth and angle
     and the clouds' pattern."""

@@ -130,8 +130,9 @@ def test_a_huge_range_starts_at_once_and_stops_on_sigint(tmp_path):
 # ----------------------------------------------------------------------------- local backend, real scenes
 
 def test_time_limit_stops_a_seed_and_other_options_are_refused_on_rerun(tmp_path):
-    proc = run_batch(tmp_path, "0", "--workers", "1", "--retries", "0", "--time-limit", "1.5")
-    assert proc.returncode == 1
+    proc = run_batch(tmp_path, "0", "--workers", "1", "--retries", "0", "--time-limit", "1.5",
+                     env={"GS_TEST_HANG_SEED": "0"})  # a fast machine would otherwise finish in time
+    assert proc.returncode == 1, proc.stderr
     rec = read_records(str(tmp_path))[0]
     assert rec["status"] == "failed" and rec["error"].startswith("stopped at the time limit of 1.5 s")
     assert 1.5 <= rec["seconds"] < 1.5 + 12  # SIGTERM at the limit, SIGKILL at most 10 s later

@@ -6,7 +6,8 @@ Blender binary the driver starts ``blender -b -c gs generate ...`` instead.
 Test-only fault switch: ``GS_TEST_CRASH_SEED="S[:N][,S2[:N2]]"`` makes the child of seed S
 abort (``os.abort()``, as a crashing Blender would) once the first frame of its scene is on
 disk, on its first N attempts (every attempt without ``:N``). The attempt number comes from
-``GS_BATCH_ATTEMPT``, which the driver sets.
+``GS_BATCH_ATTEMPT``, which the driver sets. ``GS_TEST_HANG_SEED="S[,S2]"`` makes the child of
+seed S hang before it starts, as a stuck Blender would, so that the time limit is what ends it.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import threading
 import time
 
 CRASH_ENV = "GS_TEST_CRASH_SEED"
+HANG_ENV = "GS_TEST_HANG_SEED"
 ATTEMPT_ENV = "GS_BATCH_ATTEMPT"
 
 
@@ -63,7 +65,17 @@ def arm_fault_switch(argv: list[str]) -> bool:
     return True
 
 
+def hang_if_asked(argv: list[str]) -> None:
+    seeds = {int(s) for s in os.environ.get(HANG_ENV, "").split(",") if s.strip()}
+    seed = _option(argv, "--seed")
+    if seed is not None and int(seed) in seeds:
+        print(f"batch child: {HANG_ENV}: hanging on purpose (test fault switch)", file=sys.stderr, flush=True)
+        while True:
+            time.sleep(60)
+
+
 def main(argv: list[str]) -> int:
+    hang_if_asked(argv)
     arm_fault_switch(argv)
     from ..cli import main as cli_main
 
