@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .geometry import Geo, concat, leaves_geo, strips, tube, unit
+from .geometry import Geo, concat, frames, leaves_geo, strips, tube, unit
 
 
 @dataclass
@@ -111,20 +111,11 @@ def grow_bush(rng: np.random.Generator, height: float, attractors: int, step: fl
     return Skeleton(pos, par, pipe_radii(par, 0.006 * height, 2.3))
 
 
-def _frames(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Two unit vectors perpendicular to each direction d [S, 3] and to each other."""
-    ref = np.where(np.abs(d[:, 2:3]) < 0.9, np.array([[0, 0, 1.0]]), np.array([[1.0, 0, 0]]))
-    u = np.cross(d, ref)
-    u /= np.linalg.norm(u, axis=1, keepdims=True) + 1e-12
-    v = np.cross(d, u)
-    return u, v
-
-
 def tubes(a: np.ndarray, b: np.ndarray, ra: np.ndarray, rb: np.ndarray, sides: int) -> tuple[np.ndarray, np.ndarray]:
     """Open tubes from a [S, 3] (radius ra [S]) to b (radius rb): vertices [S*2*sides, 3], quads."""
     d = b - a
     d /= np.linalg.norm(d, axis=1, keepdims=True) + 1e-12
-    u, v = _frames(d)
+    u, v = frames(d)
     ang = np.linspace(0, 2 * np.pi, sides, endpoint=False)
     ring = np.cos(ang)[None, :, None] * u[:, None, :] + np.sin(ang)[None, :, None] * v[:, None, :]  # [S, k, 3]
     va = a[:, None, :] + ring * ra[:, None, None]

@@ -1,4 +1,4 @@
-"""The one error type of the splat file formats."""
+"""The one error type of the splat file formats, and reading a whole file under it."""
 from __future__ import annotations
 
 import os
@@ -12,3 +12,15 @@ class SplatFormatError(ValueError):
         self.reason = reason
         where = self.path if self.path is not None else "<splat data>"
         super().__init__(f"{where}: {reason}")
+
+
+def read_file(path: str) -> bytes:
+    """The whole file at ``path``; SplatFormatError where it cannot be read or is empty."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as exc:
+        raise SplatFormatError(path, f"cannot read file: {exc.strerror or exc}") from None
+    if not raw:
+        raise SplatFormatError(path, "file is empty")
+    return raw

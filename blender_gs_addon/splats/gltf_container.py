@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import SplatFormatError
+from .errors import SplatFormatError, read_file
 from .ply import atomic_write
 
 GLB_MAGIC = b"glTF"
@@ -66,13 +66,7 @@ class GltfDocument:
 
 def load(path: str) -> GltfDocument:
     """Read a .glb (by its magic) or a .gltf JSON file; buffers are checked when first used."""
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as exc:
-        raise SplatFormatError(path, f"cannot read file: {exc.strerror or exc}") from None
-    if not raw:
-        raise SplatFormatError(path, "file is empty")
+    raw = read_file(path)
     if raw[:4] == GLB_MAGIC:
         doc_json, glb_bin = _parse_glb(path, memoryview(raw))
     else:

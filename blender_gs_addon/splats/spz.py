@@ -42,7 +42,7 @@ import zlib
 import numpy as np
 
 from .data import SplatData
-from .errors import SplatFormatError
+from .errors import SplatFormatError, read_file
 from .gzip_parallel import gzip_blocks
 from .ply import atomic_write, check_finite
 from .transform import bake_transform
@@ -124,13 +124,7 @@ def read_spz(path: str | os.PathLike, *, convert_axes: bool = True) -> SplatData
     and a version 4 file where the zstandard package is missing.
     """
     path = os.fspath(path)
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as exc:
-        raise SplatFormatError(path, f"cannot read file: {exc.strerror or exc}") from None
-    if not raw:
-        raise SplatFormatError(path, "file is empty")
+    raw = read_file(path)
     if raw[:2] != b"\x1f\x8b" and raw[:4] != b"NGSP":
         raise SplatFormatError(path, "not an SPZ file: neither a gzip stream nor the 'NGSP' header of version 4")
     try:
