@@ -141,6 +141,11 @@ def replace_line(rel, index, text):
     return apply
 
 
+def colmap(name, rel, index, text, words):
+    """The case colmap-<name>: the index-th data line of ``rel`` replaced by ``text``, the message naming ``rel``."""
+    return (f"colmap-{name}", "c", replace_line(rel, index, text), rel, words)
+
+
 def _no_focal(doc):
     del doc["fl_x"], doc["fl_y"]
     return doc
@@ -216,30 +221,21 @@ CASES = [
     ("ply-damaged", "t", cut_file("points3d.ply", 200), "points3d.ply", "points3d.ply"),
     ("test-names-a-number", "t", set_top("test_filenames", 5), "transforms.json", "'test_filenames'"),
     ("downscale-too-big", "t", None, "images/00000.png", "too small for --downscale 100", "--downscale", "100"),
-    ("colmap-camera-text", "c", replace_line("cameras.txt", 0, "1 PINHOLE 16 16 abc 20 8 8"), "cameras.txt",
-     "line 2: parameter 1 must be a number"),
-    ("colmap-camera-few-params", "c", replace_line("cameras.txt", 0, "1 PINHOLE 16 16 20 20 8"), "cameras.txt",
-     "takes 4 parameters, got 3"),
-    ("colmap-camera-short", "c", replace_line("cameras.txt", 0, "1 PINHOLE"), "cameras.txt", "line 2"),
-    ("colmap-camera-fx-zero", "c", replace_line("cameras.txt", 0, "1 PINHOLE 16 16 0 20 8 8"), "cameras.txt",
-     "focal lengths must be > 0"),
-    ("colmap-camera-nan", "c", replace_line("cameras.txt", 0, "1 PINHOLE 16 16 nan 20 8 8"), "cameras.txt",
-     "must be finite"),
-    ("colmap-camera-width", "c", replace_line("cameras.txt", 0, "1 PINHOLE 16.5 16 20 20 8 8"), "cameras.txt",
-     "width must be a whole number"),
-    ("colmap-camera-model", "c", replace_line("cameras.txt", 0, "1 FISHEYE 16 16 20 8 8 0.1"), "cameras.txt",
-     "model FISHEYE is not supported"),
-    ("colmap-zero-quaternion", "c", replace_line("images.txt", 2, "2 0 0 0 0 0.1 0.2 3 1 00001.png"), "images.txt",
-     "quaternion [0.0, 0.0, 0.0, 0.0] is zero"),
-    ("colmap-image-text", "c", replace_line("images.txt", 0, "1 1 0 0 zero 0 0 3 1 00000.png"), "images.txt",
-     "line 2: pose value 4 must be a number"),
-    ("colmap-image-short", "c", replace_line("images.txt", 0, "1 1 0 0 0 0 0 3"), "images.txt", "line 2"),
-    ("colmap-image-camera", "c", replace_line("images.txt", 0, "1 1 0 0 0 0 0 3 9 00000.png"), "images.txt",
-     "camera 9"),
+    colmap("camera-text", "cameras.txt", 0, "1 PINHOLE 16 16 abc 20 8 8", "line 2: parameter 1 must be a number"),
+    colmap("camera-few-params", "cameras.txt", 0, "1 PINHOLE 16 16 20 20 8", "takes 4 parameters, got 3"),
+    colmap("camera-short", "cameras.txt", 0, "1 PINHOLE", "line 2"),
+    colmap("camera-fx-zero", "cameras.txt", 0, "1 PINHOLE 16 16 0 20 8 8", "focal lengths must be > 0"),
+    colmap("camera-nan", "cameras.txt", 0, "1 PINHOLE 16 16 nan 20 8 8", "must be finite"),
+    colmap("camera-width", "cameras.txt", 0, "1 PINHOLE 16.5 16 20 20 8 8", "width must be a whole number"),
+    colmap("camera-model", "cameras.txt", 0, "1 FISHEYE 16 16 20 8 8 0.1", "model FISHEYE is not supported"),
+    colmap("zero-quaternion", "images.txt", 2, "2 0 0 0 0 0.1 0.2 3 1 00001.png",
+           "quaternion [0.0, 0.0, 0.0, 0.0] is zero"),
+    colmap("image-text", "images.txt", 0, "1 1 0 0 zero 0 0 3 1 00000.png", "line 2: pose value 4 must be a number"),
+    colmap("image-short", "images.txt", 0, "1 1 0 0 0 0 0 3", "line 2"),
+    colmap("image-camera", "images.txt", 0, "1 1 0 0 0 0 0 3 9 00000.png", "camera 9"),
     ("colmap-not-utf8", "c", write_file("images.txt", b"1 1 0 0 0 0 0 3 1 \xff.png\n\n"), "images.txt",
      "not UTF-8"),
-    ("colmap-points-text", "c", replace_line("points3D.txt", 3, "4 0.1 y 0.3 1 2 3 0.1"), "points3D.txt",
-     "line 4: value 2 must be a number"),
+    colmap("points-text", "points3D.txt", 3, "4 0.1 y 0.3 1 2 3 0.1", "line 4: value 2 must be a number"),
     ("colmap-image-truncated", "c", cut_file("images/00002.png", 50), "images/00002.png",
      "cannot read as PNG"),
 ]

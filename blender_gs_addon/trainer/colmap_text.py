@@ -4,6 +4,7 @@ Errors are DatasetError lines that name the file and the line number (as an edit
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +29,21 @@ def data_lines(path: str) -> list[tuple[int, str]]:
     return [(n, ln) for n, ln in enumerate(read_text(path).splitlines(), 1) if not ln.startswith("#")]
 
 
+def _split(path: str, line: int, ln: str, needs: int, layout: str) -> list[str]:
+    """The tokens of a data line; fails naming the layout when there are fewer than ``needs``."""
+    tok = ln.split()
+    if len(tok) < needs:
+        fail(path, f"line {line}: {layout}, got '{ln}'")
+    return tok
+
+
+def _records(path: str, needs: int, layout: str) -> Iterator[tuple[int, list[str]]]:
+    """(line number, tokens) of every data line that is not empty (see _split)."""
+    for line, ln in data_lines(path):
+        if ln.split():
+            yield line, _split(path, line, ln, needs, layout)
+
+
 def _floats(tokens: list[str], path: str, line: int, what: str) -> list[float]:
     return [number(t, path, f"line {line}: {what} {i + 1}") for i, t in enumerate(tokens)]
 
@@ -35,12 +51,7 @@ def _floats(tokens: list[str], path: str, line: int, what: str) -> list[float]:
 def read_cameras(path: str) -> dict[int, tuple[int, int, float, float, float, float]]:
     """camera id -> (width, height, fx, fy, cx, cy) of pinhole cameras without distortion."""
     cams = {}
-    for line, ln in data_lines(path):
-        tok = ln.split()
-        if not tok:
-            continue
-        if len(tok) < 4:
-            fail(path, f"line {line}: a camera needs CAMERA_ID MODEL WIDTH HEIGHT PARAMS..., got '{ln}'")
+    for line, tok in _records(path, 4, "a camera needs CAMERA_ID MODEL WIDTH HEIGHT PARAMS..."):
         cid = whole(tok[0], path, f"line {line}: camera id", minimum=0)
         model = tok[1]
         w = whole(tok[2], path, f"line {line}: width")
@@ -73,12 +84,10 @@ def read_images(path: str, cameras: dict) -> list[ColmapImage]:
     i = 0
     while i < len(lines):
         line, ln = lines[i]
-        tok = ln.split()
-        if not tok:
+        if not ln.split():
             i += 1
             continue
-        if len(tok) < 10:
-            fail(path, f"line {line}: an image needs IMAGE_ID QW QX QY QZ TX TY TZ CAMERA_ID NAME, got '{ln}'")
+        tok = _split(path, line, ln, 10, "an image needs IMAGE_ID QW QX QY QZ TX TY TZ CAMERA_ID NAME")
         values = _floats(tok[1:8], path, line, "pose value")
         cid = whole(tok[8], path, f"line {line}: camera id", minimum=0)
         name = " ".join(tok[9:])
@@ -95,12 +104,7 @@ def read_images(path: str, cameras: dict) -> list[ColmapImage]:
 def read_points(path: str) -> tuple[np.ndarray, np.ndarray] | None:
     """(points [P, 3] float32, colours [P, 3] float32 in [0, 1]) or None when the file lists none."""
     rows = []
-    for line, ln in data_lines(path):
-        tok = ln.split()
-        if not tok:
-            continue
-        if len(tok) < 7:
-            fail(path, f"line {line}: a point needs POINT3D_ID X Y Z R G B ..., got '{ln}'")
+    for line, tok in _records(path, 7, "a point needs POINT3D_ID X Y Z R G B ..."):
         rows.append(_floats(tok[1:7], path, line, "value"))
     if not rows:
         return None
