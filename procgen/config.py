@@ -139,12 +139,8 @@ class SceneConfig:
             if "__" in key:
                 section, attr = key.split("__", 1)
                 _set_field(getattr(cfg, section), attr, value, key)
-            elif isinstance(value, dict):
-                sub = getattr(cfg, key)
-                for attr, v in value.items():
-                    _set_field(sub, attr, v, f"{key}.{attr}")
             else:
-                _set_field(cfg, key, value, key)
+                _set_fields(cfg, {key: value})
         cfg.validate()
         return cfg
 
@@ -176,14 +172,19 @@ class SceneConfig:
     @classmethod
     def from_dict(cls, data: dict) -> "SceneConfig":
         cfg = cls()
-        for key, value in data.items():
-            if isinstance(value, dict):
-                sub = getattr(cfg, key)
-                for attr, v in value.items():
-                    _set_field(sub, attr, v, f"{key}.{attr}")
-            else:
-                _set_field(cfg, key, value, key)
+        _set_fields(cfg, data)
         return cfg
+
+
+def _set_fields(cfg: "SceneConfig", data: dict) -> None:
+    """Top-level fields from ``data``, and a section's fields from a dict under its name."""
+    for key, value in data.items():
+        if isinstance(value, dict):
+            sub = getattr(cfg, key)
+            for attr, v in value.items():
+                _set_field(sub, attr, v, f"{key}.{attr}")
+        else:
+            _set_field(cfg, key, value, key)
 
 
 def _set_field(obj, attr: str, value, label: str) -> None:
