@@ -113,6 +113,8 @@ def configure_common(scene, view_layer, settings: Settings) -> None:
 def configure_rgb(scene, view_layer, settings: Settings, samples: int, denoise: bool = True) -> None:
     c = scene.cycles
     settings.set(c, "samples", int(samples))
+    # The ground-truth render of the frame before turned these off: every setting it changes comes back.
+    settings.set(c, "use_adaptive_sampling", settings.original(c, "use_adaptive_sampling"))
     settings.set(c, "pixel_filter_type", settings.original(c, "pixel_filter_type"))
     settings.set(c, "filter_width", settings.original(c, "filter_width"))
     settings.set(c, "use_denoising", bool(denoise))
