@@ -15,31 +15,21 @@ colour only); the sky itself stays clear, as it does above ground fog.
 """
 from __future__ import annotations
 
+from functools import partial
+
 import bpy
 
 from .meshutil import enable_nodes
+from .nodegroups import math_node, new_group
 
 GROUP = "gs_height_fog"
 
 
 def fog_group(density: float, height: float, ground: float, colour: tuple) -> "bpy.types.ShaderNodeTree":
     """The node group: Shader in, Shader out, with the fog's parameters baked in."""
-    ng = bpy.data.node_groups.new(GROUP, "ShaderNodeTree")
-    ng.interface.new_socket("Shader", in_out="INPUT", socket_type="NodeSocketShader")
-    ng.interface.new_socket("Shader", in_out="OUTPUT", socket_type="NodeSocketShader")
-    n, link = ng.nodes, ng.links.new
-    gin, gout = n.new("NodeGroupInput"), n.new("NodeGroupOutput")
+    ng, gin, gout = new_group(GROUP, "Shader")
+    n, link, math = ng.nodes, ng.links.new, partial(math_node, ng)
     geo, path = n.new("ShaderNodeNewGeometry"), n.new("ShaderNodeLightPath")
-
-    def math(op, a, b=0.0):
-        m = n.new("ShaderNodeMath")
-        m.operation = op
-        for i, v in enumerate((a, b)):
-            if hasattr(v, "is_output"):
-                link(v, m.inputs[i])
-            else:
-                m.inputs[i].default_value = float(v)
-        return m.outputs[0]
 
     zp = n.new("ShaderNodeSeparateXYZ")
     link(geo.outputs["Position"], zp.inputs[0])

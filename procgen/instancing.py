@@ -8,6 +8,7 @@ import bpy
 import numpy as np
 
 from .meshutil import mesh_from_arrays, new_object
+from .nodegroups import new_group
 
 
 def instance_on_points(name: str, meshes: list, poses, gs_class: str, collection) -> "bpy.types.Object":
@@ -38,11 +39,8 @@ def instance_on_points(name: str, meshes: list, poses, gs_class: str, collection
 
 def _node_group(name: str, sources: list) -> "bpy.types.GeometryNodeTree":
     """Points in; for each source i, its geometry on the points whose ``variant_i`` is set."""
-    ng = bpy.data.node_groups.new(name, "GeometryNodeTree")
-    ng.interface.new_socket("Geometry", in_out="INPUT", socket_type="NodeSocketGeometry")
-    ng.interface.new_socket("Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
+    ng, gin, gout = new_group(name, "Geometry")
     nodes, link = ng.nodes, ng.links.new
-    gin, gout = nodes.new("NodeGroupInput"), nodes.new("NodeGroupOutput")
     join = nodes.new("GeometryNodeJoinGeometry")
     rotation = nodes.new("FunctionNodeEulerToRotation")
     link(_attribute(nodes, "rotation", "FLOAT_VECTOR"), rotation.inputs[0])

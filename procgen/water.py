@@ -6,12 +6,13 @@ the grid's edge so the two meet without a seam."""
 from __future__ import annotations
 
 import json
+from functools import partial
 
-import bpy
 import numpy as np
 
 from .heightfield import Heightfield
 from .meshutil import mesh_from_arrays, new_object
+from .nodegroups import math_node, new_group
 from .terrain import grid_faces
 
 WAVES = {  # number of waves, amplitude range (m), wavelength range (m), grid cell (m)
@@ -85,24 +86,11 @@ def _far_plane(hf: Heightfield, material, half: float):
 
 def _wave_nodes(name: str, params: list, fade: tuple[float, float]):
     """Set Position with offset z = fade(x, y) * sum of a * sin(kx x + ky y - w t + phase)."""
-    ng = bpy.data.node_groups.new(name, "GeometryNodeTree")
-    ng.interface.new_socket("Geometry", in_out="INPUT", socket_type="NodeSocketGeometry")
-    ng.interface.new_socket("Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
-    nodes, link = ng.nodes, ng.links.new
-    gin, gout = nodes.new("NodeGroupInput"), nodes.new("NodeGroupOutput")
+    ng, gin, gout = new_group(name, "Geometry")
+    nodes, link, math = ng.nodes, ng.links.new, partial(math_node, ng)
     sep = nodes.new("ShaderNodeSeparateXYZ")
     link(nodes.new("GeometryNodeInputPosition").outputs[0], sep.inputs[0])
     time = nodes.new("GeometryNodeInputSceneTime").outputs["Seconds"]
-
-    def math(op, a, b=0.0):
-        m = nodes.new("ShaderNodeMath")
-        m.operation = op
-        for i, v in enumerate((a, b)):
-            if hasattr(v, "is_output"):
-                link(v, m.inputs[i])
-            else:
-                m.inputs[i].default_value = float(v)
-        return m.outputs[0]
 
     total = None
     for a, kx, ky, w, ph in params:

@@ -1,0 +1,28 @@
+"""Node groups built from Python: a group with one socket in and one out, and Math nodes on
+sockets or numbers."""
+from __future__ import annotations
+
+import bpy
+
+_TREES = {"Shader": "ShaderNodeTree", "Geometry": "GeometryNodeTree"}
+
+
+def new_group(name: str, kind: str) -> tuple["bpy.types.NodeTree", "bpy.types.Node", "bpy.types.Node"]:
+    """A new node group with one ``kind`` socket ("Shader" or "Geometry") in and one out:
+    (the group, its Group Input node, its Group Output node)."""
+    ng = bpy.data.node_groups.new(name, _TREES[kind])
+    for side in ("INPUT", "OUTPUT"):
+        ng.interface.new_socket(kind, in_out=side, socket_type=f"NodeSocket{kind}")
+    return ng, ng.nodes.new("NodeGroupInput"), ng.nodes.new("NodeGroupOutput")
+
+
+def math_node(ng: "bpy.types.NodeTree", op: str, a, b=0.0) -> "bpy.types.NodeSocket":
+    """The output of a new Math node ``op`` in ``ng`` of a and b, each a socket or a number."""
+    m = ng.nodes.new("ShaderNodeMath")
+    m.operation = op
+    for i, v in enumerate((a, b)):
+        if hasattr(v, "is_output"):
+            ng.links.new(v, m.inputs[i])
+        else:
+            m.inputs[i].default_value = float(v)
+    return m.outputs[0]
