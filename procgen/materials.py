@@ -248,28 +248,6 @@ def water_layer(t: Tree, rng, co, var=1.0) -> Layer:
     return Layer(t.ramp(t.value(0.5), [(0.0, col), (1.0, col)]), t.value(rng.uniform(0.07, 0.12)), waves)
 
 
-def forest_floor_layer(t: Tree, rng, co, var=1.0) -> Layer:
-    """Dark soil under brown and ochre leaf litter with patches of moss."""
-    soil, litter = _jitter(rng, (0.05, 0.035, 0.022), var), _jitter(rng, (0.2, 0.11, 0.045), var)
-    ochre, moss = _jitter(rng, (0.3, 0.19, 0.07), var), _jitter(rng, (0.06, 0.1, 0.02), var)
-    fine = t.noise(co, rng.uniform(3.0, 6.0), detail=4)
-    patches = t.noise(co, rng.uniform(0.15, 0.3), detail=4)
-    col = t.ramp(fine, [(0.3, soil), (0.5, litter), (0.7, ochre)])
-    col = t.mix_color(t.map_range(patches, 0.55, 0.68), col, moss)
-    return Layer(col, t.value(rng.uniform(0.8, 0.95)), fine)
-
-
-def needle_floor_layer(t: Tree, rng, co, var=1.0) -> Layer:
-    """Rust-brown fallen needles over dark soil, with moss."""
-    dark, needle = _jitter(rng, (0.045, 0.028, 0.018), var), _jitter(rng, (0.22, 0.1, 0.045), var)
-    moss = _jitter(rng, (0.07, 0.1, 0.025), var)
-    fine = t.noise(co, rng.uniform(4.0, 8.0), detail=4)
-    patches = t.noise(co, rng.uniform(0.1, 0.25), detail=3)
-    col = t.ramp(fine, [(0.35, dark), (0.65, needle)])
-    col = t.mix_color(t.map_range(patches, 0.6, 0.7), col, moss)
-    return Layer(col, t.value(rng.uniform(0.8, 0.95)), fine)
-
-
 def dry_grass_layer(t: Tree, rng, co, var=1.0) -> Layer:
     """Straw-coloured dry grass with bare dusty soil between."""
     straw, pale = _jitter(rng, (0.36, 0.27, 0.1), var), _jitter(rng, (0.5, 0.4, 0.2), var)
@@ -281,15 +259,46 @@ def dry_grass_layer(t: Tree, rng, co, var=1.0) -> Layer:
     return Layer(col, t.value(rng.uniform(0.8, 0.95)), fine)
 
 
-def mud_layer(t: Tree, rng, co, var=1.0) -> Layer:
-    """Dark wet soil with lush grass patches (river banks, wetland)."""
-    mud, wet = _jitter(rng, (0.07, 0.055, 0.035), var), _jitter(rng, (0.035, 0.028, 0.02), var)
-    lush = _jitter(rng, (0.05, 0.13, 0.025), var)
-    fine = t.noise(co, rng.uniform(2.0, 4.0), detail=4)
-    patches = t.noise(co, rng.uniform(0.1, 0.2), detail=4)
-    col = t.ramp(fine, [(0.3, wet), (0.7, mud)])
-    col = t.mix_color(t.map_range(patches, 0.45, 0.6), col, lush)
-    return Layer(col, t.value(rng.uniform(0.55, 0.8)), fine)
+@dataclass(frozen=True)
+class PatchyFloor:
+    """Ground whose fine noise runs through a colour ramp, overgrown in larger noise patches."""
+
+    colours: tuple  # base colours, jittered in this order; the last one overgrows the patches
+    stops: tuple  # (ramp position, index into colours) over the fine noise
+    fine: tuple[float, float]  # noise scale range of the fine grain (its bump too)
+    patches: tuple[float, float]  # noise scale range of the patches
+    patch_detail: int
+    edges: tuple[float, float]  # patch noise values over which the overgrowth fades in
+    roughness: tuple[float, float]
+
+
+FLOORS = {
+    # dark soil under brown and ochre leaf litter with patches of moss
+    "forest": PatchyFloor(((0.05, 0.035, 0.022), (0.2, 0.11, 0.045), (0.3, 0.19, 0.07), (0.06, 0.1, 0.02)),
+                          stops=((0.3, 0), (0.5, 1), (0.7, 2)), fine=(3.0, 6.0), patches=(0.15, 0.3),
+                          patch_detail=4, edges=(0.55, 0.68), roughness=(0.8, 0.95)),
+    # rust-brown fallen needles over dark soil, with moss
+    "needles": PatchyFloor(((0.045, 0.028, 0.018), (0.22, 0.1, 0.045), (0.07, 0.1, 0.025)),
+                           stops=((0.35, 0), (0.65, 1)), fine=(4.0, 8.0), patches=(0.1, 0.25),
+                           patch_detail=3, edges=(0.6, 0.7), roughness=(0.8, 0.95)),
+    # dark wet soil with lush grass patches (river banks, wetland)
+    "mud": PatchyFloor(((0.07, 0.055, 0.035), (0.035, 0.028, 0.02), (0.05, 0.13, 0.025)),
+                       stops=((0.3, 1), (0.7, 0)), fine=(2.0, 4.0), patches=(0.1, 0.2),
+                       patch_detail=4, edges=(0.45, 0.6), roughness=(0.55, 0.8)),
+}
+
+
+def patchy_floor_layer(t: Tree, rng, co, var: float, floor: PatchyFloor) -> Layer:
+    cols = [_jitter(rng, c, var) for c in floor.colours]
+    fine = t.noise(co, rng.uniform(*floor.fine), detail=4)
+    patches = t.noise(co, rng.uniform(*floor.patches), detail=floor.patch_detail)
+    col = t.ramp(fine, [(pos, cols[i]) for pos, i in floor.stops])
+    col = t.mix_color(t.map_range(patches, *floor.edges), col, cols[-1])
+    return Layer(col, t.value(rng.uniform(*floor.roughness)), fine)
+
+
+def _floor_family(name: str):
+    return lambda t, rng, co, var=1.0: patchy_floor_layer(t, rng, co, var, FLOORS[name])
 
 
 STRATA = {  # palettes of sedimentary layers
@@ -311,8 +320,9 @@ def strata_layer(t: Tree, rng, co, var=1.0, palette: str = "red") -> Layer:
 
 LAYERS = {"soil": soil_layer, "grass": grass_layer, "rock": rock_layer, "sand": sand_layer,
           "snow": snow_layer, "bark": bark_layer, "leaf": leaf_layer, "water": water_layer,
-          "petal": petal_layer, "forest": forest_floor_layer, "needles": needle_floor_layer,
-          "dry": dry_grass_layer, "mud": mud_layer, "strata": strata_layer,
+          "petal": petal_layer, "forest": _floor_family("forest"),
+          "needles": _floor_family("needles"), "dry": dry_grass_layer, "mud": _floor_family("mud"),
+          "strata": strata_layer,
           "cliff": lambda t, rng, co, var=1.0: strata_layer(t, rng, co, var, palette="grey")}
 
 
