@@ -27,42 +27,37 @@ def _job_box(layout, context, kind: str) -> bool:
     return True
 
 
-class VIEW3D_PT_gs_generate(_GaussiansPanel, bpy.types.Panel):
+class _SettingsPanel(_GaussiansPanel):
+    """The scene settings ``fields``, then the button of ``operator``, replaced by the progress of
+    a running job of ``job_kind`` (if any)."""
+
+    fields = ()  # names of the settings, in order
+    operator, icon, job_kind = "", "NONE", ""
+
+    def draw(self, context):
+        s = context.scene.gaussian_scenes
+        col = self.layout.column()
+        for name in self.fields:
+            col.prop(s, name)
+        if not (self.job_kind and _job_box(col, context, self.job_kind)):
+            col.operator(self.operator, icon=self.icon)
+
+
+class VIEW3D_PT_gs_generate(_SettingsPanel, bpy.types.Panel):
     bl_label = "Generate"
-
-    def draw(self, context):
-        s = context.scene.gaussian_scenes
-        col = self.layout.column()
-        col.prop(s, "preset")
-        col.prop(s, "seed")
-        col.operator("gs.generate", icon="WORLD")
+    fields, operator, icon = ("preset", "seed"), "gs.generate", "WORLD"
 
 
-class VIEW3D_PT_gs_render_dataset(_GaussiansPanel, bpy.types.Panel):
+class VIEW3D_PT_gs_render_dataset(_SettingsPanel, bpy.types.Panel):
     bl_label = "Render Dataset"
-
-    def draw(self, context):
-        s = context.scene.gaussian_scenes
-        col = self.layout.column()
-        col.prop(s, "dataset_dir")
-        col.prop(s, "samples")
-        col.prop(s, "overwrite")
-        if not _job_box(col, context, "render"):
-            col.operator("gs.render_dataset", icon="RENDER_ANIMATION")
+    fields, operator, icon = ("dataset_dir", "samples", "overwrite"), "gs.render_dataset", "RENDER_ANIMATION"
+    job_kind = "render"
 
 
-class VIEW3D_PT_gs_train(_GaussiansPanel, bpy.types.Panel):
+class VIEW3D_PT_gs_train(_SettingsPanel, bpy.types.Panel):
     bl_label = "Train"
-
-    def draw(self, context):
-        s = context.scene.gaussian_scenes
-        col = self.layout.column()
-        col.prop(s, "dataset_dir")
-        col.prop(s, "train_dir")
-        col.prop(s, "iterations")
-        col.prop(s, "train_existing")
-        if not _job_box(col, context, "train"):
-            col.operator("gs.train", icon="PLAY")
+    fields, operator, icon = ("dataset_dir", "train_dir", "iterations", "train_existing"), "gs.train", "PLAY"
+    job_kind = "train"
 
 
 class VIEW3D_PT_gs_splats(_GaussiansPanel, bpy.types.Panel):
