@@ -32,12 +32,16 @@ def is_splat_object(obj) -> bool:
     return native.is_native(obj) or native.holds_native_splats(obj) or "f_dc_0" in obj.data.attributes
 
 
+def refuse(cls, message: str) -> bool:
+    """False, for a ``poll``, with ``message`` as the reason Blender shows on the greyed-out button."""
+    cls.poll_message_set(message)
+    return False
+
+
 def poll_active_splats(cls, context) -> bool:
     """Shared ``poll`` of operators that work on the active splat object; says why when it fails."""
-    if not is_splat_object(context.active_object):
-        cls.poll_message_set("The active object must be a point cloud of Gaussian splats")
-        return False
-    return True
+    return is_splat_object(context.active_object) or refuse(cls, "The active object must be a point cloud of "
+                                                                 "Gaussian splats")
 
 
 def import_file(context, filepath: str, material: bool = True):

@@ -19,6 +19,7 @@ from bpy.props import EnumProperty, IntProperty, StringProperty
 
 from . import state, torch_env
 from .jobs import Job, python_child, read_event
+from .ops_io import refuse
 
 TORCH_REQUIREMENT = "torch==2.13.0"
 
@@ -29,6 +30,11 @@ def settings(context):
 
 def _abspath(path: str) -> str:
     return os.path.abspath(bpy.path.abspath(path))
+
+
+def _folder_property(name: str, what: str):
+    """A folder path of an operator; empty means the panel's."""
+    return StringProperty(name=name, description=f"{what} folder (empty: the panel's)", default="", subtype="DIR_PATH")
 
 
 class GS_OT_generate(bpy.types.Operator):
@@ -77,6 +83,7 @@ class GS_OT_generate(bpy.types.Operator):
 class _JobOperator:
     """Shared life cycle of the background jobs (mixin for bpy.types.Operator)."""
 
+    bl_options = {"REGISTER"}  # no undo: the work happens outside this file
     kind = "job"
     _timer = None
     _job = None
@@ -200,18 +207,13 @@ class GS_OT_render_dataset(_JobOperator, bpy.types.Operator):
 
     bl_idname = "gs.render_dataset"
     bl_label = "Render Dataset"
-    bl_options = {"REGISTER"}
     kind = "render"
 
-    out_dir: StringProperty(name="Output", description="Dataset folder (empty: the panel's)", default="",
-                            subtype="DIR_PATH")
+    out_dir: _folder_property("Output", "Dataset")
 
     @classmethod
     def poll(cls, context):
-        if context.scene.camera is None:
-            cls.poll_message_set("The scene needs a camera (generate a scene first)")
-            return False
-        return True
+        return context.scene.camera is not None or refuse(cls, "The scene needs a camera (generate a scene first)")
 
     def start_job(self, context):
         s = settings(context)
@@ -250,13 +252,10 @@ class GS_OT_train(_JobOperator, bpy.types.Operator):
 
     bl_idname = "gs.train"
     bl_label = "Train Splats"
-    bl_options = {"REGISTER"}
     kind = "train"
 
-    dataset: StringProperty(name="Dataset", description="Dataset folder (empty: the panel's)", default="",
-                            subtype="DIR_PATH")
-    out_dir: StringProperty(name="Output", description="Output folder (empty: the panel's)", default="",
-                            subtype="DIR_PATH")
+    dataset: _folder_property("Dataset", "Dataset")
+    out_dir: _folder_property("Output", "Output")
     iterations: IntProperty(name="Iterations", description="Training iterations (0: the panel's)", default=0, min=0)
     existing: EnumProperty(name="Existing Output", description="An earlier run in the output folder: "
                            "continue it or replace it (PANEL: the panel's choice)",
@@ -311,7 +310,6 @@ class GS_OT_install_torch(_JobOperator, bpy.types.Operator):
 
     bl_idname = "gs.install_torch"
     bl_label = "Install torch"
-    bl_options = {"REGISTER"}
     kind = "install"
 
     def start_job(self, context):
@@ -347,10 +345,7 @@ class GS_OT_cancel_job(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        if not state.JOBS:
-            cls.poll_message_set("No job is running")
-            return False
-        return True
+        return bool(state.JOBS) or refuse(cls, "No job is running")
 
     def execute(self, context):
         for job in list(state.JOBS.values()):

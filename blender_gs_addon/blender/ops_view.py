@@ -5,7 +5,7 @@ import bpy
 from bpy.props import BoolProperty, FloatProperty
 
 from .native import is_native
-from .ops_io import poll_active_splats
+from .ops_io import poll_active_splats, refuse
 from .viewing import set_ellipsoids
 
 
@@ -18,12 +18,8 @@ class GS_OT_render_splats(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        if not poll_active_splats(cls, context):
-            return False
-        if context.scene.camera is None:
-            cls.poll_message_set("The scene has no camera")
-            return False
-        return True
+        return poll_active_splats(cls, context) and (context.scene.camera is not None
+                                                     or refuse(cls, "The scene has no camera"))
 
     def execute(self, context):
         from .render import render_object_to_image
@@ -58,12 +54,8 @@ class OBJECT_OT_gs_ellipsoids(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        if not poll_active_splats(cls, context):
-            return False
-        if is_native(context.active_object):
-            cls.poll_message_set("Blender draws these splats itself")
-            return False
-        return True
+        return poll_active_splats(cls, context) and (not is_native(context.active_object)
+                                                     or refuse(cls, "Blender draws these splats itself"))
 
     def execute(self, context):
         set_ellipsoids(context.active_object, self.enable, self.threshold)
