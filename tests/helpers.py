@@ -19,7 +19,7 @@ import pytest
 
 from blender_gs_addon.batch.manifest import read_records
 from blender_gs_addon.batch.scenes import read_index, scene_complete, seed_dir_name
-from blender_gs_addon.splats import SH_C0, SplatData
+from blender_gs_addon.splats import SH_C0, SplatData, SplatFormatError
 
 ROOT = Path(__file__).resolve().parent.parent
 W, H = 128, 96
@@ -65,36 +65,41 @@ def band_errors(a: np.ndarray, b: np.ndarray) -> list[float]:
 
 # ----------------------------------------------------------------------------- rendering
 
+def look_at(eye, target=(0.0, 0.0, 0.0)) -> np.ndarray:
+    """World-to-camera [4, 4] in OpenCV axes (x right, y down, z forward), Blender's Z up."""
+    eye = np.asarray(eye, float)
+    z = np.asarray(target, float) - eye
+    z /= np.linalg.norm(z)
+    x = np.cross(z, [0.0, 0.0, 1.0])
+    x /= np.linalg.norm(x)
+    V = np.eye(4)
+    V[:3, :3] = np.stack([x, np.cross(z, x), z])
+    V[:3, 3] = -V[:3, :3] @ eye
+    return V
+
+
 def cameras(n: int = 4, distance: float = 3.2) -> list[np.ndarray]:
     """World-to-camera [4, 4] (OpenCV axes) of ``n`` cameras around the origin, slightly above it."""
-    out = []
-    for i in range(n):
-        a = 2 * np.pi * (i + 0.125) / n
-        eye = distance * np.array([np.cos(a), np.sin(a), 0.45])
-        z = -eye / np.linalg.norm(eye)
-        x = np.cross(z, [0.0, 0.0, 1.0])
-        x /= np.linalg.norm(x)
-        V = np.eye(4)
-        V[:3, :3] = np.stack([x, np.cross(z, x), z])
-        V[:3, 3] = -V[:3, :3] @ eye
-        out.append(V)
-    return out
+    return [look_at(distance * np.array([np.cos(a), np.sin(a), 0.45]))
+            for a in (2 * np.pi * (i + 0.125) / n for i in range(n))]
 
 
-def render_views(data: SplatData) -> np.ndarray:
-    """RGB renders [4, H, W, 3] of ``data`` by the project's rasterizer from the four cameras()."""
+def render_rgba(data: SplatData, viewmat: np.ndarray, K: np.ndarray, width: int, height: int) -> np.ndarray:
+    """RGB and alpha [H, W, 4] of ``data`` by the project's rasterizer (viewmat [4, 4], K [3, 3])."""
     torch = pytest.importorskip("torch", reason="the rasterizer needs torch")
     from blender_gs_addon.cuda_ext import rasterize
 
     t = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))  # noqa: E731
     colors = np.concatenate([data.sh_dc[:, None], data.sh_rest], axis=1)
-    images = []
     with torch.no_grad():
-        for V in cameras():
-            rgb, _, _, _ = rasterize(t(data.means), t(data.quats), t(data.scales()), t(data.alphas()), t(colors),
-                                     t(V), t(K), W, H, sh_degree=data.sh_degree)
-            images.append(rgb.numpy())
-    return np.stack(images)
+        rgb, alpha, _, _ = rasterize(t(data.means), t(data.quats), t(data.scales()), t(data.alphas()), t(colors),
+                                     t(viewmat), t(K), width, height, sh_degree=data.sh_degree)
+    return np.concatenate([rgb.numpy(), alpha.numpy()], axis=-1)
+
+
+def render_views(data: SplatData) -> np.ndarray:
+    """RGB renders [4, H, W, 3] of ``data`` by the project's rasterizer from the four cameras()."""
+    return np.stack([render_rgba(data, V, K, W, H)[..., :3] for V in cameras()])
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -116,6 +121,20 @@ def noise_psnr(dc_step: float, sh_steps: list[float], log_scale_step: float, alp
     var += sum((2 * band + 1) / (4 * np.pi) * step ** 2 / 12 for band, step in enumerate(sh_steps, start=1))
     var += (2 / np.e * log_scale_step) ** 2 / 12 + alpha_step ** 2 / 12
     return float(-10 * np.log10(var))
+
+
+def compact_scene(n: int, degree: int, seed: int, opacity_sd: float) -> SplatData:
+    """Random splats of 2 to 12 cm in a 1.2 m cube around the origin, mostly opaque: pictures
+    of them are full of overlapping splats."""
+    rng = np.random.default_rng(seed)
+    return SplatData(
+        means=rng.uniform(-0.6, 0.6, size=(n, 3)).astype(np.float32),
+        scales_log=np.log(rng.uniform(0.02, 0.12, size=(n, 3))).astype(np.float32),
+        quats=rng.normal(size=(n, 4)).astype(np.float32),
+        opacity_logit=rng.normal(1.0, opacity_sd, size=n).astype(np.float32),
+        sh_dc=rng.normal(0, 0.8, size=(n, 3)).astype(np.float32),
+        sh_rest=rng.normal(0, 0.3, size=(n, (degree + 1) ** 2 - 1, 3)).astype(np.float32),
+    )
 
 
 def random_splats(n: int, degree: int, normals: bool = True, seed: int = 0) -> SplatData:
@@ -212,6 +231,47 @@ def malformed_corpus() -> dict[str, bytes]:
         "zero_scale.splat": b"\0" * 32,
         "unknown.xyz": b"ply\n",
     }
+
+
+def check_refusal(read, path: Path, content: bytes, phrase: str) -> None:
+    """``content`` written to ``path`` reads as a SplatFormatError that names the file and says ``phrase``."""
+    path.write_bytes(content)
+    with pytest.raises(SplatFormatError) as info:
+        read(path)
+    assert str(path) in str(info.value)
+    assert phrase in info.value.reason, info.value.reason
+
+
+def fuzz_reader(read, bases: list[tuple[str, bytes, int]], folder: Path, seed: int, max_flips: int = 5,
+                       head_share: float = 0.6, rounds: int = 300) -> None:
+    """Damaged copies of the files ``bases`` ((name, bytes, head) each, taken in turn) must read
+    as a SplatFormatError or as valid, finite splats, and both must happen.
+
+    Each copy gets 1 to ``max_flips`` random bytes, a share ``head_share`` of them within its
+    first ``head`` bytes (where the structure is; 0: anywhere), and 3 in 10 are cut short.
+    """
+    rng = np.random.default_rng(seed)
+    outcomes = {"error": 0, "data": 0}
+    for i in range(rounds):
+        name, base, head = bases[i % len(bases)]
+        buf = bytearray(base)
+        for _ in range(rng.integers(1, max_flips + 1)):
+            in_head = head and rng.random() < head_share
+            pos = int(rng.integers(0, head if in_head else len(buf)))
+            buf[pos] = int(rng.integers(0, 256))
+        if rng.random() < 0.3:
+            buf = buf[: int(rng.integers(0, len(buf)))]
+        path = folder / name
+        path.write_bytes(bytes(buf))
+        try:
+            data = read(path)
+        except SplatFormatError:
+            outcomes["error"] += 1
+        else:
+            data.validate()
+            assert len(data) > 0 and np.isfinite(data.means).all()
+            outcomes["data"] += 1
+    assert outcomes["error"] > 0 and outcomes["data"] > 0, outcomes
 
 
 def splats(n: int = 200, degree: int = 3, seed: int = 0, extra: bool = False) -> SplatData:

@@ -11,7 +11,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from helpers import assert_same_splats
+from helpers import assert_same_splats, compact_scene, look_at, render_rgba
 
 from blender_gs_addon.splats import SplatData, write_ply
 from blender_gs_addon.splats.gltf import GLTF_TO_BLENDER, read_gltf, write_gltf
@@ -24,23 +24,11 @@ W, H = 96, 72
 K = np.array([[90.0, 0, W / 2], [0, 90.0, H / 2], [0, 0, 1]])
 
 
-def scene(n: int = 400, degree: int = 3, seed: int = 7) -> SplatData:
-    rng = np.random.default_rng(seed)
-    return SplatData(
-        means=rng.uniform(-0.6, 0.6, size=(n, 3)).astype(np.float32),
-        scales_log=np.log(rng.uniform(0.02, 0.12, size=(n, 3))).astype(np.float32),
-        quats=rng.normal(size=(n, 4)).astype(np.float32),
-        opacity_logit=rng.normal(1.0, 1.5, size=n).astype(np.float32),
-        sh_dc=rng.normal(0, 0.8, size=(n, 3)).astype(np.float32),
-        sh_rest=rng.normal(0, 0.3, size=(n, (degree + 1) ** 2 - 1, 3)).astype(np.float32),
-    )
-
-
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     """The source .ply, our .glb and .gltf of it, and splat-transform's .glb of the same .ply."""
     folder = tmp_path_factory.mktemp("gltf_oracles")
-    data = scene()
+    data = compact_scene(400, 3, seed=7, opacity_sd=1.5)
     paths = {k: folder / name for k, name in
              (("ply", "src.ply"), ("ours", "ours.glb"), ("ours_gltf", "ours.gltf"), ("theirs", "theirs.glb"))}
     write_ply(paths["ply"], data)
@@ -88,32 +76,11 @@ def test_splat_transform_converts_our_glb_back_to_ply(files, tmp_path):
 
 # ----------------------------------------------------------------------------- pictures
 
-def look_at(eye, target=(0.0, 0.0, 0.0)) -> np.ndarray:
-    """World-to-camera [4, 4] in OpenCV axes (x right, y down, z forward), Blender's Z up."""
-    eye = np.asarray(eye, float)
-    z = np.asarray(target, float) - eye
-    z /= np.linalg.norm(z)
-    x = np.cross(z, [0.0, 0.0, 1.0])
-    x /= np.linalg.norm(x)
-    V = np.eye(4)
-    V[:3, :3] = np.stack([x, np.cross(z, x), z])
-    V[:3, 3] = -V[:3, :3] @ eye
-    return V
-
-
 CAMERAS = [look_at(e) for e in ((3.0, -2.0, 1.0), (-2.5, -2.5, 2.0), (0.5, 3.0, -1.5), (-3.0, 1.0, 0.3))]
 
 
 def render(data: SplatData, viewmat: np.ndarray) -> np.ndarray:
-    torch = pytest.importorskip("torch", reason="the rasterizer needs torch")
-    from blender_gs_addon.cuda_ext import rasterize
-
-    t = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))  # noqa: E731
-    colors = np.concatenate([data.sh_dc[:, None], data.sh_rest], axis=1)
-    with torch.no_grad():
-        rgb, alpha, _, _ = rasterize(t(data.means), t(data.quats), t(data.scales()), t(data.alphas()), t(colors),
-                                     t(viewmat), t(K), W, H, sh_degree=data.sh_degree)
-    return np.concatenate([rgb.numpy(), alpha.numpy()], axis=-1)
+    return render_rgba(data, viewmat, K, W, H)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

@@ -4,53 +4,24 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import compact_scene, look_at, render_rgba
 
 from blender_gs_addon.splats import SplatData
 from blender_gs_addon.splats.transform import bake_transform, quat_to_matrix
 
-torch = pytest.importorskip("torch", reason="the rasterizer needs torch")
-try:
-    from blender_gs_addon.cuda_ext import rasterize
-except ImportError as exc:  # pragma: no cover - the rasterizer package is part of the repository
-    pytest.skip(f"cuda_ext is not importable: {exc}", allow_module_level=True)
+pytest.importorskip("torch", reason="the rasterizer needs torch")
+pytest.importorskip("blender_gs_addon.cuda_ext", reason="cuda_ext is not importable")
 
 W, H = 96, 72
 K = np.array([[90.0, 0, W / 2], [0, 90.0, H / 2], [0, 0, 1]])
 
 
 def scene(n=300, degree=3, seed=0) -> SplatData:
-    rng = np.random.default_rng(seed)
-    k1 = (degree + 1) ** 2 - 1
-    return SplatData(
-        means=rng.uniform(-0.6, 0.6, size=(n, 3)).astype(np.float32),
-        scales_log=np.log(rng.uniform(0.02, 0.12, size=(n, 3))).astype(np.float32),
-        quats=rng.normal(size=(n, 4)).astype(np.float32),
-        opacity_logit=rng.normal(1.0, 1.0, size=n).astype(np.float32),
-        sh_dc=rng.normal(0, 0.8, size=(n, 3)).astype(np.float32),
-        sh_rest=rng.normal(0, 0.3, size=(n, k1, 3)).astype(np.float32),
-    )
-
-
-def look_at(eye, target) -> np.ndarray:
-    """World-to-camera [4, 4] in OpenCV axes (x right, y down, z forward)."""
-    z = np.asarray(target, float) - eye
-    z /= np.linalg.norm(z)
-    x = np.cross(z, [0.0, 0.0, 1.0])
-    x /= np.linalg.norm(x)
-    y = np.cross(z, x)
-    V = np.eye(4)
-    V[:3, :3] = np.stack([x, y, z])
-    V[:3, 3] = -V[:3, :3] @ eye
-    return V
+    return compact_scene(n, degree, seed, opacity_sd=1.0)
 
 
 def render(data: SplatData, viewmat: np.ndarray) -> np.ndarray:
-    t = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))  # noqa: E731
-    colors = np.concatenate([data.sh_dc[:, None], data.sh_rest], axis=1)
-    with torch.no_grad():
-        rgb, alpha, _, _ = rasterize(t(data.means), t(data.quats), t(data.scales()), t(data.alphas()), t(colors),
-                                     t(viewmat), t(K), W, H, sh_degree=data.sh_degree)
-    return np.concatenate([rgb.numpy(), alpha.numpy()], axis=-1)
+    return render_rgba(data, viewmat, K, W, H)
 
 
 def object_matrix(scale, seed=4) -> np.ndarray:
