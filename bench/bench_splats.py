@@ -19,18 +19,12 @@ import numpy as np
 
 
 def _random_file(path: str, n: int, seed: int = 0) -> None:
-    from blender_gs_addon.splats import SplatData, write_ply
+    from bench.splat_formats import random_splats
+    from blender_gs_addon.splats import write_ply
 
-    rng = np.random.default_rng(seed)
-    write_ply(path, SplatData(
-        means=rng.normal(size=(n, 3)).astype(np.float32),
-        scales_log=(rng.normal(size=(n, 3)) - 4).astype(np.float32),
-        quats=rng.normal(size=(n, 4)).astype(np.float32),
-        opacity_logit=rng.normal(size=n).astype(np.float32),
-        sh_dc=rng.normal(size=(n, 3)).astype(np.float32),
-        sh_rest=(0.1 * rng.normal(size=(n, 15, 3))).astype(np.float32),
-        normals=np.zeros((n, 3), np.float32),  # as the 3DGS trainer writes them
-    ))
+    data = random_splats(n, seed)
+    data.normals = np.zeros((n, 3), np.float32)  # as the 3DGS trainer writes them
+    write_ply(path, data)
 
 
 def _fresh():

@@ -29,17 +29,10 @@ SIZE = (320, 240)
 
 
 def random_splats(n: int, seed: int = 0):
-    from blender_gs_addon.splats import SplatData
+    """SH degree 3 splats of a few centimetres, whose view-dependent colour is a small part."""
+    from blender_gs_addon.splats.synthetic import random_splats
 
-    rng = np.random.default_rng(seed)
-    return SplatData(
-        means=rng.normal(size=(n, 3)).astype(np.float32),
-        scales_log=(rng.normal(size=(n, 3)) - 4).astype(np.float32),
-        quats=rng.normal(size=(n, 4)).astype(np.float32),
-        opacity_logit=rng.normal(size=n).astype(np.float32),
-        sh_dc=rng.normal(size=(n, 3)).astype(np.float32),
-        sh_rest=(0.1 * rng.normal(size=(n, 15, 3))).astype(np.float32),
-    )
+    return random_splats(n, 3, seed=seed, log_scale_mean=-4.0, sh_rest_sd=0.1)
 
 
 def _timed(fn):

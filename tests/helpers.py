@@ -19,7 +19,7 @@ import pytest
 
 from blender_gs_addon.batch.manifest import read_records
 from blender_gs_addon.batch.scenes import read_index, scene_complete, seed_dir_name
-from blender_gs_addon.splats import SH_C0, SplatData, SplatFormatError
+from blender_gs_addon.splats import SH_C0, SplatData, SplatFormatError, synthetic
 
 ROOT = Path(__file__).resolve().parent.parent
 W, H = 128, 96
@@ -138,17 +138,7 @@ def compact_scene(n: int, degree: int, seed: int, opacity_sd: float) -> SplatDat
 
 
 def random_splats(n: int, degree: int, normals: bool = True, seed: int = 0) -> SplatData:
-    rng = np.random.default_rng(seed)
-    k1 = (degree + 1) ** 2 - 1
-    return SplatData(
-        means=rng.normal(size=(n, 3)).astype(np.float32),
-        scales_log=(rng.normal(size=(n, 3)) - 3).astype(np.float32),
-        quats=rng.normal(size=(n, 4)).astype(np.float32),
-        opacity_logit=rng.normal(size=n).astype(np.float32),
-        sh_dc=rng.normal(size=(n, 3)).astype(np.float32),
-        sh_rest=(0.2 * rng.normal(size=(n, k1, 3))).astype(np.float32),
-        normals=rng.normal(size=(n, 3)).astype(np.float32) if normals else None,
-    )
+    return synthetic.random_splats(n, degree, seed=seed, log_scale_mean=-3.0, sh_rest_sd=0.2, normals=normals)
 
 
 def independent_ply(props: list[tuple[str, str]], rows: list[tuple], fmt="binary_little_endian 1.0") -> bytes:
