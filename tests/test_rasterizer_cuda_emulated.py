@@ -191,9 +191,9 @@ def test_bindings_cuda_branches_compile_and_the_check_catches_errors(tmp_path):
     assert _build.check_cuda_bindings(BUILD_OBJECTS) is True
     broken = tmp_path / "bindings.cpp"
     text = (_build.CSRC / "bindings.cpp").read_text()
-    call = "gs::raster_forward_cuda(args(), "
+    call = "gs::kernel##_cuda(__VA_ARGS__, GS_STREAM)"  # every stage's CUDA kernel call, in its WITH_CUDA branch
     assert call in text
-    broken.write_text(text.replace(call, "gs::raster_forward_cuda(args(), 1, "))  # one argument too many
+    broken.write_text(text.replace(call, "gs::kernel##_cuda(__VA_ARGS__, 1, GS_STREAM)"))  # one argument too many
     with pytest.raises(RuntimeError, match="does not compile with WITH_CUDA"):
         _build.check_cuda_bindings(tmp_path / "objects", source=broken)
 

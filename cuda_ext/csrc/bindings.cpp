@@ -215,6 +215,26 @@ void fail_without_cuda(const char* stage, const c10::Device& d) {
 
 }  // namespace
 
+// Calls gs::<kernel>_cuda(..., stream) or gs::<kernel>_cpu(...) with the same arguments, by the
+// device of `t`. A macro because a build without CUDA declares no _cuda kernels, and because the
+// arguments (data pointers) may only be evaluated in the branch that knows the device has kernels.
+#ifdef WITH_CUDA
+#define GS_CUDA_KERNEL(t, kernel, ...)             \
+    do {                                           \
+        GS_DEVICE_GUARD(t);                        \
+        gs::kernel##_cuda(__VA_ARGS__, GS_STREAM); \
+    } while (0)
+#else
+#define GS_CUDA_KERNEL(t, kernel, ...) fail_without_cuda(#kernel, (t).device())
+#endif
+#define GS_DISPATCH(t, kernel, ...)                 \
+    do {                                            \
+        if (runs_cuda_kernels(t))                   \
+            GS_CUDA_KERNEL(t, kernel, __VA_ARGS__); \
+        else                                        \
+            gs::kernel##_cpu(__VA_ARGS__);          \
+    } while (0)
+
 // All user-facing checks in one place; the stage functions below trust their inputs.
 void validate(const Tensor& means, const Tensor& quats, const Tensor& scales, const Tensor& opacities,
               const Tensor& colors, const Tensor& viewmat, const Tensor& K, int64_t width, int64_t height,
@@ -256,23 +276,10 @@ std::vector<Tensor> project_forward(Tensor means, Tensor quats, Tensor scales, T
     auto i32 = f.dtype(torch::kInt32);
     Tensor means2d = torch::empty({N, 2}, f), conics = torch::empty({N, 3}, f), depths = torch::empty({N}, f);
     Tensor radii = torch::empty({N}, i32), rects = torch::empty({N, 4}, i32);
-    if (runs_cuda_kernels(means)) {
-#ifdef WITH_CUDA
-        GS_DEVICE_GUARD(means);
-        gs::project_forward_cuda(N, means.data_ptr<float>(), quats.data_ptr<float>(), scales.data_ptr<float>(),
-                                 opacities.data_ptr<float>(), viewmat.data_ptr<float>(), K.data_ptr<float>(),
-                                 (int)width, (int)height, means2d.data_ptr<float>(), conics.data_ptr<float>(),
-                                 depths.data_ptr<float>(), radii.data_ptr<int32_t>(), rects.data_ptr<int32_t>(),
-                                 GS_STREAM);
-#else
-        fail_without_cuda("project_forward", means.device());
-#endif
-    } else {
-        gs::project_forward_cpu(N, means.data_ptr<float>(), quats.data_ptr<float>(), scales.data_ptr<float>(),
-                                opacities.data_ptr<float>(), viewmat.data_ptr<float>(), K.data_ptr<float>(), (int)width,
-                                (int)height, means2d.data_ptr<float>(), conics.data_ptr<float>(),
-                                depths.data_ptr<float>(), radii.data_ptr<int32_t>(), rects.data_ptr<int32_t>());
-    }
+    GS_DISPATCH(means, project_forward, N, means.data_ptr<float>(), quats.data_ptr<float>(), scales.data_ptr<float>(),
+                opacities.data_ptr<float>(), viewmat.data_ptr<float>(), K.data_ptr<float>(), (int)width, (int)height,
+                means2d.data_ptr<float>(), conics.data_ptr<float>(), depths.data_ptr<float>(),
+                radii.data_ptr<int32_t>(), rects.data_ptr<int32_t>());
     return {means2d, conics, depths, radii, rects};
 }
 
@@ -281,23 +288,10 @@ std::vector<Tensor> project_backward(Tensor means, Tensor quats, Tensor scales, 
     stage_inputs("project_backward", {&means, &quats, &scales, &viewmat, &K, &radii, &v_means2d, &v_conics, &v_depths});
     const int64_t N = means.size(0);
     Tensor v_means = torch::empty_like(means), v_quats = torch::empty_like(quats), v_scales = torch::empty_like(scales);
-    if (runs_cuda_kernels(means)) {
-#ifdef WITH_CUDA
-        GS_DEVICE_GUARD(means);
-        gs::project_backward_cuda(N, means.data_ptr<float>(), quats.data_ptr<float>(), scales.data_ptr<float>(),
-                                  viewmat.data_ptr<float>(), K.data_ptr<float>(), radii.data_ptr<int32_t>(),
-                                  v_means2d.data_ptr<float>(), v_conics.data_ptr<float>(), v_depths.data_ptr<float>(),
-                                  v_means.data_ptr<float>(), v_quats.data_ptr<float>(), v_scales.data_ptr<float>(),
-                                  GS_STREAM);
-#else
-        fail_without_cuda("project_backward", means.device());
-#endif
-    } else {
-        gs::project_backward_cpu(N, means.data_ptr<float>(), quats.data_ptr<float>(), scales.data_ptr<float>(),
-                                 viewmat.data_ptr<float>(), K.data_ptr<float>(), radii.data_ptr<int32_t>(),
-                                 v_means2d.data_ptr<float>(), v_conics.data_ptr<float>(), v_depths.data_ptr<float>(),
-                                 v_means.data_ptr<float>(), v_quats.data_ptr<float>(), v_scales.data_ptr<float>());
-    }
+    GS_DISPATCH(means, project_backward, N, means.data_ptr<float>(), quats.data_ptr<float>(), scales.data_ptr<float>(),
+                viewmat.data_ptr<float>(), K.data_ptr<float>(), radii.data_ptr<int32_t>(), v_means2d.data_ptr<float>(),
+                v_conics.data_ptr<float>(), v_depths.data_ptr<float>(), v_means.data_ptr<float>(),
+                v_quats.data_ptr<float>(), v_scales.data_ptr<float>());
     return {v_means, v_quats, v_scales};
 }
 
@@ -307,20 +301,9 @@ std::vector<Tensor> sh_forward(Tensor coeffs, Tensor means, Tensor viewmat, Tens
     const int Kc = (int)coeffs.size(1);
     Tensor colors = torch::empty({N, 3}, means.options());
     Tensor clamped = torch::empty({N}, means.options().dtype(torch::kUInt8));
-    if (runs_cuda_kernels(means)) {
-#ifdef WITH_CUDA
-        GS_DEVICE_GUARD(means);
-        gs::sh_forward_cuda(N, (int)deg, Kc, coeffs.data_ptr<float>(), means.data_ptr<float>(),
-                            viewmat.data_ptr<float>(), radii.data_ptr<int32_t>(), colors.data_ptr<float>(),
-                            clamped.data_ptr<uint8_t>(), GS_STREAM);
-#else
-        fail_without_cuda("sh_forward", means.device());
-#endif
-    } else {
-        gs::sh_forward_cpu(N, (int)deg, Kc, coeffs.data_ptr<float>(), means.data_ptr<float>(),
-                           viewmat.data_ptr<float>(), radii.data_ptr<int32_t>(), colors.data_ptr<float>(),
-                           clamped.data_ptr<uint8_t>());
-    }
+    GS_DISPATCH(means, sh_forward, N, (int)deg, Kc, coeffs.data_ptr<float>(), means.data_ptr<float>(),
+                viewmat.data_ptr<float>(), radii.data_ptr<int32_t>(), colors.data_ptr<float>(),
+                clamped.data_ptr<uint8_t>());
     return {colors, clamped};
 }
 
@@ -330,21 +313,9 @@ std::vector<Tensor> sh_backward(Tensor coeffs, Tensor means, Tensor viewmat, Ten
     const int64_t N = means.size(0);
     const int Kc = (int)coeffs.size(1);
     Tensor v_coeffs = torch::empty_like(coeffs), v_means = torch::empty_like(means);
-    if (runs_cuda_kernels(means)) {
-#ifdef WITH_CUDA
-        GS_DEVICE_GUARD(means);
-        gs::sh_backward_cuda(N, (int)deg, Kc, coeffs.data_ptr<float>(), means.data_ptr<float>(),
-                             viewmat.data_ptr<float>(), radii.data_ptr<int32_t>(), clamped.data_ptr<uint8_t>(),
-                             v_colors.data_ptr<float>(), v_coeffs.data_ptr<float>(), v_means.data_ptr<float>(),
-                             GS_STREAM);
-#else
-        fail_without_cuda("sh_backward", means.device());
-#endif
-    } else {
-        gs::sh_backward_cpu(N, (int)deg, Kc, coeffs.data_ptr<float>(), means.data_ptr<float>(),
-                            viewmat.data_ptr<float>(), radii.data_ptr<int32_t>(), clamped.data_ptr<uint8_t>(),
-                            v_colors.data_ptr<float>(), v_coeffs.data_ptr<float>(), v_means.data_ptr<float>());
-    }
+    GS_DISPATCH(means, sh_backward, N, (int)deg, Kc, coeffs.data_ptr<float>(), means.data_ptr<float>(),
+                viewmat.data_ptr<float>(), radii.data_ptr<int32_t>(), clamped.data_ptr<uint8_t>(),
+                v_colors.data_ptr<float>(), v_coeffs.data_ptr<float>(), v_means.data_ptr<float>());
     return {v_coeffs, v_means};
 }
 
@@ -424,18 +395,8 @@ std::vector<Tensor> raster_forward(Tensor means2d, Tensor conics, Tensor colors,
         return raster_args(means2d, conics, colors, opacities, depths, background, tile_offsets, isect_ids, width,
                            height);
     };
-    if (runs_cuda_kernels(means2d)) {
-#ifdef WITH_CUDA
-        GS_DEVICE_GUARD(means2d);
-        gs::raster_forward_cuda(args(), rgb.data_ptr<float>(), alpha.data_ptr<float>(), depth.data_ptr<float>(),
-                                final_T.data_ptr<float>(), n_contrib.data_ptr<int32_t>(), GS_STREAM);
-#else
-        fail_without_cuda("raster_forward", means2d.device());
-#endif
-    } else {
-        gs::raster_forward_cpu(args(), rgb.data_ptr<float>(), alpha.data_ptr<float>(), depth.data_ptr<float>(),
-                               final_T.data_ptr<float>(), n_contrib.data_ptr<int32_t>());
-    }
+    GS_DISPATCH(means2d, raster_forward, args(), rgb.data_ptr<float>(), alpha.data_ptr<float>(),
+                depth.data_ptr<float>(), final_T.data_ptr<float>(), n_contrib.data_ptr<int32_t>());
     return {rgb, alpha, depth, final_T, n_contrib};
 }
 
@@ -457,22 +418,10 @@ std::vector<Tensor> raster_backward(Tensor means2d, Tensor conics, Tensor colors
         return raster_args(means2d, conics, colors, opacities, depths, background, tile_offsets, isect_ids, width,
                            height);
     };
-    if (runs_cuda_kernels(means2d)) {
-#ifdef WITH_CUDA
-        GS_DEVICE_GUARD(means2d);
-        gs::raster_backward_cuda(args(), N, final_T.data_ptr<float>(), n_contrib.data_ptr<int32_t>(),
-                                 v_rgb.data_ptr<float>(), v_alpha.data_ptr<float>(), v_depth.data_ptr<float>(),
-                                 v_means2d.data_ptr<float>(), v_conics.data_ptr<float>(), v_colors.data_ptr<float>(),
-                                 v_opacities.data_ptr<float>(), v_depths.data_ptr<float>(), GS_STREAM);
-#else
-        fail_without_cuda("raster_backward", means2d.device());
-#endif
-    } else {
-        gs::raster_backward_cpu(args(), N, final_T.data_ptr<float>(), n_contrib.data_ptr<int32_t>(),
-                                v_rgb.data_ptr<float>(), v_alpha.data_ptr<float>(), v_depth.data_ptr<float>(),
-                                v_means2d.data_ptr<float>(), v_conics.data_ptr<float>(), v_colors.data_ptr<float>(),
-                                v_opacities.data_ptr<float>(), v_depths.data_ptr<float>());
-    }
+    GS_DISPATCH(means2d, raster_backward, args(), N, final_T.data_ptr<float>(), n_contrib.data_ptr<int32_t>(),
+                v_rgb.data_ptr<float>(), v_alpha.data_ptr<float>(), v_depth.data_ptr<float>(),
+                v_means2d.data_ptr<float>(), v_conics.data_ptr<float>(), v_colors.data_ptr<float>(),
+                v_opacities.data_ptr<float>(), v_depths.data_ptr<float>());
     return {v_means2d, v_conics, v_colors, v_opacities, v_depths};
 }
 
