@@ -100,65 +100,37 @@ constexpr int NG = 10;  // gradient slots per intersection: mean2d 2, conic 3, r
 // across runs and thread counts.
 namespace base {
 constexpr int BW = 4, BH = 4, L = 16, HL = 4;  // 16-byte parts: SSE2 or NEON registers
-#include "raster_pair_vectors.h"
-#define GS_PAIR_VECTORS
-#include "raster_tile_body.h"
-#undef GS_PAIR_VECTORS
+#include "raster_isa_kernels.h"
 }  // namespace base
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #define GS_HAVE_AVX2_KERNELS 1
+#define GS_ANY_AVX2
 namespace avx2 {
 constexpr int BW = 4, BH = 4, L = 16, HL = 8;
-#pragma GCC push_options
-#pragma GCC target("avx2")
-#define GS_ANY_AVX2
-#include "raster_pair_vectors.h"
-#undef GS_ANY_AVX2
-#define GS_PAIR_VECTORS
-#include "raster_tile_body.h"
-#undef GS_PAIR_VECTORS
-#pragma GCC pop_options
+#include "raster_isa_kernels.h"
 }  // namespace avx2
-namespace avx512 {
-constexpr int BW = 4, BH = 4, L = 16;
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512vl,avx512bw,avx512dq")
-#pragma GCC optimize("fp-contract=off")
-#define GS_ANY_AVX512
-#include "raster_tile_body.h"
-#undef GS_ANY_AVX512
-#pragma GCC pop_options
-}  // namespace avx512
 // The forward pass gives the same image for any block shape, and its cost per Gaussian
 // and block (loads, broadcasts, one branch) pays off over more pixels: it blends 8x8
 // blocks where the vector units are wide enough. (The backward keeps 4x4 blocks: its
 // per-Gaussian scratch grows with the block, and its sums, hence its last bits, depend on it.)
 namespace avx2_fwd {
 constexpr int BW = 8, BH = 8, L = 64, HL = 8;
-#pragma GCC push_options
-#pragma GCC target("avx2")
-#define GS_ANY_AVX2
-#include "raster_pair_vectors.h"
-#undef GS_ANY_AVX2
-#define GS_PAIR_VECTORS
-#include "raster_tile_body.h"
-#undef GS_PAIR_VECTORS
-#pragma GCC pop_options
+#include "raster_isa_kernels.h"
 }  // namespace avx2_fwd
+#undef GS_ANY_AVX2
+#define GS_ANY_AVX512
 namespace avx512_fwd {
 constexpr int BW = 8, BH = 8, L = 64, HL = 16;
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512vl,avx512bw,avx512dq")
-#pragma GCC optimize("fp-contract=off")
-#define GS_ANY_AVX512
-#include "raster_pair_vectors.h"
-#undef GS_ANY_AVX512
-#define GS_PAIR_VECTORS
-#include "raster_tile_body.h"
-#undef GS_PAIR_VECTORS
-#pragma GCC pop_options
+#include "raster_isa_kernels.h"
 }  // namespace avx512_fwd
+#define GS_NATIVE_LANES
+namespace avx512 {
+constexpr int BW = 4, BH = 4, L = 16;
+#include "raster_isa_kernels.h"
+}  // namespace avx512
+#undef GS_NATIVE_LANES
+#undef GS_ANY_AVX512
 #endif
 
 struct TileKernels {
