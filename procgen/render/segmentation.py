@@ -94,7 +94,7 @@ def rendered_boxes(depsgraph, view_layer) -> dict[str, tuple[object, np.ndarray,
     the box is the union over all of the object's instances.
     """
     visible = render_visible_names(view_layer)
-    out: dict[str, tuple[object, np.ndarray, np.ndarray]] = {}
+    found: dict[str, list] = {}  # name -> [original, instancer, {data pointer: corners [8, 3]}, matrices per pointer]
     for inst in depsgraph.object_instances:
         ob = inst.object
         if ob.type not in GEOMETRY_TYPES:
@@ -111,17 +111,29 @@ def rendered_boxes(depsgraph, view_layer) -> dict[str, tuple[object, np.ndarray,
                 instancer = None  # geometry-node instances of the object itself
         elif original.name not in visible:
             continue
-        corners = np.array([tuple(c) for c in ob.bound_box], dtype=np.float64)  # [8, 3] local
-        m = np.array(inst.matrix_world, dtype=np.float64)
-        world = corners @ m[:3, :3].T + m[:3, 3]
-        lo, hi = world.min(axis=0), world.max(axis=0)
-        key = original.name
-        if key in out:
-            _, lo0, hi0, instancer0 = out[key]
-            lo, hi = np.minimum(lo, lo0), np.maximum(hi, hi0)
-            instancer = instancer0 or instancer
-        out[key] = (original, lo, hi, instancer)
-    return out
+        entry = found.setdefault(original.name, [original, None, {}, {}])
+        entry[1] = entry[1] or instancer
+        # Dense cover has ~10^5 instances of a few meshes: one box per mesh, all matrices at once.
+        geometry = ob.data.as_pointer() if ob.data is not None else ob.as_pointer()
+        if geometry not in entry[2]:
+            entry[2][geometry] = np.array([tuple(c) for c in ob.bound_box], dtype=np.float64)
+            entry[3][geometry] = []
+        m = inst.matrix_world
+        entry[3][geometry].append((*m[0], *m[1], *m[2]))  # the top 3 rows: 5x faster than np.array(m)
+    return {name: (original, *_union_box(corners, matrices), instancer)
+            for name, (original, instancer, corners, matrices) in found.items()}
+
+
+def _union_box(corners: dict, matrices: dict) -> tuple[np.ndarray, np.ndarray]:
+    """min [3], max [3] over every copy: local ``corners[k]`` [8, 3] under each of ``matrices[k]``
+    (the top three rows of each world matrix, flattened: [K] tuples of 12)."""
+    los, his = [], []
+    for key, local in corners.items():
+        m = np.array(matrices[key], dtype=np.float64).reshape(-1, 3, 4)  # [K, 3, 4]
+        world = np.einsum("kij,cj->kci", m[:, :, :3], local) + m[:, None, :, 3]  # [K, 8, 3]
+        los.append(world.min(axis=(0, 1)))
+        his.append(world.max(axis=(0, 1)))
+    return np.min(los, axis=0), np.max(his, axis=0)
 
 
 def assign_ids(names) -> dict[str, int]:
