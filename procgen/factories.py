@@ -113,14 +113,16 @@ def mushroom_materials(config, biome, rng):
     return out
 
 
+# Leaves and needles lying on the ground get no light from below: without the translucent
+# lobe they look the same and a dense biome renders 9 % faster (docs/benchmarks.md).
 def leaf_litter_materials(config, biome, rng):
     return {"leaf_litter_leaf": foliage.foliage_material("leaf_litter_leaf", rng, (0.02, 0.12), sat=(0.5, 0.85),
-                                                         val=(0.06, 0.28), translucency=0.1, roughness=0.7)}
+                                                         val=(0.06, 0.28), translucency=0.0, roughness=0.7)}
 
 
 def needle_litter_materials(config, biome, rng):
     return {"needles_dry": foliage.foliage_material("needles_dry", rng, (0.04, 0.08), sat=(0.5, 0.75),
-                                                    val=(0.08, 0.2), translucency=0.05, roughness=0.75)}
+                                                    val=(0.08, 0.2), translucency=0.0, roughness=0.75)}
 
 
 # --- geometry factories -------------------------------------------------------------------

@@ -46,12 +46,15 @@ def foliage_material(name: str, rng: np.random.Generator, hue: tuple[float, floa
         col = t.mix_color(t.map_range(along, 0.6, 1.0), up, (*bright, 1.0))
     bsdf = t.add("ShaderNodeBsdfPrincipled", {"Base Color": col, "Roughness": roughness})
     _set_if(bsdf, ("Specular IOR Level", "Specular"), 0.35)
-    through = t.add("ShaderNodeBsdfTranslucent", {"Color": col})
-    mix = t.add("ShaderNodeMixShader", {0: translucency})
-    t.link(bsdf.outputs["BSDF"], mix.inputs[1])
-    t.link(through.outputs["BSDF"], mix.inputs[2])
+    shader = bsdf.outputs["BSDF"]
+    if translucency > 0:
+        through = t.add("ShaderNodeBsdfTranslucent", {"Color": col})
+        mix = t.add("ShaderNodeMixShader", {0: translucency})
+        t.link(shader, mix.inputs[1])
+        t.link(through.outputs["BSDF"], mix.inputs[2])
+        shader = mix.outputs["Shader"]
     out = t.add("ShaderNodeOutputMaterial")
-    t.link(mix.outputs["Shader"], out.inputs["Surface"])
+    t.link(shader, out.inputs["Surface"])
     mat.use_backface_culling = False
     mat["gs_family"] = "foliage"
     mat.diffuse_color = (*stops[1][1], 1.0)
