@@ -148,15 +148,21 @@ def _valley(f: _Field) -> np.ndarray:
 
 
 def _dunes(f: _Field) -> np.ndarray:
+    """Transverse dunes: sinuous crests (a strongly warped coordinate across the wind) of
+    uneven height and spacing, crossed by a weaker second set so that no crest runs straight."""
     theta = f.rng.uniform(0, np.pi)
-    s = (np.cos(theta) * f.x + np.sin(theta) * f.y) / (f.size * f.rng.uniform(0.08, 0.13))
-    s = s + 1.2 * f.noise.fbm2(f.u * 0.8, f.v * 0.8, octaves=3)
-    fr = s - np.floor(s)
-    # Gentle windward side, steep lee face, rounded crest.
-    prof = np.where(fr < 0.75, fr / 0.75, (1.0 - fr) / 0.25)
-    prof = prof * prof * (3 - 2 * prof)
-    amp = 0.6 + 0.4 * f.noise.fbm2(f.u * 0.5 + 20, f.v * 0.5, octaves=2)
-    return f.relief * (prof * amp + 0.3 * (0.5 + 0.5 * f.noise.fbm2(f.u * 0.4, f.v * 0.4, octaves=2)))
+    wavelength = f.size * f.rng.uniform(0.14, 0.22)
+    prof = np.zeros_like(f.x)
+    for k, (turn, weight) in enumerate(((0.0, 1.0), (f.rng.uniform(0.9, 1.3), 0.35))):
+        a = theta + turn
+        s = (np.cos(a) * f.x + np.sin(a) * f.y) / (wavelength * (1.0 + 0.6 * k))
+        s = s + 2.2 * f.noise.fbm2(f.u * 0.45 + 7 * k, f.v * 0.45, octaves=3)
+        fr = s - np.floor(s)
+        # Gentle windward side, steep lee face, rounded crest.
+        p = np.where(fr < 0.75, fr / 0.75, (1.0 - fr) / 0.25)
+        prof = prof + weight * p * p * (3 - 2 * p)
+    amp = 0.45 + 0.55 * (0.5 + 0.5 * f.noise.fbm2(f.u * 0.5 + 20, f.v * 0.5, octaves=2))
+    return f.relief * (prof / 1.35 * amp + 0.3 * (0.5 + 0.5 * f.noise.fbm2(f.u * 0.4, f.v * 0.4, octaves=2)))
 
 
 def _across(f: _Field, key: str) -> np.ndarray:

@@ -308,14 +308,42 @@ STRATA = {  # palettes of sedimentary layers
 
 
 def strata_layer(t: Tree, rng, co, var=1.0, palette: str = "red") -> Layer:
-    """Sedimentary rock: horizontal bands (red, orange, cream and brown; or greys and ochre), bent by noise."""
-    palette = STRATA[palette]
-    stops = [(i / (len(palette) - 1), _jitter(rng, palette[k], var))
-             for i, k in enumerate(rng.permutation(len(palette)))]
-    bands = t.wave(co, rng.uniform(0.3, 0.5), 1.2, 2.0, bands_direction="Z")
+    """Sedimentary rock: layers of uneven thickness (a 1D noise of height picks each one's
+    colour, so no two repeat at a fixed spacing), gently dipping, finely laminated, and
+    streaked dark downwards where water runs over the face."""
+    colours = STRATA[palette]
+    z = t.add("ShaderNodeSeparateXYZ", {"Vector": co}).outputs["Z"]
+    dip = t.math("MULTIPLY", t.math("SUBTRACT", t.noise(co, rng.uniform(0.02, 0.04), detail=2), 0.5),
+                 rng.uniform(4.0, 8.0))
+    depth = t.math("ADD", z, dip)
+    offset = float(rng.uniform(0.0, 100.0))
+    formation = _noise_1d(t, t.math("ADD", depth, offset), rng.uniform(0.1, 0.18), detail=3)
+    cuts = np.sort(rng.uniform(0.3, 0.7, len(colours) - 1))
+    order = rng.permutation(len(colours))
+    stops = [(0.0, _jitter(rng, colours[order[0]], var))] + [
+        (float(c), _jitter(rng, colours[order[k + 1]], var)) for k, c in enumerate(cuts)]
+    ramp = t.add("ShaderNodeValToRGB", {"Fac": formation})
+    ramp.color_ramp.interpolation = "CONSTANT"  # sharp boundaries between layers
+    els = ramp.color_ramp.elements
+    while len(els) < len(stops):
+        els.new(0.5)
+    for el, (pos, col) in zip(els, stops):
+        el.position, el.color = pos, (*col, 1.0)
+    col = ramp.outputs["Color"]
+    lamination = _noise_1d(t, t.math("ADD", depth, offset + 7.0), rng.uniform(1.5, 3.0), detail=1)
+    col = t.mix_color(t.map_range(lamination, 0.35, 0.65, 0.0, 0.35), col,
+                      tuple(0.6 * c for c in colours[order[0]]))
+    streaks = t.add("ShaderNodeTexNoise", {"Vector": t.scale_vec(co, (1.0, 1.0, 0.06)),  # long and vertical:
+                                           "Scale": rng.uniform(1.5, 3.0), "Detail": 2.0}).outputs["Fac"]  # unpooled
+    col = t.mix_color(t.map_range(streaks, 0.55, 0.7, 0.0, 0.55), col, (0.06, 0.04, 0.03))
     grain = t.noise(co, rng.uniform(1.0, 2.5), detail=4)
-    col = t.ramp(t.math("ADD", t.math("MULTIPLY", bands, 0.7), t.math("MULTIPLY", grain, 0.3)), stops)
     return Layer(col, t.value(rng.uniform(0.75, 0.9)), grain)
+
+
+def _noise_1d(t: Tree, w, scale: float, detail: float):
+    """Noise of one coordinate ``w`` (0..1): bands that run level whatever the shape cut through them."""
+    return t.add("ShaderNodeTexNoise", {"W": w, "Scale": scale, "Detail": detail, "Roughness": 0.5},
+                 noise_dimensions="1D").outputs["Fac"]
 
 
 LAYERS = {"soil": soil_layer, "grass": grass_layer, "rock": rock_layer, "sand": sand_layer,
