@@ -25,6 +25,8 @@ class Wall:
     lip: np.ndarray      # [C] how far the lip reaches out over the foot (m)
     recess: np.ndarray   # [C] how far the foot is set back into the rock (m)
     hollow: np.ndarray   # [C] height of the hollow above the ground (m)
+    bulge: np.ndarray    # [C] how far the whole face stands out towards the open ground (m)
+    crest: np.ndarray    # [C] how far the top edge rises above the plateau (m): towers and notches
 
 
 def draw_wall(hf: Heightfield, rng: np.random.Generator, step: float = 0.5) -> Wall:
@@ -37,7 +39,11 @@ def draw_wall(hf: Heightfield, rng: np.random.Generator, step: float = 0.5) -> W
         bump = np.exp(-((t - c) / w) ** 2)
         recess = np.maximum(recess, bump * rng.uniform(1.5, CLIFF_STEP[0] - 0.6))
         hollow = np.maximum(hollow, bump * rng.uniform(2.0, 3.5))
-    return Wall(t, lip, recess, hollow)
+    # Buttresses and bays, and a broken skyline: a wall of even height on a straight line
+    # reads as a man-made dam. Both only add rock in front of and above the height field's step.
+    bulge = 3.0 * np.clip(0.5 + 0.6 * _smooth_noise(rng, t, 26.0), 0, 1) ** 1.5
+    crest = 4.5 * np.clip(0.3 + 0.9 * _smooth_noise(rng, t, 22.0), 0, 1) ** 1.3
+    return Wall(t, lip, recess, hollow, bulge, crest)
 
 
 def _smooth_noise(rng: np.random.Generator, t: np.ndarray, wavelength: float) -> np.ndarray:
@@ -56,6 +62,8 @@ def profile(wall: Wall, g_low: np.ndarray, g_top: np.ndarray) -> tuple[np.ndarra
     z = np.concatenate([lo - 1.5, lo + 0.1, lo + 0.75 * hol, lo + hol, lo + hol + 0.3 * (h[:, None] - hol),
                         lo + 0.62 * h[:, None], lo + 0.8 * h[:, None], top - 0.25, top + 0.08, top + 0.12,
                         top + 0.02, top - 0.8], axis=1)
+    ds[:, :10] -= wall.bulge[:, None]  # the face, not the part hidden under the plateau
+    z[:, :10] += wall.crest[:, None] * np.clip((z[:, :10] - lo) / h[:, None], 0, 1)  # the face stretches up
     return _densify(ds, 3), _densify(z, 3)
 
 
@@ -75,7 +83,7 @@ def build_cliff(hf: Heightfield, material, rng: np.random.Generator):
     wall = draw_wall(hf, rng)
     foot = cliff_line(c, wall.t)
     base = foot[:, None] * across + wall.t[:, None] * along  # [C, 2]
-    front = base - across * (wall.lip.max() + 2.0)
+    front = base - across * (wall.lip.max() + wall.bulge.max() + 2.0)
     behind = base + across * (CLIFF_STEP[1] + 1.0)
     g_low = hf.height(front[:, 0], front[:, 1])
     g_top = hf.height(behind[:, 0], behind[:, 1])
@@ -88,7 +96,7 @@ def build_cliff(hf: Heightfield, material, rng: np.random.Generator):
     if material is not None:
         me.materials.append(material)
     ob = new_object("cliff", me, "cliff")
-    reach = float(wall.lip.max()) + 0.5
+    reach = float(wall.lip.max() + wall.bulge.max()) + 0.5
 
     def blocked(x, y, margin=0.0):
         s, t = x * d[0] + y * d[1], -x * d[1] + y * d[0]
