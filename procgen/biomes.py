@@ -41,6 +41,7 @@ class SkyLook:
     fog_height: Range = (4.0, 10.0)    # metres over which the fog thins to 1/e
     rain: float = 0.0            # probability of rain
     snow: float = 0.0            # probability of falling snow
+    exposure: float = 0.0        # stops added to the camera's exposure: snow is metered up, as photographers do
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ BIOMES: dict[str, Biome] = {b.name: b for b in (
           horizon=(70.0, 170.0),
           camera_height=(2.5, 6.0), foliage_hue=(0.3, 0.4),
           sky=SkyLook(sun_elevation=(5.0, 28.0), overcast=0.35, clouds=(0.2, 0.7), haze=(0.1, 0.6), fog=0.3,
-                      snow=0.6),
+                      snow=0.6, exposure=0.8),
           mix={"rock": 1.0, "outcrop": 0.8, "tree_conifer": 2.0, "tree_dead": 0.2, "pebble": 0.4},
           description="snow-covered mountains, dark rock ridges, sparse conifers and falling snow"),
     Biome("coast", "coast", GroundLook(base="grass", rock_slope=0.22), water="ocean", camera_height=(2.0, 5.0),

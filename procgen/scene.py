@@ -122,6 +122,7 @@ def generate_scene(config: SceneConfig, progress=None, kinds: tuple[AssetKind, .
         _precipitation(config, weather, hf, seed, b)
     with step("render_settings"):
         _render_settings(scene, config)
+        scene.view_settings.exposure = biome.sky.exposure
     b.info["biome"] = {"name": biome.name, "description": biome.description}
     return _record(scene, config, b, focus, timer, time.perf_counter() - t_all)
 
