@@ -196,30 +196,33 @@ def _set_field(obj, attr: str, value, label: str) -> None:
     setattr(obj, attr, value)
 
 
-PRESETS: dict[str, dict] = {
-    # Seconds to generate: a coarse terrain and a handful of cheap assets.
-    "tiny": {
-        "terrain": {"size": 60.0, "resolution": 48, "octaves": 4, "erosion_iterations": 5},
-        "rocks": {"count": 3, "variants": 2, "subdivisions": 3},
-        "plants": {"trees": 2, "tree_variants": 1, "tree_attractors": 120, "tree_step": 0.4,
-                   "bushes": 2, "bush_variants": 1, "grass": 20, "grass_variants": 1,
-                   "flowers": 5, "flower_variants": 1},
-        "scatter": {"pebbles": 20, "pebble_variants": 1, "ground_cover": 5, "cover_scale": 0.01,
-                    "clump_variants": 2},
-        "sky": {"precipitation_count": 1500},
-        "camera": {"frames": 4, "resolution": (64, 64)},
-        "motion": {"rolling_rocks": 1},
-        "render": {"samples": 4},
-    },
-    "default": {},
-    "large": {
-        "terrain": {"size": 200.0, "resolution": 320, "octaves": 7, "erosion_iterations": 50},
-        "rocks": {"count": 40, "variants": 8, "subdivisions": 6},
-        "plants": {"trees": 40, "tree_variants": 6, "tree_attractors": 900, "tree_step": 0.2,
-                   "bushes": 50, "bush_variants": 4, "grass": 3000, "grass_variants": 8,
-                   "flowers": 300, "flower_variants": 4},
-        "scatter": {"pebbles": 3000, "pebble_variants": 8, "ground_cover": 1500},
-        "camera": {"frames": 60, "resolution": (640, 480)},
-        "render": {"samples": 128},
-    },
+# Each field the presets change, with its (tiny, large) values; None keeps the default.
+# tiny: seconds to generate, a coarse terrain and a handful of cheap assets.
+_PRESET_VALUES: dict[str, tuple] = {
+    "terrain.size": (60.0, 200.0), "terrain.resolution": (48, 320), "terrain.octaves": (4, 7),
+    "terrain.erosion_iterations": (5, 50),
+    "rocks.count": (3, 40), "rocks.variants": (2, 8), "rocks.subdivisions": (3, 6),
+    "plants.trees": (2, 40), "plants.tree_variants": (1, 6), "plants.tree_attractors": (120, 900),
+    "plants.tree_step": (0.4, 0.2), "plants.bushes": (2, 50), "plants.bush_variants": (1, 4),
+    "plants.grass": (20, 3000), "plants.grass_variants": (1, 8), "plants.flowers": (5, 300),
+    "plants.flower_variants": (1, 4),
+    "scatter.pebbles": (20, 3000), "scatter.pebble_variants": (1, 8), "scatter.ground_cover": (5, 1500),
+    "scatter.cover_scale": (0.01, None), "scatter.clump_variants": (2, None),
+    "sky.precipitation_count": (1500, None),
+    "camera.frames": (4, 60), "camera.resolution": ((64, 64), (640, 480)),
+    "motion.rolling_rocks": (1, None),
+    "render.samples": (4, 128),
 }
+
+
+def _preset(column: int) -> dict:
+    """The nested override dict of one column of ``_PRESET_VALUES``."""
+    out: dict = {}
+    for path, values in _PRESET_VALUES.items():
+        if values[column] is not None:
+            section, field = path.split(".")
+            out.setdefault(section, {})[field] = values[column]
+    return out
+
+
+PRESETS: dict[str, dict] = {"tiny": _preset(0), "default": {}, "large": _preset(1)}
