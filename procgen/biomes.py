@@ -42,6 +42,7 @@ class SkyLook:
     rain: float = 0.0            # probability of rain
     snow: float = 0.0            # probability of falling snow
     exposure: float = 0.0        # stops added to the camera's exposure: snow is metered up, as photographers do
+    fog_colour: tuple[float, float, float] | None = None  # the fog's colour (None: the lit air's, from the sun)
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class Biome:
     mix: dict[str, float]        # asset kind -> amount (see the module docstring)
     sky: SkyLook = field(default_factory=SkyLook)
     relief: float = 1.0          # multiplier of the recipe's relief
-    water: str = "none"          # none, lake, river, ocean, pools
+    water: str = "none"          # none, lake, river, ocean, pools; sea: the whole terrain under water, cameras too
     water_chance: float = 1.0    # probability of the water (lake and pools only)
     foliage_hue: Range = (0.2, 0.32)  # hue range of leaves (0.05 orange .. 0.33 green)
     camera_height: Range = (2.0, 4.0)  # metres above the ground
@@ -136,6 +137,13 @@ BIOMES: dict[str, Biome] = {b.name: b for b in (
           mix={"rock": 0.5, "tree_broadleaf": 6.0, "tree_birch": 2.0, "tree_dead": 0.4, "bush": 1.0, "fern": 0.15,
                "mushroom": 0.1, "log": 0.8, "leaf_litter": 140.0, "twigs": 2.0, "grass": 3.0},
           description="orange and red broadleaf trees on a thick carpet of fallen leaves"),
+    # Under the sea the "fog" is the water itself: dense, blue-green, the same at every depth.
+    Biome("underwater", "dunes", GroundLook(base="sand", rock_slope=0.3, beach=False, rock_tint=(0.16, 0.15, 0.12)),
+          relief=0.45, water="sea", camera_height=(1.8, 3.2), horizon=(2.0, 8.0), foliage_hue=(0.08, 0.13),
+          sky=SkyLook(sun_elevation=(50.0, 80.0), clouds=(0.0, 0.2), haze=(0.2, 0.6), fog=1.0,
+                      fog_density=(0.05, 0.08), fog_height=(400.0, 600.0), fog_colour=(0.012, 0.1, 0.12)),
+          mix={"rock": 1.0, "outcrop": 0.6, "stone": 0.8, "kelp": 20.0, "grass": 4.0, "pebble": 1.5},
+          description="a kelp forest on a sandy sea floor with rocks, seen from below the moving waves"),
 )}
 
 BIOME_NAMES = tuple(BIOMES)
@@ -160,6 +168,7 @@ class Weather:
     fog_density: float           # 0: no fog
     fog_height: float
     precipitation: str           # none, rain, snow
+    fog_colour: tuple[float, float, float] | None = None
 
 
 def draw_weather(sky: SkyLook, rng: np.random.Generator) -> Weather:
@@ -174,4 +183,4 @@ def draw_weather(sky: SkyLook, rng: np.random.Generator) -> Weather:
         clouds = max(clouds, 0.85)
     return Weather(sun_elevation=lerp(sky.sun_elevation, u[1]), overcast=overcast or precipitation != "none",
                    clouds=clouds, haze=lerp(sky.haze, u[5]), fog_density=fog,
-                   fog_height=lerp(sky.fog_height, u[5]), precipitation=precipitation)
+                   fog_height=lerp(sky.fog_height, u[5]), precipitation=precipitation, fog_colour=sky.fog_colour)

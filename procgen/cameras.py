@@ -24,6 +24,7 @@ class Obstacle:
 
 
 UNDER_GAP = 0.5  # metres between a camera and the lowest leaves above it
+SURFACE_GAP = 1.2  # metres between a camera under water and the still water level: below the highest crest
 
 
 def object_obstacles(objects) -> list[Obstacle]:
@@ -93,16 +94,24 @@ def plan(cfg: CameraConfig, hf: Heightfield, focus: np.ndarray, rng: np.random.G
     xy = np.clip(xy, -lim, lim)
     target = np.clip(target, -0.48 * size, 0.48 * size)
     ground = np.array([hf.max_height_in_disc(x, y, 2.0) for x, y in xy])
-    if hf.water_level is not None:
-        ground = np.maximum(ground, hf.water_level)
-    tz = hf.height(target[:, 0], target[:, 1]) + 1.0
-    if hf.water_level is not None:
-        tz = np.maximum(tz, hf.water_level + 1.0)
+    if hf.shore_level is not None:
+        ground = np.maximum(ground, hf.shore_level)
+    # Under the sea look out level, into the kelp and up at the waves, not down at the sand.
+    tz = hf.height(target[:, 0], target[:, 1]) + (3.0 if hf.submerged else 1.0)
+    if hf.shore_level is not None:
+        tz = np.maximum(tz, hf.shore_level + 1.0)
     pos = np.concatenate([xy, (ground + lift)[:, None]], axis=1)
     # A smooth path should not copy every bump of the ground: ease the heights.
     if kind != "multiview" and F > 2:
         pos[:, 2] = _smooth(pos[:, 2], max(1, F // 6))
+    if hf.submerged:
+        pos[:, 2] = np.minimum(pos[:, 2], ceiling(hf))
     return {"kind": kind, "pos": pos, "target": np.concatenate([target, tz[:, None]], axis=1)}
+
+
+def ceiling(hf: Heightfield) -> float:
+    """The highest a camera may fly over a sea floor: below the troughs of the waves above it."""
+    return float(hf.water_level) - SURFACE_GAP
 
 
 def _smooth(z: np.ndarray, w: int) -> np.ndarray:
@@ -117,8 +126,8 @@ def clear_path(pos: np.ndarray, hf: Heightfield, obstacles: list[Obstacle], clea
     pos = pos.copy()
     for _ in range(3):
         need = np.array([hf.max_height_in_disc(x, y, clearance) for x, y in pos[:, :2]]) + clearance
-        if hf.water_level is not None:
-            need = np.maximum(need, hf.water_level + clearance)
+        if hf.shore_level is not None:
+            need = np.maximum(need, hf.shore_level + clearance)
         for ob in obstacles:
             inside_xy = ((pos[:, 0] > ob.lo[0] - clearance) & (pos[:, 0] < ob.hi[0] + clearance)
                          & (pos[:, 1] > ob.lo[1] - clearance) & (pos[:, 1] < ob.hi[1] + clearance))
@@ -130,6 +139,8 @@ def clear_path(pos: np.ndarray, hf: Heightfield, obstacles: list[Obstacle], clea
             need_s = np.maximum(need, _smooth(need, max(1, len(pos) // 6)))
             need = np.maximum(need, need_s)
         pos[:, 2] = np.maximum(pos[:, 2], need)
+    if hf.submerged:  # never through the surface; the floor is far enough below it to keep clear of
+        pos[:, 2] = np.minimum(pos[:, 2], ceiling(hf))
     return pos
 
 

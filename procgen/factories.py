@@ -13,6 +13,7 @@ import numpy as np
 
 from . import foliage, litter, materials, plants, rocks, trees
 from .geometry import Geo
+from .kelp import kelp as kelp_geo
 
 
 def _var(config) -> float:
@@ -98,6 +99,12 @@ def reed_materials(config, biome, rng):
     return {"reed_blade": foliage.foliage_material("reed_blade", rng, (0.15, 0.24), sat=(0.4, 0.7),
                                                    val=(0.12, 0.28), tip=True),
             "reed_head": foliage.plain_material("reed_head", rng, (0.16, 0.08, 0.04), 0.8)}
+
+
+def kelp_materials(config, biome, rng):
+    return {"kelp_stipe": foliage.plain_material("kelp_stipe", rng, (0.1, 0.07, 0.02), 0.6),
+            "kelp_blade": foliage.foliage_material("kelp_blade", rng, _hue(biome), sat=(0.65, 0.9), val=(0.14, 0.3),
+                                                   translucency=0.45, tip=True, roughness=0.4)}
 
 
 def cactus_materials(config, biome, rng):
@@ -191,6 +198,14 @@ def fern(ctx, i, rng) -> Geo:
 
 def reed(ctx, i, rng) -> Geo:
     return plants.reeds(rng, rng.uniform(1.2, 2.0))
+
+
+def kelp(ctx, i, rng) -> Geo:
+    """Up to about two thirds of the way from the highest ground to the surface, so that no
+    blade breaks through the waves (8 m of water where there is no sea)."""
+    hf = ctx.hf
+    depth = 8.0 if hf.water_level is None else float(hf.water_level - hf.z.max())
+    return kelp_geo(rng, 0.55 * depth * rng.uniform(0.8, 1.0))
 
 
 def cactus(ctx, i, rng) -> Geo:

@@ -16,6 +16,8 @@ from .noise import Noise
 DEFAULT_RELIEF = {"hills": 10.0, "mountains": 24.0, "canyon": 18.0, "dunes": 5.0, "plains": 4.0, "valley": 8.0,
                   "coast": 9.0, "cliff": 14.0}
 
+SEA_DEPTH = (7.0, 9.5)  # metres of water over the highest ground of a sea floor
+
 
 @dataclass
 class Heightfield:
@@ -24,6 +26,17 @@ class Heightfield:
     kind: str
     water_level: float | None  # z of the water plane, or None
     features: dict = field(default_factory=dict)  # what a recipe tells later stages (the cliff's line)
+
+    @property
+    def submerged(self) -> bool:
+        """Whether the whole terrain lies under the water (a sea floor)."""
+        return bool(self.features.get("submerged"))
+
+    @property
+    def shore_level(self) -> float | None:
+        """The water level that things on land keep above: None where there is no water, or
+        where the terrain is a sea floor (everything stands under the water there)."""
+        return None if self.submerged else self.water_level
 
     @property
     def n(self) -> int:
@@ -244,6 +257,8 @@ def make_heightfield(cfg: TerrainConfig, rng: np.random.Generator, biome=None) -
     low = float(h.min())
     h = h - low
     water = _water_level(kind, h, cfg.water, biome, rng, f.features.pop("water_z", None), low)
+    if water is not None and biome is not None and biome.water == "sea":
+        f.features["submerged"] = True
     return Heightfield(z=h, size=float(cfg.size), kind=kind, water_level=water, features=f.features)
 
 
@@ -259,6 +274,8 @@ def _water_level(kind: str, h: np.ndarray, mode: str, biome, rng: np.random.Gene
         return None
     if recipe_z is not None:
         return float(recipe_z - low)
+    if shape == "sea":  # over the whole terrain, deep enough for a camera to swim between floor and waves
+        return float(h.max() + rng.uniform(*SEA_DEPTH))
     q = 0.07 if shape == "river" else rng.uniform(0.08, 0.2)
     return float(np.quantile(h, q))
 

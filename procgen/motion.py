@@ -69,8 +69,8 @@ def add_rolling_rock(index: int, hf: Heightfield, focus: np.ndarray, frames: int
     dist = speed * np.arange(frames)
     xy = start[None] + dist[:, None] * d[None]
     z = hf.height(xy[:, 0], xy[:, 1]) + radius * 0.9
-    if hf.water_level is not None:
-        z = np.maximum(z, hf.water_level + radius * 0.9)
+    if hf.shore_level is not None:
+        z = np.maximum(z, hf.shore_level + radius * 0.9)
     axis = (-d[1], d[0], 0.0)  # rolling forward along d turns about z x d
     ob.rotation_mode = "AXIS_ANGLE"
     prefs, old = _linear_keys()

@@ -36,10 +36,12 @@ from .scatter import Ground, place_kind
 from .seeding import stream
 from .sky import build_sky, resolve_weather
 from .terrain import build_terrain
+from .underwater import filter_sunlight, let_light_through, open_water_world, surface_material
 from .water import FAR, build_water
 from .weather import build_precipitation
 
 GENERATOR_VERSION = "2"
+WATER_COLOUR = (0.012, 0.1, 0.12)  # open water under the sea, where a biome names no fog colour
 
 
 class _Timer:
@@ -90,7 +92,7 @@ def generate_scene(config: SceneConfig, progress=None, kinds: tuple[AssetKind, .
     with step("terrain"):
         hf, shading, focus, cliff = _terrain(config, biome, weather, seed, b)
     with step("water"):
-        _water(hf, config, biome, stream(seed, "water_material"), b)
+        _water(hf, config, biome, weather, stream(seed, "water_material"), b)
     with step("camera_plan"):
         path = plan(config.camera, hf, focus, stream(seed, "camera"), biome.camera_height, _view_side(hf))
     with step("materials"):
@@ -109,6 +111,10 @@ def generate_scene(config: SceneConfig, progress=None, kinds: tuple[AssetKind, .
     with step("sky"):
         b.info["sky"] = build_sky(config.sky, weather, stream(seed, "sky"), top=float(hf.z.max()) + 20.0,
                                   ground=float(hf.z.min()))
+        if hf.submerged:
+            open_water_world(scene.world, weather.fog_colour or WATER_COLOUR)
+            for lamp in {o.data for o in scene.objects if o.type == "LIGHT" and o.data.type == "SUN"}:
+                filter_sunlight(lamp, float(hf.water_level - np.median(hf.z)), b.info["sky"]["sun_elevation_deg"])
     bpy.context.view_layer.update()
     with step("motion"):
         _motion(config, seed, hf, focus, ctx.materials.get("rock"), _classes(kinds, "sways"), b)
@@ -186,16 +192,23 @@ def _terrain(config: SceneConfig, biome: Biome, weather, seed: int, b: _Build):
     return hf, shading, focus, cliff
 
 
-def _water(hf: Heightfield, config: SceneConfig, biome: Biome, rng: np.random.Generator, b: _Build) -> None:
-    """The water with its waves, where the terrain has a water level."""
+def _water(hf: Heightfield, config: SceneConfig, biome: Biome, weather, rng: np.random.Generator,
+           b: _Build) -> None:
+    """The water with its waves, where the terrain has a water level (over a sea floor: the
+    ocean's surface, seen from below)."""
     if hf.water_level is None:
         b.counts["water"] = 0
         return
-    style = "ocean" if biome.water == "ocean" and hf.kind == "coast" else "calm"
-    mat = materials.make_material("water", "water", rng, config.materials.variation)
+    style = "ocean" if (biome.water == "ocean" and hf.kind == "coast") or hf.submerged else "calm"
+    if hf.submerged:
+        mat = surface_material("water", rng, weather.fog_colour or WATER_COLOUR)
+    else:
+        mat = materials.make_material("water", "water", rng, config.materials.variation)
     objects = build_water(hf, mat, rng, style, config.terrain.resolution / 160.0)
     for ob in objects:
         _move(ob, get_collection("terrain"))
+    if hf.submerged:
+        let_light_through(objects)
     if style == "ocean":
         b.reach = max(b.reach, FAR)
     b.counts["water"] = len(objects)

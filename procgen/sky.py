@@ -80,7 +80,7 @@ def build_sky(cfg: SkyConfig, weather: Weather, rng: np.random.Generator, top: f
     sun = _sun_lamp(cfg, weather, elevation, sun_direction(elevation, azimuth), top, rng)
     fogged = 0
     if weather.fog_density > 0:
-        air = horizon_colour(elevation, weather.overcast)
+        air = weather.fog_colour or horizon_colour(elevation, weather.overcast)
         group = fog_group(weather.fog_density, weather.fog_height, ground, air)
         fogged = apply_fog(list(bpy.data.materials), group)
     return {"sky_type": sky_type, "sun_elevation_deg": elevation, "sun_azimuth_deg": azimuth,
