@@ -202,9 +202,9 @@ def reed(ctx, i, rng) -> Geo:
 
 def kelp(ctx, i, rng) -> Geo:
     """Up to about two thirds of the way from the highest ground to the surface, so that no
-    blade breaks through the waves (8 m of water where there is no sea)."""
+    blade breaks through the waves (8 m of water where the terrain is no sea floor)."""
     hf = ctx.hf
-    depth = 8.0 if hf.water_level is None else float(hf.water_level - hf.z.max())
+    depth = float(hf.water_level - hf.z.max()) if hf is not None and hf.submerged else 8.0
     return kelp_geo(rng, 0.55 * depth * rng.uniform(0.8, 1.0))
 
 

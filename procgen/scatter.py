@@ -90,10 +90,11 @@ def place(hf: Heightfield, rng: np.random.Generator, rule: Rule, density_noise: 
     x, y = pts[:, 0], pts[:, 1]
     keep = hf.slope(x, y) <= rule.max_slope
     z = hf.height(x, y)
-    if hf.shore_level is not None:
-        keep &= z >= hf.shore_level + rule.min_above_water
+    if hf.water_level is not None:
+        if not hf.submerged:  # on a sea floor nothing keeps above the water
+            keep &= z >= hf.water_level + rule.min_above_water
         if rule.max_above_water is not None:
-            keep &= z <= hf.shore_level + rule.max_above_water
+            keep &= z <= hf.water_level + rule.max_above_water
     elif rule.max_above_water is not None:
         keep[:] = False  # plants of the water's edge need water
     if rule.max_altitude is not None:

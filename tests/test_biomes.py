@@ -266,7 +266,7 @@ def test_every_biome_is_a_preset_of_its_own():
     looks = {(b.terrain, b.ground.base, tuple(sorted(b.mix)), b.sky) for b in BIOMES.values()}
     assert len(looks) == len(BIOMES) >= 10
     required = {"broadleaf_forest", "conifer_forest", "meadow", "desert", "canyon", "arctic", "coast", "wetland",
-                "cliff"}
+                "cliff", "underwater"}
     assert required <= set(BIOMES)
     from blender_gs_addon.procgen.assets import KINDS
 
