@@ -11,7 +11,7 @@ BLADE_STEP = 0.24  # metres of stipe between two blades
 
 def kelp(rng: np.random.Generator, height: float, stipes: int | None = None) -> Geo:
     """A kelp plant about ``height`` tall with its holdfast at the origin (slot 0 stipe, 1 blade)."""
-    n = int(stipes or rng.integers(3, 7))
+    n = int(stipes or rng.integers(4, 9))
     parts = []
     for _ in range(n):
         path = _stipe_path(rng, height * rng.uniform(0.65, 1.0))

@@ -26,6 +26,7 @@ from .backdrop import build_backdrop, hazed, horizon_colour
 from .biomes import Biome, draw_weather, pick_biome
 from .cameras import build_camera, object_obstacles, plan
 from .config import SceneConfig
+from .fog import apply_fog
 from .foliage import plain_material
 from .heightfield import Heightfield, make_heightfield
 from .meshutil import get_collection
@@ -36,12 +37,13 @@ from .scatter import Ground, place_kind
 from .seeding import stream
 from .sky import build_sky, resolve_weather
 from .terrain import build_terrain
-from .underwater import filter_sunlight, let_light_through, open_water_world, surface_material
+from .underwater import caustics_group, filter_sunlight, let_light_through, open_water_world, surface_material
 from .water import FAR, build_water
 from .weather import build_precipitation
 
 GENERATOR_VERSION = "2"
 WATER_COLOUR = (0.012, 0.1, 0.12)  # open water under the sea, where a biome names no fog colour
+CAUSTICS = (0.2, 0.34, 0.32)  # the glow of the sunlight the waves focus on the sea floor
 
 
 class _Timer:
@@ -109,6 +111,9 @@ def generate_scene(config: SceneConfig, progress=None, kinds: tuple[AssetKind, .
                     if placed:
                         b.counts[kind.gs_class] = b.counts.get(kind.gs_class, 0) + placed
     with step("sky"):
+        if hf.submerged:  # before the fog, which then covers them too
+            apply_fog([m for m in bpy.data.materials if m.name != "water"],
+                      caustics_group(CAUSTICS, stream(seed, "caustics")))
         b.info["sky"] = build_sky(config.sky, weather, stream(seed, "sky"), top=float(hf.z.max()) + 20.0,
                                   ground=float(hf.z.min()))
         if hf.submerged:

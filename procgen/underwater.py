@@ -7,15 +7,19 @@ dim water and floor back down. The material draws that with an emission over the
 grid's own normals (bent further by fine ripples), so the window shimmers as the waves
 move; the height fog tints it with distance like everything else. The surface casts no
 shadow and is not seen by diffuse rays: sunlight and skylight reach the floor as if the
-water let them through, at no render cost.
+water let them through, at no render cost. The waves' caustics are a shading effect like
+the fog: a net of bright lines added to every surface that faces up.
 """
 from __future__ import annotations
+
+from functools import partial
 
 import bpy
 import numpy as np
 
 from .fog import not_a_light
 from .materials import Tree
+from .nodegroups import math_node, new_group
 
 ABSORPTION = (0.2, 0.055, 0.045)  # per metre of sea water, red, green, blue: red light dies first
 WINDOW = 0.66  # cos(49 deg): rays closer than this to the vertical see the sky through the surface
@@ -72,3 +76,38 @@ def open_water_world(world, colour: tuple) -> None:
     nt.links.new(sky, mix.inputs[1])
     nt.links.new(water.outputs["Background"], mix.inputs[2])
     nt.links.new(mix.outputs["Shader"], out.inputs["Surface"])
+
+
+def caustics_group(colour: tuple, rng: np.random.Generator) -> "bpy.types.ShaderNodeTree":
+    """Shader in, Shader out: the shader plus glowing lines of ``colour`` where the waves focus
+    the sunlight (the edges of a warped cell pattern), on surfaces as far as they face up."""
+    ng, gin, gout = new_group("gs_caustics", "Shader")
+    n, link, math = ng.nodes, ng.links.new, partial(math_node, ng)
+    geo = n.new("ShaderNodeNewGeometry")
+    warp = n.new("ShaderNodeTexNoise")
+    warp.inputs["Scale"].default_value = rng.uniform(0.8, 1.2)
+    link(geo.outputs["Position"], warp.inputs["Vector"])
+    bent = n.new("ShaderNodeVectorMath")
+    bent.operation = "MULTIPLY_ADD"
+    link(warp.outputs["Color"], bent.inputs[0])
+    bent.inputs[1].default_value = (0.3, 0.3, 0.3)
+    link(geo.outputs["Position"], bent.inputs[2])
+    cells = n.new("ShaderNodeTexVoronoi")
+    cells.feature = "DISTANCE_TO_EDGE"
+    cells.inputs["Scale"].default_value = rng.uniform(2.0, 2.8)
+    link(bent.outputs["Vector"], cells.inputs["Vector"])
+    line = math("POWER", math("MAXIMUM", math("SUBTRACT", 1.0, math("DIVIDE", cells.outputs["Distance"], 0.09)), 0.0),
+                2.0)
+    up = n.new("ShaderNodeSeparateXYZ")
+    link(geo.outputs["Normal"], up.inputs[0])
+    glow = n.new("ShaderNodeEmission")
+    glow.inputs["Color"].default_value = (*colour, 1.0)
+    # Brighter and dimmer patches, as the swell above focuses more light in some places.
+    patches = math("MAXIMUM", math("SUBTRACT", math("MULTIPLY", warp.outputs["Fac"], 2.5), 0.75), 0.0)
+    link(math("MULTIPLY", math("MULTIPLY", line, patches), math("MAXIMUM", up.outputs["Z"], 0.0)),
+         glow.inputs["Strength"])
+    add = n.new("ShaderNodeAddShader")
+    link(gin.outputs[0], add.inputs[0])
+    link(glow.outputs[0], add.inputs[1])
+    link(add.outputs[0], gout.inputs[0])
+    return ng
