@@ -272,10 +272,10 @@ def _water_level(kind: str, h: np.ndarray, mode: str, biome, rng: np.random.Gene
     draw = rng.uniform()
     if mode != "on" and (shape == "none" or (shape == "lake" and draw >= chance)):
         return None
+    if shape == "sea":  # over the whole terrain (whatever the recipe's own water), deep enough to swim in
+        return float(h.max() + rng.uniform(*SEA_DEPTH))
     if recipe_z is not None:
         return float(recipe_z - low)
-    if shape == "sea":  # over the whole terrain, deep enough for a camera to swim between floor and waves
-        return float(h.max() + rng.uniform(*SEA_DEPTH))
     q = 0.07 if shape == "river" else rng.uniform(0.08, 0.2)
     return float(np.quantile(h, q))
 
