@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import signal
 import subprocess
 import sys
@@ -44,6 +45,36 @@ def test_a_second_writer_is_refused_naming_the_first_and_kill_9_frees_the_folder
     with FolderLock(tmp_path, "third"):  # the OS dropped the dead holder's lock: no stale lock
         info = json.loads((tmp_path / ".gs-lock").read_text())
         assert info["pid"] == os.getpid() and info["command"] == "third"
+
+
+# Takes the lock the way FolderLock does, but writes its record only after a while: the
+# moment in which a second writer used to read no record, or a dead holder's, and named nobody.
+LOCK_THEN_RECORD = textwrap.dedent("""
+    import fcntl, json, os, socket, sys, time
+    fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    print("locked", flush=True)
+    time.sleep(0.5)
+    info = {"pid": os.getpid(), "host": socket.gethostname(), "command": "late", "since": "now"}
+    os.lseek(fd, 0, os.SEEK_SET)
+    os.write(fd, json.dumps(info).encode().ljust(1024))
+    time.sleep(60)
+""")
+
+
+@pytest.mark.skipif(os.name == "nt", reason="the holder script uses flock")
+def test_the_refusal_names_the_new_holder_not_a_dead_one_before_its_record_is_written(tmp_path):
+    record = {"pid": _dead_pid(), "host": socket.gethostname(), "command": "old", "since": "then"}
+    (tmp_path / ".gs-lock").write_text(json.dumps(record).ljust(1024))
+    holder = subprocess.Popen([sys.executable, "-c", LOCK_THEN_RECORD, str(tmp_path / ".gs-lock")],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(FolderLockedError, match=f"pid {holder.pid} .*late"):
+            FolderLock(tmp_path, "second").acquire()
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def test_stale_temporaries_are_removed_and_live_ones_kept(tmp_path):

@@ -40,13 +40,39 @@ def _try_lock(fd: int) -> bool:
         return False
 
 
-def _holder(path: str) -> str:
+def _record(path: str) -> dict | None:
     try:
         with open(path, encoding="utf-8") as fh:
             info = json.load(fh)
-        return f"pid {info['pid']} on {info['host']} ({info['command']}, since {info['since']})"
-    except (OSError, ValueError, KeyError, TypeError):
-        return "another process"
+        return info if isinstance(info, dict) and {"pid", "host", "command", "since"} <= set(info) else None
+    except (OSError, ValueError):
+        return None
+
+
+def _is_live_holder(info: dict) -> bool:
+    """False when the record names a process of this host that is gone (a previous holder's)."""
+    if info["host"] != socket.gethostname() or os.name == "nt":  # on Windows kill(pid, 0) would end it
+        return True
+    try:
+        os.kill(int(info["pid"]), 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError, TypeError):
+        return True
+
+
+def _holder(path: str, wait_s: float = 2.0) -> str:
+    """Who holds the lock. The holder writes its record just after it takes the lock, so a
+    refused writer may read nothing yet, or a dead previous holder's record: it waits a moment."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        info = _record(path)
+        if info is not None and _is_live_holder(info):
+            return f"pid {info['pid']} on {info['host']} ({info['command']}, since {info['since']})"
+        if time.monotonic() > deadline:
+            return "another process"
+        time.sleep(0.02)
 
 
 class FolderLock:
