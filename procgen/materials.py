@@ -244,8 +244,17 @@ def petal_layer(t: Tree, rng, co, var=1.0) -> Layer:
 def water_layer(t: Tree, rng, co, var=1.0) -> Layer:
     col = _jitter(rng, (0.008, 0.028, 0.034), 0.5 * var)
     waves = t.noise(t.scale_vec(co, (1.0, 1.8, 1.0)), rng.uniform(2.5, 4.0), detail=3)
+    # Surf: foam in broken streaks where the water thins towards the shore ("gs_shore", set
+    # per vertex by the water builder; 0, so no foam, on surfaces without it).
+    shore = t.add("ShaderNodeAttribute", attribute_name="gs_shore").outputs["Fac"]
+    streaks = t.noise(t.scale_vec(co, (1.0, 1.0, 1.0)), rng.uniform(1.2, 2.0), detail=4)
+    # (none in the last few centimetres: puddles on the beach stay water, not white blots)
+    foam = t.math("MULTIPLY", t.map_range(t.math("ADD", streaks, t.math("MULTIPLY", shore, 0.6)), 1.0, 1.08),
+                  t.map_range(shore, 0.97, 0.85))
+    colour = t.mix_color(foam, t.ramp(t.value(0.5), [(0.0, col), (1.0, col)]), (0.72, 0.75, 0.77))
     # Rough enough that the sky's clouds blur in it instead of drawing marble on the swell.
-    return Layer(t.ramp(t.value(0.5), [(0.0, col), (1.0, col)]), t.value(rng.uniform(0.07, 0.12)), waves)
+    roughness = t.mix_float(foam, rng.uniform(0.07, 0.12), 0.6)
+    return Layer(colour, roughness, waves)
 
 
 def dry_grass_layer(t: Tree, rng, co, var=1.0) -> Layer:

@@ -20,6 +20,8 @@ WAVES = {  # number of waves, amplitude range (m), wavelength range (m), grid ce
     "calm": (4, (0.01, 0.035), (0.8, 3.5), 0.25),
 }
 FAR = 2500.0  # metres: how far an ocean reaches
+SURF_DEPTH = 0.6  # metres: water shallower than this foams at the shore
+SHORE_ATTRIBUTE = "gs_shore"  # per vertex of the wave grid: 0 in deep water .. 1 at the shoreline
 
 
 def wave_params(style: str, rng: np.random.Generator) -> list[list[float]]:
@@ -57,6 +59,7 @@ def build_water(hf: Heightfield, material, rng: np.random.Generator, style: str,
     x, y = np.meshgrid(c, c)
     verts = np.stack([x, y, np.zeros_like(x)], -1).reshape(-1, 3)
     me = mesh_from_arrays("water", verts, grid_faces(n))
+    _mark_shore(me, hf, verts)
     me.materials.append(material)
     ob = new_object("water", me, "water")
     ob.location.z = hf.water_level
@@ -69,6 +72,13 @@ def build_water(hf: Heightfield, material, rng: np.random.Generator, style: str,
     if style == "ocean":
         out.append(_far_plane(hf, material, half))
     return out
+
+
+def _mark_shore(me, hf: Heightfield, verts: np.ndarray) -> None:
+    """How close each vertex [N, 3] (local = world x, y) is to the shore, for the surf's foam."""
+    depth = hf.water_level - hf.height(verts[:, 0], verts[:, 1])
+    shore = np.clip(1.0 - depth / SURF_DEPTH, 0.0, 1.0).astype(np.float32)
+    me.attributes.new(SHORE_ATTRIBUTE, "FLOAT", "POINT").data.foreach_set("value", shore)
 
 
 def _far_plane(hf: Heightfield, material, half: float):

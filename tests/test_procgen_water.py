@@ -1,0 +1,43 @@
+"""The surf: the water grid carries how close each vertex is to the shore (its foam), and that
+agrees with the depth of the water over the terrain mesh as Blender's own ray casts find it."""
+from __future__ import annotations
+
+import bpy
+import numpy as np
+import pytest
+from mathutils import Vector
+
+from blender_gs_addon.procgen.config import SceneConfig
+from blender_gs_addon.procgen.scene import generate_scene
+from blender_gs_addon.procgen.water import SHORE_ATTRIBUTE, SURF_DEPTH
+
+pytestmark = pytest.mark.blender
+
+
+def test_the_shore_attribute_follows_the_depth_of_the_water():
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    generate_scene(SceneConfig.preset("tiny", seed=0, biome="coast"))
+    water, terrain = bpy.data.objects["water"], bpy.data.objects["terrain"]
+    me = water.data
+    shore = np.empty(len(me.vertices), np.float32)
+    me.attributes[SHORE_ATTRIBUTE].data.foreach_get("value", shore)
+    co = np.empty(len(me.vertices) * 3, np.float64)
+    me.vertices.foreach_get("co", co)
+    co = co.reshape(-1, 3)
+    level = water.matrix_world.translation.z
+    rng = np.random.default_rng(0)
+    near = np.flatnonzero((shore > 0.05) & (shore < 0.95))
+    picks = np.concatenate([rng.choice(near, min(100, len(near)), replace=False),
+                            rng.choice(len(shore), 100, replace=False)])
+    to_local = terrain.matrix_world.inverted()
+    checked = 0
+    for i in picks:
+        x, y = (water.matrix_world @ Vector(co[i])).xy
+        ok, loc, _, _ = terrain.ray_cast(to_local @ Vector((x, y, level + 100.0)), Vector((0.0, 0.0, -1.0)))
+        if not ok:
+            continue
+        depth = level - (terrain.matrix_world @ loc).z
+        assert shore[i] == pytest.approx(np.clip(1.0 - depth / SURF_DEPTH, 0.0, 1.0), abs=0.1), (i, depth)
+        checked += 1
+    assert len(near) >= 20 and checked >= 150  # a real shoreline, and most lines met the terrain
+    assert (shore == 0).mean() > 0.2  # open water without foam
