@@ -102,8 +102,9 @@ class Tree:
             "ShaderNodeTexWave", {"Vector": vector, "Scale": scale, "Distortion": distortion, "Detail": detail},
             wave_type="BANDS", **props).outputs["Fac"])
 
-    def ramp(self, fac, stops: list[tuple[float, tuple]]):
+    def ramp(self, fac, stops: list[tuple[float, tuple]], interpolation: str = "LINEAR"):
         n = self.add("ShaderNodeValToRGB", {"Fac": fac})
+        n.color_ramp.interpolation = interpolation
         els = n.color_ramp.elements
         while len(els) < len(stops):
             els.new(0.5)
@@ -247,7 +248,7 @@ def water_layer(t: Tree, rng, co, var=1.0) -> Layer:
     # Surf: foam in broken streaks where the water thins towards the shore ("gs_shore", set
     # per vertex by the water builder; 0, so no foam, on surfaces without it).
     shore = t.add("ShaderNodeAttribute", attribute_name="gs_shore").outputs["Fac"]
-    streaks = t.noise(t.scale_vec(co, (1.0, 1.0, 1.0)), rng.uniform(1.2, 2.0), detail=4)
+    streaks = t.noise(co, rng.uniform(1.2, 2.0), detail=4)
     # (none in the last few centimetres: puddles on the beach stay water, not white blots)
     foam = t.math("MULTIPLY", t.map_range(t.math("ADD", streaks, t.math("MULTIPLY", shore, 0.6)), 1.0, 1.08),
                   t.map_range(shore, 0.97, 0.85))
@@ -331,14 +332,7 @@ def strata_layer(t: Tree, rng, co, var=1.0, palette: str = "red") -> Layer:
     order = rng.permutation(len(colours))
     stops = [(0.0, _jitter(rng, colours[order[0]], var))] + [
         (float(c), _jitter(rng, colours[order[k + 1]], var)) for k, c in enumerate(cuts)]
-    ramp = t.add("ShaderNodeValToRGB", {"Fac": formation})
-    ramp.color_ramp.interpolation = "CONSTANT"  # sharp boundaries between layers
-    els = ramp.color_ramp.elements
-    while len(els) < len(stops):
-        els.new(0.5)
-    for el, (pos, col) in zip(els, stops):
-        el.position, el.color = pos, (*col, 1.0)
-    col = ramp.outputs["Color"]
+    col = t.ramp(formation, stops, interpolation="CONSTANT")  # sharp boundaries between layers
     lamination = _noise_1d(t, t.math("ADD", depth, offset + 7.0), rng.uniform(1.5, 3.0), detail=1)
     col = t.mix_color(t.map_range(lamination, 0.35, 0.65, 0.0, 0.35), col,
                       tuple(0.6 * c for c in colours[order[0]]))

@@ -17,6 +17,8 @@ from .heightfield import CLIFF_STEP, Heightfield, cliff_line
 from .meshutil import mesh_from_arrays, new_object
 from .noise import Noise
 
+FACE_POINTS = 10  # of each column's profile: buried foot to the top edge; the rest lies under the plateau
+
 
 @dataclass
 class Wall:
@@ -62,8 +64,9 @@ def profile(wall: Wall, g_low: np.ndarray, g_top: np.ndarray) -> tuple[np.ndarra
     z = np.concatenate([lo - 1.5, lo + 0.1, lo + 0.75 * hol, lo + hol, lo + hol + 0.3 * (h[:, None] - hol),
                         lo + 0.62 * h[:, None], lo + 0.8 * h[:, None], top - 0.25, top + 0.08, top + 0.12,
                         top + 0.02, top - 0.8], axis=1)
-    ds[:, :10] -= wall.bulge[:, None]  # the face, not the part hidden under the plateau
-    z[:, :10] += wall.crest[:, None] * np.clip((z[:, :10] - lo) / h[:, None], 0, 1)  # the face stretches up
+    face = slice(0, FACE_POINTS)  # not the part hidden under the plateau
+    ds[:, face] -= wall.bulge[:, None]
+    z[:, face] += wall.crest[:, None] * np.clip((z[:, face] - lo) / h[:, None], 0, 1)  # the face stretches up
     return _densify(ds, 3), _densify(z, 3)
 
 

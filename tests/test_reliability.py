@@ -33,15 +33,21 @@ def _dead_pid() -> int:
     return proc.pid
 
 
-def test_a_second_writer_is_refused_naming_the_first_and_kill_9_frees_the_folder(tmp_path):
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+def _refused_while_held(folder, script: str, arg: str, command: str) -> None:
+    """While ``script`` (run with ``arg``) holds the lock, a second writer of ``folder`` is
+    refused naming the holder's pid and ``command``; the holder is then killed with SIGKILL."""
+    holder = subprocess.Popen([sys.executable, "-c", script, arg], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
-        with pytest.raises(FolderLockedError, match=f"pid {holder.pid} .*holder"):
-            FolderLock(tmp_path, "second").acquire()
+        with pytest.raises(FolderLockedError, match=f"pid {holder.pid} .*{command}"):
+            FolderLock(folder, "second").acquire()
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_second_writer_is_refused_naming_the_first_and_kill_9_frees_the_folder(tmp_path):
+    _refused_while_held(tmp_path, HOLD_LOCK, str(tmp_path), "holder")
     with FolderLock(tmp_path, "third"):  # the OS dropped the dead holder's lock: no stale lock
         info = json.loads((tmp_path / ".gs-lock").read_text())
         assert info["pid"] == os.getpid() and info["command"] == "third"
@@ -66,15 +72,7 @@ LOCK_THEN_RECORD = textwrap.dedent("""
 def test_the_refusal_names_the_new_holder_not_a_dead_one_before_its_record_is_written(tmp_path):
     record = {"pid": _dead_pid(), "host": socket.gethostname(), "command": "old", "since": "then"}
     (tmp_path / ".gs-lock").write_text(json.dumps(record).ljust(1024))
-    holder = subprocess.Popen([sys.executable, "-c", LOCK_THEN_RECORD, str(tmp_path / ".gs-lock")],
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "locked"
-        with pytest.raises(FolderLockedError, match=f"pid {holder.pid} .*late"):
-            FolderLock(tmp_path, "second").acquire()
-    finally:
-        holder.kill()
-        holder.wait()
+    _refused_while_held(tmp_path, LOCK_THEN_RECORD, str(tmp_path / ".gs-lock"), "late")
 
 
 def test_stale_temporaries_are_removed_and_live_ones_kept(tmp_path):

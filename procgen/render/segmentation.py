@@ -10,6 +10,8 @@
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 
 CLASS_PROPERTY = "gs_class"
@@ -86,6 +88,34 @@ def render_visible_names(view_layer) -> set[str]:
     return names
 
 
+@dataclass
+class _Copies:
+    """Every rendered copy of one original object, kept per mesh: dense cover has ~10^5
+    instances of a few meshes, so each mesh's box is taken once and moved by all matrices at once."""
+    original: object
+    instancer: object = None
+    corners: dict = field(default_factory=dict)   # mesh pointer -> local corners [8, 3]
+    matrices: dict = field(default_factory=dict)  # mesh pointer -> [K] top three rows of world matrices, flat
+
+    def add(self, ob, matrix_world) -> None:
+        geometry = ob.data.as_pointer() if ob.data is not None else ob.as_pointer()
+        if geometry not in self.corners:
+            self.corners[geometry] = np.array([tuple(c) for c in ob.bound_box], dtype=np.float64)
+            self.matrices[geometry] = []
+        m = matrix_world
+        self.matrices[geometry].append((*m[0], *m[1], *m[2]))  # 5x faster than np.array(m)
+
+    def box(self) -> tuple[np.ndarray, np.ndarray]:
+        """min [3], max [3] over every copy."""
+        los, his = [], []
+        for key, local in self.corners.items():
+            m = np.array(self.matrices[key], dtype=np.float64).reshape(-1, 3, 4)  # [K, 3, 4]
+            world = np.einsum("kij,cj->kci", m[:, :, :3], local) + m[:, None, :, 3]  # [K, 8, 3]
+            los.append(world.min(axis=(0, 1)))
+            his.append(world.max(axis=(0, 1)))
+        return np.min(los, axis=0), np.max(his, axis=0)
+
+
 def rendered_boxes(depsgraph, view_layer) -> dict[str, tuple[object, np.ndarray, np.ndarray, object]]:
     """Objects that render in an evaluated depsgraph and their world AABB at its current frame.
 
@@ -94,7 +124,7 @@ def rendered_boxes(depsgraph, view_layer) -> dict[str, tuple[object, np.ndarray,
     the box is the union over all of the object's instances.
     """
     visible = render_visible_names(view_layer)
-    found: dict[str, list] = {}  # name -> [original, instancer, {data pointer: corners [8, 3]}, matrices per pointer]
+    found: dict[str, _Copies] = {}
     for inst in depsgraph.object_instances:
         ob = inst.object
         if ob.type not in GEOMETRY_TYPES:
@@ -111,29 +141,10 @@ def rendered_boxes(depsgraph, view_layer) -> dict[str, tuple[object, np.ndarray,
                 instancer = None  # geometry-node instances of the object itself
         elif original.name not in visible:
             continue
-        entry = found.setdefault(original.name, [original, None, {}, {}])
-        entry[1] = entry[1] or instancer
-        # Dense cover has ~10^5 instances of a few meshes: one box per mesh, all matrices at once.
-        geometry = ob.data.as_pointer() if ob.data is not None else ob.as_pointer()
-        if geometry not in entry[2]:
-            entry[2][geometry] = np.array([tuple(c) for c in ob.bound_box], dtype=np.float64)
-            entry[3][geometry] = []
-        m = inst.matrix_world
-        entry[3][geometry].append((*m[0], *m[1], *m[2]))  # the top 3 rows: 5x faster than np.array(m)
-    return {name: (original, *_union_box(corners, matrices), instancer)
-            for name, (original, instancer, corners, matrices) in found.items()}
-
-
-def _union_box(corners: dict, matrices: dict) -> tuple[np.ndarray, np.ndarray]:
-    """min [3], max [3] over every copy: local ``corners[k]`` [8, 3] under each of ``matrices[k]``
-    (the top three rows of each world matrix, flattened: [K] tuples of 12)."""
-    los, his = [], []
-    for key, local in corners.items():
-        m = np.array(matrices[key], dtype=np.float64).reshape(-1, 3, 4)  # [K, 3, 4]
-        world = np.einsum("kij,cj->kci", m[:, :, :3], local) + m[:, None, :, 3]  # [K, 8, 3]
-        los.append(world.min(axis=(0, 1)))
-        his.append(world.max(axis=(0, 1)))
-    return np.min(los, axis=0), np.max(his, axis=0)
+        copies = found.setdefault(original.name, _Copies(original))
+        copies.instancer = copies.instancer or instancer
+        copies.add(ob, inst.matrix_world)
+    return {name: (c.original, *c.box(), c.instancer) for name, c in found.items()}
 
 
 def assign_ids(names) -> dict[str, int]:
