@@ -17,6 +17,7 @@ from ..common.rotations_torch import quat_to_rotmat
 
 NEAR_PLANE = 0.2
 COV2D_DILATION = 0.3
+FOV_CLAMP = 1.3
 ALPHA_MAX = 0.99
 ALPHA_MIN = 1.0 / 255.0
 T_MIN = 1e-4
@@ -38,8 +39,12 @@ def project(means: Tensor, quats: Tensor, scales: Tensor, viewmat: Tensor, K: Te
     cov_cam = R @ (M @ M.transpose(1, 2)) @ R.T            # [N, 3, 3]
     fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
     zero = torch.zeros_like(z)
-    J = torch.stack([fx / z_safe, zero, -fx * x / z_safe**2,
-                     zero, fy / z_safe, -fy * y / z_safe**2], dim=-1).reshape(-1, 2, 3)
+    # the Jacobian at the centre clamped to FOV_CLAMP x the half view (cx / fx, cy / fy)
+    lim_x, lim_y = FOV_CLAMP * cx / fx, FOV_CLAMP * cy / fy
+    rx = torch.maximum(torch.minimum(x / z_safe, lim_x), -lim_x)
+    ry = torch.maximum(torch.minimum(y / z_safe, lim_y), -lim_y)
+    J = torch.stack([fx / z_safe, zero, -fx * rx / z_safe,
+                     zero, fy / z_safe, -fy * ry / z_safe], dim=-1).reshape(-1, 2, 3)
     cov2d = J @ cov_cam @ J.transpose(1, 2) + COV2D_DILATION * torch.eye(2, dtype=means.dtype, device=means.device)
     det = cov2d[:, 0, 0] * cov2d[:, 1, 1] - cov2d[:, 0, 1] ** 2
     valid = valid & (det > 0)

@@ -41,7 +41,7 @@ def test_training_raises_heldout_psnr_and_ply_reloads(dataset_dir, tmp_path):
     data = load_dataset(dataset_dir)
     model0 = GaussianModel.from_points(data.points, data.colors, 1, torch.device("cpu"))
     black = torch.zeros(3)
-    before = evaluate(model0, [_ViewTensors(c, torch.device("cpu"), False) for c in data.test], 1, black)["psnr"]
+    before = evaluate(model0, [_ViewTensors(c, torch.device("cpu")) for c in data.test], 1, black)["psnr"]
 
     m = train(_cfg(dataset_dir, tmp_path, iterations=300))
     assert m["status"] == "finished" and m["iterations"] == 300 and m["test_views"] == 2
@@ -73,7 +73,7 @@ def test_training_raises_heldout_psnr_and_ply_reloads(dataset_dir, tmp_path):
     np.testing.assert_array_equal(splats.sh_rest, p["sh_rest"].numpy())
     # and reloading it as a model renders the same held-out PSNR
     reloaded = GaussianModel.from_splat_data(splats, torch.device("cpu"))
-    again = evaluate(reloaded, [_ViewTensors(c, torch.device("cpu"), False) for c in data.test], 1, black)
+    again = evaluate(reloaded, [_ViewTensors(c, torch.device("cpu")) for c in data.test], 1, black)
     assert again["psnr"] == pytest.approx(m["psnr"], abs=1e-4)
 
 

@@ -39,8 +39,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="load images downscaled by this whole factor (at most the smallest image side)")
     parser.add_argument("--background", choices=("random", "black", "white"), default="random",
                         help="background behind the splats in training (random: a new colour each step)")
-    parser.add_argument("--depth-weight", type=number(0.0), default=0.0,
-                        help="weight of the L1 loss against ground-truth depth (0 = off)")
+    parser.add_argument("--depth-weight", type=number(0.0), default=None,
+                        help="weight of the relative depth loss where the dataset has depth (default "
+                             "1.0; 0 = off)")
+    parser.add_argument("--sky", choices=("auto", "on", "off"), default="auto",
+                        help="model distant content by a shell of Gaussians far outside the scene, saved in the "
+                             "same file with the per-splat property 'sky' = 1 (auto: on unless the images have "
+                             "alpha, as objects on a transparent background do)")
     parser.add_argument("--time-limit", type=number(0.0), default=0.0, metavar="SECONDS",
                         help="stop after this much training time, keeping the result (0 = no limit)")
     parser.add_argument("--seed", type=count(0, 2**32 - 1), default=0,
@@ -76,13 +81,15 @@ def run(args: argparse.Namespace) -> int:
         return early
     from .datasets import DatasetError
     from .out_folder import OutputExistsError, train_in_folder
-    from .train import TrainConfig, TrainingError
+    from .sky import SkyConfig
+    from .train import DEFAULT_DEPTH_WEIGHT, TrainConfig, TrainingError
 
     progress_json = requested(args.progress_json)
     cfg = TrainConfig(dataset=args.dataset, out=args.out, iterations=args.iterations, device=args.device,
                       sh_degree=args.sh_degree, max_gaussians=args.max_gaussians, resume=args.resume,
                       downscale=args.downscale, background=args.background, seed=args.seed,
-                      depth_weight=args.depth_weight, progress_json=progress_json,
+                      depth_weight=DEFAULT_DEPTH_WEIGHT if args.depth_weight is None else args.depth_weight,
+                      sky=SkyConfig(mode=args.sky), progress_json=progress_json,
                       time_limit_s=args.time_limit, out_format=args.format, trust_checkpoint=args.trust_checkpoint)
     interrupt.install("train", grace_s=STOP_GRACE_S)  # a stop request ends the iteration, then saves
     try:

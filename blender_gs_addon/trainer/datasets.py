@@ -256,6 +256,9 @@ def _load_depth(root: str, fr: dict, json_path: str, where: str, shape: tuple[in
         _fail(dpath, f"depth is {depth.shape}, image is {shape}")
     if np.isnan(depth).any():
         _fail(dpath, "depth holds NaN (inf marks pixels without a surface)")
+    if not np.isfinite(depth).any():
+        _fail(dpath, "depth has no surface pixel: every value is inf (the sky mask would cover the whole view); "
+                     "drop the frame's depth_file_path or the frame")
     return _downscale_depth(depth, factor)
 
 

@@ -13,7 +13,8 @@ import numpy as np
 # TrainConfig fields that change what the rest of a run computes -> the option that sets each
 SETTINGS = {"iterations": "--iterations", "sh_degree": "--sh-degree", "seed": "--seed",
             "background": "--background", "depth_weight": "--depth-weight", "max_gaussians": "--max-gaussians",
-            "downscale": "--downscale", "random_points": "random points", "densify": "densification settings"}
+            "downscale": "--downscale", "random_points": "random points", "densify": "densification settings",
+            "sky": "--sky and the sky settings"}
 _SHOWN = 3  # differences named in a message; the rest are counted
 
 
@@ -36,7 +37,7 @@ def dataset_fingerprint(data) -> dict:
 
 
 def settings_fingerprint(cfg) -> dict:
-    return {key: (asdict(cfg.densify) if key == "densify" else getattr(cfg, key)) for key in SETTINGS}
+    return {key: (asdict(getattr(cfg, key)) if key in ("densify", "sky") else getattr(cfg, key)) for key in SETTINGS}
 
 
 def _listed(names: list[str]) -> str:

@@ -49,14 +49,22 @@ def photometric_loss(img: torch.Tensor, ref: torch.Tensor, lambda_ssim: float = 
     return (1 - lambda_ssim) * l1 + lambda_ssim * (1 - ssim(img, ref))
 
 
-def depth_loss(depth: torch.Tensor, alpha: torch.Tensor, gt: torch.Tensor, extent: float) -> torch.Tensor:
-    """L1 between rendered expected depth and ground-truth z-depth, over pixels with a surface.
+def depth_loss(depth: torch.Tensor, alpha: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+    """Mean relative error |expected depth - gt| / gt over pixels with a surface.
 
-    depth [H, W, 1] = sum_i w_i z_i, alpha [H, W, 1], gt [H, W] (inf = no surface).
-    Normalised by the scene extent so the weight is scale-free.
+    depth [H, W, 1] = sum_i w_i z_i, alpha [H, W, 1], gt [H, W] (inf = no surface). Relative, so
+    near grass and far hills weigh alike and the weight does not depend on the scene's scale.
     """
-    valid = torch.isfinite(gt)
+    valid = torch.isfinite(gt) & (gt > 0)
     if not bool(valid.any()):
         return depth.sum() * 0.0
     expected = depth[..., 0] / alpha[..., 0].clamp(min=1e-4)
-    return (expected[valid] - gt[valid]).abs().mean() / max(extent, 1e-6)
+    return ((expected[valid] - gt[valid]).abs() / gt[valid]).mean()
+
+
+def sky_alpha_loss(alpha: torch.Tensor, sky: torch.Tensor) -> torch.Tensor:
+    """Mean opacity of the scene's Gaussians [H, W, 1] over the pixels [H, W] that show the sky (its
+    shell lies behind them): pushes sky-coloured floaters out of the scene."""
+    if not bool(sky.any()):
+        return alpha.sum() * 0.0
+    return alpha[..., 0][sky].mean()

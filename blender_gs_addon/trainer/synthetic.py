@@ -83,7 +83,7 @@ def make_scene(n_gaussians: int = 300, n_views: int = 24, size: int = 48, seed: 
 
 
 def write_transforms_dataset(scene: SyntheticScene, out_dir: str, n_points: int = 2000, seed: int = 0,
-                             with_points: bool = True) -> str:
+                             with_points: bool = True, with_depth: bool = True) -> str:
     """Write the scene in our dataset layout (transforms.json, images/, depth/, points3d.ply)."""
     from ..procgen.render.png import write_png
     from ..procgen.render.pointcloud import write_ply as write_points_ply
@@ -95,9 +95,10 @@ def write_transforms_dataset(scene: SyntheticScene, out_dir: str, n_points: int 
     for i, (img, depth, c2w) in enumerate(zip(scene.images, scene.depths, scene.c2w_gl)):
         name = f"{i:05d}"
         write_png(os.path.join(out_dir, "images", name + ".png"), img)
-        np.save(os.path.join(out_dir, "depth", name + ".npy"), depth)
-        frames.append({"file_path": f"images/{name}.png", "depth_file_path": f"depth/{name}.npy",
-                       "transform_matrix": c2w.tolist()})
+        frames.append({"file_path": f"images/{name}.png", "transform_matrix": c2w.tolist()})
+        if with_depth:
+            np.save(os.path.join(out_dir, "depth", name + ".npy"), depth)
+            frames[-1]["depth_file_path"] = f"depth/{name}.npy"
     doc = {"camera_model": "OPENCV", "fl_x": float(scene.K[0, 0]), "fl_y": float(scene.K[1, 1]),
            "cx": float(scene.K[0, 2]), "cy": float(scene.K[1, 2]), "w": scene.width, "h": scene.height,
            "k1": 0.0, "k2": 0.0, "p1": 0.0, "p2": 0.0, "frames": frames}

@@ -34,12 +34,17 @@ from .checkpoint import (
 from .datasets import Camera, Dataset, load_dataset
 from .densify import DensifyConfig
 from .fingerprint import dataset_fingerprint, resume_problem, settings_fingerprint
-from .losses import depth_loss, photometric_loss
-from .metrics import psnr, ssim_value
+from .losses import depth_loss, photometric_loss, sky_alpha_loss
+from .metrics import depth_error, psnr, psnr_where, ssim_value
 from .model import GaussianModel
 from .optim import Adam
 from .schedule import Schedule
+from .sky import SkyConfig, SkyShell, composite
 from .strategy import DefaultStrategy, Strategy
+
+
+# Weight of the relative depth loss where a dataset has depth (ours always do); see docs/training.md.
+DEFAULT_DEPTH_WEIGHT = 1.0
 
 
 class TrainingError(RuntimeError):
@@ -58,7 +63,7 @@ class TrainConfig:
     downscale: int = 1
     background: str = "random"  # random | black | white
     seed: int = 0
-    depth_weight: float = 0.0  # > 0 adds the depth loss against ground-truth depth
+    depth_weight: float = DEFAULT_DEPTH_WEIGHT  # the depth loss, where the dataset has depth (0 = off)
     checkpoint_every: int = 0  # 0 = about ten per run
     progress_every: int = 10
     eval_every: int = 0  # 0 = only at the end; else also held-out PSNR every N iterations
@@ -70,6 +75,7 @@ class TrainConfig:
     final_out: str = ""  # where the results end up when `out` is a staging folder (--overwrite): the cancel file
     trust_checkpoint: bool = False  # resume from a checkpoint that records no dataset/settings fingerprint
     densify: DensifyConfig = field(default_factory=DensifyConfig)
+    sky: SkyConfig = field(default_factory=SkyConfig)
     # called after every iteration with (iteration, model); used by tools and tests
     callback: Callable | None = None
 
@@ -149,13 +155,14 @@ class _ViewSampler:
 class _ViewTensors:
     """Per-camera tensors on the device, converted once (images stay uint8 until used)."""
 
-    def __init__(self, cam: Camera, device: torch.device, with_depth: bool):
+    def __init__(self, cam: Camera, device: torch.device):
         self.cam = cam
         self.viewmat = torch.as_tensor(cam.viewmat, device=device)
         self.K = torch.as_tensor(cam.K, device=device)
         self.image = torch.as_tensor(cam.image, device=device)  # [H, W, 3] uint8
         self.alpha = None if cam.alpha is None else torch.as_tensor(cam.alpha, device=device)
-        self.depth = torch.as_tensor(cam.depth, device=device) if (with_depth and cam.depth is not None) else None
+        self.depth = None if cam.depth is None else torch.as_tensor(cam.depth, device=device)  # [H, W], inf = sky
+        self.sky = None if cam.depth is None else ~torch.isfinite(self.depth)  # [H, W] bool
 
     def target(self, background: torch.Tensor) -> torch.Tensor:
         """Ground truth [H, W, 3] float in [0, 1], RGBA composited on `background` [3]."""
@@ -166,36 +173,64 @@ class _ViewTensors:
         return img
 
 
-def render(model: GaussianModel, view: _ViewTensors, sh_degree: int, background: torch.Tensor):
+def render(model: GaussianModel, view: _ViewTensors, sh_degree: int, background: torch.Tensor,
+           sky: SkyShell | None = None):
+    """-> rgb [H, W, 3] (the scene over the sky over `background`), and the scene's own alpha
+    [H, W, 1], depth [H, W, 1] (sum of w_i z_i) and rasterizer meta."""
     from ..cuda_ext import rasterize
 
-    return rasterize(model.means, model.params["quats"], model.scales(), model.opacities(),
-                     model.colors(model.max_sh_degree), view.viewmat, view.K, view.cam.width, view.cam.height,
-                     sh_degree=sh_degree, background=background)
+    w, h = view.cam.width, view.cam.height
+    out = rasterize(model.means, model.params["quats"], model.scales(), model.opacities(),
+                    model.colors(model.max_sh_degree), view.viewmat, view.K, w, h,
+                    sh_degree=sh_degree, background=background if sky is None else None)
+    if sky is None:
+        return out
+    rgb, alpha, depth, meta = out
+    s = sky.model
+    sky_rgb = rasterize(s.means, s.params["quats"], s.scales(), s.opacities(), s.colors(0), view.viewmat, view.K,
+                        w, h, sh_degree=0, background=background)[0]
+    return composite(rgb, alpha, sky_rgb), alpha, depth, meta
+
+
+def _view_metrics(v: _ViewTensors, rgb: torch.Tensor, gt: torch.Tensor, alpha: torch.Tensor,
+                  depth: torch.Tensor) -> dict:
+    """PSNR/SSIM of one held-out view; with a sky mask also PSNR of the sky and of the rest, and
+    with depth the median relative depth error of the scene's Gaussians over surface pixels."""
+    out = {"name": v.cam.name, "psnr": psnr(rgb, gt), "ssim": ssim_value(rgb, gt)}
+    if v.sky is not None:
+        out["psnr_sky"] = psnr_where(rgb, gt, v.sky)
+        out["psnr_rest"] = psnr_where(rgb, gt, ~v.sky)
+        out["sky_fraction"] = float(v.sky.float().mean())
+        out["depth_error"] = depth_error(depth, alpha, v.depth)
+    return out
+
+
+def _mean_of(per_view: list[dict], key: str) -> float | None:
+    vals = [p[key] for p in per_view if p.get(key) is not None and math.isfinite(p[key])]
+    return float(np.mean(vals)) if vals else None
 
 
 @torch.no_grad()
 def evaluate(model: GaussianModel, views: list[_ViewTensors], sh_degree: int, background: torch.Tensor,
-             out_dir: str | None = None) -> dict:
-    """Held-out PSNR/SSIM; writes `renders/<name>.png` (ground truth left, render right) if out_dir."""
+             out_dir: str | None = None, sky: SkyShell | None = None) -> dict:
+    """Held-out PSNR/SSIM (all pixels, sky, rest), depth error; writes `renders/<name>.png`
+    (ground truth left, render right) if out_dir."""
     from ..procgen.render.png import write_png
 
     per_view = []
     for v in views:
-        rgb, _, _, _ = render(model, v, sh_degree, background)
+        rgb, alpha, depth, _ = render(model, v, sh_degree, background, sky)
         rgb = rgb.clamp(0, 1)
         gt = v.target(background)
-        per_view.append({"name": v.cam.name, "psnr": psnr(rgb, gt), "ssim": ssim_value(rgb, gt)})
+        per_view.append(_view_metrics(v, rgb, gt, alpha, depth))
         if out_dir is not None:
             d = os.path.join(out_dir, "renders")
             os.makedirs(d, exist_ok=True)
             pair = torch.cat([gt, rgb], dim=1).cpu().numpy()
             name = v.cam.name.replace("/", "_")
             write_png(os.path.join(d, f"{name}.png"), (pair * 255 + 0.5).astype(np.uint8))
-    if not per_view:
-        return {"psnr": None, "ssim": None, "views": []}
-    return {"psnr": float(np.mean([p["psnr"] for p in per_view])),
-            "ssim": float(np.mean([p["ssim"] for p in per_view])), "views": per_view}
+    keys = ("psnr", "ssim", "psnr_sky", "psnr_rest", "depth_error")
+    return {**{k: _mean_of(per_view, k) for k in keys}, "views": per_view}
 
 
 def _write_json(path: str, obj) -> None:
@@ -211,10 +246,18 @@ def _writing(path: str):
         raise write_error(exc, path) from None
 
 
-def write_ply_atomic(model: GaussianModel, path: str) -> None:
+def splat_data(model: GaussianModel, sky: SkyShell | None):
+    """-> SplatData of the scene's Gaussians, then the sky's (marked by the `sky` column)."""
+    from ..splats.sky_rows import with_sky
+
+    scene = model.to_splat_data()
+    return scene if sky is None else with_sky(scene, sky.model.to_splat_data())
+
+
+def write_ply_atomic(model: GaussianModel, path: str, sky: SkyShell | None = None) -> None:
     from ..splats import write_ply
 
-    write_ply(path, model.to_splat_data())  # atomic itself
+    write_ply(path, splat_data(model, sky))  # atomic itself
 
 
 def _rng_state() -> dict:
@@ -240,6 +283,8 @@ def _check_config(cfg: TrainConfig) -> None:
             raise TrainingError(f"{name} must be a finite number >= {low}, got {value}")
     if not 0 <= cfg.sh_degree <= 3:
         raise TrainingError(f"sh degree must be 0..3, got {cfg.sh_degree}")
+    if cfg.sky.mode not in ("auto", "on", "off"):
+        raise TrainingError(f"sky must be auto, on or off, got {cfg.sky.mode}")
     if cfg.background not in ("random", "black", "white"):
         raise TrainingError(f"background must be random, black or white, got {cfg.background}")
 
@@ -279,13 +324,13 @@ class Trainer:
 
         torch.manual_seed(cfg.seed)
         random.seed(cfg.seed)
-        with_depth = cfg.depth_weight > 0
-        self.data: Dataset = load_dataset(cfg.dataset, downscale=cfg.downscale, load_depth=with_depth,
+        self.data: Dataset = load_dataset(cfg.dataset, downscale=cfg.downscale, load_depth=True,
                                           seed=cfg.seed, random_point_count=cfg.random_points)
-        self.train_views = [_ViewTensors(c, self.device, with_depth) for c in self.data.train]
-        self.test_views = [_ViewTensors(c, self.device, False) for c in self.data.test]
+        self.train_views = [_ViewTensors(c, self.device) for c in self.data.train]
+        self.test_views = [_ViewTensors(c, self.device) for c in self.data.test]
         self.sched = Schedule.for_run(cfg.iterations, self.data.extent)
         self.model = GaussianModel.from_points(self.data.points, self.data.colors, cfg.sh_degree, self.device)
+        self.sky = SkyShell.create(self.data, cfg.sky, self.device)
         self.opt = Adam(self.model.params, self.sched.initial_lrs())  # shares the model's parameter dict
         if strategy is None:
             strategy = DefaultStrategy(cfg.densify, self.sched, len(self.model), self.device, cfg.seed)
@@ -323,6 +368,11 @@ class Trainer:
         for k, v in ck["params"].items():
             self.model.params[k] = v.to(self.device).requires_grad_(True)
         self.opt.load_state_dict(ck["optimizer"])
+        if (self.sky is None) != (ck.get("sky") is None):
+            raise TrainingError(f"{path}: the checkpoint was trained {'without' if self.sky else 'with'} a sky; "
+                                "resume with the same --sky")
+        if self.sky is not None:
+            self.sky.load_state_dict(ck["sky"], self.device)
         # checkpoints of earlier versions kept the strategy's two parts at the top level
         old = "strategy" not in ck
         self.strategy.load_state_dict({"stats": ck["stats"], "split_gen": ck["split_gen"]} if old else ck["strategy"])
@@ -340,7 +390,8 @@ class Trainer:
                 "optimizer": self.opt.state_dict(), "strategy": self.strategy.state_dict(),
                 "sampler": self.sampler.state(), "rng": _rng_state(), "history": self.history,
                 "elapsed": self.elapsed() if elapsed is None else elapsed, "loss_ema": self.loss_ema,
-                "max_sh_degree": self.cfg.sh_degree, "extent": self.data.extent, "fingerprint": self.fingerprint}
+                "max_sh_degree": self.cfg.sh_degree, "extent": self.data.extent, "fingerprint": self.fingerprint,
+                "sky": None if self.sky is None else self.sky.state_dict()}
 
     def elapsed(self) -> float:
         """Training time of the whole run (earlier sessions included), in seconds."""
@@ -356,11 +407,13 @@ class Trainer:
         self.opt.lrs["means"] = self.sched.means_lr(it)
         view = self.train_views[self.sampler.next()]
         bg = torch.rand(3, device=self.device) if cfg.background == "random" else self.fixed_bg
-        rgb, alpha, depth, meta = render(self.model, view, self.sched.sh_degree(it, cfg.sh_degree), bg)
+        rgb, alpha, depth, meta = render(self.model, view, self.sched.sh_degree(it, cfg.sh_degree), bg, self.sky)
         gt = view.target(bg)
         loss = photometric_loss(rgb, gt)
         if cfg.depth_weight > 0 and view.depth is not None:
-            loss = loss + cfg.depth_weight * depth_loss(depth, alpha, view.depth, self.data.extent)
+            loss = loss + cfg.depth_weight * depth_loss(depth, alpha, view.depth)
+        if self.sky is not None and view.sky is not None and cfg.sky.alpha_weight > 0:
+            loss = loss + cfg.sky.alpha_weight * sky_alpha_loss(alpha, view.sky)
         lv = loss.item()  # one host sync serves the guard and the running mean
         if not math.isfinite(lv):
             raise TrainingError(f"loss became {lv} at iteration {it}")
@@ -372,6 +425,10 @@ class Trainer:
             self.opt.step()
             self.opt.zero_grad()
             self.strategy.step_post_optimizer(self.opt, info, it)
+            if self.sky is not None:
+                self.sky.opt.step()
+                self.sky.opt.zero_grad()
+                self.sky.keep_inside(self.model.params["means"])
         self.loss_ema = lv if self.loss_ema is None else 0.9 * self.loss_ema + 0.1 * lv
         return lv, rgb, gt
 
@@ -429,7 +486,7 @@ class Trainer:
         if bar is not None:
             bar.update(1)
         if cfg.eval_every and it % cfg.eval_every == 0 and self.test_views:
-            ev = evaluate(self.model, self.test_views, cfg.sh_degree, self.fixed_bg)
+            ev = evaluate(self.model, self.test_views, cfg.sh_degree, self.fixed_bg, sky=self.sky)
             self.history["eval"].append({"iteration": it, "psnr": ev["psnr"], "ssim": ev["ssim"],
                                          "wall_s": self.elapsed()})
         if cfg.callback is not None:
@@ -449,14 +506,14 @@ class Trainer:
                         written=self.ckpts_written)
         ply_path = os.path.join(cfg.out, "point_cloud.ply")
         with _writing(ply_path):
-            write_ply_atomic(self.model, ply_path)
+            write_ply_atomic(self.model, ply_path, self.sky)
         if cfg.out_format != "ply":  # beside the .ply, which resuming and Blender read
             from ..splats import write_splats
 
             with _writing(os.path.join(cfg.out, f"point_cloud.{cfg.out_format}")) as path:
-                write_splats(path, self.model.to_splat_data())
+                write_splats(path, splat_data(self.model, self.sky))
         with _writing(os.path.join(cfg.out, "renders")):
-            ev = evaluate(self.model, self.test_views, cfg.sh_degree, self.fixed_bg, out_dir=cfg.out)
+            ev = evaluate(self.model, self.test_views, cfg.sh_degree, self.fixed_bg, out_dir=cfg.out, sky=self.sky)
         metrics = self._metrics(status, ev, loop_time)
         with _writing(os.path.join(cfg.out, "metrics.json")) as path:
             _write_json(path, metrics)
@@ -476,9 +533,12 @@ class Trainer:
         cfg, data, run_iters = self.cfg, self.data, self.iteration - self.start_iter
         return {
             "status": status, "stopped_by": self.stopped_by,
-            "psnr": ev["psnr"], "ssim": ev["ssim"], "test_views": len(self.test_views),
+            "psnr": ev["psnr"], "ssim": ev["ssim"], "psnr_sky": ev["psnr_sky"], "psnr_rest": ev["psnr_rest"],
+            "depth_error": ev["depth_error"], "test_views": len(self.test_views),
             "train_views": len(self.train_views),
-            "gaussians": len(self.model), "iterations": self.iteration, "total_iterations": cfg.iterations,
+            "gaussians": len(self.model) + (0 if self.sky is None else len(self.sky)),
+            "scene_gaussians": len(self.model), "sky_gaussians": 0 if self.sky is None else len(self.sky),
+            "sky_radius": None if self.sky is None else self.sky.radius, "iterations": self.iteration, "total_iterations": cfg.iterations,
             "wall_time_s": self.elapsed_before + loop_time,
             "iterations_per_s": (run_iters / loop_time) if loop_time > 0 else None,
             "device": str(self.device), "threads": torch.get_num_threads() if self.device.type == "cpu" else None,

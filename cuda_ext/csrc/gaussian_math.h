@@ -17,6 +17,7 @@ namespace gs {
 constexpr int TILE = 16;                     // tile side in pixels
 constexpr float NEAR_PLANE = 0.2f;           // cull when view depth < this
 constexpr float COV2D_DILATION = 0.3f;       // added to the 2D covariance diagonal
+constexpr float FOV_CLAMP = 1.3f;            // the Jacobian's view-ratio limit, in half fields of view
 constexpr float ALPHA_MAX = 0.99f;           // alpha clamp
 constexpr float ALPHA_MIN = 1.0f / 255.0f;   // skip weaker contributions
 constexpr float T_MIN = 1e-4f;               // stop before transmittance falls below
@@ -31,6 +32,7 @@ struct Cam {            // world-to-camera rotation/translation and pinhole intr
     float R[3][3];
     float t[3];
     float fx, fy, cx, cy;
+    float lim_x, lim_y;  // |x/z|, |y/z| at which the EWA Jacobian is evaluated at most (1.3 x half the view)
 };
 
 GS_HD Cam make_cam(const float* viewmat /*[16] row-major*/, const float* K /*[9]*/) {
@@ -43,6 +45,10 @@ GS_HD Cam make_cam(const float* viewmat /*[16] row-major*/, const float* K /*[9]
     c.cx = K[2];
     c.fy = K[4];
     c.cy = K[5];
+    // A Gaussian far outside the view would get a huge linearised footprint (a smear across the
+    // image); the Jacobian is taken at its centre clamped to 1.3 x the half field of view.
+    c.lim_x = FOV_CLAMP * c.cx / c.fx;
+    c.lim_y = FOV_CLAMP * c.cy / c.fy;
     return c;
 }
 
@@ -119,9 +125,10 @@ GS_HD bool project_gaussian(const float* mean, const float* quat, const float* s
     for (int i = 0; i < 3; ++i)
         for (int j = 0; j < 3; ++j) o.Sc.m[i][j] = A[i][0] * A[j][0] + A[i][1] * A[j][1] + A[i][2] * A[j][2];
     const float iz = 1.f / z;
+    const float rx = fminf(fmaxf(x * iz, -c.lim_x), c.lim_x), ry = fminf(fmaxf(y * iz, -c.lim_y), c.lim_y);
     // clang-format off: one matrix row a line
-    o.J[0][0] = c.fx * iz; o.J[0][1] = 0.f; o.J[0][2] = -c.fx * x * iz * iz;
-    o.J[1][0] = 0.f; o.J[1][1] = c.fy * iz; o.J[1][2] = -c.fy * y * iz * iz;
+    o.J[0][0] = c.fx * iz; o.J[0][1] = 0.f; o.J[0][2] = -c.fx * rx * iz;
+    o.J[1][0] = 0.f; o.J[1][1] = c.fy * iz; o.J[1][2] = -c.fy * ry * iz;
     // clang-format on
     float JS[2][3];
     for (int i = 0; i < 2; ++i)
@@ -150,7 +157,7 @@ GS_HD void project_gaussian_vjp(const float* scale, const Cam& c, const Projecte
                                 const float v_conic[3], float v_depth, float v_mean[3], float v_quat[4],
                                 float v_scale[3]) {
     const float x = pr.p[0], y = pr.p[1], z = pr.p[2];
-    const float iz = 1.f / z, iz2 = iz * iz, iz3 = iz2 * iz;
+    const float iz = 1.f / z, iz2 = iz * iz;
     // conic = inverse(cov2d): dL/dcov = -Ci G Ci with G the symmetric gradient of Ci
     const float Ci[2][2] = {{pr.conic[0], pr.conic[1]}, {pr.conic[1], pr.conic[2]}};
     const float G[2][2] = {{v_conic[0], 0.5f * v_conic[1]}, {0.5f * v_conic[1], v_conic[2]}};
@@ -170,12 +177,16 @@ GS_HD void project_gaussian_vjp(const float* scale, const Cam& c, const Projecte
     for (int i = 0; i < 2; ++i)
         for (int j = 0; j < 3; ++j)
             dJ[i][j] = 2.f * (dS2J[i][0] * pr.Sc.m[0][j] + dS2J[i][1] * pr.Sc.m[1][j] + dS2J[i][2] * pr.Sc.m[2][j]);
-    // camera-space mean
+    // camera-space mean; J[.][2] = -f r / z with r = x / z, or r fixed at the limit when clamped
+    const float rx = x * iz, ry = y * iz;
+    const bool in_x = rx >= -c.lim_x && rx <= c.lim_x, in_y = ry >= -c.lim_y && ry <= c.lim_y;
+    const float rcx = fminf(fmaxf(rx, -c.lim_x), c.lim_x), rcy = fminf(fmaxf(ry, -c.lim_y), c.lim_y);
     float vp[3];
-    vp[0] = v_mean2d[0] * c.fx * iz - dJ[0][2] * c.fx * iz2;
-    vp[1] = v_mean2d[1] * c.fy * iz - dJ[1][2] * c.fy * iz2;
+    vp[0] = v_mean2d[0] * c.fx * iz - (in_x ? dJ[0][2] * c.fx * iz2 : 0.f);
+    vp[1] = v_mean2d[1] * c.fy * iz - (in_y ? dJ[1][2] * c.fy * iz2 : 0.f);
     vp[2] = -v_mean2d[0] * c.fx * x * iz2 - v_mean2d[1] * c.fy * y * iz2 + v_depth - dJ[0][0] * c.fx * iz2 +
-            dJ[0][2] * 2.f * c.fx * x * iz3 - dJ[1][1] * c.fy * iz2 + dJ[1][2] * 2.f * c.fy * y * iz3;
+            dJ[0][2] * (in_x ? 2.f : 1.f) * c.fx * rcx * iz2 - dJ[1][1] * c.fy * iz2 +
+            dJ[1][2] * (in_y ? 2.f : 1.f) * c.fy * rcy * iz2;
     for (int j = 0; j < 3; ++j) v_mean[j] = c.R[0][j] * vp[0] + c.R[1][j] * vp[1] + c.R[2][j] * vp[2];
     // world covariance: dSigma = Rv^T dSc Rv
     float Tm[3][3], dSig[3][3];
