@@ -8,7 +8,9 @@ or without depth and initial points (a capture of photos has neither).
 """
 from __future__ import annotations
 
+import json
 import math
+import os
 import numpy as np
 import torch
 
@@ -95,6 +97,15 @@ def make_outdoor_scene(n_views: int = 24, width: int = 64, height: int = 48, see
 
 
 def write_outdoor_dataset(out_dir: str, with_depth: bool = True, with_points: bool = True, **kw) -> str:
-    """The scene in our layout; without depth and points it is what a photo capture gives."""
-    return write_transforms_dataset(make_outdoor_scene(**kw), out_dir, n_points=3000, with_points=with_points,
-                                    with_depth=with_depth)
+    """The scene in our layout; without depth and points it is what a photo capture gives. Held out:
+    every 8th frame from the 4th, views between training views (frame 0 would look at ground that
+    no training view sees)."""
+    scene = make_outdoor_scene(**kw)
+    write_transforms_dataset(scene, out_dir, n_points=3000, with_points=with_points, with_depth=with_depth)
+    path = os.path.join(out_dir, "transforms.json")
+    with open(path) as f:
+        doc = json.load(f)
+    doc["test_filenames"] = [fr["file_path"] for i, fr in enumerate(doc["frames"]) if i % 8 == 4]
+    with open(path, "w") as f:
+        json.dump(doc, f, indent=1)
+    return out_dir
