@@ -30,9 +30,9 @@ _FULL_SCRIPT = r"""
 import json, os, resource, sys, time
 t0 = time.perf_counter()
 import bpy
-from blender_gs_addon.procgen.config import SceneConfig
-from blender_gs_addon.procgen.scene import generate_scene
-from blender_gs_addon.procgen.render import render_dataset
+from procgen.config import SceneConfig
+from procgen.scene import generate_scene
+from procgen.render import render_dataset
 out, biome = sys.argv[1], sys.argv[2]
 bpy.ops.wm.read_factory_settings(use_empty=True)
 t = time.perf_counter()
@@ -61,8 +61,8 @@ def _time(fn):
 
 def _assets(res: dict) -> None:
     """Each tree species and a boulder, timed from its random stream to numpy geometry."""
-    from blender_gs_addon.procgen import rocks, trees
-    from blender_gs_addon.procgen.seeding import stream
+    from procgen import rocks, trees
+    from procgen.seeding import stream
 
     t, g = _time(lambda: rocks.rock_geo(stream(0, "bench_rock"), 5))
     res["assets"]["boulder"] = {"seconds": round(t, 4), "vertices": g.n_verts,
@@ -82,9 +82,9 @@ def _biomes(res: dict) -> None:
     """The default preset of every biome (seed 0): generation time, copies placed, objects."""
     import bpy
 
-    from blender_gs_addon.procgen.biomes import BIOME_NAMES
-    from blender_gs_addon.procgen.config import SceneConfig
-    from blender_gs_addon.procgen.scene import generate_scene
+    from procgen.biomes import BIOME_NAMES
+    from procgen.config import SceneConfig
+    from procgen.scene import generate_scene
 
     skip = {"terrain", "objects", "vertices", "unique_meshes", "water", "cliff"}
     for biome in BIOME_NAMES:

@@ -12,19 +12,22 @@ import importlib
 import sys
 from typing import Sequence
 
-from .common import interrupt
-from .common.child_process import tie_to_parent
+import procgen
+from procgen.core import interrupt
+from procgen.core.child_process import tie_to_parent
 
-# name -> (module relative to this package, one-line help)
-SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "generate": (".procgen.generate_cli", "generate a procedural scene from a seed and render its dataset"),
-    "render": (".procgen.render.cli", "render the ground-truth dataset of an existing .blend scene"),
-    "gallery": (".procgen.gallery", "render one frame of every biome for a few seeds into one labelled PNG sheet"),
-    "train": (".trainer.cli", "train Gaussian splats on a dataset"),
-    "import": (".blender.cli_import", "import a splat file (.ply, .splat, .glb, ...) into a .blend"),
-    "export": (".blender.cli_export", "export a splat object of a .blend to .ply, .splat, .glb, ..."),
-    "demo": (".demo", "run the whole pipeline: generate, render, train, import, report"),
-    "batch": (".batch.cli", "generate many seeds on a local pool, Ray or Slurm; resumable, one process per seed"),
+# name -> (package, module in it, one-line help); procgen's commands live in procgen, the rest here
+SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
+    "generate": (procgen.__name__, "generate_cli", "generate a procedural scene from a seed and render its dataset"),
+    "render": (procgen.__name__, "render.cli", "render the ground-truth dataset of an existing .blend scene"),
+    "gallery": (procgen.__name__, "gallery",
+                "render one frame of every biome for a few seeds into one labelled PNG sheet"),
+    "train": (__package__, "trainer.cli", "train Gaussian splats on a dataset"),
+    "import": (__package__, "blender.cli_import", "import a splat file (.ply, .splat, .glb, ...) into a .blend"),
+    "export": (__package__, "blender.cli_export", "export a splat object of a .blend to .ply, .splat, .glb, ..."),
+    "demo": (__package__, "demo", "run the whole pipeline: generate, render, train, import, report"),
+    "batch": (__package__, "batch.cli",
+              "generate many seeds on a local pool, Ray or Slurm; resumable, one process per seed"),
 }
 
 PROG = "gs"
@@ -37,8 +40,8 @@ def build_parser(prog: str = PROG) -> tuple[argparse.ArgumentParser, dict[str, o
     )
     sub = parser.add_subparsers(dest="command", metavar="SUBCOMMAND")
     modules: dict[str, object] = {}
-    for name, (module_name, help_text) in SUBCOMMANDS.items():
-        modules[name] = importlib.import_module(module_name, __package__)
+    for name, (package, module_name, help_text) in SUBCOMMANDS.items():
+        modules[name] = importlib.import_module(f"{package}.{module_name}")
         modules[name].add_arguments(sub.add_parser(name, help=help_text, description=help_text))
     return parser, modules
 

@@ -30,9 +30,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from procgen.core.axes import c2w_opencv
+from procgen.render.png import read_png
+
 from .batch.scenes import read_index, scene_biome, scene_complete
-from .common.axes import c2w_opencv
-from .procgen.render.png import read_png
 
 FIELDS = ("rgb", "depth", "flow_fwd", "flow_bwd", "normals", "instance", "semantic")
 _FILE_KEYS = {"rgb": "file_path", "depth": "depth_file_path", "flow_fwd": "flow_fwd_file_path",

@@ -14,9 +14,9 @@ import time
 
 import numpy as np
 
-from ..common import interrupt
-from ..common.cli_args import count
 from .biomes import BIOME_NAMES
+from .core import interrupt
+from .core.cli_args import count
 from .render.font import draw_text
 from .render.png import read_png, write_png
 

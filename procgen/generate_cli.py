@@ -16,15 +16,15 @@ import sys
 import time
 import traceback
 
-from ..common import interrupt
-from ..common.atomic import atomic_path
-from ..common.cli_args import count
-from ..common.disk import describe_write_error, is_disk_full
-from ..common.folder_lock import FolderLock, FolderLockedError
-from ..common.staged_output import commit as commit_staged
-from ..common.staged_output import finish_commit, product_files, stage_dir
 from .biomes import BIOME_NAMES
 from .config import TERRAIN_KINDS
+from .core import interrupt
+from .core.atomic import atomic_path
+from .core.cli_args import count
+from .core.disk import describe_write_error, is_disk_full
+from .core.folder_lock import FolderLock, FolderLockedError
+from .core.staged_output import commit as commit_staged
+from .core.staged_output import finish_commit, product_files, stage_dir
 from .render.layout import is_scene_output_file
 
 PRESET_NAMES = ("tiny", "default", "large")

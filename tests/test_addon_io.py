@@ -11,9 +11,9 @@ from helpers import SHUFFLED, independent_ply, malformed_corpus, random_splats, 
 import blender_gs_addon
 from blender_gs_addon.blender import api, native
 from blender_gs_addon.blender.pointcloud import can_make_pointclouds
-from blender_gs_addon.common.rotations import quat_to_matrix
 from blender_gs_addon.splats import read_ply, write_ply
 from blender_gs_addon.splats.transform import bake_transform
+from procgen.core.rotations import quat_to_matrix
 
 pytestmark = [pytest.mark.blender, pytest.mark.usefixtures("registered_addon")]
 

@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 from mathutils import Vector
 
-from blender_gs_addon.procgen.biomes import BIOME_NAMES, BIOMES
-from blender_gs_addon.procgen.config import SceneConfig
-from blender_gs_addon.procgen.render import render_dataset
-from blender_gs_addon.procgen.render.cameras import c2w_opencv, project, unproject_depth
-from blender_gs_addon.procgen.render.png import read_png
-from blender_gs_addon.procgen.scene import generate_scene
+from procgen.biomes import BIOME_NAMES, BIOMES
+from procgen.config import SceneConfig
+from procgen.render import render_dataset
+from procgen.render.cameras import c2w_opencv, project, unproject_depth
+from procgen.render.png import read_png
+from procgen.scene import generate_scene
 
 pytestmark = pytest.mark.blender
 
@@ -268,7 +268,7 @@ def test_every_biome_is_a_preset_of_its_own():
     required = {"broadleaf_forest", "conifer_forest", "meadow", "desert", "canyon", "arctic", "coast", "wetland",
                 "cliff", "underwater"}
     assert required <= set(BIOMES)
-    from blender_gs_addon.procgen.assets import KINDS
+    from procgen.assets import KINDS
 
     names = {k.name for k in KINDS}
     for b in BIOMES.values():

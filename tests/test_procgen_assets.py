@@ -9,15 +9,15 @@ import bpy
 import numpy as np
 import pytest
 
-from blender_gs_addon.procgen.assets import KINDS, AssetKind, Placement
-from blender_gs_addon.procgen.biomes import BIOMES
-from blender_gs_addon.procgen.config import SceneConfig
-from blender_gs_addon.procgen.heightfield import make_heightfield
-from blender_gs_addon.procgen.render import render_dataset
-from blender_gs_addon.procgen.render.png import read_png
-from blender_gs_addon.procgen.render.segmentation import CLASS_IDS
-from blender_gs_addon.procgen.scene import generate_scene
-from blender_gs_addon.procgen.seeding import stream
+from procgen.assets import KINDS, AssetKind, Placement
+from procgen.biomes import BIOMES
+from procgen.config import SceneConfig
+from procgen.heightfield import make_heightfield
+from procgen.render import render_dataset
+from procgen.render.png import read_png
+from procgen.render.segmentation import CLASS_IDS
+from procgen.scene import generate_scene
+from procgen.seeding import stream
 
 pytestmark = pytest.mark.blender
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from mathutils import Vector
 
-from blender_gs_addon.procgen.config import SceneConfig
-from blender_gs_addon.procgen.scene import generate_scene
+from procgen.config import SceneConfig
+from procgen.scene import generate_scene
 
 pytestmark = pytest.mark.blender
 

@@ -6,10 +6,10 @@ import json
 import numpy as np
 import pytest
 
-from blender_gs_addon.procgen.config import PRESETS, SceneConfig
-from blender_gs_addon.procgen.generate_cli import iter_seeds, parse_seed_ranges
-from blender_gs_addon.procgen.heightfield import make_heightfield, thermal_erosion
-from blender_gs_addon.procgen.seeding import name_key, stream
+from procgen.config import PRESETS, SceneConfig
+from procgen.generate_cli import iter_seeds, parse_seed_ranges
+from procgen.heightfield import make_heightfield, thermal_erosion
+from procgen.seeding import name_key, stream
 
 
 def test_presets_and_overrides():

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 from mathutils import Vector
 
-from blender_gs_addon.procgen import generate_cli, materials, rocks
-from blender_gs_addon.procgen.assets import KINDS, AssetContext
-from blender_gs_addon.procgen.biomes import BIOMES
-from blender_gs_addon.procgen.config import SceneConfig
-from blender_gs_addon.procgen.scene import generate_scene
-from blender_gs_addon.procgen.seeding import stream
+from procgen import generate_cli, materials, rocks
+from procgen.assets import KINDS, AssetContext
+from procgen.biomes import BIOMES
+from procgen.config import SceneConfig
+from procgen.scene import generate_scene
+from procgen.seeding import stream
 
 pytestmark = pytest.mark.blender
 

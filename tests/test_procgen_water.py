@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from mathutils import Vector
 
-from blender_gs_addon.procgen.config import SceneConfig
-from blender_gs_addon.procgen.scene import generate_scene
-from blender_gs_addon.procgen.water import SHORE_ATTRIBUTE, SURF_DEPTH
+from procgen.config import SceneConfig
+from procgen.scene import generate_scene
+from procgen.water import SHORE_ATTRIBUTE, SURF_DEPTH
 
 pytestmark = pytest.mark.blender
 

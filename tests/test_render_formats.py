@@ -7,8 +7,8 @@ import zlib
 import numpy as np
 import pytest
 
-from blender_gs_addon.procgen.render import layout, pointcloud
-from blender_gs_addon.procgen.render.png import encode_png, read_png, write_png
+from procgen.render import layout, pointcloud
+from procgen.render.png import encode_png, read_png, write_png
 
 
 @pytest.mark.parametrize("shape,dtype", [((5, 7), np.uint16), ((5, 7, 3), np.uint8), ((4, 3, 4), np.uint8),

@@ -15,7 +15,7 @@ from blender_gs_addon.splats.compressed_ply import (
     splat_error_bounds,
     write_compressed_ply,
 )
-from blender_gs_addon.splats.ply import read_ply_elements
+from procgen.core.ply import read_ply_elements
 
 F32 = 1e-6  # float32 rounding on top of a quantisation bound
 

@@ -13,9 +13,10 @@ import os
 import shlex
 import sys
 
-from ..common import interrupt
-from ..common.cli_args import count, number
-from ..common.folder_lock import FolderLock, FolderLockedError
+from procgen.core import interrupt
+from procgen.core.cli_args import count, number
+from procgen.core.folder_lock import FolderLock, FolderLockedError
+
 from .backends import BACKENDS, BackendError, make_backend
 from .child import CRASH_ENV
 
@@ -101,7 +102,8 @@ def package_parent() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..procgen.generate_cli import iter_seeds, parse_seed_ranges
+    from procgen.generate_cli import iter_seeds, parse_seed_ranges
+
     from .seeds import count_seeds
 
     try:
@@ -134,7 +136,7 @@ def check_same_options(out: str, preset: str, extra: list[str]) -> None:
     """A batch folder holds one kind of scene: a re-run with other generate options is refused."""
     import json
 
-    from ..common.atomic import write_text
+    from procgen.core.atomic import write_text
 
     path = os.path.join(out, ".batch", "options.json")
     want = {"preset": preset, "generate_args": extra}

@@ -14,7 +14,8 @@ import sys
 import time
 from collections.abc import Iterator
 
-from ..common import interrupt
+from procgen.core import interrupt
+
 from .manifest import Manifest
 from .scenes import index_entry, scene_complete, seed_dir_name, write_index
 from .task import TaskSpec, now_iso

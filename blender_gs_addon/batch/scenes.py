@@ -11,8 +11,8 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 
-from ..common import atomic
-from ..procgen.render.layout import MANIFEST as PROGRESS  # the renderer's progress record
+from procgen.core import atomic
+from procgen.render.layout import MANIFEST as PROGRESS  # the renderer's progress record
 
 INDEX = "index.json"
 

@@ -16,8 +16,9 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ..common.child_process import tied_env
-from ..common.folder_lock import FolderLock, FolderLockedError
+from procgen.core.child_process import tied_env
+from procgen.core.folder_lock import FolderLock, FolderLockedError
+
 from .scenes import scene_complete
 
 ERROR_LINES = 20  # last lines of the log kept in the manifest

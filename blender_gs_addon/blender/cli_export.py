@@ -10,7 +10,8 @@ import sys
 import time
 import warnings
 
-from ..common.disk import describe_write_error
+from procgen.core.disk import describe_write_error
+
 from ..splats import io as splat_io
 
 

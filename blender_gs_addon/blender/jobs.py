@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 
-from ..jobs_protocol import EVENTS
+from procgen.core.jobs_protocol import EVENTS
 
 
 def read_event(text: str) -> dict | None:

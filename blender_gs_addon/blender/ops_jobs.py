@@ -50,8 +50,8 @@ class GS_OT_generate(bpy.types.Operator):
     def execute(self, context):
         s = settings(context)
         try:
-            from ..procgen.config import SceneConfig
-            from ..procgen.scene import generate_scene
+            from procgen.config import SceneConfig
+            from procgen.scene import generate_scene
         except ImportError as exc:
             self.report({"ERROR"}, f"The scene generator is not available in this build ({exc})")
             return {"CANCELLED"}
@@ -219,7 +219,7 @@ class GS_OT_render_dataset(_JobOperator, bpy.types.Operator):
         s = settings(context)
         self._out = _abspath(self.out_dir or s.dataset_dir)
         try:
-            from ..procgen import render  # noqa: F401  (fail early and clearly when it is not bundled)
+            from procgen import render  # noqa: F401  (fail early and clearly when it is not bundled)
         except ImportError as exc:
             raise RuntimeError(f"The dataset renderer is not available in this build ({exc})") from None
         # the child renders a saved copy of this file as it is now

@@ -21,8 +21,9 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..common.atomic import write_text
-from ..jobs_protocol import Reporter
+from procgen.core.atomic import write_text
+from procgen.core.jobs_protocol import Reporter
+
 from .checkpoint import (
     checkpoint_iteration,
     latest_checkpoint,
@@ -167,7 +168,7 @@ class _ViewTensors:
 
 
 def render(model: GaussianModel, view: _ViewTensors, sh_degree: int, background: torch.Tensor):
-    from ..cuda_ext import rasterize
+    from cuda_ext import rasterize
 
     return rasterize(model.means, model.params["quats"], model.scales(), model.opacities(),
                      model.colors(model.max_sh_degree), view.viewmat, view.K, view.cam.width, view.cam.height,
@@ -178,7 +179,7 @@ def render(model: GaussianModel, view: _ViewTensors, sh_degree: int, background:
 def evaluate(model: GaussianModel, views: list[_ViewTensors], sh_degree: int, background: torch.Tensor,
              out_dir: str | None = None) -> dict:
     """Held-out PSNR/SSIM; writes `renders/<name>.png` (ground truth left, render right) if out_dir."""
-    from ..procgen.render.png import write_png
+    from procgen.render.png import write_png
 
     per_view = []
     for v in views:
@@ -461,7 +462,8 @@ class Trainer:
         with _writing(os.path.join(cfg.out, "metrics.json")) as path:
             _write_json(path, metrics)
         if self.history["iteration"]:
-            from ..procgen.render.png import write_png
+            from procgen.render.png import write_png
+
             from .plots import curve_image
 
             with _writing(os.path.join(cfg.out, "curves.png")) as path:

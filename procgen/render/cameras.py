@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...common.axes import c2w_opencv, w2c_opencv
+from ..core.axes import c2w_opencv, w2c_opencv
 
 
 @dataclass(frozen=True)

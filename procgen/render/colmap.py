@@ -5,9 +5,9 @@ import os
 
 import numpy as np
 
-from ...common import atomic
-from ...common.axes import w2c_opencv
-from ...common.rotations import matrix_to_quat
+from ..core import atomic
+from ..core.axes import w2c_opencv
+from ..core.rotations import matrix_to_quat
 from .cameras import Intrinsics
 
 

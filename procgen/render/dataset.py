@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import bpy
 import numpy as np
 
-from ...common import interrupt, staged_output
-from ...common.child_process import private_temp_dir
+from ..core import interrupt, staged_output
+from ..core.child_process import private_temp_dir
 from . import cameras, layout, passes
 from . import segmentation as seg
 from .finalize import write_dataset_files, write_scene_json

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...common.atomic import atomic_path
+from ..core.atomic import atomic_path
 from . import cameras, layout, passes, preview
 from . import segmentation as seg
 from .exr import read_passes

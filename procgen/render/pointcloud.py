@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from ...splats.ply import read_ply_element, write_ply_columns
+from ..core.ply import read_ply_element, write_ply_columns
 
 PLY_DTYPE = np.dtype(
     [("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("nx", "<f4"), ("ny", "<f4"), ("nz", "<f4"),

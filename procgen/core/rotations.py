@@ -1,7 +1,7 @@
 """Unit quaternions (w, x, y, z) and rotation matrices in numpy (bpy-free).
 
 Quaternions of any norm are accepted and normalised first: splat files store them
-unnormalised. The torch version (``rotations_torch``) shares the formula below.
+unnormalised. The torch version is ``cuda_ext.quaternions.quat_to_rotmat`` (tested equal).
 """
 from __future__ import annotations
 
@@ -9,10 +9,7 @@ import numpy as np
 
 
 def matrix_entries(w, x, y, z) -> list:
-    """The nine entries, row by row, of the rotation of the unit quaternion (w, x, y, z).
-
-    Plain arithmetic on the four components, so numpy arrays and torch tensors both work.
-    """
+    """The nine entries, row by row, of the rotation of the unit quaternion (w, x, y, z)."""
     return [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
             2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
             2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)]
