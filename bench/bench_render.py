@@ -17,7 +17,7 @@ def _depth_errors(out, tr, scene) -> np.ndarray:
     import bpy
     from mathutils import Vector
 
-    from procgen.render.cameras import c2w_opencv, unproject_depth
+    from procgen.render.camera_poses import c2w_opencv, unproject_depth
 
     errs = []
     K = np.array([[tr["fl_x"], 0, tr["cx"]], [0, tr["fl_y"], tr["cy"]], [0, 0, 1.0]])
@@ -38,7 +38,7 @@ def _depth_errors(out, tr, scene) -> np.ndarray:
 
 
 def _static_flow_epe(out, tr, cube_id) -> np.ndarray:
-    from procgen.render.cameras import project, unproject_depth
+    from procgen.render.camera_poses import project, unproject_depth
 
     K = np.array([[tr["fl_x"], 0, tr["cx"]], [0, tr["fl_y"], tr["cy"]], [0, 0, 1.0]])
     errs = []
@@ -68,7 +68,7 @@ def run(quick: bool) -> dict:
     import bpy
 
     from procgen.render.dataset import render_dataset
-    from procgen.render.test_scenes import build_test_scene
+    from procgen.render.reference_scenes import build_test_scene
 
     res, frames, samples = ((96, 64), 3, 16) if quick else ((256, 256), 8, 64)
     bpy.ops.wm.read_factory_settings(use_empty=True)
@@ -87,7 +87,7 @@ def run(quick: bool) -> dict:
         epe = _static_flow_epe(out, tr, cube_id)
     t = summary["timings_s"]
     return {
-        "scene": "procgen.render.test_scenes (plane, sphere, moving cube, 2 instanced cones)",
+        "scene": "procgen.render.reference_scenes (plane, sphere, moving cube, 2 instanced cones)",
         "resolution": list(res), "frames": frames, "samples": samples, "device": summary["device"],
         "wall_s": wall,
         "per_frame_s": {k: t[k] / frames for k in ("render_rgb", "render_gt", "write_gt")},

@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     import bpy
 
     from . import register
-    from .blender.native import is_native
+    from .blender.native_splats import is_native
 
     for path in (args.scene, args.splats, os.path.join(args.dataset, "transforms.json")):
         if not os.path.exists(path):

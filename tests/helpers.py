@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 
 from blender_gs_addon.batch.manifest import read_records
-from blender_gs_addon.batch.scenes import read_index, scene_complete, seed_dir_name
+from blender_gs_addon.batch.scenes import read_index, scene_complete
 from blender_gs_addon.splats import SH_C0, SplatData, SplatFormatError, synthetic
+from procgen.generate_cli import seed_dir_name
 
 ROOT = Path(__file__).resolve().parent.parent
 W, H = 128, 96

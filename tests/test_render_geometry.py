@@ -13,10 +13,10 @@ from mathutils import Vector
 
 from procgen.core.rotations import quat_to_matrix
 from procgen.render import render_dataset
-from procgen.render.cameras import c2w_opencv, project, unproject_depth
+from procgen.render.camera_poses import c2w_opencv, project, unproject_depth
+from procgen.render.initial_points import read_ply
 from procgen.render.png import read_png
-from procgen.render.pointcloud import read_ply
-from procgen.render.test_scenes import build_test_scene
+from procgen.render.reference_scenes import build_test_scene
 
 pytestmark = pytest.mark.blender
 
@@ -155,7 +155,7 @@ def test_flow_is_not_trivial(dataset):
     ("VERTICAL", (48, 32), (0.0, -0.1), (1.4, 1.0)),
 ])
 def test_intrinsics_and_pose_match_blender_projection(fit, res, shift, aspect):
-    from procgen.render.cameras import c2w_opengl, intrinsics_from_blender
+    from procgen.render.camera_poses import c2w_opengl, intrinsics_from_blender
 
     build_test_scene(resolution=res, frames=2, shift=shift)
     scene = bpy.context.scene

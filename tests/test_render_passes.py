@@ -7,7 +7,7 @@ import bpy
 import pytest
 
 from procgen.render import passes
-from procgen.render.test_scenes import build_test_scene
+from procgen.render.reference_scenes import build_test_scene
 
 pytestmark = pytest.mark.blender
 

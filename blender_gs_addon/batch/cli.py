@@ -17,8 +17,8 @@ from procgen.core import interrupt
 from procgen.core.cli_args import count, number
 from procgen.core.folder_lock import FolderLock, FolderLockedError
 
+from . import faults
 from .backends import BACKENDS, BackendError, make_backend
-from .child import CRASH_ENV
 
 PACKAGE = __name__.rsplit(".batch", 1)[0]  # blender_gs_addon (or its name inside Blender's extensions)
 OWNED = ("--seed", "--seeds", "--out", "--preset")  # batch sets these for each child
@@ -171,8 +171,7 @@ def _run_locked(args, extra: list[str], seeds, total: int) -> int:
     try:
         backend = make_backend(args.backend, args)
         env = {"PYTHONPATH": os.pathsep.join(filter(None, [args.package_parent, os.environ.get("PYTHONPATH")]))}
-        if os.environ.get(CRASH_ENV):  # the test fault switch reaches children on every backend
-            env[CRASH_ENV] = os.environ[CRASH_ENV]
+        env.update(faults.switches())  # tests' fault switches reach the children on every backend
         driver = Driver(args.out, backend, manifest, child_command(args, extra), args.retries,
                         args.time_limit, env)
         print(f"batch: {total} seeds on {args.backend} ({backend.capacity} at once) -> {args.out}", flush=True)

@@ -3,7 +3,7 @@
 ``run_task(spec)`` runs wherever a backend puts it (a thread of the local driver, a Ray
 worker, a Slurm job) and returns a plain dict; it never raises for a failing child, so a
 crash, a hang or an out-of-memory kill of one seed is a result like any other. The child is
-tied to whoever started it (``common.child_process``): if that process dies, so does the child.
+tied to whoever started it (``procgen.core.child_process``): if that process dies, so does the child.
 """
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from ..splats import SplatFormatError
     from ..splats.data import SplatValueWarning
     from ..splats.transform import TransformError
-    from .pointcloud import SplatObjectError, write_from_object
+    from .splat_objects import SplatObjectError, write_from_object
 
     if not os.path.isfile(args.blend):
         print(f"export: {args.blend}: no such file", file=sys.stderr)

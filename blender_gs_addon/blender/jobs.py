@@ -19,6 +19,8 @@ import time
 
 from procgen.core.jobs_protocol import EVENTS
 
+RUNNING: dict = {}  # job kind -> the Job of the background job of that kind now running (one at most)
+
 
 def read_event(text: str) -> dict | None:
     """The protocol event on one line of a child's stdout, or None for any other line (a

@@ -85,8 +85,8 @@ def make_scene(n_gaussians: int = 300, n_views: int = 24, size: int = 48, seed: 
 def write_transforms_dataset(scene: SyntheticScene, out_dir: str, n_points: int = 2000, seed: int = 0,
                              with_points: bool = True) -> str:
     """Write the scene in our dataset layout (transforms.json, images/, depth/, points3d.ply)."""
+    from procgen.render.initial_points import write_ply as write_points_ply
     from procgen.render.png import write_png
-    from procgen.render.pointcloud import write_ply as write_points_ply
 
     rng = np.random.default_rng(seed + 7)
     os.makedirs(os.path.join(out_dir, "images"), exist_ok=True)

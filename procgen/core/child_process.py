@@ -15,7 +15,7 @@ import sys
 
 PARENT_ENV = "GS_PARENT_PID"
 TMP_DIR_PREFIX = ".gs-tmp-"
-# temporaries of common.atomic (".name.<pid>-<hex>.tmp<suffix>") and of older writers ("name.tmp<pid>")
+# temporaries of core.atomic (".name.<pid>-<hex>.tmp<suffix>") and of older writers ("name.tmp<pid>")
 _TMP_FILE = re.compile(r"^\..+\.(\d+)-[0-9a-f]{8}\.tmp[^/]*$|^.+\.tmp(\d+)(\.[a-z]+)?$")
 
 

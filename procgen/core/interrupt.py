@@ -4,9 +4,9 @@ Python runs signal handlers only when the main thread executes Python code, and 
 catches the KeyboardInterrupt that lands inside its own callbacks. So a C-level render could
 swallow Ctrl-C. Here a watcher thread learns of the signal at once (through the interpreter's
 wakeup file descriptor), gives the main thread ``grace_s`` to stop on its own at the next
-frame boundary, and otherwise runs the registered clean-ups and exits with 128 + signal
-(130 for SIGINT, 143 for SIGTERM). Finished frames are already on disk: every file is written
-to a temporary name and renamed, so an exit at any moment keeps them.
+frame boundary, and otherwise exits with 128 + signal (130 for SIGINT, 143 for SIGTERM).
+Finished frames are already on disk: every file is written to a temporary name and renamed,
+so an exit at any moment keeps them.
 """
 from __future__ import annotations
 
@@ -15,10 +15,8 @@ import signal
 import socket
 import sys
 import threading
-from typing import Callable
 
 _received: list[int] = []
-_cleanups: list[Callable[[], None]] = []
 _installed = False
 _keep: list[socket.socket] = []
 
@@ -31,24 +29,6 @@ def received() -> int | None:
 def exit_code(default: int = 130) -> int:
     """128 + the received signal number (130 for Ctrl-C, 143 for SIGTERM)."""
     return 128 + _received[0] if _received else default
-
-
-def add_cleanup(fn: Callable[[], None]) -> None:
-    """Run ``fn`` before a forced exit (remove temporaries; nothing slow)."""
-    _cleanups.append(fn)
-
-
-def remove_cleanup(fn: Callable[[], None]) -> None:
-    if fn in _cleanups:
-        _cleanups.remove(fn)
-
-
-def _run_cleanups() -> None:
-    for fn in reversed(list(_cleanups)):
-        try:
-            fn()
-        except Exception:  # a failing clean-up must not keep the process alive
-            pass
 
 
 def _handler(signum, frame) -> None:
@@ -74,7 +54,6 @@ def _watch(reader: socket.socket, grace_s: float, label: str) -> None:
         if timer.wait(grace_s):
             return
         print(f"{label}: stopped by signal {signum}; finished work was kept", file=sys.stderr, flush=True)
-        _run_cleanups()
         os._exit(128 + _received[0])
 
 

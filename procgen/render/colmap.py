@@ -8,7 +8,7 @@ import numpy as np
 from ..core import atomic
 from ..core.axes import w2c_opencv
 from ..core.rotations import matrix_to_quat
-from .cameras import Intrinsics
+from .camera_poses import Intrinsics
 
 
 def write_colmap_text(folder: str | os.PathLike, intr: Intrinsics, images: list[tuple[str, np.ndarray]],
