@@ -67,7 +67,8 @@ REQUIREMENTS = TRAINING_REQUIREMENTS + BLENDER_REQUIREMENTS
 NPM_TOOLS = ["@playcanvas/splat-transform@3.7.0", "gltf-validator@2.0.0-dev.3.10"]
 NPM_PREFIX = BUILD / "npm"
 
-# Packages of the repository that the extension zip carries inside the add-on package.
+# Top-level packages of the repository that the extension zip carries inside the add-on package
+# (their absolute imports become relative there: see bundled_imports_relative).
 BUNDLED_PACKAGES = ["procgen", "cuda_ext"]
 
 
@@ -185,7 +186,7 @@ def build() -> None:
     script = (
         "# compile cuda_ext\n"
         "import sys, shutil, torch\n"
-        "from blender_gs_addon.cuda_ext import _build\n"
+        "from cuda_ext import _build\n"
         "mod = _build.load_extension(verbose=True)\n"
         "print('[build] cuda_ext CPU kernels ready:', mod.__file__)\n"
         "if shutil.which('nvcc') and not torch.cuda.is_available():\n"
@@ -251,11 +252,59 @@ def validate_manifest(m: dict) -> list[str]:
     return problems
 
 
+def bundled_imports_relative(source: str, depth: int, filename: str = "<source>") -> str:
+    """``source`` of a module ``depth`` folders below the add-on package in the zip, with each absolute
+    import of a BUNDLED_PACKAGES name made relative to the add-on package, where the zip puts them.
+
+    ``from procgen.core import atomic`` -> ``from .procgen.core import atomic`` (depth 0),
+    ``import cuda_ext`` -> ``from .. import cuda_ext`` (depth 1). ``import procgen.x`` without
+    ``as`` binds ``procgen`` itself and has no relative form: it is refused, naming the line.
+    """
+    import ast
+
+    lines = source.splitlines(keepends=True)
+    dots = "." * (depth + 1)
+    edits = []  # (line index, start column, end column, replacement), one statement each
+    for node in ast.walk(ast.parse(source, filename)):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module.split(".")[0] in BUNDLED_PACKAGES:
+            head = re.compile(r"from\s+" + re.escape(node.module) + r"(?![\w.])").match(lines[node.lineno - 1],
+                                                                                       node.col_offset)
+            if head is None:
+                raise BuildError(f"{filename}:{node.lineno}: cannot find 'from {node.module}' to make it relative")
+            edits.append((node.lineno - 1, head.start(), head.end(), f"from {dots}{node.module}"))
+        elif isinstance(node, ast.Import) and any(a.name.split(".")[0] in BUNDLED_PACKAGES for a in node.names):
+            alias = node.names[0]
+            parent, _, name = alias.name.rpartition(".")
+            if len(node.names) != 1 or node.end_lineno != node.lineno or (parent and not alias.asname):
+                raise BuildError(f"{filename}:{node.lineno}: write 'import {alias.name}' as one 'import {alias.name}' "
+                                 f"line, or as 'from {parent or alias.name} import ...', to bundle it")
+            text = f"from {dots}{parent} import {name}" + (f" as {alias.asname}" if alias.asname else "")
+            edits.append((node.lineno - 1, node.col_offset, node.end_col_offset, text))
+    for index, start, end, text in sorted(edits, reverse=True):
+        lines[index] = lines[index][:start] + text + lines[index][end:]
+    return "".join(lines)
+
+
+def _bundle_imports(stage: Path) -> int:
+    """Make every absolute import of a bundled package in the staged add-on relative; returns the files changed."""
+    changed = 0
+    for path in sorted(stage.rglob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        rel = path.relative_to(stage)
+        new = bundled_imports_relative(source, len(rel.parts) - 1, rel.as_posix())
+        if new != source:
+            path.write_text(new, encoding="utf-8")
+            changed += 1
+    return changed
+
+
 def package() -> Path:
     """Write dist/<id>-<version>.zip: manifest and add-on at the root, procgen and cuda_ext inside it.
 
     procgen and cuda_ext travel as subpackages of the add-on, not as a wheel: a wheel would
     install them under generic top-level names into the site-packages every extension shares.
+    The add-on imports them by their top-level names (as a source checkout has them); in the
+    zip's copy those imports are made relative (``bundled_imports_relative``).
     """
     m = read_manifest()
     problems = validate_manifest(m)
@@ -268,6 +317,7 @@ def package() -> Path:
         shutil.copytree(ROOT / "blender_gs_addon", stage, ignore=skip)
         for pkg in BUNDLED_PACKAGES:
             shutil.copytree(ROOT / pkg, stage / pkg, ignore=skip)
+        say(f"made the imports of {', '.join(BUNDLED_PACKAGES)} relative in {_bundle_imports(stage)} bundled files")
         shutil.copy2(ROOT / "blender_manifest.toml", stage / "blender_manifest.toml")
         DIST.mkdir(exist_ok=True)
         blender_exe = shutil.which("blender")

@@ -8,8 +8,9 @@ full:  additionally the densest biome (the most placed copies) in a fresh proces
        per-stage wall time, the process's CPU time and its peak resident memory, against the
        5 minute and 4 GB budgets. The machine is shared: CPU seconds / cores is what the run
        would take on idle cores.
-Reference figures for scale (measured once on this machine, not in this run): a boulder
-took 70 s and a tree 194 s in a widely used procedural generator.
+For scale, ``other_generator`` records what another tool took for its assets once on this
+machine (not in this run, and much larger assets): printed beside ours, never divided by ours,
+since a ratio needs the same work measured in the same run.
 """
 from __future__ import annotations
 
@@ -20,8 +21,10 @@ import sys
 import tempfile
 import time
 
-REFERENCE_BOULDER_S = 70.0
-REFERENCE_TREE_S = 194.0
+# Infinigen 1.15.5 (bpy 4.2.0), measured once on this machine (docs/benchmarks.md): not the same work
+OTHER_GENERATOR = {"tool": "Infinigen 1.15.5, measured once, not in this run: other assets, other sizes",
+                   "boulder": {"seconds": 70.0, "vertices": 1_800_000},
+                   "tree": {"seconds": 194.0, "vertices": 4_300_000}}
 GENERATE_BUDGET_S = 30.0
 BUDGET_S = 300.0
 BUDGET_MB = 4096.0
@@ -30,13 +33,13 @@ _FULL_SCRIPT = r"""
 import json, os, resource, sys, time
 t0 = time.perf_counter()
 import bpy
-from blender_gs_addon.procgen.config import SceneConfig
-from blender_gs_addon.procgen.scene import generate_scene
-from blender_gs_addon.procgen.render import render_dataset
+from procgen.assembly.config import SceneConfig
+from procgen.assembly.scene import generate_scene
+from procgen.render import render_dataset
 out, biome = sys.argv[1], sys.argv[2]
 bpy.ops.wm.read_factory_settings(use_empty=True)
 t = time.perf_counter()
-info = generate_scene(SceneConfig.preset("default", seed=0, biome=biome))
+info = generate_scene(SceneConfig.from_preset("default", seed=0, biome=biome))
 gen = time.perf_counter() - t
 res = {"biome": biome, "generate_s": round(gen, 2), "counts": info["counts"],
        "peak_rss_after_generate_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)}
@@ -61,35 +64,39 @@ def _time(fn):
 
 def _assets(res: dict) -> None:
     """Each tree species and a boulder, timed from its random stream to numpy geometry."""
-    from blender_gs_addon.procgen import rocks, trees
-    from blender_gs_addon.procgen.seeding import stream
+    from procgen.core.seeding import stream
+    from procgen.plants import trees
+    from procgen.terrain import rocks
 
     t, g = _time(lambda: rocks.rock_geo(stream(0, "bench_rock"), 5))
-    res["assets"]["boulder"] = {"seconds": round(t, 4), "vertices": g.n_verts,
-                                "ratio_vs_reference_boulder": round(REFERENCE_BOULDER_S / t, 1)}
+    res["assets"]["boulder"] = {"seconds": round(t, 4), "vertices": g.n_verts}
     for name, sp in trees.SPECIES.items():
         t, g = _time(lambda n=name, s=sp: trees.colonised_tree(stream(0, f"bench_{n}"), s, 10.0, 500, 0.3))
-        res["assets"][name] = {"seconds": round(t, 4), "vertices": g.n_verts,
-                               "ratio_vs_reference_tree": round(REFERENCE_TREE_S / t, 1)}
+        res["assets"][name] = {"seconds": round(t, 4), "vertices": g.n_verts}
     for name, make in (("conifer", lambda: trees.conifer(stream(0, "bench_conifer"), 15.0)),
                        ("palm", lambda: trees.palm(stream(0, "bench_palm"), 9.0))):
         t, g = _time(make)
-        res["assets"][name] = {"seconds": round(t, 4), "vertices": g.n_verts,
-                               "ratio_vs_reference_tree": round(REFERENCE_TREE_S / t, 1)}
+        res["assets"][name] = {"seconds": round(t, 4), "vertices": g.n_verts}
+    res["other_generator"] = OTHER_GENERATOR
+    print("[bench procgen] asset         ours (this run)              other generator (once, not this run)")
+    for name, other in (("boulder", "boulder"), *((n, "tree") for n in res["assets"] if n != "boulder")):
+        a, o = res["assets"][name], OTHER_GENERATOR[other]
+        print(f"[bench procgen] {name:<13} {a['seconds']:8.3f} s {a['vertices']:>9,} vertices   "
+              f"{other}: {o['seconds']:.0f} s {o['vertices']:>9,} vertices")
 
 
 def _biomes(res: dict) -> None:
     """The default preset of every biome (seed 0): generation time, copies placed, objects."""
     import bpy
 
-    from blender_gs_addon.procgen.biomes import BIOME_NAMES
-    from blender_gs_addon.procgen.config import SceneConfig
-    from blender_gs_addon.procgen.scene import generate_scene
+    from procgen.assembly.biomes import BIOME_NAMES
+    from procgen.assembly.config import SceneConfig
+    from procgen.assembly.scene import generate_scene
 
     skip = {"terrain", "objects", "vertices", "unique_meshes", "water", "cliff"}
     for biome in BIOME_NAMES:
         bpy.ops.wm.read_factory_settings(use_empty=True)
-        t, info = _time(lambda b=biome: generate_scene(SceneConfig.preset("default", seed=0, biome=b)))
+        t, info = _time(lambda b=biome: generate_scene(SceneConfig.from_preset("default", seed=0, biome=b)))
         counts = info["counts"]
         res["biomes"][biome] = {
             "generate_s": round(t, 2), "ratio_vs_30s_budget": round(GENERATE_BUDGET_S / t, 1),

@@ -43,7 +43,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.peer_rasterizer import PEER_ENV, compare_gradients, compare_images, load_peer, make_peer_rasterize  # noqa: E402
-from blender_gs_addon.cuda_ext import (
+from cuda_ext import (
     _torch_impl,  # noqa: E402
     rasterize,  # noqa: E402
 )

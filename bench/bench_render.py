@@ -17,7 +17,7 @@ def _depth_errors(out, tr, scene) -> np.ndarray:
     import bpy
     from mathutils import Vector
 
-    from blender_gs_addon.procgen.render.cameras import c2w_opencv, unproject_depth
+    from procgen.render.camera_poses import c2w_opencv, unproject_depth
 
     errs = []
     K = np.array([[tr["fl_x"], 0, tr["cx"]], [0, tr["fl_y"], tr["cy"]], [0, 0, 1.0]])
@@ -38,14 +38,14 @@ def _depth_errors(out, tr, scene) -> np.ndarray:
 
 
 def _static_flow_epe(out, tr, cube_id) -> np.ndarray:
-    from blender_gs_addon.procgen.render.cameras import project, unproject_depth
+    from procgen.render.camera_poses import project, unproject_depth
 
     K = np.array([[tr["fl_x"], 0, tr["cx"]], [0, tr["fl_y"], tr["cy"]], [0, 0, 1.0]])
     errs = []
     for ea, eb in zip(tr["frames"][:-1], tr["frames"][1:]):
         da, db = np.load(f"{out}/{ea['depth_file_path']}"), np.load(f"{out}/{eb['depth_file_path']}")
         flow = np.load(f"{out}/{ea['flow_fwd_file_path']}")
-        from blender_gs_addon.procgen.render.png import read_png
+        from procgen.render.png import read_png
 
         inst = read_png(f"{out}/{ea['instance_file_path']}")
         h, w = da.shape
@@ -67,8 +67,8 @@ def run(quick: bool) -> dict:
 
     import bpy
 
-    from blender_gs_addon.procgen.render.dataset import render_dataset
-    from blender_gs_addon.procgen.render.test_scenes import build_test_scene
+    from procgen.render.dataset import render_dataset
+    from procgen.render.reference_scenes import build_test_scene
 
     res, frames, samples = ((96, 64), 3, 16) if quick else ((256, 256), 8, 64)
     bpy.ops.wm.read_factory_settings(use_empty=True)
@@ -87,7 +87,7 @@ def run(quick: bool) -> dict:
         epe = _static_flow_epe(out, tr, cube_id)
     t = summary["timings_s"]
     return {
-        "scene": "procgen.render.test_scenes (plane, sphere, moving cube, 2 instanced cones)",
+        "scene": "procgen.render.reference_scenes (plane, sphere, moving cube, 2 instanced cones)",
         "resolution": list(res), "frames": frames, "samples": samples, "device": summary["device"],
         "wall_s": wall,
         "per_frame_s": {k: t[k] / frames for k in ("render_rgb", "render_gt", "write_gt")},

@@ -42,7 +42,7 @@ def _time(fn):
 def _import_export(path: str, out_path: str, repeats: int, export: bool = True) -> dict:
     import bpy
 
-    from blender_gs_addon.blender.native import has_native_splats
+    from blender_gs_addon.blender.native_splats import has_native_splats
 
     t_blender, t_import, t_export = [], [], []
     for _ in range(repeats):  # alternate the importers so both see the same machine state

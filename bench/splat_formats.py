@@ -59,7 +59,7 @@ def _viewmats() -> list[np.ndarray]:
 def render_all(data) -> list[np.ndarray]:
     import torch
 
-    from blender_gs_addon.cuda_ext import rasterize
+    from cuda_ext import rasterize
 
     w, h = SIZE
     K = torch.tensor([[300.0, 0, w / 2], [0, 300.0, h / 2], [0, 0, 1]])

@@ -5,15 +5,12 @@ Python package: its bpy-free parts (``splats``, ``trainer``, ``cli``) import wit
 Blender, so ``python -m blender_gs_addon ...`` and the background trainer run anywhere.
 bpy is imported only inside the functions below.
 
-``procgen`` and ``cuda_ext`` are subpackages of this package: the extension zip carries them
-inside it, so nothing takes a generic top-level name in Blender's shared site-packages. In a
-source checkout they sit beside this folder, and the line below makes them subpackages too.
+It imports ``procgen`` (scenes, datasets, and the shared file and process helpers in
+``procgen.core``) and ``cuda_ext`` (the rasterizer) by their own names: in a source checkout
+they are top-level packages beside this folder. ``python build.py package`` puts them inside
+the add-on folder of the extension zip and makes those imports relative there, so the
+installed extension takes no generic top-level name in Blender's shared site-packages.
 """
-import os as _os
-
-if not _os.path.isdir(_os.path.join(_os.path.dirname(__file__), "procgen")):
-    __path__.append(_os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))))  # noqa: F821
-
 _cli_handle = None
 
 

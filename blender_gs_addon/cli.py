@@ -8,56 +8,33 @@ happen inside ``run`` so that ``--help`` stays fast.
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from typing import Sequence
 
-from .common import interrupt
-from .common.child_process import tie_to_parent
+import procgen
+from procgen.core import commands
+from procgen.core.commands import Subcommands
 
-# name -> (module relative to this package, one-line help)
-SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "generate": (".procgen.generate_cli", "generate a procedural scene from a seed and render its dataset"),
-    "render": (".procgen.render.cli", "render the ground-truth dataset of an existing .blend scene"),
-    "gallery": (".procgen.gallery", "render one frame of every biome for a few seeds into one labelled PNG sheet"),
-    "train": (".trainer.cli", "train Gaussian splats on a dataset"),
-    "import": (".blender.cli_import", "import a splat file (.ply, .splat, .glb, ...) into a .blend"),
-    "export": (".blender.cli_export", "export a splat object of a .blend to .ply, .splat, .glb, ..."),
-    "demo": (".demo", "run the whole pipeline: generate, render, train, import, report"),
-    "batch": (".batch.cli", "generate many seeds on a local pool, Ray or Slurm; resumable, one process per seed"),
+# name -> (module, one-line help): procgen's commands (generate, render, gallery), then the add-on's
+SUBCOMMANDS: Subcommands = {
+    **procgen.SUBCOMMANDS,
+    "train": (f"{__package__}.trainer.cli", "train Gaussian splats on a dataset"),
+    "import": (f"{__package__}.blender.cli_import", "import a splat file (.ply, .splat, .glb, ...) into a .blend"),
+    "export": (f"{__package__}.blender.cli_export", "export a splat object of a .blend to .ply, .splat, .glb, ..."),
+    "demo": (f"{__package__}.demo", "run the whole pipeline: generate, render, train, import, report"),
+    "batch": (f"{__package__}.batch.cli",
+              "generate many seeds on a local pool, Ray or Slurm; resumable, one process per seed"),
 }
 
 PROG = "gs"
+DESCRIPTION = "Gaussian Scenes: procedural scenes, ground-truth datasets and Gaussian splats."
 
 
 def build_parser(prog: str = PROG) -> tuple[argparse.ArgumentParser, dict[str, object]]:
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        description="Gaussian Scenes: procedural scenes, ground-truth datasets and Gaussian splats.",
-    )
-    sub = parser.add_subparsers(dest="command", metavar="SUBCOMMAND")
-    modules: dict[str, object] = {}
-    for name, (module_name, help_text) in SUBCOMMANDS.items():
-        modules[name] = importlib.import_module(module_name, __package__)
-        modules[name].add_arguments(sub.add_parser(name, help=help_text, description=help_text))
-    return parser, modules
+    return commands.build_parser(prog, DESCRIPTION, SUBCOMMANDS)
 
 
 def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     """Parse ``argv`` (without the program name) and run the subcommand; returns the exit code."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    tie_to_parent()
     parser, modules = build_parser(prog)
-    if not argv:
-        parser.print_help()
-        return 2
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help or a usage error; Blender must not exit from inside a CLI handler
-        return int(exc.code or 0)
-    module = modules[args.command]
-    try:
-        return int(module.run(args) or 0)
-    except KeyboardInterrupt:
-        print(f"{prog} {args.command}: interrupted; finished work was kept.", file=sys.stderr)
-        return interrupt.exit_code()
+    return commands.run_command(sys.argv[1:] if argv is None else argv, parser, modules, prog)

@@ -19,8 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-from .common import atomic
-from .common.child_process import tied_env
+from procgen.core import atomic
+from procgen.core.child_process import tied_env
 
 DEFAULT_ITERATIONS = 1000
 # The demo must finish in minutes on a 2-core CPU: RGB render time is linear in samples, and

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common.atomic import atomic_path, write_text
+from procgen.core.atomic import atomic_path, write_text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     import bpy
 
     from . import register
-    from .blender.native import is_native
+    from .blender.native_splats import is_native
 
     for path in (args.scene, args.splats, os.path.join(args.dataset, "transforms.json")):
         if not os.path.exists(path):
@@ -79,7 +79,7 @@ def _render_view(scene, view: dict, renders: Path) -> dict | None:
     """Render Splats from one held-out frame's camera -> its done.json entry (None: it failed)."""
     import bpy
 
-    from .procgen.render.png import write_png
+    from procgen.render.png import write_png
 
     frame = int(Path(view["file_path"]).stem)
     scene.frame_set(frame)

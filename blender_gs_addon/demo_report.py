@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import atomic
-from .procgen.render.layout import preview_files
-from .procgen.render.png import read_png, write_png
+from procgen.core import atomic
+from procgen.render.layout import preview_files
+from procgen.render.png import read_png, write_png
 
 TILE = 256  # edge of one picture in report.png
 

@@ -36,7 +36,7 @@ def rasterize_inputs(inputs: dict[str, np.ndarray], viewmat: np.ndarray, K: np.n
     """Rasterize ``render_inputs`` output -> RGBA float32 [H, W, 4] (torch and the compiled kernels here)."""
     import torch
 
-    from .cuda_ext import rasterize
+    from cuda_ext import rasterize
 
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -76,7 +76,7 @@ def write_request(folder: str, data, viewmat, K, width: int, height: int, device
 
 def render_request(folder: str) -> str:
     """Render the request in ``folder`` and write ``image.npy`` beside it (atomically) -> its path."""
-    from .common.atomic import atomic_path
+    from procgen.core.atomic import atomic_path
 
     with open(os.path.join(folder, CAMERA), encoding="utf-8") as f:
         cam = json.load(f)
@@ -98,7 +98,7 @@ def render_in_child(python: str, env: dict | None, data, viewmat, K, width: int,
     env: the child's environment (its PYTHONPATH must reach ``package``, this package by default).
     Raises RuntimeError with the child's last error lines when it fails.
     """
-    from .common.child_process import tied_env
+    from procgen.core.child_process import tied_env
 
     package = package or __name__.rpartition(".")[0]
     with tempfile.TemporaryDirectory(prefix="gs-render-") as folder:
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m <package>.splat_render FOLDER  (a folder holding inputs.npz and camera.json)",
               file=sys.stderr)
         return 2
-    from .common.child_process import tie_to_parent
+    from procgen.core.child_process import tie_to_parent
 
     tie_to_parent()
     try:

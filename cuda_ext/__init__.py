@@ -1,6 +1,6 @@
 """Differentiable 3D Gaussian rasterizer (C++ CPU kernels and CUDA kernels).
 
-    from blender_gs_addon.cuda_ext import rasterize
+    from cuda_ext import rasterize
     rgb, alpha, depth, meta = rasterize(means, quats, scales, opacities, colors,
                                         viewmat, K, width, height, sh_degree=None, background=None)
 

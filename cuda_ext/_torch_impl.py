@@ -13,7 +13,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from ..common.rotations_torch import quat_to_rotmat
+from .quaternions import quat_to_rotmat
 
 NEAR_PLANE = 0.2
 COV2D_DILATION = 0.3

@@ -14,9 +14,9 @@ import time
 
 import numpy as np
 
-from ..common import interrupt
-from ..common.cli_args import count
-from .biomes import BIOME_NAMES
+from .assembly.biomes import BIOME_NAMES
+from .core import interrupt
+from .core.cli_args import count
 from .render.font import draw_text
 from .render.png import read_png, write_png
 
@@ -42,14 +42,14 @@ def render_frame(biome: str, seed: int, path: str, args) -> float:
     """Generate the scene of (biome, seed) and render one frame of it to ``path``; returns seconds."""
     import bpy
 
-    from .config import SceneConfig
+    from .assembly.config import SceneConfig
+    from .assembly.scene import generate_scene
     from .render import passes
-    from .scene import generate_scene
 
     t0 = time.perf_counter()
     bpy.ops.wm.read_factory_settings(use_empty=True)
-    generate_scene(SceneConfig.preset(args.preset, seed=seed, biome=biome, resolution=tuple(args.resolution),
-                                      samples=args.samples))
+    generate_scene(SceneConfig.from_preset(args.preset, seed=seed, biome=biome, resolution=tuple(args.resolution),
+                                           samples=args.samples))
     scene = bpy.context.scene
     scene.frame_set(min(args.frame, scene.frame_end))
     settings = passes.Settings()

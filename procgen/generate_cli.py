@@ -2,7 +2,8 @@
 
 For each seed: reset Blender to an empty scene, generate, save ``scene.blend``
 atomically, then render the ground-truth dataset next to it. Several seeds
-(``--seed 0 1 2`` or ``--seeds 0-9``) go to ``DIR/seed_0000`` ...; a failing seed is
+(``--seed 0 1 2`` or ``--seeds 0-9``) go to ``DIR/seed_000000`` ... (the names ``batch``
+gives them too); a failing seed is
 reported and the others still run. bpy is imported inside ``run`` (fast ``--help``).
 """
 from __future__ import annotations
@@ -16,15 +17,15 @@ import sys
 import time
 import traceback
 
-from ..common import interrupt
-from ..common.atomic import atomic_path
-from ..common.cli_args import count
-from ..common.disk import describe_write_error, is_disk_full
-from ..common.folder_lock import FolderLock, FolderLockedError
-from ..common.staged_output import commit as commit_staged
-from ..common.staged_output import finish_commit, product_files, stage_dir
-from .biomes import BIOME_NAMES
-from .config import TERRAIN_KINDS
+from .assembly.biomes import BIOME_NAMES
+from .assembly.config import TERRAIN_KINDS
+from .core import interrupt
+from .core.atomic import atomic_path
+from .core.cli_args import count
+from .core.disk import describe_write_error, is_disk_full
+from .core.folder_lock import FolderLock, FolderLockedError
+from .core.staged_output import commit as commit_staged
+from .core.staged_output import finish_commit, product_files, stage_dir
 from .render.layout import is_scene_output_file
 
 PRESET_NAMES = ("tiny", "default", "large")
@@ -51,6 +52,19 @@ def parse_seed_ranges(text: str) -> list[range]:
     return ranges
 
 
+def seed_dir_name(seed: int) -> str:
+    """The folder name of one seed among several, for ``generate`` and ``batch``: ``seed_000042``."""
+    return f"seed_{seed:06d}"
+
+
+def seed_dir(root: str, seed: int) -> str:
+    """``root/seed_NNNNNN``; or ``root/seed_NNNN`` where an older ``generate`` (which named its folders
+    so) left only that one for this seed, so that a run begun before resumes in its own folder."""
+    folder = os.path.join(root, seed_dir_name(seed))
+    older = os.path.join(root, f"seed_{seed:04d}")
+    return older if older != folder and os.path.isdir(older) and not os.path.exists(folder) else folder
+
+
 def iter_seeds(ranges: list[range]):
     """Each seed once, in the order given (a seed inside an earlier range is skipped)."""
     for i, r in enumerate(ranges):
@@ -61,7 +75,7 @@ def iter_seeds(ranges: list[range]):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=count(0), nargs="+", default=None, metavar="S",
-                        help="scene seed(s); several seeds write DIR/seed_NNNN each")
+                        help="scene seed(s); several seeds write DIR/seed_NNNNNN each")
     parser.add_argument("--seeds", default=None, metavar="RANGE", help="seed ranges such as 0-9 or 0-3,7")
     parser.add_argument("--preset", choices=PRESET_NAMES, default="default",
                         help="tiny: 64x64, 4 frames (tests); default: 256x256, 24 frames, 64 samples; large")
@@ -85,7 +99,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _config_from_args(args, seed: int):
-    from .config import SceneConfig
+    from .assembly.config import SceneConfig
 
     over: dict = {"seed": seed}
     if args.frames is not None:
@@ -100,7 +114,7 @@ def _config_from_args(args, seed: int):
         over["terrain__kind"] = args.terrain
     if args.trajectory is not None:
         over["camera__trajectory"] = args.trajectory
-    return SceneConfig.preset(args.preset, **over)
+    return SceneConfig.from_preset(args.preset, **over)
 
 
 def _save_blend_atomically(bpy, path: str) -> None:
@@ -135,9 +149,9 @@ def generate_one(args, seed: int, out_dir: str, bar_factory=None, replace_differ
     """
     import bpy
 
+    from .assembly.scene import generate_scene
     from .render import render_dataset
     from .render.layout import load_manifest
-    from .scene import generate_scene
 
     config = _config_from_args(args, seed)
     os.makedirs(out_dir, exist_ok=True)
@@ -246,7 +260,7 @@ def _generate_all(args, ranges: list[range], out_root: str) -> int:
     done = 0
     t0 = time.perf_counter()
     for seed in iter_seeds(ranges):
-        out_dir = out_root if single else os.path.join(out_root, f"seed_{seed:04d}")
+        out_dir = out_root if single else seed_dir(out_root, seed)
         try:
             generate_seed(args, seed, out_dir,
                           bar_factory=lambda s=seed: tqdm(unit="frame", desc=f"render seed {s}", dynamic_ncols=True))

@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 
 from blender_gs_addon.batch.manifest import read_records
-from blender_gs_addon.batch.scenes import read_index, scene_complete, seed_dir_name
+from blender_gs_addon.batch.scenes import read_index, scene_complete
 from blender_gs_addon.splats import SH_C0, SplatData, SplatFormatError, synthetic
+from procgen.generate_cli import seed_dir_name
 
 ROOT = Path(__file__).resolve().parent.parent
 W, H = 128, 96
@@ -87,7 +88,7 @@ def cameras(n: int = 4, distance: float = 3.2) -> list[np.ndarray]:
 def render_rgba(data: SplatData, viewmat: np.ndarray, K: np.ndarray, width: int, height: int) -> np.ndarray:
     """RGB and alpha [H, W, 4] of ``data`` by the project's rasterizer (viewmat [4, 4], K [3, 3])."""
     torch = pytest.importorskip("torch", reason="the rasterizer needs torch")
-    from blender_gs_addon.cuda_ext import rasterize
+    from cuda_ext import rasterize
 
     t = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))  # noqa: E731
     colors = np.concatenate([data.sh_dc[:, None], data.sh_rest], axis=1)

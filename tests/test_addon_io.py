@@ -9,18 +9,18 @@ import pytest
 from helpers import SHUFFLED, independent_ply, malformed_corpus, random_splats, shuffled_rows
 
 import blender_gs_addon
-from blender_gs_addon.blender import api, native
-from blender_gs_addon.blender.pointcloud import can_make_pointclouds
-from blender_gs_addon.common.rotations import quat_to_matrix
+from blender_gs_addon.blender import api, native_splats
+from blender_gs_addon.blender.splat_objects import can_make_pointclouds
 from blender_gs_addon.splats import read_ply, write_ply
 from blender_gs_addon.splats.transform import bake_transform
+from procgen.core.rotations import quat_to_matrix
 
 pytestmark = [pytest.mark.blender, pytest.mark.usefixtures("registered_addon")]
 
 
 def datablock_counts() -> dict:
     return {name: len(getattr(bpy.data, name)) for name in ("objects", "meshes", "pointclouds", "materials",
-                                                              "node_groups")}
+                                                            "node_groups")}
 
 
 def attribute(obj, name: str) -> np.ndarray:
@@ -49,20 +49,20 @@ def test_independent_file_attributes_hold_every_property(tmp_path):
     src.write_bytes(independent_ply(SHUFFLED, rows))
     assert bpy.ops.import_scene.gaussian_splats(filepath=str(src)) == {"FINISHED"}
     obj = bpy.context.active_object
-    if native.is_native(obj):  # Blender's splat attributes; the file's values are read back through the API
+    if native_splats.is_native(obj):  # Blender's splat attributes; the file's values are read back through the API
         columns = api.splats_from_object(obj, apply_transform=False).columns()
     for i, (name, _) in enumerate(SHUFFLED):
         want = np.array([r[i] for r in rows], np.float32)
         if name in "xyz":
             got = attribute(obj, "position")[:, "xyz".index(name)]
         else:
-            got = columns[name] if native.is_native(obj) else attribute(obj, name)
+            got = columns[name] if native_splats.is_native(obj) else attribute(obj, name)
         np.testing.assert_array_equal(got, want, err_msg=name)
     dc = np.array([[r[[n for n, _ in SHUFFLED].index(f"f_dc_{c}")] for c in range(3)] for r in rows])
     opacity = np.array([r[0] for r in rows])
-    if native.is_native(obj):  # what Blender draws: the SH colour and the opacity after the sigmoid
+    if native_splats.is_native(obj):  # what Blender draws: the SH colour and the opacity after the sigmoid
         base = np.empty(4 * len(rows), np.float32)
-        obj.data.attributes[native.BASE].data.foreach_get("vector", base)
+        obj.data.attributes[native_splats.BASE].data.foreach_get("vector", base)
         np.testing.assert_array_equal(base.reshape(-1, 4)[:, :3], dc.astype(np.float32))
         np.testing.assert_allclose(base.reshape(-1, 4)[:, 3], 1 / (1 + np.exp(-opacity)), atol=1e-6)
     else:  # display attributes decoded from the splat fields
@@ -159,7 +159,7 @@ def test_ellipsoids_are_instanced_for_opaque_splats_only():
     data = random_splats(300, 1, seed=4)
     obj = api.object_from_splats(data, "S")
     bpy.context.view_layer.objects.active = obj
-    if native.is_native(obj):  # Blender draws these as splats itself: nothing to instance
+    if native_splats.is_native(obj):  # Blender draws these as splats itself: nothing to instance
         assert not bpy.ops.object.gs_ellipsoids.poll()
         return
     for threshold in (0.3, 0.7):
@@ -224,7 +224,7 @@ def test_unregister_leaves_nothing_behind():
 
 
 def test_direct_ply_export_equals_the_splatdata_path(tmp_path):
-    from blender_gs_addon.blender.pointcloud import write_from_object
+    from blender_gs_addon.blender.splat_objects import write_from_object
 
     src = tmp_path / "other.ply"
     src.write_bytes(independent_ply(SHUFFLED, shuffled_rows(40)))

@@ -100,7 +100,6 @@ def test_cancel_file_job(tmp_path):
 def test_generate_then_render_dataset_operators(tmp_path):
     import json
 
-    pytest.importorskip("blender_gs_addon.procgen.scene", reason="the scene generator is not in this build")
     assert bpy.ops.gs.generate(preset="tiny", seed=3) == {"FINISHED"}
     scene = bpy.context.scene
     assert scene.camera is not None and len(scene.objects) > 1

@@ -7,7 +7,7 @@ import bpy
 import numpy as np
 import pytest
 
-from blender_gs_addon.blender import api, native
+from blender_gs_addon.blender import api, native_splats
 from blender_gs_addon.splats import SH_C0, SplatData
 
 pytestmark = [pytest.mark.blender, pytest.mark.usefixtures("registered_addon")]
@@ -67,13 +67,13 @@ def test_cycles_shows_splat_colours_faded_by_opacity(tmp_path):
     colours = [(0.9, 0.2, 0.1), (0.1, 0.6, 0.8)]
     obj = api.object_from_splats(splats(colours, [0.999, 0.5], [-1.0, 1.0], 0.6), "S")
     bpy.ops.object.select_all(action="DESELECT")
-    img = render_cycles(tmp_path, samples=128 if native.is_native(obj) else 4)  # splats: stochastic
+    img = render_cycles(tmp_path, samples=128 if native_splats.is_native(obj) else 4)  # splats: stochastic
     # 4 units over 32 px: x = -1 -> column 8, x = +1 -> column 24; z = 0 -> row 16
     opaque, half = img[16, 8, :3], img[16, 24, :3]
     np.testing.assert_allclose(opaque, colours[0], atol=0.04)  # the trained (sRGB) colour, as stored in PNG
     # half opacity over black: half the linear light
     np.testing.assert_allclose(lin(half), 0.5 * lin(np.array(colours[1])), atol=0.03)
-    if native.is_native(obj):  # a Gaussian of sigma 0.4 units = 3.2 px, blended in linear light
+    if native_splats.is_native(obj):  # a Gaussian of sigma 0.4 units = 3.2 px, blended in linear light
         # pixel (16 + i, 8 + j) has its centre (i + 0.5, j + 0.5) px from the splat's centre
         falloff = lambda px: srgb(0.999 * np.exp(-0.5 * (np.hypot(px + 0.5, 0.5) / 3.2) ** 2)  # noqa: E731
                                   * lin(colours[0][0]))

@@ -18,9 +18,9 @@ import pytest
 from helpers import ROOT, attempts_in_log, batch_cmd, check_finished, file_stats, run_batch, summary
 
 from blender_gs_addon.batch.manifest import JOURNAL, Manifest, read_records
-from blender_gs_addon.batch.scenes import read_index, scene_complete, seed_dir_name
+from blender_gs_addon.batch.scenes import read_index, scene_complete
 from blender_gs_addon.batch.seeds import count_seeds
-from blender_gs_addon.procgen.generate_cli import iter_seeds, parse_seed_ranges
+from procgen.generate_cli import iter_seeds, parse_seed_ranges, seed_dir_name
 
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="kill -9 and /proc are Linux here")
 

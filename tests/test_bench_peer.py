@@ -16,7 +16,7 @@ import torch
 
 from bench import bench_rasterizer as bench
 from bench import peer_rasterizer as peer
-from blender_gs_addon.cuda_ext import rasterize
+from cuda_ext import rasterize
 
 STAND_IN = "gs_test_stand_in_peer"
 

@@ -1,9 +1,12 @@
 """build.py: manifest validation the way Blender checks it, and the zip's layout."""
 from __future__ import annotations
 
+import ast
 import importlib.util
 import zipfile
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("gs_build", ROOT / "build.py")
@@ -48,6 +51,32 @@ def test_zip_layout_is_self_contained():
     assert "procgen/render/dataset.py" in names and "cuda_ext/csrc/bindings.cpp" in names
     assert not any(n.endswith(".whl") for n in names) and "wheels" not in m
     assert not any("__pycache__" in n or n.endswith(".so") for n in names)
+    # inside the zip no module imports procgen or cuda_ext by its top-level name (another
+    # extension may own that name in the shared site-packages): every such import is relative
+    with zipfile.ZipFile(zip_path) as zf:
+        for name in (n for n in names if n.endswith(".py")):
+            for node in ast.walk(ast.parse(zf.read(name), name)):
+                if isinstance(node, ast.ImportFrom) and node.level == 0:
+                    assert node.module.split(".")[0] not in build.BUNDLED_PACKAGES, (name, node.lineno)
+                elif isinstance(node, ast.Import):
+                    assert not {a.name.split(".")[0] for a in node.names} & set(build.BUNDLED_PACKAGES), name
+
+
+def test_bundled_imports_become_relative_to_the_add_on_package():
+    source = ("import os\nimport procgen\nfrom procgen.core import atomic\nfrom cuda_ext.quaternions import (\n"
+              "    quat_to_rotmat,\n)\nimport cuda_ext.quaternions as q\n\n\ndef f():\n"
+              "    from cuda_ext import rasterize  # noqa\n    import procgen_other\n    from procgenx import y\n")
+    assert build.bundled_imports_relative(source, 0) == source.replace(
+        "import procgen\n", "from . import procgen\n").replace("from procgen.core", "from .procgen.core").replace(
+        "from cuda_ext.quaternions", "from .cuda_ext.quaternions").replace(
+        "import cuda_ext.quaternions as q", "from .cuda_ext import quaternions as q").replace(
+        "from cuda_ext import rasterize", "from .cuda_ext import rasterize")
+    two_down = build.bundled_imports_relative(source, 2)
+    assert "from ... import procgen\n" in two_down and "from ...procgen.core import atomic" in two_down
+    assert "    import procgen_other\n    from procgenx import y\n" in two_down  # other names are left alone
+    # `import procgen.render` binds `procgen` itself: no relative form, so the build refuses it
+    with pytest.raises(build.BuildError, match=r"x\.py:1: .*import procgen\.render"):
+        build.bundled_imports_relative("import procgen.render\n", 0, "x.py")
 
 
 def test_every_blender_series_is_tested_the_default_first_with_the_full_suite():

@@ -1,4 +1,4 @@
-"""The shared helpers (blender_gs_addon.common) against independent constructions."""
+"""The shared helpers (procgen.core) against independent constructions."""
 from __future__ import annotations
 
 import os
@@ -6,8 +6,8 @@ import os
 import numpy as np
 import pytest
 
-from blender_gs_addon.common import atomic, axes
-from blender_gs_addon.common.rotations import matrix_to_quat, quat_multiply, quat_to_matrix
+from procgen.core import atomic, axes
+from procgen.core.rotations import matrix_to_quat, quat_multiply, quat_to_matrix
 
 
 def rodrigues(axis: np.ndarray, angle: float) -> np.ndarray:
@@ -70,7 +70,7 @@ def test_quaternion_product_composes_rotations():
 
 def test_torch_rotation_matches_numpy_and_has_exact_gradients():
     torch = pytest.importorskip("torch")
-    from blender_gs_addon.common.rotations_torch import quat_to_rotmat
+    from cuda_ext.quaternions import quat_to_rotmat
 
     q = torch.tensor(np.random.default_rng(5).normal(size=(3, 7, 4)), dtype=torch.float64, requires_grad=True)
     R = quat_to_rotmat(q)

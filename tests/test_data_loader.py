@@ -1,4 +1,4 @@
-"""SceneFrames (blender_gs_addon.data) against the files of a real batch, read without it.
+"""SceneFrames (blender_gs_addon.torch_dataset) against the files of a real batch, read without it.
 
 The .npy files are read with numpy, the PNGs with Blender's own image loader (an independent
 decoder), intrinsics and poses straight from transforms.json; items come through a
@@ -18,7 +18,7 @@ import torch
 from helpers import ROOT, run_batch
 
 from blender_gs_addon.batch.scenes import read_index
-from blender_gs_addon.data import FIELDS, SceneDataError, SceneFrames
+from blender_gs_addon.torch_dataset import FIELDS, SceneDataError, SceneFrames
 
 FRAMES = 3
 
@@ -63,7 +63,7 @@ def _expected(scene: Path, entry: dict, tr: dict) -> dict:
 
 
 def test_imports_without_blender():
-    code = "import sys; from blender_gs_addon.data import SceneFrames; print('bpy' in sys.modules)"
+    code = "import sys; from blender_gs_addon.torch_dataset import SceneFrames; print('bpy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -86,7 +86,7 @@ def test_second_run_reuses_finished_stages(demo_run):
 
 def test_report_sets_blenders_own_splats_beside_ours_where_blender_has_them(demo_run):
     from blender_gs_addon.demo_report import psnr
-    from blender_gs_addon.procgen.render.png import read_png
+    from procgen.render.png import read_png
 
     out, _ = demo_run
     done = json.loads((out / "splat_renders/done.json").read_text())

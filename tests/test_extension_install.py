@@ -205,7 +205,7 @@ def test_installed_operators_round_trip_a_splat_file(installed):
     res, _ = installed
     assert res["import_rc"] == ["FINISHED"] and res["export_rc"] == ["FINISHED"]
     assert res["round_trip_bytes_equal"]
-    from blender_gs_addon.blender.native import has_native_splats
+    from blender_gs_addon.blender.native_splats import has_native_splats
 
     assert res["native_splats"] == has_native_splats()  # Blender's own splat objects where it has them
 

@@ -7,7 +7,7 @@ import argparse
 import numpy as np
 import pytest
 
-from blender_gs_addon.procgen.render.font import _GLYPHS, H, W, text_mask
+from procgen.render.font import _GLYPHS, H, W, text_mask
 
 
 def test_every_glyph_is_a_full_bitmap_and_letters_differ():
@@ -19,7 +19,7 @@ def test_every_glyph_is_a_full_bitmap_and_letters_differ():
 
 
 def test_sheet_puts_each_frame_in_its_cell_with_its_label():
-    from blender_gs_addon.procgen.gallery import LABEL_H, compose
+    from procgen.gallery import LABEL_H, compose
 
     frames = [np.full((20, 30, 3), 40 * (k + 1), np.uint8) for k in range(5)]
     sheet = compose(frames, [f"f{k}" for k in range(5)], columns=2)
@@ -35,8 +35,8 @@ def test_sheet_puts_each_frame_in_its_cell_with_its_label():
 
 @pytest.mark.blender
 def test_gallery_command_renders_one_labelled_frame_per_biome_and_seed(tmp_path):
-    from blender_gs_addon.procgen import gallery
-    from blender_gs_addon.procgen.render.png import read_png
+    from procgen import gallery
+    from procgen.render.png import read_png
 
     parser = argparse.ArgumentParser()
     gallery.add_arguments(parser)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from blender_gs_addon.blender.jobs import read_event
-from blender_gs_addon.jobs_protocol import ENV, Reporter, requested
+from procgen.core.jobs_protocol import ENV, Reporter, requested
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -96,7 +96,7 @@ def test_train_child_speaks_the_protocol(tmp_path):
 @pytest.mark.blender
 def test_render_child_speaks_the_protocol(tmp_path):
     bpy = pytest.importorskip("bpy", reason="rendering needs Blender")
-    from blender_gs_addon.procgen.render.test_scenes import build_test_scene
+    from procgen.render.reference_scenes import build_test_scene
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     build_test_scene(resolution=(40, 24), frames=3, instances=False)

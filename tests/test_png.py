@@ -12,7 +12,7 @@ import zlib
 import numpy as np
 import pytest
 
-from blender_gs_addon.procgen.render.png import _unfilter, read_png
+from procgen.render.png import _unfilter, read_png
 
 _COLOR_TYPE = {1: 0, 2: 4, 3: 2, 4: 6}  # channels -> PNG colour type
 

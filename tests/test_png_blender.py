@@ -6,7 +6,7 @@ import bpy
 import numpy as np
 import pytest
 
-from blender_gs_addon.procgen.render.png import read_png
+from procgen.render.png import read_png
 
 pytestmark = pytest.mark.blender
 

@@ -9,15 +9,15 @@ import bpy
 import numpy as np
 import pytest
 
-from blender_gs_addon.procgen.assets import KINDS, AssetKind, Placement
-from blender_gs_addon.procgen.biomes import BIOMES
-from blender_gs_addon.procgen.config import SceneConfig
-from blender_gs_addon.procgen.heightfield import make_heightfield
-from blender_gs_addon.procgen.render import render_dataset
-from blender_gs_addon.procgen.render.png import read_png
-from blender_gs_addon.procgen.render.segmentation import CLASS_IDS
-from blender_gs_addon.procgen.scene import generate_scene
-from blender_gs_addon.procgen.seeding import stream
+from procgen.assembly.assets import KINDS, AssetKind, Placement
+from procgen.assembly.biomes import BIOMES
+from procgen.assembly.config import SceneConfig
+from procgen.assembly.scene import generate_scene
+from procgen.core.seeding import stream
+from procgen.render import render_dataset
+from procgen.render.png import read_png
+from procgen.render.segmentation import CLASS_IDS
+from procgen.terrain.heightfield import make_heightfield
 
 pytestmark = pytest.mark.blender
 
@@ -51,7 +51,7 @@ def _placed(kind) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_every_kind_keeps_its_placement_rule():
-    config = SceneConfig.preset("tiny", seed=5, terrain={"kind": "hills", "water": "on"}, sky={"weather": "none"})
+    config = SceneConfig.from_preset("tiny", seed=5, terrain={"kind": "hills", "water": "on"}, sky={"weather": "none"})
     info = _generate(config)
     hf = make_heightfield(config.terrain, stream(config.seed, "terrain"), EVERYTHING)
     snow_line = info["terrain"]["snow_line"]
@@ -99,7 +99,7 @@ def _object_digests(names) -> dict:
 
 
 def test_a_new_kind_is_one_entry_and_leaves_the_others_identical():
-    config = SceneConfig.preset("tiny", seed=3)
+    config = SceneConfig.from_preset("tiny", seed=3)
     names = {k.name for k in KINDS}
     _generate(config)
     before = _object_digests(names)
@@ -117,7 +117,7 @@ def test_a_new_kind_is_one_entry_and_leaves_the_others_identical():
 
 
 def test_clumped_ground_cover_renders_as_one_object_with_one_id(tmp_path):
-    config = SceneConfig.preset("tiny", seed=7, sky={"weather": "none", "fog": 0.0})
+    config = SceneConfig.from_preset("tiny", seed=7, sky={"weather": "none", "fog": 0.0})
     info = _generate(config)
     assert _copies("pebble") == []
     carrier = bpy.data.objects["pebble"]

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from mathutils import Vector
 
-from blender_gs_addon.procgen.config import SceneConfig
-from blender_gs_addon.procgen.scene import generate_scene
+from procgen.assembly.config import SceneConfig
+from procgen.assembly.scene import generate_scene
 
 pytestmark = pytest.mark.blender
 
@@ -29,7 +29,7 @@ def _hits_down(scene, dg, x: float, y: float, top: float) -> list[tuple[str, flo
 @pytest.fixture(scope="module")
 def cliff_columns():
     bpy.ops.wm.read_factory_settings(use_empty=True)
-    generate_scene(SceneConfig.preset("tiny", seed=0, biome="cliff"))
+    generate_scene(SceneConfig.from_preset("tiny", seed=0, biome="cliff"))
     scene = bpy.context.scene
     dg = bpy.context.evaluated_depsgraph_get()
     cliff = scene.objects["cliff"]

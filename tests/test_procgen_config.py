@@ -6,19 +6,19 @@ import json
 import numpy as np
 import pytest
 
-from blender_gs_addon.procgen.config import PRESETS, SceneConfig
-from blender_gs_addon.procgen.generate_cli import iter_seeds, parse_seed_ranges
-from blender_gs_addon.procgen.heightfield import make_heightfield, thermal_erosion
-from blender_gs_addon.procgen.seeding import name_key, stream
+from procgen.assembly.config import PRESETS, SceneConfig
+from procgen.core.seeding import name_key, stream
+from procgen.generate_cli import iter_seeds, parse_seed_ranges
+from procgen.terrain.heightfield import make_heightfield, thermal_erosion
 
 
 def test_presets_and_overrides():
-    tiny = SceneConfig.preset("tiny")
+    tiny = SceneConfig.from_preset("tiny")
     assert tiny.camera.resolution == (64, 64) and tiny.camera.frames <= 6
-    d = SceneConfig.preset("default")
+    d = SceneConfig.from_preset("default")
     assert d.camera.resolution == (256, 256) and d.camera.frames == 24 and d.render.samples == 64
-    cfg = SceneConfig.preset("tiny", seed=7, frames=9, resolution=(32, 16), samples=3,
-                             terrain={"kind": "dunes"}, rocks__count=11)
+    cfg = SceneConfig.from_preset("tiny", seed=7, frames=9, resolution=(32, 16), samples=3,
+                                  terrain={"kind": "dunes"}, rocks__count=11)
     assert (cfg.seed, cfg.camera.frames, cfg.camera.resolution, cfg.render.samples) == (7, 9, (32, 16), 3)
     assert cfg.terrain.kind == "dunes" and cfg.rocks.count == 11
     assert set(PRESETS) == {"tiny", "default", "large"}
@@ -26,18 +26,28 @@ def test_presets_and_overrides():
 
 def test_bad_config_is_refused_with_its_name():
     with pytest.raises(ValueError, match="nonsense"):
-        SceneConfig.preset("tiny", nonsense=1)
+        SceneConfig.from_preset("tiny", nonsense=1)
     with pytest.raises(ValueError, match="terrain.kind"):
-        SceneConfig.preset("tiny", terrain__kind="ocean")
+        SceneConfig.from_preset("tiny", terrain__kind="ocean")
     with pytest.raises(ValueError, match="unknown preset"):
-        SceneConfig.preset("huge")
+        SceneConfig.from_preset("huge")
 
 
-def test_to_dict_is_json_and_round_trips():
-    cfg = SceneConfig.preset("large", seed=3, camera__trajectory="orbit")
-    text = json.dumps(cfg.to_dict())
+@pytest.mark.parametrize("make", [lambda: SceneConfig(), lambda: SceneConfig(seed=3)]
+                         + [lambda name=name: SceneConfig.from_preset(name, seed=3, camera__trajectory="orbit")
+                            for name in sorted(PRESETS)], ids=["defaults", "seed"] + sorted(PRESETS))
+def test_every_config_round_trips_through_json(make):
+    cfg = make()
+    text = json.dumps(cfg.to_dict())  # plain JSON types only: no method or object slips in
     back = SceneConfig.from_dict(json.loads(text))
-    assert back == cfg
+    assert back == cfg and json.dumps(back.to_dict()) == text
+    assert isinstance(cfg.preset, str) and cfg.preset in PRESETS
+
+
+def test_preset_names_the_preset_a_config_came_from():
+    assert SceneConfig().preset == "default" and SceneConfig.from_dict({"seed": 1}).preset == "default"
+    assert SceneConfig.from_preset("tiny").preset == "tiny"
+    assert SceneConfig.from_dict(SceneConfig.from_preset("large").to_dict()).preset == "large"
 
 
 def test_streams_are_independent_and_stable():
@@ -53,7 +63,7 @@ def test_streams_are_independent_and_stable():
 
 
 def test_heightfield_kinds_differ_and_erosion_limits_slopes():
-    cfg = SceneConfig.preset("tiny").terrain
+    cfg = SceneConfig.from_preset("tiny").terrain
     fields = {}
     for kind in ("hills", "mountains", "canyon", "dunes"):
         cfg.kind = kind
@@ -73,7 +83,7 @@ def test_heightfield_kinds_differ_and_erosion_limits_slopes():
 
 
 def test_heightfield_sampling_matches_grid_and_interpolates():
-    cfg = SceneConfig.preset("tiny").terrain
+    cfg = SceneConfig.from_preset("tiny").terrain
     hf = make_heightfield(cfg, stream(2, "terrain"))
     c = hf.coords
     assert np.allclose(hf.height(c[5], c[7]), hf.z[7, 5])

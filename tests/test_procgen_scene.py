@@ -13,12 +13,14 @@ import numpy as np
 import pytest
 from mathutils import Vector
 
-from blender_gs_addon.procgen import generate_cli, materials, rocks
-from blender_gs_addon.procgen.assets import KINDS, AssetContext
-from blender_gs_addon.procgen.biomes import BIOMES
-from blender_gs_addon.procgen.config import SceneConfig
-from blender_gs_addon.procgen.scene import generate_scene
-from blender_gs_addon.procgen.seeding import stream
+from procgen import generate_cli
+from procgen.assembly.assets import KINDS, AssetContext
+from procgen.assembly.biomes import BIOMES
+from procgen.assembly.config import SceneConfig
+from procgen.assembly.scene import generate_scene
+from procgen.core.seeding import stream
+from procgen.materials import surfaces
+from procgen.terrain import rocks
 
 pytestmark = pytest.mark.blender
 
@@ -55,7 +57,7 @@ def _digests(frames=(1, 2)) -> dict[str, str]:
 def _generate(**overrides) -> dict:
     _reset()
     overrides.setdefault("biome", "broadleaf_forest")
-    return generate_scene(SceneConfig.preset("tiny", **overrides))
+    return generate_scene(SceneConfig.from_preset("tiny", **overrides))
 
 
 def test_same_seed_same_scene_different_seed_different_scene():
@@ -102,7 +104,7 @@ def test_every_asset_factory_makes_sane_geometry():
     """The contract of every kind's factory: finite vertices, faces that index them, material slots
     the kind names, a base at the ground, a plausible height, different variants, seconds not minutes."""
     _reset()
-    config = SceneConfig.preset("tiny", seed=0)
+    config = SceneConfig.from_preset("tiny", seed=0)
     ctx = AssetContext(0, config, None, BIOMES["meadow"])
     assert set(HEIGHTS) == {k.name for k in KINDS}
     for kind in KINDS:
@@ -124,15 +126,15 @@ def test_every_asset_factory_makes_sane_geometry():
 
 
 def test_every_material_family_builds_a_surface():
-    for fam in materials.FAMILIES:
-        mat = materials.make_material(fam, f"m_{fam}", stream(0, "t_mat", len(fam)))
+    for fam in surfaces.FAMILIES:
+        mat = surfaces.make_material(fam, f"m_{fam}", stream(0, "t_mat", len(fam)))
         nodes = mat.node_tree.nodes
         out = next(n for n in nodes if n.type == "OUTPUT_MATERIAL")
         assert out.inputs["Surface"].is_linked, fam
         assert any(n.type == "BSDF_PRINCIPLED" for n in nodes)
     # Randomised: two draws of one family differ in their colours.
-    a = materials.make_material("rock", "ra", stream(1, "t_mat"))
-    b = materials.make_material("rock", "rb", stream(2, "t_mat"))
+    a = surfaces.make_material("rock", "ra", stream(1, "t_mat"))
+    b = surfaces.make_material("rock", "rb", stream(2, "t_mat"))
     ca = [tuple(e.color) for n in a.node_tree.nodes if n.type == "VALTORGB" for e in n.color_ramp.elements]
     cb = [tuple(e.color) for n in b.node_tree.nodes if n.type == "VALTORGB" for e in n.color_ramp.elements]
     assert ca != cb
@@ -185,8 +187,8 @@ def _render_patch(mat, normal, height, size=24) -> np.ndarray:
 
 
 def test_terrain_material_depends_on_slope_and_height():
-    shading = materials.TerrainShading(base="grass", rock_slope=0.2, snow_line=15.0, beach_level=None)
-    mat = materials.make_terrain_material("terrain_t", shading, stream(0, "t_terrain"))
+    shading = surfaces.TerrainShading(base="grass", rock_slope=0.2, snow_line=15.0, beach_level=None)
+    mat = surfaces.make_terrain_material("terrain_t", shading, stream(0, "t_terrain"))
     flat_low = _render_patch(mat, (0, 0, 1), 0.0)
     steep_low = _render_patch(mat, (0.87, 0, 0.5), 0.0)   # 60 degrees: slope 0.5
     flat_high = _render_patch(mat, (0, 0, 1), 30.0)
@@ -230,7 +232,7 @@ def test_objects_are_tagged_info_is_stored_and_things_move():
     assert None not in classes and classes <= CLASSES
     assert {"terrain", "rock", "camera", "light", "tree", "leaf_litter"} <= classes
     stored = json.loads(scene["gs_scene_info"])
-    assert stored["config"] == SceneConfig.preset("tiny", seed=11, biome="broadleaf_forest").to_dict()
+    assert stored["config"] == SceneConfig.from_preset("tiny", seed=11, biome="broadleaf_forest").to_dict()
     assert stored["biome"]["name"] == "broadleaf_forest"
     assert stored["seed"] == 11 and stored["timings"]["total"] > 0
     assert stored["counts"]["objects"] == len(scene.objects)
@@ -276,11 +278,21 @@ def test_generate_command_saves_scenes_and_reports_failed_seeds(tmp_path):
     assert json.loads(bpy.context.scene["gs_scene_info"])["seed"] == 2
     # Several seeds: a broken one is reported, the others are still made.
     many = tmp_path / "many"
-    os.makedirs(many / "seed_0001")
-    (many / "seed_0001" / "scene.blend").write_bytes(b"not a blend file")
+    os.makedirs(many / "seed_000001")
+    (many / "seed_000001" / "scene.blend").write_bytes(b"not a blend file")
     assert generate_cli.run(_cli_args(out=str(many), extra=["--seeds", "0-2"])) == 1
     for s in (0, 2):
-        assert os.path.isfile(many / f"seed_{s:04d}" / "scene.blend")
+        assert os.path.isfile(many / f"seed_{s:06d}" / "scene.blend")  # the names batch gives them too
+
+
+def test_generate_resumes_in_the_seed_folder_an_older_version_named(tmp_path):
+    # generate once named its seed folders seed_NNNN (batch: seed_NNNNNN); such a folder is used again
+    legacy = tmp_path / "many"
+    assert generate_cli.run(_cli_args(out=str(legacy / "seed_0002"), extra=["--seed", "2"])) == 0
+    made = os.stat(legacy / "seed_0002" / "scene.blend").st_mtime_ns
+    assert generate_cli.run(_cli_args(out=str(legacy), extra=["--seeds", "2-3"])) == 0
+    assert sorted(n for n in os.listdir(legacy) if n.startswith("seed_")) == ["seed_000003", "seed_0002"]
+    assert os.stat(legacy / "seed_0002" / "scene.blend").st_mtime_ns == made  # the same scene, reused
 
 
 def test_generate_again_on_a_complete_dataset_succeeds_and_changes_nothing(tmp_path):

@@ -7,16 +7,16 @@ import numpy as np
 import pytest
 from mathutils import Vector
 
-from blender_gs_addon.procgen.config import SceneConfig
-from blender_gs_addon.procgen.scene import generate_scene
-from blender_gs_addon.procgen.water import SHORE_ATTRIBUTE, SURF_DEPTH
+from procgen.assembly.config import SceneConfig
+from procgen.assembly.scene import generate_scene
+from procgen.terrain.water import SHORE_ATTRIBUTE, SURF_DEPTH
 
 pytestmark = pytest.mark.blender
 
 
 def test_the_shore_attribute_follows_the_depth_of_the_water():
     bpy.ops.wm.read_factory_settings(use_empty=True)
-    generate_scene(SceneConfig.preset("tiny", seed=0, biome="coast"))
+    generate_scene(SceneConfig.from_preset("tiny", seed=0, biome="coast"))
     water, terrain = bpy.data.objects["water"], bpy.data.objects["terrain"]
     me = water.data
     shore = np.empty(len(me.vertices), np.float32)

@@ -13,8 +13,8 @@ import pytest
 import torch
 from helpers_torch import DIFF_INPUTS, make_scene, random_weights, rasterize_args, render
 
-from blender_gs_addon.cuda_ext import _build, rasterize
-from blender_gs_addon.cuda_ext import _torch_impl as ref
+from cuda_ext import _build, rasterize
+from cuda_ext import _torch_impl as ref
 
 # ----------------------------------------------------------------------------- forward
 
@@ -250,7 +250,7 @@ def test_cuda_matches_cpu(sh_degree):
 _ISA_RUN = """
 import sys, torch
 sys.path.insert(0, {root!r})
-from blender_gs_addon.cuda_ext import _build, rasterize
+from cuda_ext import _build, rasterize
 from tests.helpers_torch import make_scene, random_weights, render
 scene = make_scene(1500, 70, 45, sh_degree=2, seed=44)
 out = render(rasterize, scene, 70, 45, 2, torch.tensor([0.3, 0.2, 0.1]), grad=True, weights=random_weights(45, 70))

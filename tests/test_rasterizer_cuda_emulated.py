@@ -19,7 +19,7 @@ import pytest
 import torch
 from helpers_torch import DIFF_INPUTS, make_scene, random_weights, rasterize_args, render
 
-from blender_gs_addon.cuda_ext import _build, _wrapper, rasterize
+from cuda_ext import _build, _wrapper, rasterize
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the emulation uses Linux fibers")
 

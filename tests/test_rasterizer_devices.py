@@ -17,7 +17,7 @@ import torch
 from helpers_torch import make_scene
 from torch._subclasses.fake_tensor import FakeTensorMode
 
-from blender_gs_addon.cuda_ext import _build
+from cuda_ext import _build
 
 W, H = 20, 16
 STAGES = ["validate", "project_forward", "project_backward", "sh_forward", "sh_backward", "bin_gaussians",

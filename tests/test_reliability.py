@@ -13,14 +13,14 @@ import time
 
 import pytest
 
-from blender_gs_addon.common import staged_output
-from blender_gs_addon.common.child_process import remove_stale_temporaries
-from blender_gs_addon.common.cli_args import count, number
-from blender_gs_addon.common.folder_lock import FolderLock, FolderLockedError
+from procgen.core import staged_output
+from procgen.core.child_process import remove_stale_temporaries
+from procgen.core.cli_args import count, number
+from procgen.core.folder_lock import FolderLock, FolderLockedError
 
 HOLD_LOCK = textwrap.dedent("""
     import sys, time
-    from blender_gs_addon.common.folder_lock import FolderLock
+    from procgen.core.folder_lock import FolderLock
     with FolderLock(sys.argv[1], "holder"):
         print("locked", flush=True)
         time.sleep(60)
@@ -113,7 +113,7 @@ def test_a_commit_cut_short_is_finished_by_the_next_run(tmp_path):
 
 SWALLOWING_CHILD = textwrap.dedent("""
     import sys, time
-    from blender_gs_addon.common import interrupt
+    from procgen.core import interrupt
     interrupt.install("child", grace_s=1.0)
     ready = False
     while True:  # like Blender, which catches the KeyboardInterrupt raised inside its callbacks
@@ -141,9 +141,9 @@ def test_a_signal_stops_a_process_that_swallows_keyboard_interrupt(sig, code):
 
 TIED_PARENT = textwrap.dedent("""
     import subprocess, sys, time
-    from blender_gs_addon.common.child_process import tied_env
+    from procgen.core.child_process import tied_env
     child = subprocess.Popen([sys.executable, "-c",
-        "import time; from blender_gs_addon.common.child_process import tie_to_parent; tie_to_parent(); "
+        "import time; from procgen.core.child_process import tie_to_parent; tie_to_parent(); "
         "print('child ready', flush=True); time.sleep(60)"], env=tied_env())
     print(child.pid, flush=True)
     time.sleep(60)

@@ -9,10 +9,10 @@ import bpy
 import numpy as np
 import pytest
 
-from blender_gs_addon.procgen.render import render_dataset
-from blender_gs_addon.procgen.render.exr import read_channels
-from blender_gs_addon.procgen.render.png import read_png
-from blender_gs_addon.procgen.render.test_scenes import build_test_scene
+from procgen.render import render_dataset
+from procgen.render.exr import read_channels
+from procgen.render.png import read_png
+from procgen.render.reference_scenes import build_test_scene
 
 pytestmark = pytest.mark.blender
 
@@ -161,7 +161,7 @@ def test_scene_without_camera_is_a_clear_error(tmp_path):
 
 
 def _cli(argv):
-    from blender_gs_addon.procgen.render import cli
+    from procgen.render import cli
 
     parser = argparse.ArgumentParser()
     cli.add_arguments(parser)
@@ -229,11 +229,11 @@ def test_geometry_node_instances_take_their_hosts_id_and_box(tmp_path):
 
 
 def test_dataset_loads_in_the_trainer_with_matching_cameras(tmp_path):
-    datasets = pytest.importorskip("blender_gs_addon.trainer.datasets")
     from bpy_extras.object_utils import world_to_camera_view
     from mathutils import Vector
 
-    from blender_gs_addon.procgen.render.pointcloud import read_ply
+    from blender_gs_addon.trainer import datasets  # torch-free: runs in every Blender's Python
+    from procgen.render.initial_points import read_ply
 
     build_test_scene(resolution=RES, frames=3)
     render_dataset(tmp_path, samples=1, device="cpu")

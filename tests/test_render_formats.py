@@ -7,8 +7,8 @@ import zlib
 import numpy as np
 import pytest
 
-from blender_gs_addon.procgen.render import layout, pointcloud
-from blender_gs_addon.procgen.render.png import encode_png, read_png, write_png
+from procgen.render import initial_points, layout
+from procgen.render.png import encode_png, read_png, write_png
 
 
 @pytest.mark.parametrize("shape,dtype", [((5, 7), np.uint16), ((5, 7, 3), np.uint8), ((4, 3, 4), np.uint8),
@@ -61,14 +61,14 @@ def test_ply_layout_and_round_trip(tmp_path):
     rng = np.random.default_rng(1)
     p, n = rng.normal(size=(50, 3)), rng.normal(size=(50, 3))
     c = rng.integers(0, 256, size=(50, 3), dtype=np.uint8)
-    pointcloud.write_ply(tmp_path / "p.ply", p, c, n)
+    initial_points.write_ply(tmp_path / "p.ply", p, c, n)
     blob = (tmp_path / "p.ply").read_bytes()
     header = blob[: blob.index(b"end_header\n")].decode().splitlines()
     assert header[1] == "format binary_little_endian 1.0" and header[2] == "element vertex 50"
     assert header[3:12] == [f"property float {k}" for k in ("x", "y", "z", "nx", "ny", "nz")] + \
         [f"property uchar {k}" for k in ("red", "green", "blue")]
     assert len(blob) == blob.index(b"end_header\n") + 11 + 50 * (6 * 4 + 3)
-    v = pointcloud.read_ply(tmp_path / "p.ply")
+    v = initial_points.read_ply(tmp_path / "p.ply")
     assert np.allclose(np.stack([v["x"], v["y"], v["z"]], -1), p, atol=1e-6)
     assert np.array_equal(np.stack([v["red"], v["green"], v["blue"]], -1), c)
 
@@ -77,16 +77,17 @@ def test_voxel_downsample_averages_per_cell():
     pts = np.array([[0.1, 0.1, 0.1], [0.3, 0.3, 0.3], [1.5, 0.2, 0.2]])
     cols = np.array([[0, 0, 0], [100, 200, 50], [10, 10, 10]])
     nrm = np.array([[0, 0, 1.0], [0, 0, 1.0], [1.0, 0, 0]])
-    p, c, n = pointcloud.voxel_downsample(pts, cols, nrm, 1.0)
+    p, c, n = initial_points.voxel_downsample(pts, cols, nrm, 1.0)
     assert np.allclose(p, [[0.2, 0.2, 0.2], [1.5, 0.2, 0.2]])
     assert np.array_equal(c, [[50, 100, 25], [10, 10, 10]]) and np.allclose(n, [[0, 0, 1], [1, 0, 0]])
     many = np.random.default_rng(2).uniform(size=(5000, 3))
-    assert len(pointcloud.voxel_downsample(many, np.zeros_like(many), many,
-                                           pointcloud.choose_voxel(many, 500))[0]) <= 500
+    assert len(initial_points.voxel_downsample(many, np.zeros_like(many), many,
+                                               initial_points.choose_voxel(many, 500))[0]) <= 500
     # a budget of one point ends with one cell; zero is refused instead of searching forever
-    assert len(pointcloud.voxel_downsample(many, np.zeros_like(many), many, pointcloud.choose_voxel(many, 1))[0]) == 1
+    one_voxel = initial_points.choose_voxel(many, 1)
+    assert len(initial_points.voxel_downsample(many, np.zeros_like(many), many, one_voxel)[0]) == 1
     with pytest.raises(ValueError, match="max_points must be at least 1"):
-        pointcloud.choose_voxel(many, 0)
+        initial_points.choose_voxel(many, 0)
 
 
 def test_split_holds_out_every_eighth_frame():

@@ -11,12 +11,12 @@ import pytest
 from bpy_extras.object_utils import world_to_camera_view
 from mathutils import Vector
 
-from blender_gs_addon.common.rotations import quat_to_matrix
-from blender_gs_addon.procgen.render import render_dataset
-from blender_gs_addon.procgen.render.cameras import c2w_opencv, project, unproject_depth
-from blender_gs_addon.procgen.render.png import read_png
-from blender_gs_addon.procgen.render.pointcloud import read_ply
-from blender_gs_addon.procgen.render.test_scenes import build_test_scene
+from procgen.core.rotations import quat_to_matrix
+from procgen.render import render_dataset
+from procgen.render.camera_poses import c2w_opencv, project, unproject_depth
+from procgen.render.initial_points import read_ply
+from procgen.render.png import read_png
+from procgen.render.reference_scenes import build_test_scene
 
 pytestmark = pytest.mark.blender
 
@@ -155,7 +155,7 @@ def test_flow_is_not_trivial(dataset):
     ("VERTICAL", (48, 32), (0.0, -0.1), (1.4, 1.0)),
 ])
 def test_intrinsics_and_pose_match_blender_projection(fit, res, shift, aspect):
-    from blender_gs_addon.procgen.render.cameras import c2w_opengl, intrinsics_from_blender
+    from procgen.render.camera_poses import c2w_opengl, intrinsics_from_blender
 
     build_test_scene(resolution=res, frames=2, shift=shift)
     scene = bpy.context.scene
@@ -305,7 +305,7 @@ def test_colmap_model_projects_like_blender(dataset):
 def test_point_cloud_colours_are_the_png_bytes(dataset):
     """Blender decodes the RGB PNGs for the point cloud; it must hand back the stored bytes
     (no colour-space conversion), the same as the independent pure-Python PNG reader."""
-    from blender_gs_addon.procgen.render.finalize import load_png_rgb
+    from procgen.render.finalize import load_png_rgb
 
     out, tr, _ = dataset
     path = os.path.join(out, tr["frames"][1]["file_path"])

@@ -6,8 +6,8 @@ from __future__ import annotations
 import bpy
 import pytest
 
-from blender_gs_addon.procgen.render import passes
-from blender_gs_addon.procgen.render.test_scenes import build_test_scene
+from procgen.render import passes
+from procgen.render.reference_scenes import build_test_scene
 
 pytestmark = pytest.mark.blender
 

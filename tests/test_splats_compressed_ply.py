@@ -15,7 +15,7 @@ from blender_gs_addon.splats.compressed_ply import (
     splat_error_bounds,
     write_compressed_ply,
 )
-from blender_gs_addon.splats.ply import read_ply_elements
+from procgen.core.ply import read_ply_elements
 
 F32 = 1e-6  # float32 rounding on top of a quantisation bound
 
@@ -59,6 +59,12 @@ def test_round_trip_within_stated_bounds(tmp_path, degree):
     write_compressed_ply(path, data, sort=False)
     back = read_compressed_ply(path)
     check_within_bounds(back, data, splat_error_bounds(path))
+    # the same, pinned as numbers for these splats (|x| <= 1, log-scales in [-6, -1.5], |f_dc| <= 3),
+    # whatever splat_error_bounds says: half a step of 11, 10, 11 bits over a chunk range of at most 2
+    # (positions) and 4.5 (log-scales), of a colour byte over at most 6 f_dc, of an alpha byte
+    assert (np.abs(back.means - data.means).max(axis=0) <= [4.9e-4, 9.8e-4, 4.9e-4]).all()
+    assert (np.abs(back.scales_log - data.scales_log).max(axis=0) <= [1.1e-3, 2.2e-3, 1.1e-3]).all()
+    assert np.abs(back.sh_dc - data.sh_dc).max() <= 1.18e-2 and np.abs(back.alphas() - data.alphas()).max() <= 2e-3
     assert back.comments == ["made by a test"]
     elements = read_ply_elements(path)
     assert list(elements) == (["chunk", "vertex", "sh"] if degree else ["chunk", "vertex"])

@@ -25,7 +25,7 @@ from blender_gs_addon.splats import (
     write_splat,
     write_splats,
 )
-from blender_gs_addon.splats.ply import read_ply_element, write_ply_columns
+from procgen.core.ply import PlyFormatError, read_ply_element, write_ply_columns
 
 
 def test_round_trip_is_bit_exact(tmp_path):
@@ -169,7 +169,7 @@ def test_any_element_reads_into_named_columns(tmp_path, fmt):
     assert v["red"].dtype == np.uint8 and v["depth"].dtype == np.float64 and "y" not in v
     c = read_ply_element(path, "camera")
     np.testing.assert_array_equal(c["fx"], [500.0, 620.5])
-    with pytest.raises(SplatFormatError, match="no 'face' element"):
+    with pytest.raises(PlyFormatError, match="no 'face' element"):
         read_ply_element(path, "face")
 
 
@@ -179,9 +179,9 @@ def test_columns_are_written_as_an_independent_writer_packs_them(tmp_path):
     write_ply_columns(tmp_path / "ours.ply", cols, dtypes, comments=["c1"])
     want = independent_elements([("vertex", MIXED, MIXED_ROWS)], comments=["c1"])
     assert (tmp_path / "ours.ply").read_bytes() == want
-    with pytest.raises(SplatFormatError, match="differ in length"):
+    with pytest.raises(PlyFormatError, match="differ in length"):
         write_ply_columns(tmp_path / "bad.ply", {"a": np.zeros(2), "b": np.zeros(3)})
-    with pytest.raises(SplatFormatError, match="no type"):
+    with pytest.raises(PlyFormatError, match="no type"):
         write_ply_columns(tmp_path / "bad.ply", {"flag": np.zeros(2, bool)})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ours.ply"]
 
@@ -190,5 +190,5 @@ def test_list_properties_are_refused_with_the_element_named(tmp_path):
     path = tmp_path / "mesh.ply"
     path.write_bytes(b"ply\nformat binary_little_endian 1.0\nelement face 1\nproperty list uchar int vertex_indices\n"
                      b"element vertex 1\nproperty float x\nend_header\n" + b"\3" + b"\0" * 16)
-    with pytest.raises(SplatFormatError, match="'face' has a list property 'vertex_indices'"):
+    with pytest.raises(PlyFormatError, match="'face' has a list property 'vertex_indices'"):
         read_ply_element(path)

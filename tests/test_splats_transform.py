@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from helpers import random_splats
 
-from blender_gs_addon.common.rotations import matrix_to_quat, quat_to_matrix
 from blender_gs_addon.splats.sh_rotation import band_rotation_matrices, eval_sh_colour, rotate_sh_rest, sh_basis
 from blender_gs_addon.splats.transform import TransformError, bake_transform
+from procgen.core.rotations import matrix_to_quat, quat_to_matrix
 
 
 def random_rotation(seed: int) -> np.ndarray:

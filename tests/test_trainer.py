@@ -53,7 +53,7 @@ def test_training_raises_heldout_psnr_and_ply_reloads(dataset_dir, tmp_path):
     # test-view renders next to ground truth, and the curve
     renders = sorted(os.listdir(tmp_path / "renders"))
     assert len(renders) == 2
-    from blender_gs_addon.procgen.render.png import read_png
+    from procgen.render.png import read_png
 
     pair = read_png(str(tmp_path / "renders" / renders[0]))
     assert pair.shape == (32, 64, 3)

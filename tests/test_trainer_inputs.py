@@ -18,9 +18,9 @@ from helpers import debris, mounted_tmpfs
 
 import blender_gs_addon.trainer  # noqa: F401  (first: sets the OpenMP wait policy before torch loads)
 from blender_gs_addon.cli import build_parser, main
-from blender_gs_addon.common.rotations import matrix_to_quat
-from blender_gs_addon.procgen.render.png import write_png
 from blender_gs_addon.trainer.synthetic import make_scene, write_transforms_dataset
+from procgen.core.rotations import matrix_to_quat
+from procgen.render.png import write_png
 
 SIZE = 16
 

@@ -156,7 +156,7 @@ def _rot_to_quat(R):
 
 
 def _write_synthetic_pair(scene, root):
-    from blender_gs_addon.procgen.render.png import write_png
+    from procgen.render.png import write_png
 
     for split in ("train", "test"):
         os.makedirs(os.path.join(root, split), exist_ok=True)
@@ -173,7 +173,7 @@ def _write_synthetic_pair(scene, root):
 
 
 def _write_colmap(scene, root):
-    from blender_gs_addon.procgen.render.png import write_png
+    from procgen.render.png import write_png
 
     os.makedirs(os.path.join(root, "images"), exist_ok=True)
     os.makedirs(os.path.join(root, "sparse", "0"), exist_ok=True)

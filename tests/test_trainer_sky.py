@@ -14,7 +14,6 @@ import pytest
 import torch
 
 import blender_gs_addon.trainer  # noqa: F401  (first: sets the OpenMP wait policy before torch loads)
-from blender_gs_addon.cuda_ext import rasterize
 from blender_gs_addon.splats import read_ply
 from blender_gs_addon.splats.sky_rows import split_sky
 from blender_gs_addon.trainer.datasets import DatasetError, load_dataset
@@ -23,6 +22,7 @@ from blender_gs_addon.trainer.outdoor_synthetic import write_outdoor_dataset
 from blender_gs_addon.trainer.sky import SkyShell
 from blender_gs_addon.trainer.synthetic import make_scene, write_transforms_dataset
 from blender_gs_addon.trainer.train import TrainConfig, _ViewTensors, render, train
+from cuda_ext import rasterize
 
 ITERATIONS = 500
 
@@ -71,7 +71,7 @@ def test_sky_is_in_the_file_and_the_file_alone_renders_as_the_trainer(walk):
     shell = SkyShell(GaussianModel.from_splat_data(sky, dev), np.zeros(3), m["sky_radius"])
     t = lambda a: torch.as_tensor(np.ascontiguousarray(a))  # noqa: E731
     coeffs = np.concatenate([data.sh_dc[:, None], data.sh_rest], 1)
-    from blender_gs_addon.procgen.render.png import read_png
+    from procgen.render.png import read_png
 
     for cam in load_dataset(ds).test:
         v = _ViewTensors(cam, dev)
@@ -118,7 +118,7 @@ def test_depth_supervision_lowers_the_depth_error(tmp_path):
 
 
 def test_objects_on_a_transparent_background_get_no_sky(tmp_path):
-    from blender_gs_addon.procgen.render.png import write_png
+    from procgen.render.png import write_png
 
     scene = make_scene(n_gaussians=80, n_views=8, size=24, seed=2)
     for split, idx in (("train", range(0, 8, 2)), ("test", range(1, 8, 2))):

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from mathutils import Vector
 
-from blender_gs_addon.procgen.config import SceneConfig
-from blender_gs_addon.procgen.scene import generate_scene
+from procgen.assembly.config import SceneConfig
+from procgen.assembly.scene import generate_scene
 
 pytestmark = pytest.mark.blender
 
@@ -17,7 +17,7 @@ UP, DOWN = Vector((0.0, 0.0, 1.0)), Vector((0.0, 0.0, -1.0))
 
 def _generate(seed: int, trajectory: str) -> dict:
     bpy.ops.wm.read_factory_settings(use_empty=True)
-    return generate_scene(SceneConfig.preset("tiny", seed=seed, biome="underwater", camera__trajectory=trajectory))
+    return generate_scene(SceneConfig.from_preset("tiny", seed=seed, biome="underwater", camera__trajectory=trajectory))
 
 
 def _cast(ob, dg, origin: Vector, direction: Vector):

@@ -13,11 +13,12 @@ import os
 import shlex
 import sys
 
-from ..common import interrupt
-from ..common.cli_args import count, number
-from ..common.folder_lock import FolderLock, FolderLockedError
+from procgen.core import interrupt
+from procgen.core.cli_args import count, number
+from procgen.core.folder_lock import FolderLock, FolderLockedError
+
+from . import faults
 from .backends import BACKENDS, BackendError, make_backend
-from .child import CRASH_ENV
 
 PACKAGE = __name__.rsplit(".batch", 1)[0]  # blender_gs_addon (or its name inside Blender's extensions)
 OWNED = ("--seed", "--seeds", "--out", "--preset")  # batch sets these for each child
@@ -101,7 +102,8 @@ def package_parent() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..procgen.generate_cli import iter_seeds, parse_seed_ranges
+    from procgen.generate_cli import iter_seeds, parse_seed_ranges
+
     from .seeds import count_seeds
 
     try:
@@ -134,7 +136,7 @@ def check_same_options(out: str, preset: str, extra: list[str]) -> None:
     """A batch folder holds one kind of scene: a re-run with other generate options is refused."""
     import json
 
-    from ..common.atomic import write_text
+    from procgen.core.atomic import write_text
 
     path = os.path.join(out, ".batch", "options.json")
     want = {"preset": preset, "generate_args": extra}
@@ -169,8 +171,7 @@ def _run_locked(args, extra: list[str], seeds, total: int) -> int:
     try:
         backend = make_backend(args.backend, args)
         env = {"PYTHONPATH": os.pathsep.join(filter(None, [args.package_parent, os.environ.get("PYTHONPATH")]))}
-        if os.environ.get(CRASH_ENV):  # the test fault switch reaches children on every backend
-            env[CRASH_ENV] = os.environ[CRASH_ENV]
+        env.update(faults.switches())  # tests' fault switches reach the children on every backend
         driver = Driver(args.out, backend, manifest, child_command(args, extra), args.retries,
                         args.time_limit, env)
         print(f"batch: {total} seeds on {args.backend} ({backend.capacity} at once) -> {args.out}", flush=True)

@@ -14,9 +14,11 @@ import sys
 import time
 from collections.abc import Iterator
 
-from ..common import interrupt
+from procgen.core import interrupt
+from procgen.generate_cli import seed_dir, seed_dir_name
+
 from .manifest import Manifest
-from .scenes import index_entry, scene_complete, seed_dir_name, write_index
+from .scenes import index_entry, scene_complete, write_index
 from .task import TaskSpec, now_iso
 
 ATTEMPT_ENV = "GS_BATCH_ATTEMPT"
@@ -40,7 +42,7 @@ class Driver:
     # ------------------------------------------------------------------ specs and records
 
     def spec(self, seed: int, attempt: int) -> TaskSpec:
-        scene_dir = os.path.join(self.out, seed_dir_name(seed))
+        scene_dir = seed_dir(self.out, seed)
         return TaskSpec(seed=seed, argv=tuple(self.command(seed, scene_dir)), scene_dir=scene_dir,
                         log_path=os.path.join(self.out, "logs", f"{seed_dir_name(seed)}.log"), attempt=attempt,
                         time_limit_s=self.time_limit_s, env={**self.env, ATTEMPT_ENV: str(attempt)})
@@ -78,7 +80,7 @@ class Driver:
             if rec and rec["status"] == "done":
                 self.stats["before"] += 1
                 continue
-            folder = os.path.join(self.out, seed_dir_name(seed))
+            folder = seed_dir(self.out, seed)
             if os.path.isdir(folder) and scene_complete(folder):
                 self._done(seed, "found", note="found complete on disk")
                 continue

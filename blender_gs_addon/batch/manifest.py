@@ -16,7 +16,7 @@ import os
 import sys
 from collections.abc import Iterator
 
-from ..common import atomic
+from procgen.core import atomic
 
 JOURNAL = "manifest.jsonl"
 STATUSES = ("pending", "running", "done", "failed")

@@ -11,14 +11,11 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 
-from ..common import atomic
-from ..procgen.render.layout import MANIFEST as PROGRESS  # the renderer's progress record
+from procgen.core import atomic
+from procgen.generate_cli import seed_dir
+from procgen.render.layout import MANIFEST as PROGRESS  # the renderer's progress record
 
 INDEX = "index.json"
-
-
-def seed_dir_name(seed: int) -> str:
-    return f"seed_{seed:06d}"
 
 
 def _read_json(path: str) -> dict | None:
@@ -55,8 +52,8 @@ def _frame_of(entries: dict[str, int], names: list) -> list[int]:
 
 def index_entry(root: str, seed: int) -> dict:
     """What ``index.json`` says of a finished scene; paths relative to the batch folder ``root``."""
-    rel = seed_dir_name(seed)
-    folder = os.path.join(root, rel)
+    folder = seed_dir(root, seed)
+    rel = os.path.basename(folder)
     transforms = _read_json(os.path.join(folder, "transforms.json")) or {}
     scene = _read_json(os.path.join(folder, "scene.json")) or {}
     frames = transforms.get("frames") or []

@@ -3,7 +3,7 @@
 ``run_task(spec)`` runs wherever a backend puts it (a thread of the local driver, a Ray
 worker, a Slurm job) and returns a plain dict; it never raises for a failing child, so a
 crash, a hang or an out-of-memory kill of one seed is a result like any other. The child is
-tied to whoever started it (``common.child_process``): if that process dies, so does the child.
+tied to whoever started it (``procgen.core.child_process``): if that process dies, so does the child.
 """
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ..common.child_process import tied_env
-from ..common.folder_lock import FolderLock, FolderLockedError
+from procgen.core.child_process import tied_env
+from procgen.core.folder_lock import FolderLock, FolderLockedError
+
 from .scenes import scene_complete
 
 ERROR_LINES = 20  # last lines of the log kept in the manifest

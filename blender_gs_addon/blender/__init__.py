@@ -1,6 +1,6 @@
 """The Blender side of the add-on: operators, panels, preferences, point-cloud splats.
 
-``register(addon_package)`` / ``unregister()`` are called by the top package; the
+``register(package)`` / ``unregister()`` are called by the top package; the
 package name keys the preferences (``blender_gs_addon`` from source, or
 ``bl_ext.<repo>.gaussian_scenes`` when installed as an extension).
 """
@@ -16,14 +16,14 @@ def _modules():
 _unregister_classes = None
 
 
-def register(addon_package: str) -> None:
+def register(package: str) -> None:
     import bpy
 
-    from . import ops_io, prefs, props, state
+    from . import addon_package, ops_io, prefs, props
 
     global _unregister_classes
-    state.ADDON_PACKAGE = addon_package
-    prefs.GS_AP_preferences.bl_idname = addon_package
+    addon_package.ADDON_PACKAGE = package
+    prefs.GS_AP_preferences.bl_idname = package
     classes = [c for m in _modules() for c in m.classes]
     register_classes, _unregister_classes = bpy.utils.register_classes_factory(classes)
     register_classes()
@@ -32,12 +32,12 @@ def register(addon_package: str) -> None:
 
 
 def unregister() -> None:
-    from . import ops_io, props, state
+    from . import jobs, ops_io, props
 
     global _unregister_classes
-    for job in list(state.JOBS.values()):
+    for job in list(jobs.RUNNING.values()):
         job.cancel()
-    state.JOBS.clear()
+    jobs.RUNNING.clear()
     ops_io.unregister_menus()
     props.unregister_properties()
     if _unregister_classes is not None:

@@ -17,7 +17,7 @@ from ..splats import read_splats as read
 from ..splats import write_splats as write
 from ..splats.io import FORMATS
 from ..splats.transform import TransformError, bake_transform
-from .pointcloud import SplatObjectError, object_from_splats, read_into_object, splats_from_object, write_from_object
+from .splat_objects import SplatObjectError, object_from_splats, read_into_object, splats_from_object, write_from_object
 
 __all__ = ["FORMATS", "SplatData", "SplatFormatError", "SplatObjectError", "TransformError", "read", "write",
            "read_ply", "write_ply", "read_splat", "write_splat", "object_from_splats", "splats_from_object",

@@ -10,7 +10,8 @@ import sys
 import time
 import warnings
 
-from ..common.disk import describe_write_error
+from procgen.core.disk import describe_write_error
+
 from ..splats import io as splat_io
 
 
@@ -31,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from ..splats import SplatFormatError
     from ..splats.data import SplatValueWarning
     from ..splats.transform import TransformError
-    from .pointcloud import SplatObjectError, write_from_object
+    from .splat_objects import SplatObjectError, write_from_object
 
     if not os.path.isfile(args.blend):
         print(f"export: {args.blend}: no such file", file=sys.stderr)

@@ -7,8 +7,9 @@ import os
 import sys
 import time
 
-from ..common.atomic import atomic_path
-from ..common.disk import describe_write_error, is_disk_full
+from procgen.core.atomic import atomic_path
+from procgen.core.disk import describe_write_error, is_disk_full
+
 from ..splats import io as splat_io
 
 

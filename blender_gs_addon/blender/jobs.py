@@ -17,7 +17,9 @@ import sys
 import threading
 import time
 
-from ..jobs_protocol import EVENTS
+from procgen.core.jobs_protocol import EVENTS
+
+RUNNING: dict = {}  # job kind -> the Job of the background job of that kind now running (one at most)
 
 
 def read_event(text: str) -> dict | None:

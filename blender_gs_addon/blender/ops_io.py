@@ -15,8 +15,8 @@ from bpy_extras.io_utils import ExportHelper, ImportHelper
 from ..splats import SplatFormatError
 from ..splats import io as splat_io
 from ..splats.transform import TransformError
-from . import native
-from .pointcloud import SplatObjectError, read_into_object, write_from_object
+from . import native_splats
+from .splat_objects import SplatObjectError, read_into_object, write_from_object
 
 SUFFIXES = splat_io.extensions()
 FILTER_GLOB = ";".join(f"*{s}" for s in SUFFIXES)
@@ -29,7 +29,7 @@ def is_splat_object(obj) -> bool:
     """Ours (discs or native splats), or Blender's own native splats (its PLY and SPZ importers)."""
     if obj is None or obj.type not in {"POINTCLOUD", "MESH"}:
         return False
-    return native.is_native(obj) or native.holds_native_splats(obj) or "f_dc_0" in obj.data.attributes
+    return native_splats.is_native(obj) or native_splats.holds_native_splats(obj) or "f_dc_0" in obj.data.attributes
 
 
 def refuse(cls, message: str) -> bool:

@@ -17,7 +17,7 @@ import time
 import bpy
 from bpy.props import EnumProperty, IntProperty, StringProperty
 
-from . import state, torch_env
+from . import addon_package, jobs, torch_env
 from .jobs import Job, python_child, read_event
 from .ops_io import refuse
 
@@ -48,13 +48,10 @@ class GS_OT_generate(bpy.types.Operator):
     seed: IntProperty(name="Seed", description="Random seed (-1: the panel's)", default=-1, min=-1)
 
     def execute(self, context):
+        from procgen.assembly.config import SceneConfig
+        from procgen.assembly.scene import generate_scene
+
         s = settings(context)
-        try:
-            from ..procgen.config import SceneConfig
-            from ..procgen.scene import generate_scene
-        except ImportError as exc:
-            self.report({"ERROR"}, f"The scene generator is not available in this build ({exc})")
-            return {"CANCELLED"}
         preset = self.preset or s.preset
         seed = s.seed if self.seed < 0 else self.seed
         wm = context.window_manager
@@ -68,7 +65,7 @@ class GS_OT_generate(bpy.types.Operator):
 
         t0 = time.perf_counter()
         try:
-            config = SceneConfig.preset(preset, seed=seed)
+            config = SceneConfig.from_preset(preset, seed=seed)
             generate_scene(config, progress=progress)
         except Exception as exc:  # report generator failures to the user instead of a traceback
             self.report({"ERROR"}, f"Generating preset '{preset}' seed {seed} failed: {exc}")
@@ -92,7 +89,7 @@ class _JobOperator:
     # subclasses: start_job(context) -> Job, finished(context, rc, cancelled) -> set, and
     # on_other_line(context, stream, text) for output that is not a protocol event
     def _begin(self, context):
-        if state.JOBS.get(self.kind) is not None:
+        if jobs.RUNNING.get(self.kind) is not None:
             self.report({"ERROR"}, f"A {self.kind} job is already running")
             return False
         try:
@@ -103,7 +100,7 @@ class _JobOperator:
         if self._job is None:
             return False
         self._result = None
-        state.JOBS[self.kind] = self._job
+        jobs.RUNNING[self.kind] = self._job
         s = settings(context)
         s.job_kind, s.job_progress, s.job_message = self.kind, 0.0, "starting..."
         return True
@@ -135,7 +132,7 @@ class _JobOperator:
 
     def _end(self, context, rc: int):
         self._pump(context)
-        state.JOBS.pop(self.kind, None)
+        jobs.RUNNING.pop(self.kind, None)
         self.cleanup()
         s = settings(context)
         s.job_kind = ""
@@ -218,10 +215,6 @@ class GS_OT_render_dataset(_JobOperator, bpy.types.Operator):
     def start_job(self, context):
         s = settings(context)
         self._out = _abspath(self.out_dir or s.dataset_dir)
-        try:
-            from ..procgen import render  # noqa: F401  (fail early and clearly when it is not bundled)
-        except ImportError as exc:
-            raise RuntimeError(f"The dataset renderer is not available in this build ({exc})") from None
         # the child renders a saved copy of this file as it is now
         self._tmp = tempfile.mkdtemp(prefix="render_", dir=torch_env.cache_dir())
         blend = os.path.join(self._tmp, "scene.blend")
@@ -273,7 +266,7 @@ class GS_OT_train(_JobOperator, bpy.types.Operator):
         cancel = os.path.join(self._out, ".cancel")
         if os.path.exists(cancel):
             os.remove(cancel)
-        prefs = state.preferences()
+        prefs = addon_package.preferences()
         device = getattr(prefs, "device", "auto") if prefs else "auto"
         cmd = [torch_env.training_interpreter(), "-m", torch_env.package_module_name(), "train", dataset,
                "--out", self._out, "--progress-json", "--device", device,
@@ -345,10 +338,10 @@ class GS_OT_cancel_job(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        return bool(state.JOBS) or refuse(cls, "No job is running")
+        return bool(jobs.RUNNING) or refuse(cls, "No job is running")
 
     def execute(self, context):
-        for job in list(state.JOBS.values()):
+        for job in list(jobs.RUNNING.values()):
             job.cancel()
         return {"FINISHED"}
 

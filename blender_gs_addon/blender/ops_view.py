@@ -4,7 +4,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import BoolProperty, FloatProperty
 
-from .native import is_native
+from .native_splats import is_native
 from .ops_io import poll_active_splats, refuse
 from .viewing import set_ellipsoids
 
@@ -22,8 +22,8 @@ class GS_OT_render_splats(bpy.types.Operator):
                                                      or refuse(cls, "The scene has no camera"))
 
     def execute(self, context):
+        from .addon_package import preferences
         from .render import render_object_to_image
-        from .state import preferences
 
         prefs = preferences()
         device = getattr(prefs, "device", "auto") if prefs else "auto"

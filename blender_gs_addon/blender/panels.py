@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import bpy
 
-from . import state
-from .native import is_native
+from . import jobs
+from .native_splats import is_native
 from .ops_io import is_splat_object
 
 
@@ -17,7 +17,7 @@ class _GaussiansPanel:
 def _job_box(layout, context, kind: str) -> bool:
     """Progress and Cancel of a running job of this kind; True if one is running."""
     s = context.scene.gaussian_scenes
-    if state.JOBS.get(kind) is None:
+    if jobs.RUNNING.get(kind) is None:
         if s.job_message and not s.job_kind:
             layout.label(text=s.job_message)
         return False

@@ -24,7 +24,7 @@ class GS_AP_preferences(bpy.types.AddonPreferences):
                                          "(empty: <cache folder>/torch)")
 
     def draw(self, context):
-        from . import state, torch_env
+        from . import jobs, torch_env
 
         layout = self.layout
         layout.prop(self, "interpreter")
@@ -37,7 +37,7 @@ class GS_AP_preferences(bpy.types.AddonPreferences):
                   icon="CHECKMARK" if ok else "ERROR")
         row = layout.row()
         row.operator("gs.install_torch", icon="IMPORT")
-        if state.JOBS.get("install") is not None:
+        if jobs.RUNNING.get("install") is not None:
             s = context.scene.gaussian_scenes
             layout.label(text=s.job_message)
             layout.operator("gs.cancel_job", icon="CANCEL")

@@ -11,12 +11,12 @@ import bpy
 import numpy as np
 
 from ..splat_render import render_in_child, render_splats
-from .pointcloud import splats_from_object
+from .splat_objects import splats_from_object
 
 
 def camera_matrices(camera, scene) -> tuple[np.ndarray, np.ndarray, int, int]:
     """(viewmat [4,4] world-to-camera OpenCV, K [3,3], width, height) of a Blender camera."""
-    from ..procgen.render.cameras import c2w_opengl, intrinsics_from_blender, w2c_opencv
+    from procgen.render.camera_poses import c2w_opengl, intrinsics_from_blender, w2c_opencv
 
     intr = intrinsics_from_blender(camera.data, scene.render)
     return w2c_opencv(c2w_opengl(camera.matrix_world)), intr.K, intr.w, intr.h

@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 
-from . import state
+from . import addon_package
 
 _TORCH_STATUS: tuple[bool, str] | None = None  # cached: the preferences redraw often
 
@@ -32,7 +31,7 @@ TRAINING_PYTHON_ENV = "GS_TRAINING_PYTHON"
 
 def training_interpreter() -> str:
     """Python with torch for training and Render Splats: the preference, else $GS_TRAINING_PYTHON, else this Python."""
-    prefs = state.preferences()
+    prefs = addon_package.preferences()
     chosen = getattr(prefs, "interpreter", "") if prefs else ""
     if chosen:
         return chosen
@@ -46,7 +45,7 @@ def python_executable() -> str:
 
 def module_search_path() -> list[str]:
     """Folders to put on PYTHONPATH so a child imports this add-on package (procgen and cuda_ext are inside it)."""
-    paths = [os.path.dirname(state.top_package_dir())]
+    paths = [os.path.dirname(addon_package.top_package_dir())]
     if os.path.isdir(torch_dir()):
         paths.append(torch_dir())
     return paths
@@ -54,7 +53,7 @@ def module_search_path() -> list[str]:
 
 def cache_dir() -> str:
     """The add-on's cache folder: the preference, else ~/.cache/gaussian_scenes (shared with cuda_ext)."""
-    prefs = state.preferences()
+    prefs = addon_package.preferences()
     chosen = getattr(prefs, "cache_dir", "") if prefs else ""
     folder = os.path.abspath(chosen) if chosen else os.path.join(os.path.expanduser("~"), ".cache", "gaussian_scenes")
     os.makedirs(folder, exist_ok=True)
@@ -63,14 +62,14 @@ def cache_dir() -> str:
 
 def torch_dir() -> str:
     """Folder that Install torch fills: the preference, else <cache>/torch."""
-    prefs = state.preferences()
+    prefs = addon_package.preferences()
     chosen = getattr(prefs, "torch_dir", "") if prefs else ""
     return os.path.abspath(chosen) if chosen else os.path.join(cache_dir(), "torch")
 
 
 def child_env() -> dict:
     env = dict(os.environ)
-    if state.preferences() is not None and state.preferences().cache_dir:
+    if addon_package.preferences() is not None and addon_package.preferences().cache_dir:
         env["GS_CACHE_DIR"] = os.path.join(cache_dir(), "cuda_ext")  # compiled kernels
     inherited = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     env["PYTHONPATH"] = os.pathsep.join(module_search_path() + inherited)
@@ -80,12 +79,4 @@ def child_env() -> dict:
 
 def package_module_name() -> str:
     """Importable name of the top package in a child whose PYTHONPATH holds its parent folder."""
-    return os.path.basename(state.top_package_dir())
-
-
-def interpreter_has_torch(python: str) -> bool:
-    try:
-        return subprocess.run([python, "-c", "import torch"], env=child_env(), capture_output=True,
-                              timeout=120).returncode == 0
-    except (OSError, subprocess.SubprocessError):
-        return False
+    return os.path.basename(addon_package.top_package_dir())

@@ -31,9 +31,11 @@ import os
 
 import numpy as np
 
+from procgen.core.ply import PlyElement, ply_elements_header, read_ply_elements
+
 from .data import SH_C0, SplatData, sh_degree_from_rest_count
 from .errors import SplatFormatError
-from .ply import atomic_write, check_finite, ply_elements_header, read_ply, read_ply_elements
+from .ply import atomic_write, check_finite, read_ply, splat_errors
 
 CHUNK = 256
 POSITION = ("min_x", "min_y", "min_z", "max_x", "max_y", "max_z")
@@ -50,13 +52,18 @@ SH_ERROR = 1 / 32
 
 # ----------------------------------------------------------------------------- reading
 
+def _read_elements(path: str) -> dict[str, PlyElement]:
+    with splat_errors():
+        return read_ply_elements(path)
+
+
 def read_compressed_ply(path: str | os.PathLike) -> SplatData:
     """Read a compressed PLY into SplatData. Raises SplatFormatError naming the file when malformed.
 
     A plain 3DGS PLY given this suffix is read as one.
     """
     path = os.fspath(path)
-    elements = read_ply_elements(path)
+    elements = _read_elements(path)
     if "chunk" not in elements and "vertex" in elements and "x" in elements["vertex"]:
         return read_ply(path)
     chunks, packed, sh = _checked_elements(path, elements)
@@ -178,7 +185,7 @@ _OTHERS = np.array([[1, 2, 3], [0, 2, 3], [0, 1, 3], [0, 1, 2]], np.intp)
 
 def splat_error_bounds(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Largest error of each field of each splat of a compressed PLY, from its chunk ranges ([N] or [N, 3])."""
-    elements = read_ply_elements(os.fspath(path))
+    elements = _read_elements(os.fspath(path))
     chunks, packed, _ = _checked_elements(os.fspath(path), elements)
     index = np.arange(len(packed)) // CHUNK
     steps = 2.0 * (2.0 ** np.array(BITS) - 1)

@@ -10,7 +10,8 @@ import dataclasses
 
 import numpy as np
 
-from ..common.rotations import matrix_to_quat, quat_multiply, quat_to_matrix
+from procgen.core.rotations import matrix_to_quat, quat_multiply, quat_to_matrix
+
 from .data import SplatData
 from .sh_rotation import rotate_sh_rest
 

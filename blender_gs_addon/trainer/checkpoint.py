@@ -13,8 +13,8 @@ import re
 
 import torch
 
-from ..common.atomic import atomic_path
-from ..common.disk import free_bytes, is_disk_full
+from procgen.core.atomic import atomic_path
+from procgen.core.disk import free_bytes, is_disk_full
 
 _NAME = "ckpt_{:07d}.pt"
 _PATTERN = re.compile(r"ckpt_(\d{7})\.pt$")

@@ -6,11 +6,12 @@ import importlib.util
 import os
 import sys
 
-from ..common import interrupt
-from ..common.cli_args import count, number
-from ..common.disk import describe_write_error
-from ..common.folder_lock import FolderLockedError
-from ..jobs_protocol import ENV, Reporter, requested
+from procgen.core import interrupt
+from procgen.core.cli_args import count, number
+from procgen.core.disk import describe_write_error
+from procgen.core.folder_lock import FolderLockedError
+from procgen.core.jobs_protocol import ENV, Reporter, requested
+
 from ..splats import io as splat_io
 
 # after a stop request (Ctrl-C, SIGTERM) the run saves a checkpoint and its results; past this it just exits

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..common.axes import w2c_opencv
-from ..common.rotations import quat_to_matrix
-from ..procgen.render.png import read_png
+from procgen.core.axes import w2c_opencv
+from procgen.core.rotations import quat_to_matrix
+from procgen.render.png import read_png
+
 from . import colmap_text
 from .dataset_checks import (
     DatasetError,

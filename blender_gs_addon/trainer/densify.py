@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ..common.rotations_torch import quat_to_rotmat
+from cuda_ext.quaternions import quat_to_rotmat
+
 from .model import inverse_sigmoid
 from .optim import Adam
 

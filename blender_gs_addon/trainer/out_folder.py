@@ -14,8 +14,9 @@ import re
 import shutil
 import sys
 
-from ..common.folder_lock import FolderLock
-from ..common.staged_output import commit, finish_commit, product_files, stage_dir
+from procgen.core.folder_lock import FolderLock
+from procgen.core.staged_output import commit, finish_commit, product_files, stage_dir
+
 from .checkpoint import checkpoint_iteration, latest_checkpoint
 
 _CHECKPOINT = re.compile(r"ckpt_\d{7}\.pt")

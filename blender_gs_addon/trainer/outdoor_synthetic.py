@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 import math
 import os
+
 import numpy as np
 import torch
 
-from ..common.axes import w2c_opencv
+from procgen.core.axes import w2c_opencv
+
 from .synthetic import SyntheticScene, look_at_c2w_gl, write_transforms_dataset
 
 
@@ -63,7 +65,7 @@ def walking_cameras(n_views: int, length: float = 12.0, turn_deg: float = 50.0) 
 
 def make_outdoor_scene(n_views: int = 24, width: int = 64, height: int = 48, seed: int = 0,
                        fov_deg: float = 70.0) -> SyntheticScene:
-    from ..cuda_ext import rasterize
+    from cuda_ext import rasterize
 
     rng = np.random.default_rng(seed)
     g = _ground_and_trees(rng)

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from procgen.core.ply import read_ply_element
+
 from ..splats.errors import SplatFormatError
-from ..splats.ply import read_ply_element
 
 COLOUR_NAMES = (("red", "green", "blue"), ("r", "g", "b"), ("diffuse_red", "diffuse_green", "diffuse_blue"))
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..common.axes import w2c_opencv
+from procgen.core.axes import w2c_opencv
 
 
 @dataclass
@@ -56,7 +56,7 @@ def ring_cameras(n_views: int, radius: float = 3.0, heights=(0.6, 1.4)) -> list[
 
 def make_scene(n_gaussians: int = 300, n_views: int = 24, size: int = 48, seed: int = 0,
                fov_deg: float = 45.0) -> SyntheticScene:
-    from ..cuda_ext import rasterize
+    from cuda_ext import rasterize
 
     rng = np.random.default_rng(seed)
     means = rng.uniform(-0.8, 0.8, size=(n_gaussians, 3)).astype(np.float32)
@@ -85,8 +85,8 @@ def make_scene(n_gaussians: int = 300, n_views: int = 24, size: int = 48, seed: 
 def write_transforms_dataset(scene: SyntheticScene, out_dir: str, n_points: int = 2000, seed: int = 0,
                              with_points: bool = True, with_depth: bool = True) -> str:
     """Write the scene in our dataset layout (transforms.json, images/, depth/, points3d.ply)."""
-    from ..procgen.render.png import write_png
-    from ..procgen.render.pointcloud import write_ply as write_points_ply
+    from procgen.render.initial_points import write_ply as write_points_ply
+    from procgen.render.png import write_png
 
     rng = np.random.default_rng(seed + 7)
     os.makedirs(os.path.join(out_dir, "images"), exist_ok=True)

@@ -21,8 +21,9 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..common.atomic import write_text
-from ..jobs_protocol import Reporter
+from procgen.core.atomic import write_text
+from procgen.core.jobs_protocol import Reporter
+
 from .checkpoint import (
     checkpoint_iteration,
     latest_checkpoint,
@@ -41,7 +42,6 @@ from .optim import Adam
 from .schedule import Schedule
 from .sky import SkyConfig, SkyShell, composite
 from .strategy import DefaultStrategy, Strategy
-
 
 # Weight of the relative depth loss where a dataset has depth (ours always do); see docs/training.md.
 DEFAULT_DEPTH_WEIGHT = 1.0
@@ -177,7 +177,7 @@ def render(model: GaussianModel, view: _ViewTensors, sh_degree: int, background:
            sky: SkyShell | None = None):
     """-> rgb [H, W, 3] (the scene over the sky over `background`), and the scene's own alpha
     [H, W, 1], depth [H, W, 1] (sum of w_i z_i) and rasterizer meta."""
-    from ..cuda_ext import rasterize
+    from cuda_ext import rasterize
 
     w, h = view.cam.width, view.cam.height
     out = rasterize(model.means, model.params["quats"], model.scales(), model.opacities(),
@@ -215,7 +215,7 @@ def evaluate(model: GaussianModel, views: list[_ViewTensors], sh_degree: int, ba
              out_dir: str | None = None, sky: SkyShell | None = None) -> dict:
     """Held-out PSNR/SSIM (all pixels, sky, rest), depth error; writes `renders/<name>.png`
     (ground truth left, render right) if out_dir."""
-    from ..procgen.render.png import write_png
+    from procgen.render.png import write_png
 
     per_view = []
     for v in views:
@@ -518,7 +518,8 @@ class Trainer:
         with _writing(os.path.join(cfg.out, "metrics.json")) as path:
             _write_json(path, metrics)
         if self.history["iteration"]:
-            from ..procgen.render.png import write_png
+            from procgen.render.png import write_png
+
             from .plots import curve_image
 
             with _writing(os.path.join(cfg.out, "curves.png")) as path:
@@ -538,7 +539,8 @@ class Trainer:
             "train_views": len(self.train_views),
             "gaussians": len(self.model) + (0 if self.sky is None else len(self.sky)),
             "scene_gaussians": len(self.model), "sky_gaussians": 0 if self.sky is None else len(self.sky),
-            "sky_radius": None if self.sky is None else self.sky.radius, "iterations": self.iteration, "total_iterations": cfg.iterations,
+            "sky_radius": None if self.sky is None else self.sky.radius,
+            "iterations": self.iteration, "total_iterations": cfg.iterations,
             "wall_time_s": self.elapsed_before + loop_time,
             "iterations_per_s": (run_iters / loop_time) if loop_time > 0 else None,
             "device": str(self.device), "threads": torch.get_num_threads() if self.device.type == "cpu" else None,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 
-from ...common import staged_output
+from ..core import staged_output
 from .layout import is_dataset_file
 
 

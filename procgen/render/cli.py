@@ -9,11 +9,11 @@ import argparse
 import os
 import sys
 
-from ...common import interrupt
-from ...common.cli_args import count
-from ...common.disk import describe_write_error, is_disk_full
-from ...common.folder_lock import FolderLock, FolderLockedError
-from ...jobs_protocol import ENV, Reporter, requested
+from ..core import interrupt
+from ..core.cli_args import count
+from ..core.disk import describe_write_error, is_disk_full
+from ..core.folder_lock import FolderLock, FolderLockedError
+from ..core.jobs_protocol import ENV, Reporter, requested
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -5,10 +5,10 @@ import os
 
 import numpy as np
 
-from ...common import atomic
-from ...common.axes import w2c_opencv
-from ...common.rotations import matrix_to_quat
-from .cameras import Intrinsics
+from ..core import atomic
+from ..core.axes import w2c_opencv
+from ..core.rotations import matrix_to_quat
+from .camera_poses import Intrinsics
 
 
 def write_colmap_text(folder: str | os.PathLike, intr: Intrinsics, images: list[tuple[str, np.ndarray]],

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import bpy
 import numpy as np
 
-from ...common import interrupt, staged_output
-from ...common.child_process import private_temp_dir
-from . import cameras, layout, passes
+from ..core import interrupt, staged_output
+from ..core.child_process import private_temp_dir
+from . import camera_poses, layout, passes
 from . import segmentation as seg
 from .finalize import write_dataset_files, write_scene_json
 from .frame import FrameJob, render_frame
@@ -132,7 +132,7 @@ def _set_up(out_dir, scene, samples, frames, exr: bool, denoise: bool, restart_s
         samples = scene.cycles.samples if scene.render.engine == "CYCLES" else DEFAULT_SAMPLES
     if int(samples) < 1:
         raise ValueError(f"samples must be at least 1, got {samples}")
-    cameras.intrinsics_from_blender(scene.camera.data, scene.render)  # fail early on unsupported cameras
+    camera_poses.intrinsics_from_blender(scene.camera.data, scene.render)  # fail early on unsupported cameras
     original_frame = scene.frame_current
 
     scene.frame_set(frame_list[0])
@@ -140,7 +140,7 @@ def _set_up(out_dir, scene, samples, frames, exr: bool, denoise: bool, restart_s
     ids = seg.assign_ids(boxes)
     classes = {name: seg.object_class(obj, instancer) for name, (obj, _, _, instancer) in boxes.items()}
     table = seg.class_table(classes.values())
-    w, h = cameras.render_size(scene.render)
+    w, h = camera_poses.render_size(scene.render)
     params = {"scene": scene.name, "camera": scene.camera.name, "view_layer": view_layer.name,
               "resolution": [w, h], "samples": int(samples), "denoise": bool(denoise),
               "frames": [frame_list[0], frame_list[-1]], "exr": bool(exr), "ids": ids, "classes": classes}

@@ -8,7 +8,7 @@ import os
 import bpy
 import numpy as np
 
-from . import cameras, colmap, layout, pointcloud
+from . import camera_poses, colmap, initial_points, layout
 from . import segmentation as seg
 
 
@@ -19,12 +19,12 @@ def write_dataset_files(out_dir: str, scene, manifest: dict, done_frames: list[i
     if records:
         shared = records[0]["intrinsics"]
     else:  # nothing rendered yet: still describe the camera
-        shared = cameras.intrinsics_from_blender(scene.camera.data, scene.render).as_dict()
+        shared = camera_poses.intrinsics_from_blender(scene.camera.data, scene.render).as_dict()
     layout.write_json(os.path.join(out_dir, "transforms.json"), layout.transforms_document(shared, records, exr))
     layout.write_json(os.path.join(out_dir, "segmentation.json"), segmentation_document(manifest, records, table))
     p, c, n = point_cloud(out_dir, records, exr, max_points, cloud_frames)
-    pointcloud.write_ply(os.path.join(out_dir, "points3d.ply"), p, c, n)
-    intr = cameras.Intrinsics(**{k: shared[k] for k in ("fl_x", "fl_y", "cx", "cy", "w", "h")})
+    initial_points.write_ply(os.path.join(out_dir, "points3d.ply"), p, c, n)
+    intr = camera_poses.Intrinsics(**{k: shared[k] for k in ("fl_x", "fl_y", "cx", "cy", "w", "h")})
     images = [(os.path.basename(layout.frame_files(r["frame"])["file_path"]), np.array(r["c2w"])) for r in records]
     colmap.write_colmap_text(os.path.join(out_dir, "cameras", "colmap"), intr, images, p, c)
     return len(p)
@@ -76,12 +76,12 @@ def point_cloud(out_dir: str, records: list[dict], exr: bool, max_points: int,
     pts, cols, nrms = zip(*(_frame_points(out_dir, records[k], exr) for k in picks))
     p, c, n = np.concatenate(pts), np.concatenate(cols), np.concatenate(nrms)
     if not len(p):
-        return pointcloud.voxel_downsample(p, c, n, 1.0)
+        return initial_points.voxel_downsample(p, c, n, 1.0)
     # Voxels grow with the distance beyond a few times the usual viewing distance.
     centre = np.mean([np.array(r["c2w"])[:3, 3] for r in records], axis=0)
     radius = 3.0 * float(np.median(np.linalg.norm(p - centre, axis=1))) + 1e-6
-    q = pointcloud.compress_far(p, centre, radius)
-    return pointcloud.voxel_downsample(p, c, n, pointcloud.choose_voxel(q, max_points), key_points=q)
+    q = initial_points.compress_far(p, centre, radius)
+    return initial_points.voxel_downsample(p, c, n, initial_points.choose_voxel(q, max_points), key_points=q)
 
 
 def _frame_points(out_dir: str, record: dict, exr: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -94,8 +94,8 @@ def _frame_points(out_dir: str, record: dict, exr: bool) -> tuple[np.ndarray, np
     K = np.array([[i["fl_x"], 0, i["cx"]], [0, i["fl_y"], i["cy"]], [0, 0, 1]])
     c2w = np.array(record["c2w"])
     valid = np.isfinite(depth)
-    points = cameras.unproject_depth(np.where(valid, depth, 0), K, c2w)[valid]
-    return points, rgb[valid], n_cam[valid] @ cameras.c2w_opencv(c2w)[:3, :3].T
+    points = camera_poses.unproject_depth(np.where(valid, depth, 0), K, c2w)[valid]
+    return points, rgb[valid], n_cam[valid] @ camera_poses.c2w_opencv(c2w)[:3, :3].T
 
 
 def load_png_rgb(path: str) -> np.ndarray:

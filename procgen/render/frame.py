@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...common.atomic import atomic_path
-from . import cameras, layout, passes, preview
+from ..core.atomic import atomic_path
+from . import camera_poses, layout, passes, preview
 from . import segmentation as seg
 from .exr import read_passes
 from .flow import flow_from_vector
@@ -51,8 +51,8 @@ def render_frame(job: FrameJob, frame: int) -> dict:
     """Render one frame (RGB, then ground truth) and write all its files; returns its manifest record."""
     job.scene.frame_set(frame)
     cam = job.scene.camera
-    intr = cameras.intrinsics_from_blender(cam.data, job.scene.render)
-    c2w = cameras.c2w_opengl(cam.matrix_world)
+    intr = camera_poses.intrinsics_from_blender(cam.data, job.scene.render)
+    c2w = camera_poses.c2w_opengl(cam.matrix_world)
     t0 = time.perf_counter()
     _render_rgb(job, frame)
     t1 = time.perf_counter()

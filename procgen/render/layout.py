@@ -7,7 +7,7 @@ import re
 
 import numpy as np
 
-from ...common import atomic
+from ..core import atomic
 
 MANIFEST = ".render_progress.json"
 TEST_EVERY = 8  # every 8th frame (index 0, 8, 16, ...) is held out for test

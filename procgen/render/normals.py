@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .cameras import c2w_opencv
+from .camera_poses import c2w_opencv
 
 
 def world_to_camera_normals(normal_world: np.ndarray, c2w_gl: np.ndarray,

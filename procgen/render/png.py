@@ -11,7 +11,7 @@ import zlib
 
 import numpy as np
 
-from ...common import atomic
+from ..core import atomic
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _COLOR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}  # channels -> PNG colour type

@@ -40,7 +40,7 @@ def load_emulated_extension(verbose: bool = False):
     import torch
     from torch.utils import cpp_extension
 
-    from blender_gs_addon.cuda_ext import _build
+    from cuda_ext import _build
 
     tv = torch.__version__.replace("+", "_").replace(".", "_")
     build_dir = _build.cache_root() / f"torch{tv}_cuda_emulated"

@@ -1,0 +1,12 @@
+"""``python -m procgen <generate|render|gallery> ...``: procgen's commands without the add-on.
+
+The same commands are ``python -m blender_gs_addon generate ...`` and ``blender -b -c gs generate ...``.
+"""
+import sys
+
+from . import SUBCOMMANDS
+from .core.commands import build_parser, run_command
+
+PROG = "python -m procgen"
+parser, modules = build_parser(PROG, "Procedural natural scenes and their ground-truth datasets.", SUBCOMMANDS)
+sys.exit(run_command(sys.argv[1:], parser, modules, PROG))

@@ -1,0 +1,115 @@
+"""Materials of living and dead plant matter, and of falling rain and snow.
+
+- Foliage (leaves, needles, grass, fronds, fallen leaves): colours drawn in a hue range and
+  varied per leaf ("Random Per Island": each blade is one island) and per copy (Object
+  Info "Random", which each instance of a geometry-nodes carrier gets on its own); a little
+  light passes through (a Translucent BSDF mixed in), which is what makes sunlit foliage
+  read as leaves. Blades with a ``tip`` attribute are darker at the base.
+- Bark: brown furrowed, birch white with dark bands, weathered grey dead wood, ringed palm.
+- Waxy cactus, mushroom caps, cattail heads, rain and snowflakes.
+"""
+from __future__ import annotations
+
+import colorsys
+
+import bpy
+import numpy as np
+
+from .surfaces import Layer, Tree, _jitter, _set_if
+
+
+def _hsv(h: float, s: float, v: float) -> tuple:
+    return colorsys.hsv_to_rgb(h % 1.0, float(np.clip(s, 0, 1)), float(np.clip(v, 0, 1)))
+
+
+def foliage_material(name: str, rng: np.random.Generator, hue: tuple[float, float], sat=(0.55, 0.85),
+                     val=(0.08, 0.22), translucency: float = 0.3, tip: bool = False,
+                     roughness: float = 0.55) -> "bpy.types.Material":
+    """Leaves, needles or blades with per-leaf and per-copy colour variation."""
+    mat = bpy.data.materials.new(name)
+    t = Tree(mat)
+    stops = []
+    for k in range(3):
+        h = rng.uniform(*hue)
+        stops.append((k / 2, _hsv(h, rng.uniform(*sat), rng.uniform(*val))))
+    geo = t.add("ShaderNodeNewGeometry")
+    island = _output(geo, "Random Per Island")
+    per_copy = t.add("ShaderNodeObjectInfo").outputs["Random"]
+    fac = t.math("ADD", t.math("MULTIPLY", island, 0.7), t.math("MULTIPLY", per_copy, 0.3))
+    col = t.ramp(fac, stops)
+    if tip:
+        along = t.add("ShaderNodeAttribute", attribute_name="tip").outputs["Fac"]
+        dark = t.add("ShaderNodeMix", {"Factor_Float": 0.6, "A_Color": col, "B_Color": (0.0, 0.0, 0.0, 1.0)},
+                     data_type="RGBA")
+        bright = _hsv(np.mean(hue) - 0.02, np.mean(sat) * 0.8, min(1.0, np.mean(val) * 2.2))
+        up = t.mix_color(t.map_range(along, 0.0, 0.6), _output(dark, "Result_Color"), col)
+        col = t.mix_color(t.map_range(along, 0.6, 1.0), up, (*bright, 1.0))
+    bsdf = t.add("ShaderNodeBsdfPrincipled", {"Base Color": col, "Roughness": roughness})
+    _set_if(bsdf, ("Specular IOR Level", "Specular"), 0.35)
+    shader = bsdf.outputs["BSDF"]
+    if translucency > 0:
+        through = t.add("ShaderNodeBsdfTranslucent", {"Color": col})
+        mix = t.add("ShaderNodeMixShader", {0: translucency})
+        t.link(shader, mix.inputs[1])
+        t.link(through.outputs["BSDF"], mix.inputs[2])
+        shader = mix.outputs["Shader"]
+    out = t.add("ShaderNodeOutputMaterial")
+    t.link(shader, out.inputs["Surface"])
+    mat.use_backface_culling = False
+    mat["gs_family"] = "foliage"
+    mat.diffuse_color = (*stops[1][1], 1.0)
+    return mat
+
+
+def _output(node, identifier: str):
+    return next(s for s in node.outputs if s.identifier == identifier or s.name == identifier)
+
+
+BARKS = {  # dark, light colours; stretch of the texture (x, y, z); marks
+    "bark": ((0.045, 0.03, 0.02), (0.17, 0.12, 0.08), (14.0, 14.0, 1.2), None),
+    "birch": ((0.55, 0.53, 0.5), (0.78, 0.76, 0.72), (3.0, 3.0, 1.5), (0.02, 0.02, 0.02)),
+    "deadwood": ((0.12, 0.11, 0.1), (0.36, 0.33, 0.3), (12.0, 12.0, 1.0), None),
+    "palm": ((0.12, 0.09, 0.06), (0.3, 0.25, 0.19), (4.0, 4.0, 6.0), None),
+}
+
+
+def bark_material(name: str, rng: np.random.Generator, style: str = "bark",
+                  variation: float = 1.0) -> "bpy.types.Material":
+    """Bark of one style: furrows along the trunk; birch bark with dark horizontal bands."""
+    dark, light, stretch, marks = BARKS[style]
+    mat = bpy.data.materials.new(name)
+    t = Tree(mat)
+    co = t.coords("Object")
+    s = t.scale_vec(co, tuple(v * rng.uniform(0.8, 1.25) for v in stretch))
+    n = t.noise(s, 1.0, detail=6, roughness=0.65)
+    cells = t.voronoi(s, 1.5)
+    col = t.ramp(n, [(0.35, _jitter(rng, dark, variation)), (0.65, _jitter(rng, light, variation))])
+    if marks is not None:  # birch: short dark bands across the trunk
+        bands = t.noise(t.scale_vec(co, (2.5, 2.5, 28.0)), 1.0, detail=2)
+        col = t.mix_color(t.map_range(bands, 0.62, 0.68), col, (*marks, 1.0))
+    t.finish(Layer(col, t.value(0.85), t.math("ADD", n, t.math("MULTIPLY", cells, 0.5))), bump_strength=0.5)
+    mat["gs_family"] = "bark"
+    mat.diffuse_color = (*light, 1.0)
+    return mat
+
+
+def plain_material(name: str, rng: np.random.Generator, colour: tuple, roughness: float = 0.6,
+                   spots: tuple | None = None, variation: float = 1.0, emission: float = 0.0) -> "bpy.types.Material":
+    """A simple material: a noisy colour, optionally with round spots of another (mushroom caps)."""
+    mat = bpy.data.materials.new(name)
+    t = Tree(mat)
+    co = t.coords("Object")
+    base = _jitter(rng, colour, variation)
+    n = t.noise(co, rng.uniform(4.0, 9.0), detail=3)
+    col = t.ramp(n, [(0.2, tuple(c * 0.7 for c in base)), (0.8, base)])
+    if spots is not None:
+        cells = t.voronoi(co, rng.uniform(25.0, 45.0))
+        col = t.mix_color(t.map_range(cells, 0.18, 0.12), col, (*spots, 1.0))
+    bsdf = t.finish(Layer(col, t.value(roughness), None), bump_strength=0.0)
+    if emission > 0:
+        _set_if(bsdf, ("Emission Strength",), emission)
+        if "Emission Color" in bsdf.inputs:
+            bsdf.inputs["Emission Color"].default_value = (*base, 1.0)
+    mat["gs_family"] = "plain"
+    mat.diffuse_color = (*base, 1.0)
+    return mat

@@ -1,0 +1,188 @@
+"""Undergrowth as numpy geometry (bpy-free): bushes, grass tufts, flowers, clover, ferns, reeds,
+cacti and mushrooms.
+
+Bushes grow by space colonisation (``skeletons``), the rest from strips, tubes and leaf
+outlines. Every asset has its origin at its base; material slot 0 is the stem, bark or blade,
+slot 1 the leaves, petals or heads.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..geometry.mesh_arrays import Geo, concat, leaves_geo, strips, tube, unit
+from .skeletons import Skeleton, colonise, crown_points, pipe_radii, skeleton_mesh
+
+
+def grow_bush(rng: np.random.Generator, height: float, attractors: int, step: float = 0.12) -> Skeleton:
+    """A bush skeleton: a few shoots from the ground colonising a squashed hemisphere."""
+    width = height * rng.uniform(0.8, 1.2)
+    pts = crown_points(rng, "bush", attractors, height, 0.0, width)
+    shoots = int(rng.integers(3, 6))
+    start = [np.zeros(3)] + [np.r_[rng.normal(scale=0.05, size=2), 0.05 * (k + 1)] for k in range(shoots)]
+    parents = [-1] + [0] * shoots
+    pos, par = colonise(rng, pts, np.array(start), np.array(parents), step, influence=height * 0.9,
+                        kill=step * 1.6, tropism=np.array([0, 0, 0.15]))
+    return Skeleton(pos, par, pipe_radii(par, 0.006 * height, 2.3))
+
+
+def bush(rng: np.random.Generator, height: float, attractors: int, leaf_size: float = 0.09) -> Geo:
+    """A bush: a low colonised skeleton with many leaves at its twig ends (slot 0 bark, 1 leaf)."""
+    sk = grow_bush(rng, height, attractors)
+    bv, bf = skeleton_mesh(sk, drop_below=0.0, thin_below=0.01)
+    is_parent = np.zeros(len(sk.pos), bool)
+    is_parent[sk.parent[sk.parent >= 0]] = True
+    tips = sk.pos[~is_parent]
+    n = 14
+    c = np.repeat(tips, n, axis=0) + rng.normal(scale=0.12 * height, size=(len(tips) * n, 3))
+    c[:, 2] = np.maximum(c[:, 2], 0.05)
+    normals = rng.normal(size=c.shape) + np.array([0, 0, 1.2])
+    leaves = leaves_geo(rng, c, rng.normal(size=c.shape), normals, leaf_size * rng.uniform(0.7, 1.3, len(c)), 0.45)
+    return concat([Geo.from_faces(bv, bf, mat=0, smooth=True), leaves])
+
+
+def grass_tuft(rng: np.random.Generator, height: float = 0.35, blades: int | None = None,
+               spread: float = 0.05, width: float = 0.006) -> Geo:
+    """A tuft of tapered, arching blades (3 segments each); attribute ``tip`` runs 0..1 up each blade."""
+    b = int(blades or rng.integers(14, 26))
+    base = np.concatenate([rng.normal(scale=spread, size=(b, 2)), np.zeros((b, 1))], 1)
+    ang = rng.uniform(0, 2 * np.pi, b)
+    out = np.stack([np.cos(ang), np.sin(ang), np.zeros(b)], 1)
+    lean = rng.uniform(0.05, 0.55, b)
+    length = height * rng.uniform(0.5, 1.25, b)
+    d = out * lean[:, None] + np.array([0, 0, 1.0])
+    side = np.cross(out, np.array([0, 0, 1.0]))
+    return strips(base, d, length, width * rng.uniform(0.7, 1.4, b), side, segments=3,
+                  droop=lean * 0.9 / np.maximum(length, 0.05), mat=0)
+
+
+def flower(rng: np.random.Generator, height: float | None = None) -> Geo:
+    """A flower: a thin stem with two leaves, a ring of petals and a centre (slot 0 stem, 1 petal)."""
+    h = height or rng.uniform(0.25, 0.55)
+    top = np.array([rng.normal(scale=0.03), rng.normal(scale=0.03), h])
+    stem = tube(np.linspace([0, 0, 0.0], top, 4), np.full(4, 0.003), sides=4, mat=0, cap=False)
+    leaf_at = np.linspace([0, 0, 0.0], top, 4)[1:3]
+    leaves = leaves_geo(rng, leaf_at, rng.normal(size=(2, 3)) + np.array([0, 0, 0.6]),
+                        rng.normal(size=(2, 3)) + np.array([0, 0, 1.0]), np.full(2, 0.06), 0.3, mat=0)
+    n_pet = int(rng.integers(5, 10))
+    ang = np.linspace(0, 2 * np.pi, n_pet, endpoint=False) + rng.uniform(0, 1)
+    tilt = rng.uniform(0.1, 0.6)
+    axes = np.stack([np.cos(ang), np.sin(ang), np.full(n_pet, tilt)], 1)
+    petals = leaves_geo(rng, np.repeat(top[None], n_pet, 0), axes, np.array([0, 0, 1.0]) - axes * 0.3,
+                        np.full(n_pet, rng.uniform(0.025, 0.05)), rng.uniform(0.3, 0.5), fold=0.1, droop=0.1, mat=1)
+    cang = np.linspace(0, 2 * np.pi, 7, endpoint=False)
+    centre = Geo.from_faces(top + np.stack([0.007 * np.cos(cang), 0.007 * np.sin(cang), np.full(7, 0.006)], 1),
+                            [np.arange(7)], mat=1)
+    return concat([stem, leaves, petals, centre])
+
+
+def clover(rng: np.random.Generator) -> Geo:
+    """A low patch of trefoil leaves on short stalks."""
+    n = int(rng.integers(4, 9))
+    stalk_top = np.stack([rng.normal(scale=0.05, size=n), rng.normal(scale=0.05, size=n),
+                          rng.uniform(0.03, 0.09, n)], 1)
+    parts = []
+    for k in range(3):
+        ang = rng.uniform(0, 2 * np.pi, n) + k * 2 * np.pi / 3
+        axes = np.stack([np.cos(ang), np.sin(ang), np.full(n, 0.1)], 1)
+        parts.append(leaves_geo(rng, stalk_top, axes, np.tile([0, 0, 1.0], (n, 1)), np.full(n, 0.028), 0.5,
+                                fold=0.1, droop=0.05, mat=0))
+    return concat(parts)
+
+
+def fern(rng: np.random.Generator, size: float = 0.8) -> Geo:
+    """A fern: arching fronds from one centre, each a rachis with two rows of leaflets that
+    shorten towards its tip."""
+    parts = []
+    n_fronds = int(rng.integers(7, 13))
+    for k in range(n_fronds):
+        az = 2 * np.pi * k / n_fronds + rng.normal(scale=0.25)
+        el = rng.uniform(0.8, 1.3)
+        length = size * rng.uniform(0.8, 1.2)
+        s = np.linspace(0, 1, 10)
+        h = np.array([np.cos(az), np.sin(az), 0.0])
+        rise = length * (np.sin(el) * s - 0.6 * s ** 2)
+        rachis = (np.cos(el) * s * length)[:, None] * h + rise[:, None] * np.array([0, 0, 1.0])
+        rachis[:, 2] = np.maximum(rachis[:, 2], 0.01)
+        parts.append(tube(rachis, np.linspace(0.004, 0.0015, len(s)), sides=3, mat=0, cap=False))
+        u = np.linspace(0.12, 0.97, 18)
+        idx = np.minimum((u * (len(s) - 1)).astype(int), len(s) - 2)
+        fr = u * (len(s) - 1) - idx
+        at = rachis[idx] * (1 - fr[:, None]) + rachis[idx + 1] * fr[:, None]
+        along = unit(rachis[idx + 1] - rachis[idx])
+        side = unit(np.cross(along, np.array([0, 0, 1.0])) + 1e-6)
+        up = unit(np.cross(side, along))
+        for sign in (1.0, -1.0):
+            d = unit(side * sign + along * 0.45)
+            lens = 0.16 * size * np.sin(np.pi * (0.1 + 0.9 * u)) ** 0.7 + 0.01
+            parts.append(leaves_geo(rng, at, d, up, lens, 0.22, fold=0.05, droop=0.3, mat=0))
+    return concat(parts)
+
+
+def reeds(rng: np.random.Generator, height: float = 1.6) -> Geo:
+    """A clump of tall reeds: long stiff blades and a few cattail heads (slot 0 blade, 1 head)."""
+    blades = grass_tuft(rng, height=height, blades=int(rng.integers(18, 32)), spread=0.12, width=0.009)
+    heads = []
+    for _ in range(int(rng.integers(2, 6))):
+        base = np.array([rng.normal(scale=0.1), rng.normal(scale=0.1), 0.0])
+        top = base + np.array([rng.normal(scale=0.06), rng.normal(scale=0.06), height * rng.uniform(0.9, 1.2)])
+        heads.append(tube(np.linspace(base, top, 3), np.full(3, 0.004), sides=4, mat=0, cap=False))
+        head = np.linspace(top - np.array([0, 0, 0.22]), top - np.array([0, 0, 0.02]), 4)
+        heads.append(tube(head, np.array([0.012, 0.02, 0.02, 0.012]), sides=6, mat=1))
+    return concat([blades] + heads)
+
+
+def cactus(rng: np.random.Generator, height: float) -> Geo:
+    """A ribbed cactus: a saguaro column with arms, or a low barrel (slot 0 body)."""
+    ribs = int(rng.integers(10, 16))
+    if rng.uniform() < 0.35:  # barrel: knee-high, a little taller than wide
+        h = 0.25 * height
+        t = np.linspace(0, 1, 12)
+        r = 0.38 * h * np.sin(np.pi * (0.08 + 0.84 * t)) ** 0.6 + 0.02
+        return _ribbed(np.stack([np.zeros_like(t), np.zeros_like(t), h * t], 1), r, ribs)
+    t = np.linspace(0, 1, 16)
+    r0 = height * rng.uniform(0.045, 0.065)
+    body = [_ribbed(np.stack([np.zeros_like(t), np.zeros_like(t), height * t], 1),
+                    r0 * np.minimum(1.0, 4 * (1 - t) + 0.3) ** 0.5, ribs)]
+    for _ in range(int(rng.integers(0, 4))):
+        z0 = height * rng.uniform(0.3, 0.65)
+        az = rng.uniform(0, 2 * np.pi)
+        out = np.array([np.cos(az), np.sin(az), 0.0])
+        reach, rise = height * rng.uniform(0.12, 0.2), height * rng.uniform(0.2, 0.35)
+        s = np.linspace(0, 1, 10)
+        up = (rise * np.maximum(s * 1.6 - 0.6, 0) + 0.05 * s)[:, None] * np.array([0, 0, 1.0])
+        path = np.array([0, 0, z0]) + out * (reach * np.minimum(s * 2, 1.0))[:, None] + up
+        body.append(_ribbed(path, 0.75 * r0 * np.minimum(1.0, 5 * (1 - s) + 0.35) ** 0.5, ribs))
+    return concat(body)
+
+
+def _ribbed(path: np.ndarray, radius: np.ndarray, ribs: int) -> Geo:
+    """A tube whose cross-section is a star of ``ribs`` rounded ridges."""
+    g = tube(path, np.ones(len(path)), sides=ribs * 2, mat=0)
+    ring = np.arange(len(path) * ribs * 2)
+    rib = np.where((ring % (ribs * 2)) % 2 == 0, 1.0, 0.82)
+    centre = np.repeat(path, ribs * 2, axis=0)
+    v = g.verts.copy()
+    body = v[: len(ring)]
+    v[: len(ring)] = centre + (body - centre) * (np.repeat(radius, ribs * 2) * rib)[:, None]
+    g.verts = v
+    return g
+
+
+def mushroom(rng: np.random.Generator, size: float = 0.1) -> Geo:
+    """A mushroom: a stem and a domed cap with a flat underside (slot 0 stem, 1 cap)."""
+    h = size * rng.uniform(0.8, 1.5)
+    stem = tube(np.array([[0, 0, 0.0], [0.0, 0.0, h * 0.5], [rng.normal(scale=0.01), 0, h]]),
+                np.array([0.16, 0.13, 0.12]) * size, sides=8, mat=0, cap=False)
+    r = size * rng.uniform(0.35, 0.7)
+    dome = rng.uniform(0.3, 0.8)
+    a = np.linspace(0, np.pi / 2, 6)
+    prof_r, prof_z = r * np.cos(a), h + dome * r * np.sin(a)
+    ang = np.linspace(0, 2 * np.pi, 14, endpoint=False)
+    v = np.stack([prof_r[:, None] * np.cos(ang), prof_r[:, None] * np.sin(ang),
+                  np.repeat(prof_z[:, None], len(ang), 1)], -1).reshape(-1, 3)
+    k = len(ang)
+    quads = [np.array([i * k + j, i * k + (j + 1) % k, (i + 1) * k + (j + 1) % k, (i + 1) * k + j])
+             for i in range(len(a) - 1) for j in range(k)]
+    under = [np.arange(k)[::-1]]
+    cap = Geo.from_faces(v, quads + under, mat=1, smooth=True)
+    return concat([stem, cap])
