@@ -250,3 +250,28 @@ def test_attributes_added_in_blender_are_exported_as_extras(tmp_path):
     back = read_ply(out)
     np.testing.assert_array_equal(back.extra["confidence"], values)
     np.testing.assert_array_equal(back.means, read_ply(src).means)
+
+
+def test_a_trained_sky_imports_as_its_own_hidden_object_and_exports_back(tmp_path):
+    from blender_gs_addon.cli import main
+    from blender_gs_addon.splats.sky_rows import split_sky, with_sky
+
+    src, blend = tmp_path / "trained.ply", tmp_path / "scene.blend"
+    scene, sky = random_splats(300, 3, normals=False, seed=2), random_splats(40, 0, normals=False, seed=3)
+    write_ply(src, with_sky(scene, sky))
+    assert main(["import", str(src), "--out", str(blend), "--name", "Splats"]) == 0
+    bpy.ops.wm.open_mainfile(filepath=str(blend))
+    obj, sky_obj = bpy.data.objects["Splats"], bpy.data.objects["Splats sky"]
+    assert len(obj.data.attributes["position"].data) == 300 and len(sky_obj.data.attributes["position"].data) == 40
+    assert sky_obj.hide_render and sky_obj.hide_get() and not obj.hide_get()
+    assert "sky" not in obj.data.attributes  # the marks become the split, not an attribute
+    full, bare = tmp_path / "full.ply", tmp_path / "bare.ply"
+    assert main(["export", str(blend), "--object", "Splats", "--out", str(full)]) == 0
+    assert main(["export", str(blend), "--object", "Splats", "--out", str(bare), "--no-sky"]) == 0
+    back_scene, back_sky = split_sky(read_ply(full))
+    np.testing.assert_array_equal(back_scene.means, scene.means)
+    np.testing.assert_array_equal(back_sky.sh_dc, sky.sh_dc)
+    assert len(back_sky) == 40 and int(read_ply(full).extra["sky"].sum()) == 40
+    bare_data = read_ply(bare)
+    assert len(bare_data) == 300 and "sky" not in bare_data.extra
+    np.testing.assert_array_equal(bare_data.opacity_logit, scene.opacity_logit)

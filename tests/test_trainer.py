@@ -16,6 +16,7 @@ from blender_gs_addon.trainer.checkpoint import latest_checkpoint, load_checkpoi
 from blender_gs_addon.trainer.datasets import load_dataset
 from blender_gs_addon.trainer.model import GaussianModel
 from blender_gs_addon.trainer.synthetic import make_scene, write_transforms_dataset
+from blender_gs_addon.trainer.sky import SkyConfig
 from blender_gs_addon.trainer.train import TrainConfig, TrainingError, _ViewTensors, evaluate, train
 
 
@@ -30,8 +31,9 @@ def dataset_dir(scene, tmp_path_factory):
 
 
 def _cfg(dataset, out, **kw):
+    # objects on black: these tests are about the loop, not the sky or depth (tests/test_trainer_sky.py)
     base = dict(dataset=dataset, out=str(out), iterations=200, device="cpu", sh_degree=1, background="black",
-                show_bar=False, seed=1)
+                show_bar=False, seed=1, sky=SkyConfig(mode="off"), depth_weight=0.0)
     base.update(kw)
     return TrainConfig(**base)
 

@@ -328,7 +328,7 @@ RESUME_MISMATCHES = [  # (id, dataset or options of the resume, words in the ref
     ("iterations", "same", ("--iterations", "6"), "--iterations 6 now, 5 in the checkpoint"),
     ("seed", "same", ("--seed", "7"), "--seed 7 now, 0 in the checkpoint"),
     ("downscale", "same", ("--downscale", "2"), "image size differs"),
-    ("depth", "same", ("--depth-weight", "0.5"), "--depth-weight 0.5 now, 0.0 in the checkpoint"),
+    ("depth", "same", ("--depth-weight", "0.5"), "--depth-weight 0.5 now, 1.0 in the checkpoint"),
 ]
 
 

@@ -85,8 +85,8 @@ def test_hooks_run_in_order_and_the_default_strategy_densifies_on_schedule(datas
 
 def test_base_strategy_keeps_the_initial_gaussians(dataset_dir, full_run, tmp_path):
     m = train(_cfg(dataset_dir, tmp_path), strategy=Strategy())
-    assert m["gaussians"] == m["initial_points"] == 600
-    assert full_run[0]["gaussians"] != 600  # the default strategy does change the count on this run
+    assert m["scene_gaussians"] == m["initial_points"] == 600 and m["gaussians"] == 600 + m["sky_gaussians"]
+    assert full_run[0]["scene_gaussians"] != 600  # the default strategy does change the count on this run
 
 
 def _train_cmd(dataset, out, *extra):

@@ -24,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="replace FILE if it exists (it is replaced only once the new file is complete)")
     parser.add_argument("--no-transform", action="store_true",
                         help="write the splats in object space (do not bake the object transform)")
+    parser.add_argument("--no-sky", action="store_true",
+                        help="leave out the trained sky (the object imported beside the scene's, "
+                             "'<name> sky'); by default it is written after the scene's splats, marked")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", SplatValueWarning)
-            count = write_from_object(obj, args.out, apply_transform=not args.no_transform)
+            count = write_from_object(obj, args.out, apply_transform=not args.no_transform, sky=not args.no_sky)
     except OSError as exc:
         print(f"export: {describe_write_error(exc, os.path.abspath(args.out))}", file=sys.stderr)
         return 1

@@ -99,7 +99,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"import: {exc}", file=sys.stderr)
         return 1
     if args.name:
-        obj.name = args.name
+        from .splat_objects import rename_splats
+
+        rename_splats(obj, args.name)
     seconds = time.perf_counter() - t0
     try:
         os.makedirs(os.path.dirname(out), exist_ok=True)

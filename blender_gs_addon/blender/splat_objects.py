@@ -18,6 +18,7 @@ import numpy as np
 from ..splats import SH_C0, SplatData, SplatFormatError
 from ..splats.data import check_property_names, field_columns, sh_degree_from_rest_count
 from ..splats.ply import PLY_TYPES, PlyTable, read_ply_table, write_ply_records
+from ..splats.sky_rows import SKY_PROPERTY, split_sky, with_sky
 from ..splats.table import fields_from_table, gather, rows_from_fields, table_from_fields, transpose_blocked
 from ..splats.transform import bake_transform
 from . import native_splats
@@ -370,10 +371,15 @@ def _read_values(attr, n: int, dtype: np.dtype) -> np.ndarray:
     return buf.astype(dtype.newbyteorder("="))
 
 
+SKY_OBJECT_KEY = "gs_sky_object"  # on a scene's splat object: the name of its sky's object
+
+
 def read_into_object(path: str, name: str | None = None, collection=None, material: bool = True):
     """Read a splat file (any format of splats.io) into a new splat object -> (object, count, SH degree).
 
-    PLY files go straight from the file's rows into the attributes (the fast path).
+    PLY files go straight from the file's rows into the attributes (the fast path). A file with a
+    trained sky (rows marked by the `sky` property) gives the scene's object, returned, and the
+    sky's own object "<name> sky", hidden in the viewport and in renders.
     """
     import os
 
@@ -386,17 +392,44 @@ def read_into_object(path: str, name: str | None = None, collection=None, materi
     name = name or (base[:-len(suffix)] if suffix else os.path.splitext(base)[0]) or "Splats"
     if suffix == ".ply":  # the 3DGS layout (not .compressed.ply)
         src = read_ply_table(path)
-        return object_from_ply_table(src, name, collection, material), len(src), src.sh_degree
-    data = read_splats(path)
-    return object_from_splats(data, name, collection, material), len(data), data.sh_degree
+        if SKY_PROPERTY not in src.names and SKY_PROPERTY not in src.extra:
+            return object_from_ply_table(src, name, collection, material), len(src), src.sh_degree
+        data = src.to_splats()
+    else:
+        data = read_splats(path)
+    scene, sky = split_sky(data)
+    if sky is not None:
+        sky_obj = object_from_splats(sky, f"{name} sky", collection, material)
+        sky_obj.hide_set(True)
+        sky_obj.hide_render = True
+    obj = object_from_splats(scene, name, collection, material)
+    if sky is not None:
+        obj[SKY_OBJECT_KEY] = sky_obj.name
+    return obj, len(scene), scene.sh_degree
 
 
-def write_from_object(obj, path: str, apply_transform: bool = True) -> int:
+def rename_splats(obj, name: str) -> None:
+    """Rename a splat object, and its sky object after it."""
+    sky = sky_object_of(obj)
+    obj.name = name
+    if sky is not None:
+        sky.name = f"{obj.name} sky"
+        obj[SKY_OBJECT_KEY] = sky.name
+
+
+def sky_object_of(obj):
+    """The sky object imported with a scene's splat object, or None."""
+    name = obj.get(SKY_OBJECT_KEY)
+    return None if name is None else bpy.data.objects.get(name)
+
+
+def write_from_object(obj, path: str, apply_transform: bool = True, sky: bool = True) -> int:
     """Write the splats of ``obj`` to a splat file (format by suffix) -> the splat count.
 
     An untransformed object imported from a PLY file is written straight from its
     attributes in the file's own layout (bit-exact, no intermediate copies); everything
-    else goes through SplatData (transform baking, other layouts, .splat).
+    else goes through SplatData (transform baking, other layouts, .splat). With `sky`, the
+    sky object imported beside it follows the scene's rows (marked), as the trainer wrote them.
     """
     import os
 
@@ -404,6 +437,12 @@ def write_from_object(obj, path: str, apply_transform: bool = True) -> int:
     from ..splats.io import find_format
 
     path = os.fspath(path)
+    sky_obj = sky_object_of(obj) if sky else None
+    if sky_obj is not None:
+        data = with_sky(splats_from_object(obj, apply_transform=apply_transform),
+                        splats_from_object(sky_obj, apply_transform=apply_transform))
+        write_splats(path, data)
+        return len(data)
     plain_ply = getattr(find_format(path), "suffix", None) == ".ply"
     if plain_ply and (not apply_transform or _is_identity(obj.matrix_world)):
         count = _write_ply_direct(obj, path)
