@@ -15,8 +15,8 @@ from blender_gs_addon.splats import read_ply
 from blender_gs_addon.trainer.checkpoint import latest_checkpoint, load_checkpoint
 from blender_gs_addon.trainer.datasets import load_dataset
 from blender_gs_addon.trainer.model import GaussianModel
-from blender_gs_addon.trainer.synthetic import make_scene, write_transforms_dataset
 from blender_gs_addon.trainer.sky import SkyConfig
+from blender_gs_addon.trainer.synthetic import make_scene, write_transforms_dataset
 from blender_gs_addon.trainer.train import TrainConfig, TrainingError, _ViewTensors, evaluate, train
 
 
