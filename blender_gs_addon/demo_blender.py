@@ -51,6 +51,12 @@ def main(argv: list[str] | None = None) -> int:
     # Blender 4.2 keeps splats as mesh vertices (it cannot make point clouds from Python).
     count = len(obj.data.points) if obj.type == "POINTCLOUD" else len(obj.data.vertices)
     print(f"[demo] imported '{obj.name}' ({obj.type.lower()}) with {count} splats", flush=True)
+    from .blender.splat_objects import sky_object_of
+
+    sky = sky_object_of(obj)
+    if sky is not None:  # the report shows the whole picture: the trained sky too
+        sky.hide_set(False)
+        sky.hide_render = False
 
     # Save next to the scene, atomically: a half-written .blend must never replace a good one.
     with atomic_path(args.out_blend, suffix=".blend") as tmp_blend:
