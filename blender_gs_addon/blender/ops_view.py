@@ -23,7 +23,7 @@ class GS_OT_render_splats(bpy.types.Operator):
 
     def execute(self, context):
         from .addon_package import preferences
-        from .render import render_object_to_image
+        from .render_splats import render_object_to_image
 
         prefs = preferences()
         device = getattr(prefs, "device", "auto") if prefs else "auto"

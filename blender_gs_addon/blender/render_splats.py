@@ -11,7 +11,8 @@ import bpy
 import numpy as np
 
 from ..splat_render import render_in_child, render_splats
-from .splat_objects import splats_from_object
+from ..splats.sky_rows import with_sky
+from .splat_objects import sky_object_of, splats_from_object
 
 
 def camera_matrices(camera, scene) -> tuple[np.ndarray, np.ndarray, int, int]:
@@ -47,6 +48,9 @@ def render_object_to_image(obj, camera, scene, image_name: str = "Splats Render"
     Returns (image, seconds spent rendering, the child process included where there is one).
     """
     data = splats_from_object(obj, apply_transform=True)
+    sky = sky_object_of(obj)
+    if sky is not None and not sky.hide_render:  # its trained sky, where it is shown in renders
+        data = with_sky(data, splats_from_object(sky, apply_transform=True))
     viewmat, K, w, h = camera_matrices(camera, scene)
     t0 = time.perf_counter()
     rgba = rasterize_splats(data, viewmat, K, w, h, device)
