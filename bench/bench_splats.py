@@ -100,7 +100,7 @@ def _render_splats(path: str) -> dict:
     import bpy
 
     from blender_gs_addon.blender.api import read_into_object
-    from blender_gs_addon.blender.render import render_object_to_image
+    from blender_gs_addon.blender.render_splats import render_object_to_image
 
     _fresh()
     scene = bpy.context.scene

@@ -1,6 +1,6 @@
 """``python -m procgen <generate|render|gallery> ...``: procgen's commands without the add-on.
 
-The same commands are ``python -m blender_gs_addon generate ...`` and ``blender -b -c gs generate ...``.
+The add-on offers the same commands in its own command line (``gs generate ...``, ``blender -b -c gs generate ...``).
 """
 import sys
 

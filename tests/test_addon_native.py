@@ -317,7 +317,7 @@ def test_render_splats_draws_blenders_own_splat_object(tmp_path, training_python
 def test_cycles_and_render_splats_agree_on_every_sh_coefficient(tmp_path, training_python, monkeypatch):
     """15 separate opaque splats, each lit by one SH coefficient of degrees 1-3 only, seen from an
     oblique camera: the colour at each centre is the same in both (axes, signs and order of SH)."""
-    from blender_gs_addon.blender.render import camera_matrices
+    from blender_gs_addon.blender.render_splats import camera_matrices
 
     monkeypatch.setenv("GS_TRAINING_PYTHON", training_python)
     data = SplatData.empty_like_degree(15, 3)

@@ -102,3 +102,28 @@ def test_a_missing_interpreter_is_named(monkeypatch, tmp_path):
         assert "Python 3.99 is required" in str(exc) and "pyenv install 3.99" in str(exc)
     else:
         raise AssertionError("no error for a missing interpreter")
+
+
+def test_skip_check_names_skips_that_the_list_does_not_have(tmp_path):
+    listed = build.parse_expected_skips("# comment\n\n4.5  tests/test_a.py::t[x]  needs a GPU\n"
+                                        "4.2,5.3  tests/test_b.py  imports torch\n")
+    assert listed == {"4.5": {"tests/test_a.py::t[x]"}, "4.2": {"tests/test_b.py"}, "5.3": {"tests/test_b.py"}}
+    skipped = [{"id": "tests/test_a.py::t[x]", "reason": "r"}, {"id": "tests/test_b.py", "reason": "r"}]
+    assert build.unexpected_skips(listed, "4.5", skipped) == [skipped[1]]
+    assert build.unexpected_skips(listed, "5.3", skipped) == [skipped[0]]
+    for bad, why in (("4.5 only-an-id", "SERIES TEST-ID REASON"), ("9.9 tests/x.py why", "unknown Blender series")):
+        with pytest.raises(build.BuildError, match=why):
+            build.parse_expected_skips(bad)
+    report = tmp_path / "skips.json"
+    report.write_text('[{"id": "tests/test_nobody_meant.py::t", "reason": "caught ImportError"}]')
+    assert "1 skips not listed" in build.check_skips("4.5", report)
+
+
+def test_the_expected_skips_list_is_valid_and_names_existing_tests():
+    listed = build.parse_expected_skips(build.EXPECTED_SKIPS.read_text(encoding="utf-8"))
+    assert set(listed) <= set(build.BLENDERS)
+    for ids in listed.values():
+        for test_id in ids:
+            path, _, name = test_id.partition("::")
+            assert (ROOT / path).is_file(), test_id
+            assert not name or f"def {name.split('[')[0]}(" in (ROOT / path).read_text(encoding="utf-8"), test_id

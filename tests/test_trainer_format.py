@@ -1,12 +1,9 @@
 """The trainer's ``--format``: the splats also written in the chosen format, equal to the .ply."""
 from __future__ import annotations
 
-import pytest
 from helpers import assert_same_splats
 
 from blender_gs_addon.splats import read_ply, read_splats
-
-pytest.importorskip("torch", reason="the trainer needs torch")
 
 
 def test_train_format_glb_writes_the_same_splats_beside_the_ply(tmp_path, capsys):
