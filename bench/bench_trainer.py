@@ -56,7 +56,7 @@ def _initial_psnr(dataset: str, downscale: int) -> float:
 
     data = load_dataset(dataset, downscale=downscale)
     model = GaussianModel.from_points(data.points, data.colors, 3, torch.device("cpu"))
-    views = [_ViewTensors(c, torch.device("cpu"), False) for c in data.test]
+    views = [_ViewTensors(c, torch.device("cpu")) for c in data.test]
     return evaluate(model, views, 0, torch.zeros(3))["psnr"]
 
 

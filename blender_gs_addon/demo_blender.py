@@ -110,11 +110,19 @@ CYCLES_SAMPLES = 64
 
 
 def _cycles_setup(scene, obj) -> None:
-    """Cycles renders the splat object alone over black, undenoised, in the Standard view (as Render Splats)."""
+    """Cycles renders the splat object (and its sky) alone over black, undenoised, in the Standard view
+    (as Render Splats)."""
     import bpy
+    from mathutils import Vector
 
+    from .blender.splat_objects import sky_object_of
+
+    sky = sky_object_of(obj)
     for other in scene.objects:
-        other.hide_render = other is not obj
+        other.hide_render = other not in (obj, sky)
+    if sky is not None and scene.camera is not None:  # the shell lies far out: keep it inside the clip range
+        reach = max((sky.matrix_world @ Vector(c)).length for c in sky.bound_box)
+        scene.camera.data.clip_end = max(scene.camera.data.clip_end, 2.0 * reach)
     scene.render.engine = "CYCLES"
     scene.cycles.samples, scene.cycles.use_denoising = CYCLES_SAMPLES, False
     scene.view_settings.view_transform, scene.view_settings.look = "Standard", "None"

@@ -162,6 +162,7 @@ def write_report(out: Path, scene_dir: Path, train_dir: Path, splat_dir: Path, s
         v = metrics.get(key)
         return "n/a" if v is None else (f"{v:.{digits}f}{unit}" if isinstance(v, float) else f"{v}{unit}")
 
+    depth_error = "n/a" if metrics.get("depth_error") is None else f"{100 * metrics['depth_error']:.2f} %"
     py = Path(sys.executable)
     body = [
         "<!doctype html><html><head><meta charset='utf-8'><title>Gaussian Scenes demo report</title>",
@@ -180,9 +181,16 @@ def write_report(out: Path, scene_dir: Path, train_dir: Path, splat_dir: Path, s
     body.append("<h2>Quality</h2><table>"
                 f"<tr><th>held-out PSNR (trainer)</th><td>{fmt('psnr', ' dB')}</td></tr>"
                 f"<tr><th>held-out SSIM (trainer)</th><td>{fmt('ssim', '', 4)}</td></tr>"
+                f"<tr><th>held-out PSNR of the sky / of the rest</th><td>{fmt('psnr_sky', ' dB')} / "
+                f"{fmt('psnr_rest', ' dB')}</td></tr>"
+                f"<tr><th>held-out SSIM of the sky / of the rest</th><td>{fmt('ssim_sky', '', 4)} / "
+                f"{fmt('ssim_rest', '', 4)}</td></tr>"
+                f"<tr><th>depth error of the splats (median |rendered - true| / true depth)</th><td>"
+                f"{depth_error}</td></tr>"
                 f"<tr><th>mean PSNR of the Blender 'Render splats' images</th><td>"
                 f"{(np.mean(view_psnrs) if view_psnrs else float('nan')):.2f} dB</td></tr>"
-                f"<tr><th>Gaussians</th><td>{fmt('gaussians')}</td></tr>"
+                f"<tr><th>Gaussians (of which the sky's)</th><td>{fmt('gaussians')} ({fmt('sky_gaussians')})"
+                "</td></tr>"
                 f"<tr><th>training wall time</th><td>{fmt('wall_time_s', ' s', 1)}</td></tr>"
                 f"<tr><th>iterations per second</th><td>{fmt('iterations_per_s', '', 2)}</td></tr></table>")
     body += _cycles_section(cycles_rows, splat_dir, out)

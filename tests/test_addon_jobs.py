@@ -30,12 +30,17 @@ def test_train_operator_trains_in_background_and_imports_the_splats(tmp_path, tr
     assert result == {"FINISHED"}
     s = bpy.context.scene.gaussian_scenes
     assert s.job_progress > 0  # progress lines were parsed
-    new = [o for o in bpy.data.objects if o.name not in before]
-    assert len(new) == 1
-    obj = new[0]
+    new = sorted((o for o in bpy.data.objects if o.name not in before), key=lambda o: len(o.name))
+    assert len(new) == 2 and new[1].name == new[0].name + " sky"  # the scene, and its trained sky
+    obj, sky = new
+    assert sky.hide_get() and sky.hide_render and not obj.hide_get()
     trained = read_ply(out / "point_cloud.ply")
-    count = len(obj.data.points) if obj.type == "POINTCLOUD" else len(obj.data.vertices)
-    assert count == len(trained) > 0
+
+    def count(o):
+        return len(o.data.points) if o.type == "POINTCLOUD" else len(o.data.vertices)
+
+    assert count(obj) == int((trained.extra["sky"] == 0).sum()) > 0
+    assert count(sky) == int(trained.extra["sky"].sum()) > 0
     assert "imported" in s.job_message
     # a second click into the same folder continues the run (the panel's default), or replaces it
     assert bpy.ops.gs.train(dataset=str(dataset), out_dir=str(out), iterations=20) == {"FINISHED"}

@@ -39,6 +39,9 @@ def test_demo_writes_every_product(demo_run):
     # The report shows the trainer's measured figures, not placeholders.
     assert f"{metrics['psnr']:.2f} dB" in html
     assert str(metrics["gaussians"]) in html
+    for key in ("psnr_sky", "psnr_rest"):  # the sky and the rest apart, and the splats' depth error
+        assert f"{metrics[key]:.2f} dB" in html
+    assert f"{100 * metrics['depth_error']:.2f} %" in html
     assert "n/a" not in html
 
 

@@ -25,6 +25,15 @@ def psnr_where(img: torch.Tensor, ref: torch.Tensor, mask: torch.Tensor) -> floa
     return float("inf") if mse <= 0 else -10.0 * math.log10(mse)
 
 
+def ssim_where(img: torch.Tensor, ref: torch.Tensor, mask: torch.Tensor) -> float | None:
+    """Mean of the SSIM map [H, W] over the pixels where mask [H, W] is true (None when there are none)."""
+    from .losses import ssim_map
+
+    if not bool(mask.any()):
+        return None
+    return float(ssim_map(img.float(), ref.float()).mean(0)[mask].mean())
+
+
 def depth_error(depth: torch.Tensor, alpha: torch.Tensor, gt: torch.Tensor) -> float | None:
     """Median of |expected depth - gt| / gt over pixels with a surface (gt finite and > 0).
 

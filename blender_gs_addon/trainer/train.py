@@ -36,7 +36,7 @@ from .datasets import Camera, Dataset, load_dataset
 from .densify import DensifyConfig
 from .fingerprint import dataset_fingerprint, resume_problem, settings_fingerprint
 from .losses import depth_loss, photometric_loss, sky_alpha_loss
-from .metrics import depth_error, psnr, psnr_where, ssim_value
+from .metrics import depth_error, psnr, psnr_where, ssim_value, ssim_where
 from .model import GaussianModel
 from .optim import Adam
 from .schedule import Schedule
@@ -200,6 +200,8 @@ def _view_metrics(v: _ViewTensors, rgb: torch.Tensor, gt: torch.Tensor, alpha: t
     if v.sky is not None:
         out["psnr_sky"] = psnr_where(rgb, gt, v.sky)
         out["psnr_rest"] = psnr_where(rgb, gt, ~v.sky)
+        out["ssim_sky"] = ssim_where(rgb, gt, v.sky)
+        out["ssim_rest"] = ssim_where(rgb, gt, ~v.sky)
         out["sky_fraction"] = float(v.sky.float().mean())
         out["depth_error"] = depth_error(depth, alpha, v.depth)
     return out
@@ -229,7 +231,7 @@ def evaluate(model: GaussianModel, views: list[_ViewTensors], sh_degree: int, ba
             pair = torch.cat([gt, rgb], dim=1).cpu().numpy()
             name = v.cam.name.replace("/", "_")
             write_png(os.path.join(d, f"{name}.png"), (pair * 255 + 0.5).astype(np.uint8))
-    keys = ("psnr", "ssim", "psnr_sky", "psnr_rest", "depth_error")
+    keys = ("psnr", "ssim", "psnr_sky", "psnr_rest", "ssim_sky", "ssim_rest", "depth_error")
     return {**{k: _mean_of(per_view, k) for k in keys}, "views": per_view}
 
 
@@ -535,6 +537,7 @@ class Trainer:
         return {
             "status": status, "stopped_by": self.stopped_by,
             "psnr": ev["psnr"], "ssim": ev["ssim"], "psnr_sky": ev["psnr_sky"], "psnr_rest": ev["psnr_rest"],
+            "ssim_sky": ev["ssim_sky"], "ssim_rest": ev["ssim_rest"],
             "depth_error": ev["depth_error"], "test_views": len(self.test_views),
             "train_views": len(self.train_views),
             "gaussians": len(self.model) + (0 if self.sky is None else len(self.sky)),
