@@ -18,6 +18,7 @@ from ..core import interrupt, staged_output
 from ..core.child_process import private_temp_dir
 from . import camera_poses, layout, passes
 from . import segmentation as seg
+from .camera_motion import CameraSample
 from .finalize import write_dataset_files, write_scene_json
 from .frame import FrameJob, render_frame
 
@@ -37,6 +38,8 @@ class _Job:
     lut: np.ndarray            # [max_id + 1] instance id -> semantic id
     manifest: dict
     original_frame: int
+    passes: tuple = layout.DEFAULT_PASSES
+    track: dict | None = None  # frame -> CameraSample for frames first - 1 .. last + 1
 
 
 @dataclass
@@ -83,7 +86,23 @@ def _check_existing(out_dir: str, params: dict, restart_stage: bool) -> dict | N
 def _frame_done(out_dir: str, manifest: dict, frame: int, exr: bool) -> bool:
     if str(frame) not in manifest["frames"]:
         return False
-    return all(os.path.exists(os.path.join(out_dir, p)) for p in layout.frame_files(frame, exr).values())
+    files = layout.frame_files(frame, exr, manifest["params"].get("passes", ()), finished=False)
+    return all(os.path.exists(os.path.join(out_dir, p)) for p in files.values())
+
+
+def sample_track(scene, frames: list[int], movers: dict[int, object]) -> dict[int, CameraSample]:
+    """The camera (pose and intrinsics) and the world matrices of ``movers`` (instance id -> the
+    object that moves it) at every frame from one before the range to one after (Blender
+    evaluates the animation there too): what sky flow, occlusion and the IMU need of the
+    neighbouring frames."""
+    track = {}
+    for f in range(frames[0] - 1, frames[-1] + 2):
+        scene.frame_set(f)
+        cam = scene.camera
+        track[f] = CameraSample(camera_poses.c2w_opengl(cam.matrix_world),
+                                camera_poses.intrinsics_from_blender(cam.data, scene.render).K,
+                                {i: np.array(ob.matrix_world, dtype=np.float64) for i, ob in movers.items()})
+    return track
 
 
 def render_dataset(
@@ -101,6 +120,7 @@ def render_dataset(
     max_points: int = 100_000,
     cloud_frames: int = 8,
     quiet: bool = True,
+    passes=layout.DEFAULT_PASSES,
 ) -> dict:
     """Render every frame of ``scene`` (default: the context scene) from its camera into ``out_dir``.
 
@@ -108,10 +128,12 @@ def render_dataset(
     settings; refuses to touch a complete one (``render_dataset`` of the package replaces one
     with ``overwrite``). ``restart_stage`` is for that staging folder only. ``should_cancel()`` is asked
     before each frame; cancelling (or Ctrl-C) keeps the finished frames and writes a dataset of
-    them (KeyboardInterrupt is re-raised afterwards). Returns a summary dict.
+    them (KeyboardInterrupt is re-raised afterwards). ``passes``: the optional ground truth
+    (``layout.PASSES``; all by default). Returns a summary dict.
     """
     t_start = time.perf_counter()
-    job = _set_up(out_dir, scene or bpy.context.scene, samples, frames, exr, denoise, restart_stage)
+    passes = tuple(p for p in layout.PASSES if p in set(passes))
+    job = _set_up(out_dir, scene or bpy.context.scene, samples, frames, exr, denoise, restart_stage, passes)
     run = _render_frames(job, device, denoise, exr, quiet, progress, should_cancel)
     summary = _finish(job, run, exr, max_points, cloud_frames, t_start)
     if run.failure is not None:
@@ -121,7 +143,7 @@ def render_dataset(
     return summary
 
 
-def _set_up(out_dir, scene, samples, frames, exr: bool, denoise: bool, restart_stage: bool) -> _Job:
+def _set_up(out_dir, scene, samples, frames, exr: bool, denoise: bool, restart_stage: bool, passes: tuple) -> _Job:
     """Check the request, give every rendering object its ids, and resume, start or refuse."""
     if scene.camera is None:
         raise ValueError(f"scene '{scene.name}' has no camera; set scene.camera to an animated camera")
@@ -143,7 +165,8 @@ def _set_up(out_dir, scene, samples, frames, exr: bool, denoise: bool, restart_s
     w, h = camera_poses.render_size(scene.render)
     params = {"scene": scene.name, "camera": scene.camera.name, "view_layer": view_layer.name,
               "resolution": [w, h], "samples": int(samples), "denoise": bool(denoise),
-              "frames": [frame_list[0], frame_list[-1]], "exr": bool(exr), "ids": ids, "classes": classes}
+              "frames": [frame_list[0], frame_list[-1]], "exr": bool(exr), "passes": list(passes),
+              "ids": ids, "classes": classes}
 
     os.makedirs(out_dir, exist_ok=True)
     try:
@@ -156,8 +179,14 @@ def _set_up(out_dir, scene, samples, frames, exr: bool, denoise: bool, restart_s
         manifest = {"params": params, "complete": False, "static_boxes": static_boxes, "frames": {}}
     for d in layout.OWNED_DIRS:
         os.makedirs(os.path.join(out_dir, d), exist_ok=True)
+    track = None
+    if {"sky_flow", "occlusion", "camera_motion"} & set(passes):
+        movers = {ids[name]: instancer or obj for name, (obj, _, _, instancer) in boxes.items()} \
+            if "occlusion" in passes else {}
+        track = sample_track(scene, frame_list, movers)
+        scene.frame_set(original_frame)
     return _Job(scene, view_layer, out_dir, frame_list, samples, params, table,
-                seg.semantic_lut(ids, classes, table), manifest, original_frame)
+                seg.semantic_lut(ids, classes, table), manifest, original_frame, passes, track)
 
 
 def _render_frames(job: _Job, device: str, denoise: bool, exr: bool, quiet: bool, progress, should_cancel) -> _Run:
@@ -177,7 +206,7 @@ def _render_frames(job: _Job, device: str, denoise: bool, exr: bool, quiet: bool
         passes.configure_common(scene, job.view_layer, settings)
         _set_pass_indices(settings, job.params["ids"])
         frame_job = FrameJob(scene, job.view_layer, settings, job.out_dir, tmp_dir, job.samples, denoise, exr, quiet,
-                             job.lut, manifest["static_boxes"])
+                             job.lut, manifest["static_boxes"], job.passes, job.track)
         for frame in job.frames:
             if _frame_done(job.out_dir, manifest, frame, exr):
                 continue
@@ -223,7 +252,7 @@ def _finish(job: _Job, run: _Run, exr: bool, max_points: int, cloud_frames: int,
                for k in ("render_rgb", "render_gt", "write_gt")}
     if done_frames:
         n_points = write_dataset_files(job.out_dir, job.scene, manifest, done_frames, job.table, exr, max_points,
-                                       cloud_frames)
+                                       cloud_frames, job.passes, job.track)
         timings["finalize"] = time.perf_counter() - t0
         timings["this_run_total"] = time.perf_counter() - t_start
         write_scene_json(job.out_dir, job.scene, job.params, run.backend, manifest, timings, len(done_frames),

@@ -8,19 +8,29 @@ import os
 import bpy
 import numpy as np
 
-from . import camera_poses, colmap, initial_points, layout
+from . import camera_motion, camera_poses, colmap, initial_points, layout, preview
 from . import segmentation as seg
+from .occlusion import occlusion_mask
+from .png import read_png, write_png
 
 
 def write_dataset_files(out_dir: str, scene, manifest: dict, done_frames: list[int], table: dict[str, int],
-                        exr: bool, max_points: int, cloud_frames: int) -> int:
-    """Write the files that cover ``done_frames``; returns the number of points in points3d.ply."""
+                        exr: bool, max_points: int, cloud_frames: int, passes=layout.DEFAULT_PASSES,
+                        track: dict | None = None) -> int:
+    """Write the files that cover ``done_frames``; returns the number of points in points3d.ply.
+
+    ``track`` (``dataset.sample_track``) is needed by the occlusion and camera_motion passes."""
     records = [dict(manifest["frames"][str(f)], frame=f) for f in done_frames]
     if records:
         shared = records[0]["intrinsics"]
     else:  # nothing rendered yet: still describe the camera
         shared = camera_poses.intrinsics_from_blender(scene.camera.data, scene.render).as_dict()
-    layout.write_json(os.path.join(out_dir, "transforms.json"), layout.transforms_document(shared, records, exr))
+    if "occlusion" in passes:
+        write_occlusion(out_dir, done_frames, track)
+    if "camera_motion" in passes:
+        write_camera_motion(out_dir, scene, done_frames, track)
+    layout.write_json(os.path.join(out_dir, "transforms.json"),
+                      layout.transforms_document(shared, records, exr, passes))
     layout.write_json(os.path.join(out_dir, "segmentation.json"), segmentation_document(manifest, records, table))
     p, c, n = point_cloud(out_dir, records, exr, max_points, cloud_frames)
     initial_points.write_ply(os.path.join(out_dir, "points3d.ply"), p, c, n)
@@ -28,6 +38,46 @@ def write_dataset_files(out_dir: str, scene, manifest: dict, done_frames: list[i
     images = [(os.path.basename(layout.frame_files(r["frame"])["file_path"]), np.array(r["c2w"])) for r in records]
     colmap.write_colmap_text(os.path.join(out_dir, "cameras", "colmap"), intr, images, p, c)
     return len(p)
+
+
+def write_occlusion(out_dir: str, done_frames: list[int], track: dict) -> None:
+    """The occlusion masks (and their pictures) of every finished frame towards t+1 and t-1; a
+    neighbour that is not finished gives UNKNOWN (written again when it is)."""
+    done = set(done_frames)
+    cache: dict[int, dict] = {}
+
+    def frame_data(f: int) -> dict:
+        if f not in cache:
+            files = layout.frame_files(f)
+            cache[f] = {k: np.load(os.path.join(out_dir, files[k])) for k in
+                        ("depth_file_path", "flow_fwd_file_path", "flow_bwd_file_path")}
+            cache[f]["instance"] = read_png(os.path.join(out_dir, files["instance_file_path"]))
+            for old in [k for k in cache if k < f - 1]:
+                del cache[old]
+        return cache[f]
+
+    for f in done_frames:
+        files, pictures = layout.frame_files(f), layout.preview_files(f)
+        here = frame_data(f)
+        for direction, s in (("fwd", f + 1), ("bwd", f - 1)):
+            depth_s = frame_data(s)["depth_file_path"] if s in done else None
+            mask = occlusion_mask(here["depth_file_path"], here[f"flow_{direction}_file_path"], here["instance"],
+                                  track[f].K, track[f].c2w, depth_s, track[s].K, track[s].c2w,
+                                  camera_motion.object_motions(track, f, s))
+            write_png(os.path.join(out_dir, files[f"occlusion_{direction}_file_path"]), mask)
+            write_png(os.path.join(out_dir, pictures[f"occlusion_{direction}"]), preview.occlusion_image(mask), 3)
+
+
+def write_camera_motion(out_dir: str, scene, done_frames: list[int], track: dict) -> None:
+    """cameras/trajectory_tum.txt and cameras/imu.txt of the finished frames (camera_motion.py)."""
+    fps = scene.render.fps / scene.render.fps_base
+    times = [f / fps for f in done_frames]
+    gravity = tuple(scene.gravity)
+    camera_motion.write_trajectory(os.path.join(out_dir, layout.TRAJECTORY_FILE), times,
+                                   [track[f].c2w for f in done_frames])
+    readings = [camera_motion.imu_reading(track[f - 1].c2w, track[f].c2w, track[f + 1].c2w, 1.0 / fps, gravity)
+                for f in done_frames]
+    camera_motion.write_imu(os.path.join(out_dir, layout.IMU_FILE), times, readings)
 
 
 def segmentation_document(manifest: dict, records: list[dict], table: dict[str, int]) -> dict:

@@ -13,8 +13,9 @@ from ..core.atomic import atomic_path
 from . import camera_poses, layout, passes, preview
 from . import segmentation as seg
 from .exr import read_passes
-from .flow import flow_from_vector
+from .flow import flow_from_vector, rotation_flow
 from .normals import world_to_camera_normals
+from .occlusion import occlusion_boundaries
 from .png import write_png
 
 NO_SURFACE_DEPTH = 1e9  # Cycles writes 1e10 where a ray hits nothing
@@ -35,6 +36,8 @@ class FrameJob:
     quiet: bool
     lut: np.ndarray            # [max_id + 1] instance id -> semantic id
     static_boxes: dict         # name -> [lo, hi] at the first frame
+    passes: tuple = layout.DEFAULT_PASSES
+    track: dict | None = None  # frame -> CameraSample, frames first - 1 .. last + 1 (see dataset.sample_track)
 
 
 @dataclass
@@ -45,6 +48,7 @@ class GroundTruth:
     normals: np.ndarray        # [H, W, 3] camera space (OpenCV axes)
     instance: np.ndarray       # [H, W] uint16
     semantic: np.ndarray       # [H, W] uint16
+    boundaries: np.ndarray | None = None  # [H, W] uint8 (occlusion.occlusion_boundaries)
 
 
 def render_frame(job: FrameJob, frame: int) -> dict:
@@ -59,8 +63,12 @@ def render_frame(job: FrameJob, frame: int) -> dict:
     gt_path = _render_gt(job)
     t2 = time.perf_counter()
     gt = ground_truth(read_passes(gt_path, job.view_layer.name), c2w, job.lut, gt_path)
-    _write_ground_truth(job.out_dir, layout.frame_files(frame, job.exr), gt)
-    _write_previews(job.out_dir, layout.preview_files(frame), gt)
+    if "sky_flow" in job.passes:
+        add_sky_flow(gt, job.track, frame)
+    if "boundaries" in job.passes:
+        gt.boundaries = occlusion_boundaries(gt.depth, gt.instance)
+    _write_ground_truth(job.out_dir, layout.frame_files(frame, job.exr, job.passes, finished=False), gt)
+    _write_previews(job.out_dir, layout.preview_files(frame, job.passes, finished=False), gt)
     t3 = time.perf_counter()
     return {
         "c2w": c2w.tolist(),
@@ -113,6 +121,17 @@ def ground_truth(p: dict, c2w: np.ndarray, lut: np.ndarray, source: str) -> Grou
     return GroundTruth(depth, fwd, bwd, nrm, inst, sem)
 
 
+def add_sky_flow(gt: GroundTruth, track: dict, frame: int) -> None:
+    """Give the pixels without a surface the flow of their viewing direction (``flow.rotation_flow``)
+    towards the cameras of frames t+1 and t-1 (``track``: frame -> sample with ``K`` and ``c2w``)."""
+    sky = ~np.isfinite(gt.depth)
+    if not sky.any():
+        return
+    here = track[frame]
+    for flow, other in ((gt.flow_fwd, track[frame + 1]), (gt.flow_bwd, track[frame - 1])):
+        flow[sky] = rotation_flow(gt.depth.shape, here.K, here.c2w, other.K, other.c2w)[sky]
+
+
 def _write_ground_truth(out_dir: str, files: dict, gt: GroundTruth) -> None:
     path = lambda key: os.path.join(out_dir, files[key])  # noqa: E731
     layout.save_npy(path("depth_file_path"), gt.depth)
@@ -121,6 +140,8 @@ def _write_ground_truth(out_dir: str, files: dict, gt: GroundTruth) -> None:
     layout.save_npy(path("normals_file_path"), gt.normals)
     write_png(path("instance_file_path"), gt.instance)
     write_png(path("semantic_file_path"), gt.semantic)
+    if "boundaries_file_path" in files:
+        write_png(path("boundaries_file_path"), gt.boundaries)
 
 
 def _write_previews(out_dir: str, files: dict, gt: GroundTruth) -> None:
@@ -132,6 +153,8 @@ def _write_previews(out_dir: str, files: dict, gt: GroundTruth) -> None:
     write_png(out("normals"), preview.normals_image(gt.normals), 3)
     write_png(out("instance"), preview.id_palette(gt.instance), 3)
     write_png(out("semantic"), preview.id_palette(gt.semantic), 3)
+    if "boundaries" in files:
+        write_png(out("boundaries"), preview.boundaries_image(gt.boundaries), 3)
 
 
 def _moved_boxes(view_layer, static_boxes: dict) -> dict:

@@ -12,8 +12,28 @@ from ..core import atomic
 MANIFEST = ".render_progress.json"
 TEST_EVERY = 8  # every 8th frame (index 0, 8, 16, ...) is held out for test
 # folders and files the renderer owns (see is_dataset_file)
-OWNED_DIRS = ("images", "depth", "flow", "normals", "segmentation", "cameras", "preview")
-OWNED_FILES = ("transforms.json", "segmentation.json", "points3d.ply", "scene.json", MANIFEST)
+OWNED_DIRS = ("images", "depth", "flow", "normals", "segmentation", "occlusion", "cameras", "preview")
+TRAJECTORY_FILE = "cameras/trajectory_tum.txt"  # the camera_motion pass (top-level keys of transforms.json)
+IMU_FILE = "cameras/imu.txt"
+OWNED_FILES = ("transforms.json", "segmentation.json", "points3d.ply", "scene.json", MANIFEST, TRAJECTORY_FILE,
+               IMU_FILE)
+# optional ground truth, chosen with --passes (all on by default; docs/dataset-format.md)
+PASSES = ("sky_flow", "occlusion", "boundaries", "camera_motion")
+DEFAULT_PASSES = PASSES
+
+
+def parse_passes(text: str) -> tuple[str, ...]:
+    """``--passes`` value -> the passes in canonical order: "all", "none" or a comma list of PASSES."""
+    text = text.strip()
+    if text == "all":
+        return PASSES
+    if text in ("none", ""):
+        return ()
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    bad = sorted(set(names) - set(PASSES))
+    if bad:
+        raise ValueError(f"unknown pass {', '.join(bad)}; choose from {', '.join(PASSES)} (or all, none)")
+    return tuple(p for p in PASSES if p in names)
 SCENE_FILE = "scene.blend"  # written by generate beside the dataset
 
 
@@ -22,8 +42,11 @@ def frame_name(frame: int) -> str:
     return f"{frame:05d}"
 
 
-def frame_files(frame: int, exr: bool = False) -> dict[str, str]:
-    """transforms.json key -> path relative to the dataset folder, for one frame."""
+def frame_files(frame: int, exr: bool = False, passes=DEFAULT_PASSES, finished: bool = True) -> dict[str, str]:
+    """transforms.json key -> path relative to the dataset folder, for one frame.
+
+    ``finished=False`` leaves out the files written only when the dataset is finalised (the
+    occlusion masks, which need the neighbouring frames' depth)."""
     n = frame_name(frame)
     files = {
         "file_path": f"images/{n}.png",
@@ -36,12 +59,22 @@ def frame_files(frame: int, exr: bool = False) -> dict[str, str]:
     }
     if exr:
         files["exr_file_path"] = f"images/{n}.exr"
+    if "boundaries" in passes:
+        files["boundaries_file_path"] = f"occlusion/{n}_boundaries.png"
+    if "occlusion" in passes and finished:
+        files["occlusion_fwd_file_path"] = f"occlusion/{n}_fwd.png"
+        files["occlusion_bwd_file_path"] = f"occlusion/{n}_bwd.png"
     return files
 
 
-def preview_files(frame: int) -> dict[str, str]:
+def preview_files(frame: int, passes=DEFAULT_PASSES, finished: bool = True) -> dict[str, str]:
     n = frame_name(frame)
-    return {k: f"preview/{n}_{k}.png" for k in ("depth", "flow_fwd", "flow_bwd", "normals", "instance", "semantic")}
+    kinds = ["depth", "flow_fwd", "flow_bwd", "normals", "instance", "semantic"]
+    if "boundaries" in passes:
+        kinds.append("boundaries")
+    if "occlusion" in passes and finished:
+        kinds += ["occlusion_fwd", "occlusion_bwd"]
+    return {k: f"preview/{n}_{k}.png" for k in kinds}
 
 
 def split(names: list[str]) -> tuple[list[str], list[str]]:
@@ -95,7 +128,7 @@ def is_scene_output_file(rel: str) -> bool:
     return rel == SCENE_FILE or is_dataset_file(rel)
 
 
-def transforms_document(intrinsics: dict, frames: list[dict], exr: bool) -> dict:
+def transforms_document(intrinsics: dict, frames: list[dict], exr: bool, passes=DEFAULT_PASSES) -> dict:
     """transforms.json content: shared intrinsics and one entry per frame.
 
     ``frames``: [{"frame": int, "c2w": [4, 4], "intrinsics": {...}}] in render order. Where a
@@ -104,7 +137,7 @@ def transforms_document(intrinsics: dict, frames: list[dict], exr: bool) -> dict
     doc = {"camera_model": "OPENCV", **intrinsics, "k1": 0.0, "k2": 0.0, "p1": 0.0, "p2": 0.0}
     entries = []
     for fr in frames:
-        entry = dict(frame_files(fr["frame"], exr))
+        entry = dict(frame_files(fr["frame"], exr, passes))
         entry["transform_matrix"] = [list(map(float, row)) for row in fr["c2w"]]
         entry["frame"] = fr["frame"]
         own = fr["intrinsics"]
@@ -116,6 +149,7 @@ def transforms_document(intrinsics: dict, frames: list[dict], exr: bool) -> dict
     doc.update({
         "frames": entries,
         "ply_file_path": "points3d.ply",
+        **({"trajectory_file_path": TRAJECTORY_FILE, "imu_file_path": IMU_FILE} if "camera_motion" in passes else {}),
         "train_filenames": train,
         "val_filenames": list(test),
         "test_filenames": test,

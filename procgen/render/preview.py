@@ -70,3 +70,22 @@ def id_palette(ids: np.ndarray) -> np.ndarray:
     rgb = _hsv_to_rgb(hue, sat, val)
     rgb[ids == 0] = 0
     return np.rint(rgb * 255).astype(np.uint8)
+
+
+def boundaries_image(bits: np.ndarray) -> np.ndarray:
+    """Occlusion boundaries [H, W] (bit 1 depth, bit 2 instance): white on depth edges, orange on
+    instance-only edges, black elsewhere."""
+    out = np.zeros(bits.shape + (3,), dtype=np.uint8)
+    out[(bits & 2) > 0] = (230, 140, 30)
+    out[(bits & 1) > 0] = 255
+    return out
+
+
+def occlusion_image(mask: np.ndarray) -> np.ndarray:
+    """Occlusion mask [H, W] (0 visible, 1 occluded, 2 out of view, 255 unknown): grey where
+    visible, red where occluded, blue where out of view, black where unknown."""
+    out = np.zeros(mask.shape + (3,), dtype=np.uint8)
+    out[mask == 0] = 90
+    out[mask == 1] = (230, 40, 30)
+    out[mask == 2] = (40, 90, 230)
+    return out
