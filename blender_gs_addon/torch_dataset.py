@@ -10,6 +10,10 @@ Each item is one frame, as a dict of tensors (multi-channel images channels firs
   where no surface; ``flow_fwd``/``flow_bwd`` float32 [2, H, W], pixels (x right, y down) to frame
   t+1 / t-1; ``normals`` float32 [3, H, W], unit, OpenCV camera axes; ``instance``/``semantic``
   int64 [H, W], 0 = background;
+- where the dataset was rendered with those passes (docs/dataset-format.md): ``occlusion_fwd``/
+  ``occlusion_bwd`` int64 [H, W] (0 visible in frame t+1 / t-1, 1 occluded, 2 out of view, 255
+  unknown), ``boundaries`` int64 [H, W] (bit 1 depth edge, bit 2 instance edge), and from the IMU
+  file ``angular_velocity`` and ``specific_force`` float32 [3] in OpenCV camera axes;
 - ``K`` float32 [3, 3] (pixel centres at +0.5), ``c2w`` float32 [4, 4] camera-to-world as in
   transforms.json (OpenGL camera axes) and ``c2w_opencv`` the same pose with OpenCV axes;
 - ``seed``, ``frame`` (the Blender frame number), ``scene`` (the folder) and ``split``.
@@ -18,7 +22,8 @@ Each item is one frame, as a dict of tensors (multi-channel images channels firs
 (the pair counts as in a split when its first frame is). Only the metadata is read up front;
 the files of a frame are read when it is asked for, so worker processes share nothing but the
 index. Filters: ``split`` ("train", "val", "test"), ``biome`` (a name or a set of names),
-``fields`` (which images to read). Needs no Blender.
+``fields`` (which images to read; by default FIELDS and whichever of OPTIONAL_FIELDS a frame has).
+Needs no Blender.
 """
 from __future__ import annotations
 
@@ -36,9 +41,12 @@ from procgen.render.png import read_png
 from .batch.scenes import read_index, scene_biome, scene_complete
 
 FIELDS = ("rgb", "depth", "flow_fwd", "flow_bwd", "normals", "instance", "semantic")
+OPTIONAL_FIELDS = ("occlusion_fwd", "occlusion_bwd", "boundaries")  # the render's --passes
 _FILE_KEYS = {"rgb": "file_path", "depth": "depth_file_path", "flow_fwd": "flow_fwd_file_path",
               "flow_bwd": "flow_bwd_file_path", "normals": "normals_file_path",
-              "instance": "instance_file_path", "semantic": "semantic_file_path"}
+              "instance": "instance_file_path", "semantic": "semantic_file_path",
+              "occlusion_fwd": "occlusion_fwd_file_path", "occlusion_bwd": "occlusion_bwd_file_path",
+              "boundaries": "boundaries_file_path"}
 SPLITS = ("train", "val", "test")
 
 
@@ -77,6 +85,17 @@ def _scene_record(folder: str) -> dict:
     for name in SPLITS:
         for path in tr.get(f"{name}_filenames") or []:
             split_of.setdefault(path, set()).add(name)
+    imu = {}
+    if tr.get("imu_file_path"):  # rows in the order of frames
+        path = os.path.join(folder, tr["imu_file_path"])
+        try:
+            rows = np.loadtxt(path, comments="#", ndmin=2)
+        except (OSError, ValueError) as exc:
+            raise SceneDataError(f"{path}: {exc}") from None
+        if rows.shape != (len(tr.get("frames") or []), 7):
+            raise SceneDataError(f"{path}: {rows.shape[0]} rows of {rows.shape[1]} values; expected one row of 7 "
+                                 "per frame of transforms.json")
+        imu = dict(enumerate(rows.astype(np.float32)))
     frames = []
     for entry in tr.get("frames") or []:
         get = lambda k, e=entry: float(e.get(k, tr.get(k)))  # noqa: E731 (a frame may carry its own lens)
@@ -84,6 +103,7 @@ def _scene_record(folder: str) -> dict:
         frames.append({"frame": int(entry.get("frame", len(frames))), "K": K,
                        "c2w": np.asarray(entry["transform_matrix"], np.float32),
                        "files": {f: entry.get(k) for f, k in _FILE_KEYS.items()},
+                       "imu": imu.get(len(frames)),
                        "splits": split_of.get(entry.get("file_path"), {"train"})})
     return {"folder": folder, "seed": meta.get("seed"), "biome": scene_biome(meta), "frames": frames}
 
@@ -103,9 +123,9 @@ class SceneFrames(Dataset):
 
     def __init__(self, root: str, split: str | Iterable[str] | None = None,
                  biome: str | Iterable[str] | None = None, pairs: bool = False,
-                 fields: Iterable[str] = FIELDS):
-        self.fields = tuple(fields)
-        _wanted(self.fields, FIELDS, "field")
+                 fields: Iterable[str] | None = None):
+        self.fields = None if fields is None else tuple(fields)
+        _wanted(self.fields, FIELDS + OPTIONAL_FIELDS, "field")
         splits = _wanted(split, SPLITS, "split")
         biomes = _wanted(biome, (), "biome")
         self.scenes = [s for s in map(_scene_record, scene_folders(root))
@@ -137,7 +157,13 @@ class SceneFrames(Dataset):
                 "scene": scene["folder"], "split": min(fr["splits"], key=("train", "test", "val").index),
                 "K": torch.from_numpy(fr["K"]), "c2w": torch.from_numpy(fr["c2w"]),
                 "c2w_opencv": torch.from_numpy(c2w_opencv(fr["c2w"]).astype(np.float32))}
-        for name in self.fields:
+        if fr["imu"] is not None:
+            item["angular_velocity"] = torch.from_numpy(fr["imu"][1:4].copy())
+            item["specific_force"] = torch.from_numpy(fr["imu"][4:7].copy())
+        fields = self.fields
+        if fields is None:
+            fields = FIELDS + tuple(f for f in OPTIONAL_FIELDS if fr["files"].get(f))
+        for name in fields:
             rel = fr["files"].get(name)
             if not rel:
                 raise SceneDataError(f"{scene['folder']}/transforms.json: frame {fr['frame']} has no {name} file")

@@ -74,6 +74,8 @@ def iter_seeds(ranges: list[range]):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from .render.cli import add_passes_argument
+
     parser.add_argument("--seed", type=count(0), nargs="+", default=None, metavar="S",
                         help="scene seed(s); several seeds write DIR/seed_NNNNNN each")
     parser.add_argument("--seeds", default=None, metavar="RANGE", help="seed ranges such as 0-9 or 0-3,7")
@@ -93,6 +95,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="camera path (default: orbit or flythrough, from the seed)")
     parser.add_argument("--no-render", action="store_true", help="only generate and save scene.blend")
     parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto", help="Cycles device")
+    add_passes_argument(parser)
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing scene.blend and dataset in DIR (the old ones stay until "
                              "the new ones are complete; other files in DIR are kept)")
@@ -197,7 +200,7 @@ def _render(bpy, render_dataset, out_dir: str, args, bar_factory) -> dict:
 
     try:
         return render_dataset(out_dir, scene=bpy.context.scene, samples=args.samples,
-                              progress=progress, device=args.device)
+                              progress=progress, device=args.device, passes=args.passes)
     finally:
         if bar is not None:
             bar.close()

@@ -19,6 +19,7 @@ from helpers import ROOT, run_batch
 
 from blender_gs_addon.batch.scenes import read_index
 from blender_gs_addon.torch_dataset import FIELDS, SceneDataError, SceneFrames
+from procgen.render.layout import PASSES
 
 FRAMES = 3
 
@@ -59,7 +60,19 @@ def _expected(scene: Path, entry: dict, tr: dict) -> dict:
         "semantic": np.rint(_png_by_blender(f["semantic_file_path"])[:, :, 0] * 65535),
         "K": np.array([[tr["fl_x"], 0, tr["cx"]], [0, tr["fl_y"], tr["cy"]], [0, 0, 1]]),
         "c2w": c2w, "c2w_opencv": flip,
+        # the default passes: occlusion masks and boundaries (8-bit PNG), the IMU's row of this frame
+        "occlusion_fwd": np.rint(_png_by_blender(f["occlusion_fwd_file_path"])[:, :, 0] * 255),
+        "occlusion_bwd": np.rint(_png_by_blender(f["occlusion_bwd_file_path"])[:, :, 0] * 255),
+        "boundaries": np.rint(_png_by_blender(f["boundaries_file_path"])[:, :, 0] * 255),
+        **_imu_row(scene, tr, entry),
     }
+
+
+def _imu_row(scene: Path, tr: dict, entry: dict) -> dict:
+    rows = [line.split() for line in (scene / tr["imu_file_path"]).read_text().splitlines()
+            if not line.startswith("#")]
+    row = np.array(rows[tr["frames"].index(entry)], np.float64)
+    return {"angular_velocity": row[1:4], "specific_force": row[4:7]}
 
 
 def test_imports_without_blender():
@@ -73,6 +86,7 @@ def test_every_frame_through_a_dataloader_with_workers_matches_the_files(batch_d
     items = {(int(it["seed"]), int(it["frame"])): it for it in loader}
     index = read_index(str(batch_dir))
     assert len(items) == len(index) * FRAMES == 6
+    assert all(e["passes"] == list(PASSES) for e in index)  # index.json says what each scene holds
     for scene_entry in index:
         scene = batch_dir / scene_entry["path"]
         tr = json.loads((scene / "transforms.json").read_text())
@@ -83,7 +97,7 @@ def test_every_frame_through_a_dataloader_with_workers_matches_the_files(batch_d
             for key, value in want.items():
                 got = item[key].numpy()
                 assert got.shape == value.shape, key
-                if key in ("K", "c2w", "c2w_opencv"):
+                if key in ("K", "c2w", "c2w_opencv", "angular_velocity", "specific_force"):
                     value = value.astype(np.float32)  # the loader's dtype; the file holds float64
                 tol = 1e-6 if key == "rgb" else 0  # Blender's loader gives float32 bytes / 255
                 assert np.allclose(got, value, rtol=0, atol=tol, equal_nan=True), key

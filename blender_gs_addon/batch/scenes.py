@@ -58,6 +58,7 @@ def index_entry(root: str, seed: int) -> dict:
     scene = _read_json(os.path.join(folder, "scene.json")) or {}
     frames = transforms.get("frames") or []
     by_name = {f.get("file_path"): f.get("frame") for f in frames}
+    render = scene.get("render") if isinstance(scene.get("render"), dict) else {}
     return {
         "seed": seed,
         "biome": scene_biome(scene),
@@ -66,6 +67,7 @@ def index_entry(root: str, seed: int) -> dict:
         "scene_json": f"{rel}/scene.json",
         "frames": len(frames),
         "resolution": [transforms.get("w"), transforms.get("h")],
+        "passes": render.get("passes", []),  # the optional ground truth it holds (docs/dataset-format.md)
         "splits": {k: _frame_of(by_name, transforms.get(f"{k}_filenames") or [])
                    for k in ("train", "val", "test")},
     }

@@ -31,9 +31,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace an existing dataset in DIR")
     parser.add_argument("--max-points", type=count(1), default=100_000, metavar="N",
                         help="at most about N points in points3d.ply (default 100000)")
+    add_passes_argument(parser)
     parser.add_argument("--progress-json", action="store_true",
                         help="report on stdout in JSON lines (progress, result, error events) instead of a bar; "
                              f"also turned on by the environment variable {ENV}=1")
+
+
+def _passes(text: str) -> tuple[str, ...]:
+    from .layout import parse_passes
+
+    try:
+        return parse_passes(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_passes_argument(parser: argparse.ArgumentParser) -> None:
+    """``--passes``: the optional ground truth (docs/dataset-format.md#optional-passes-passes)."""
+    from .layout import PASSES
+
+    parser.add_argument("--passes", type=_passes, default=PASSES, metavar="LIST",
+                        help=f"optional ground truth: all (default), none, or a comma list of {', '.join(PASSES)}")
 
 
 def _fail(report: Reporter, message: str, code: int) -> int:
@@ -112,7 +130,7 @@ def _render_locked(args: argparse.Namespace, blend: str, report: Reporter) -> in
         summary = render_dataset(
             args.out, scene=scene, samples=args.samples, overwrite=args.overwrite, progress=progress,
             frames=tuple(args.frames) if args.frames else None, exr=args.exr, device=args.device,
-            denoise=not args.no_denoise, max_points=args.max_points,
+            denoise=not args.no_denoise, max_points=args.max_points, passes=args.passes,
         )
     except (FileExistsError, ValueError, RuntimeError, OSError) as exc:
         close()
