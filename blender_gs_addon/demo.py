@@ -19,8 +19,12 @@ import sys
 import time
 from pathlib import Path
 
+from procgen.assembly.biomes import BIOME_NAMES
 from procgen.core import atomic
 from procgen.core.child_process import tied_env
+from procgen.core.cli_args import count
+from procgen.core.output_paths import OutputPathError, check_folder
+from procgen.generate_cli import PRESET_NAMES
 
 DEFAULT_ITERATIONS = 1000
 # The demo must finish in minutes on a 2-core CPU: RGB render time is linear in samples, and
@@ -32,15 +36,17 @@ DEFAULT_SEED = 0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    # the same types and choices as generate's and train's, so a bad value is refused before any stage
     parser.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"scene seed (default: {DEFAULT_SEED})")
-    parser.add_argument("--biome", default=DEFAULT_BIOME,
-                        help=f"scene type, or 'auto' to draw it from the seed (default: {DEFAULT_BIOME})")
-    parser.add_argument("--preset", default="default", help="scene preset (default: default)")
-    parser.add_argument("--samples", type=int, default=DEFAULT_SAMPLES,
+    parser.add_argument("--seed", type=count(0), default=DEFAULT_SEED, help=f"scene seed (default: {DEFAULT_SEED})")
+    parser.add_argument("--biome", default=DEFAULT_BIOME, choices=("auto",) + BIOME_NAMES, metavar="BIOME",
+                        help=f"scene type ({', '.join(BIOME_NAMES)}), or 'auto' to draw it from the seed "
+                             f"(default: {DEFAULT_BIOME})")
+    parser.add_argument("--preset", default="default", choices=PRESET_NAMES, help="scene preset (default: default)")
+    parser.add_argument("--samples", type=count(1, 1_000_000), default=DEFAULT_SAMPLES,
                         help=f"Cycles samples per RGB frame, denoised (default: {DEFAULT_SAMPLES}; "
                              "the preset's own is slower on a CPU)")
-    parser.add_argument("--iterations", type=int, default=DEFAULT_ITERATIONS,
+    parser.add_argument("--iterations", type=count(1), default=DEFAULT_ITERATIONS,
                         help=f"training iterations (default: {DEFAULT_ITERATIONS})")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--restart", action="store_true", help="discard earlier results and start over")
@@ -70,7 +76,10 @@ class Demo:
         if args.restart:
             self.discard_results()
         elif self.state_path.exists():
-            self.state = json.loads(self.state_path.read_text())
+            try:
+                self.state = json.loads(self.state_path.read_text())
+            except (OSError, ValueError) as exc:
+                raise ValueError(f"{self.state_path}: unreadable ({exc}); --restart starts over") from None
 
     def discard_results(self) -> None:
         """Remove what earlier demo runs wrote into the output folder (and nothing else)."""
@@ -173,9 +182,44 @@ class Demo:
         return 0
 
 
+def is_demo_folder(folder: str) -> bool:
+    """Whether ``folder`` holds an earlier demo's output (resumed, or discarded with --restart)."""
+    return any(os.path.exists(os.path.join(folder, name)) for name in ("demo_state.json", "scene", "train"))
+
+
+def check_stage_options(args: argparse.Namespace) -> None:
+    """Parse each stage's command line with its own subcommand's parser now, so that a value the
+    stage would refuse is said before the first stage starts (ValueError, one line)."""
+    import contextlib
+    import io
+
+    from .cli import build_parser
+
+    parser, _ = build_parser()
+    a, scene_dir, train_dir = args, os.path.join(args.out, "scene"), os.path.join(args.out, "train")
+    lines = [["generate", "--seed", str(a.seed), "--biome", a.biome, "--preset", a.preset,
+              "--samples", str(a.samples), "--out", scene_dir],
+             ["train", scene_dir, "--out", train_dir, "--iterations", str(a.iterations), "--device", a.device]]
+    for line in lines:
+        said = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(said):
+                parser.parse_args(line)
+        except SystemExit:
+            error = [x for x in said.getvalue().splitlines() if "error:" in x]
+            raise ValueError(error[-1].split("error:", 1)[1].strip() if error else said.getvalue().strip()) from None
+
+
 def run(args: argparse.Namespace) -> int:
     try:
-        return Demo(args).run()
+        args.out = check_folder(args.out, is_ours=is_demo_folder, overwrite_hint="")
+        check_stage_options(args)
+        demo = Demo(args)
+    except (OutputPathError, ValueError) as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return demo.run()
     except RuntimeError as exc:
         print(f"demo: {exc}", file=sys.stderr)
         return 1

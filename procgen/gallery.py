@@ -17,6 +17,7 @@ import numpy as np
 from .assembly.biomes import BIOME_NAMES
 from .core import interrupt
 from .core.cli_args import count
+from .core.output_paths import check_folder
 from .render.font import draw_text
 from .render.png import read_png, write_png
 
@@ -78,9 +79,13 @@ def compose(frames: list[np.ndarray], labels: list[str], columns: int) -> np.nda
     return sheet
 
 
+def is_gallery_folder(folder: str) -> bool:
+    return os.path.isdir(os.path.join(folder, "frames")) or os.path.exists(os.path.join(folder, "gallery.png"))
+
+
 def run(args: argparse.Namespace) -> int:
+    out = check_folder(args.out, is_ours=is_gallery_folder, overwrite=args.overwrite)
     interrupt.install("gallery")
-    out = os.path.abspath(args.out)
     os.makedirs(os.path.join(out, "frames"), exist_ok=True)
     frames, labels = [], []
     for biome in args.biomes:

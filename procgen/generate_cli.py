@@ -24,9 +24,10 @@ from .core.atomic import atomic_path
 from .core.cli_args import count
 from .core.disk import describe_write_error, is_disk_full
 from .core.folder_lock import FolderLock, FolderLockedError
+from .core.output_paths import check_folder
 from .core.staged_output import commit as commit_staged
 from .core.staged_output import finish_commit, product_files, stage_dir
-from .render.layout import is_scene_output_file
+from .render.layout import MANIFEST, SCENE_FILE, is_scene_output_file
 
 PRESET_NAMES = ("tiny", "default", "large")
 
@@ -208,6 +209,7 @@ def _render(bpy, render_dataset, out_dir: str, args, bar_factory) -> dict:
 
 def generate_seed(args, seed: int, out_dir: str, bar_factory=None) -> dict:
     """One seed into ``out_dir``; with --overwrite the new output is built beside the old one."""
+    check_folder(out_dir, is_ours=is_scene_folder, overwrite=args.overwrite)
     os.makedirs(out_dir, exist_ok=True)
     if finish_commit(out_dir, is_scene_output_file):
         print(f"generate: finished the replacement that an interrupted --overwrite run began in {out_dir}")
@@ -231,9 +233,22 @@ def describe_failure(exc: Exception, out_dir: str) -> str:
 
 
 def _seed_list(args) -> list[range]:
-    ranges = parse_seed_ranges(args.seeds) if args.seeds else []
+    ranges = parse_seed_ranges(args.seeds) if args.seeds is not None else []
+    if args.seeds is not None and not ranges:
+        raise ValueError("names no seed; give seeds such as 0-9 or 0-3,7")
     ranges = [range(s, s + 1) for s in (args.seed or [])] + ranges
     return ranges or [range(0, 1)]
+
+
+def is_scene_folder(folder: str) -> bool:
+    """Whether ``folder`` holds generate's own output (a scene, or a dataset being rendered) to resume."""
+    from .render import DATASET_MARK
+
+    return any(os.path.exists(os.path.join(folder, name)) for name in (SCENE_FILE, MANIFEST, DATASET_MARK))
+
+
+def _holds_seed_folders(folder: str) -> bool:
+    return any(name.startswith("seed_") and os.path.isdir(os.path.join(folder, name)) for name in os.listdir(folder))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -242,10 +257,10 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"generate: --seeds {args.seeds!r}: {exc}", file=sys.stderr)
         return 2
-    out_root = os.path.abspath(args.out)
-    if os.path.exists(out_root) and not os.path.isdir(out_root):
-        print(f"generate: {out_root} exists and is not a folder", file=sys.stderr)
-        return 2
+    single = len(list(itertools.islice(iter_seeds(ranges), 2))) == 1
+    # one seed writes into --out itself; several write --out/seed_NNNNNN, each checked when its turn comes
+    out_root = check_folder(args.out, is_ours=is_scene_folder if single else _holds_seed_folders,
+                            overwrite=args.overwrite)
     interrupt.install("generate")
     try:
         with FolderLock(out_root, "generate"):

@@ -16,6 +16,7 @@ import sys
 from procgen.core import interrupt
 from procgen.core.cli_args import count, number
 from procgen.core.folder_lock import FolderLock, FolderLockedError
+from procgen.core.output_paths import check_folder
 
 from . import faults
 from .backends import BACKENDS, BackendError, make_backend
@@ -79,6 +80,22 @@ def check_generate_options(preset: str, extra: list[str]) -> None:
         raise ValueError("the options for generate above are not valid") from None
 
 
+def is_batch_folder(folder: str) -> bool:
+    """Whether ``folder`` holds a batch of ours (resumed by the same command)."""
+    return os.path.isdir(os.path.join(folder, ".batch")) or os.path.exists(os.path.join(folder, "manifest.jsonl"))
+
+
+def check_python(args) -> None:
+    """A --python that cannot run is said once, here, and not retried for every seed."""
+    import shutil
+
+    on_this_host = args.backend == "local" or (args.backend == "ray" and not args.ray_address)
+    if blender_binary() or not on_this_host:
+        return  # inside Blender the children are Blender; a cluster's nodes may have what this host lacks
+    if shutil.which(args.python) is None:
+        raise ValueError(f"--python {args.python}: no such program here (give the Python that runs the children)")
+
+
 def blender_binary() -> str | None:
     """The Blender executable when this runs inside Blender (not the bpy module)."""
     bpy = sys.modules.get("bpy")
@@ -108,16 +125,16 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         ranges = parse_seed_ranges(args.seeds)
+        if not ranges:
+            raise ValueError(f"--seeds {args.seeds!r} names no seed; give seeds such as 0-999 or 0-9,20-29")
         extra = generate_options(args)
         check_generate_options(args.preset, extra)
+        check_python(args)
     except ValueError as exc:
         print(f"batch: {exc}", file=sys.stderr)
         return 2
-    args.out = os.path.abspath(args.out)
+    args.out = check_folder(args.out, is_ours=is_batch_folder, overwrite_hint="")
     args.package_parent = package_parent()
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-        print(f"batch: {args.out} exists and is not a folder", file=sys.stderr)
-        return 2
     interrupt.install("batch")
     try:
         # the lock sits in DIR/.batch: taking it sweeps only that folder, never the scenes that

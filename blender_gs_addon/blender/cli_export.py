@@ -11,6 +11,7 @@ import time
 import warnings
 
 from procgen.core.disk import describe_write_error
+from procgen.core.output_paths import OutputPathError, check_file
 
 from ..splats import io as splat_io
 
@@ -40,15 +41,14 @@ def run(args: argparse.Namespace) -> int:
     if not os.path.isfile(args.blend):
         print(f"export: {args.blend}: no such file", file=sys.stderr)
         return 2
+    try:
+        args.out = check_file(args.out, overwrite=args.overwrite)
+    except OutputPathError as exc:
+        print(f"export: {exc}", file=sys.stderr)
+        return 2
     if splat_io.find_format(args.out) is None:
         print(f"export: --out {args.out}: the extension must be one of {', '.join(splat_io.extensions())}",
               file=sys.stderr)
-        return 2
-    if os.path.exists(args.out) and not args.overwrite:
-        print(f"export: --out {args.out} exists; use --overwrite to replace it", file=sys.stderr)
-        return 2
-    if os.path.isdir(args.out):
-        print(f"export: --out {args.out} is a folder", file=sys.stderr)
         return 2
     try:
         bpy.ops.wm.open_mainfile(filepath=os.path.abspath(args.blend))

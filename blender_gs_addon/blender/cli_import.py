@@ -9,6 +9,7 @@ import time
 
 from procgen.core.atomic import atomic_path
 from procgen.core.disk import describe_write_error, is_disk_full
+from procgen.core.output_paths import OutputPathError, check_file
 
 from ..splats import io as splat_io
 
@@ -24,20 +25,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-
-
-def _check_out_folder(out: str) -> str | None:
-    """Why the .blend cannot be written there, or None."""
-    folder = os.path.dirname(out)
-    while folder and not os.path.exists(folder):
-        folder = os.path.dirname(folder)
-    if folder and not os.path.isdir(folder):
-        return f"{folder} is a file, not a folder"
-    if folder and not os.access(folder, os.W_OK):
-        return f"the folder {folder} is not writable"
-    if os.path.isdir(out):
-        return "is a folder"
-    return None
 
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -73,16 +60,20 @@ def run(args: argparse.Namespace) -> int:
     from ..splats import SplatFormatError
     from .ops_io import import_file
 
-    out = os.path.abspath(args.out)
-    if not out.lower().endswith(".blend"):
-        print(f"import: --out {args.out}: must be a .blend file", file=sys.stderr)
+    if os.path.isdir(args.splats):
+        print(f"import: {os.path.abspath(args.splats)}: is a folder; give one splat file "
+              f"({', '.join(splat_io.extensions())})", file=sys.stderr)
         return 2
     if not os.path.isfile(args.splats):
         print(f"import: {args.splats}: no such file", file=sys.stderr)
         return 2
-    problem = _check_out_folder(out)
-    if problem:
-        print(f"import: --out {out}: {problem}", file=sys.stderr)
+    try:
+        out = check_file(args.out)  # an existing .blend is opened and added to, not replaced
+    except OutputPathError as exc:
+        print(f"import: {exc}", file=sys.stderr)
+        return 2
+    if not out.lower().endswith(".blend"):
+        print(f"import: --out {args.out}: must be a .blend file", file=sys.stderr)
         return 2
     if os.path.exists(out):
         try:

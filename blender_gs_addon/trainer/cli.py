@@ -11,6 +11,7 @@ from procgen.core.cli_args import count, number
 from procgen.core.disk import describe_write_error
 from procgen.core.folder_lock import FolderLockedError
 from procgen.core.jobs_protocol import ENV, Reporter, requested
+from procgen.core.output_paths import OutputPathError, check_folder
 
 from ..splats import io as splat_io
 
@@ -63,9 +64,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _before_torch(args: argparse.Namespace) -> int | None:
     """What can be said before torch loads, so a Python without torch (Blender's) still gets one line."""
+    from .out_folder import is_training_folder
+
     reporter = Reporter("train", enabled=requested(args.progress_json))
+    try:
+        args.out = check_folder(args.out, is_ours=is_training_folder, overwrite=args.overwrite)
+        problem = None
+    except OutputPathError as exc:
+        problem = str(exc)
     if not os.path.exists(args.dataset):
         message, code = f"{os.path.abspath(args.dataset)}: dataset not found", 2
+    elif problem is not None:
+        message, code = problem, 2
     elif importlib.util.find_spec("torch") is None:
         message, code = (f"torch is not installed for {sys.executable}; train with a Python that has it "
                          "(the add-on's Training Interpreter, or GS_TRAINING_PYTHON)"), 1

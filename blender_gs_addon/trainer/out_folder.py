@@ -40,6 +40,11 @@ def is_trainer_file(rel: str) -> bool:
     return len(parts) == 2 and parts[0] == "checkpoints" and bool(_CHECKPOINT.fullmatch(parts[1]))
 
 
+def is_training_folder(folder: str) -> bool:
+    """Whether ``folder`` holds a training run's output (resumed or refused by ``check_replacing``)."""
+    return bool(product_files(folder, is_trainer_file))
+
+
 def _summary(out: str, existing: list[str]) -> str:
     shown = [f for f in ("point_cloud.ply", "metrics.json") if f in existing]
     ckpt = latest_checkpoint(out)

@@ -19,10 +19,17 @@ def free_bytes(path: str) -> int | None:
         return None
 
 
+# a read-only or forbidden target is that, however little space its disk has left
+NOT_WRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
 def is_disk_full(exc: BaseException, path: str) -> bool:
-    """True for ENOSPC/EDQUOT, or for any write error while ``path``'s disk is nearly full."""
+    """True for ENOSPC/EDQUOT, or for any other write error (not a refusal to write at all) while
+    ``path``'s disk is nearly full."""
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
         return True
+    if isinstance(exc, OSError) and exc.errno in NOT_WRITABLE:
+        return False
     free = free_bytes(path)
     return free is not None and free < LOW_SPACE_BYTES
 
@@ -34,5 +41,9 @@ def describe_write_error(exc: BaseException, path: str) -> str:
         free = free_bytes(where)
         folder = where if os.path.isdir(where) else os.path.dirname(os.path.abspath(where))
         return f"{folder}: no space left on device ({(free or 0) / 1e6:.1f} MB free)"
+    if isinstance(exc, OSError) and exc.errno == errno.EROFS:
+        return f"{where}: not writable (read-only file system)"
+    if isinstance(exc, OSError) and exc.errno in NOT_WRITABLE:
+        return f"{where}: not writable ({exc.strerror or 'permission denied'})"
     text = str(exc)
     return text if str(where) in text else f"{where}: {text}"

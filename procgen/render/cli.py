@@ -14,6 +14,8 @@ from ..core.cli_args import count
 from ..core.disk import describe_write_error, is_disk_full
 from ..core.folder_lock import FolderLock, FolderLockedError
 from ..core.jobs_protocol import ENV, Reporter, requested
+from ..core.output_paths import OutputPathError, check_folder
+from . import holds_dataset
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,9 +70,11 @@ def run(args: argparse.Namespace) -> int:
         return _fail(report, f"{blend}: no such .blend file", 2)
     if args.frames and args.frames[0] > args.frames[1]:
         return _fail(report, f"--frames {args.frames[0]} {args.frames[1]}: the first frame comes after the last", 2)
-    out = os.path.abspath(args.out)
-    if os.path.exists(out) and not os.path.isdir(out):
-        return _fail(report, f"--out {out} exists and is not a folder", 2)
+    try:
+        out = check_folder(args.out, is_ours=holds_dataset, overwrite=args.overwrite, inputs=[blend])
+    except OutputPathError as exc:
+        return _fail(report, str(exc), 2)
+    args.out = out
     interrupt.install("render")
     try:
         with FolderLock(out, "render"):

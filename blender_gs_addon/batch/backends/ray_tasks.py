@@ -15,6 +15,22 @@ from ..task import TaskSpec, run_task
 from . import BackendError, failed_result, require
 
 
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Refuse at once a HOST:PORT where nothing listens (Ray itself retries for many seconds, then
+    raises a chain of errors)."""
+    import socket
+
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        return  # "auto" and other forms: left to Ray
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        raise BackendError(f"--ray-address {address}: nothing answers there ({exc.strerror or exc}); "
+                           "start the cluster (ray start --head) or leave out --ray-address for a local one") from None
+
+
 class RayTasks:
     name = "ray"
     min_submit = 1
@@ -28,7 +44,13 @@ class RayTasks:
             kw = dict(include_dashboard=False, log_to_driver=False,
                       runtime_env={"env_vars": {"PYTHONPATH": package_parent}})
             if options.ray_address:
-                ray.init(address=options.ray_address, **kw)
+                _check_reachable(options.ray_address)
+                try:
+                    ray.init(address=options.ray_address, **kw)
+                except Exception as exc:  # ConnectionError, RuntimeError, ...: whatever Ray raises, said in one line
+                    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                    raise BackendError(f"--ray-address {options.ray_address}: cannot join the Ray cluster "
+                                       f"({first})") from None
             else:
                 # "local": a new cluster of our own, even where another one runs on this machine
                 ray.init(address="local", num_cpus=(options.workers or os.cpu_count() or 1) * options.cpus_per_task,
