@@ -83,6 +83,31 @@ def test_gradients_match_reference(sh_degree, with_background):
         assert err <= 1e-4 * scale + 1e-6, f"{name}: max abs diff {err:.3g} vs max |grad| {scale:.3g}"
 
 
+def test_a_zero_quaternion_is_the_identity_rotation_in_kernels_and_reference():
+    """One semantics of a zero quaternion (docs/rasterizer.md): the identity rotation, as the file
+    formats read it, with a zero gradient; the kernels once culled such a splat."""
+    width, height = 47, 38
+    scene = make_scene(60, width, height, 1, seed=7, scale=0.08)
+    zero = torch.arange(60) % 3 == 0
+    scene["quats"] = scene["quats"].clone()
+    scene["quats"][zero] = 0.0
+    identity = dict(scene, quats=torch.where(zero[:, None], torch.tensor([1.0, 0, 0, 0]), scene["quats"]))
+    w = random_weights(height, width)
+    ours = render(rasterize, scene, width, height, 1, grad=True, weights=w)
+    theirs = render(ref.rasterize, scene, width, height, 1, grad=True, weights=w)
+    as_identity = render(rasterize, identity, width, height, 1)
+    assert torch.equal(ours["meta"]["radii"], as_identity["meta"]["radii"])  # drawn, not culled
+    assert int((ours["meta"]["radii"][zero] > 0).sum()) >= 10
+    assert (ours["rgb"] - theirs["rgb"]).abs().max() <= 1e-5
+    assert (ours["rgb"] - as_identity["rgb"]).abs().max() <= 1e-6
+    assert (ours["rgb"] - render(rasterize, dict(scene, opacities=torch.where(zero, 0.0, scene["opacities"])),
+                                 width, height, 1)["rgb"]).abs().max() > 0.05  # they show
+    for name, g_ref in theirs["grads"].items():
+        scale = float(g_ref.abs().max())
+        assert float((ours["grads"][name] - g_ref).abs().max()) <= 1e-4 * scale + 1e-6, name
+    assert torch.count_nonzero(ours["grads"]["quats"][zero]) == 0
+
+
 def test_reference_gradients_match_finite_differences_float64():
     """The reference's autograd gradients (which the kernels match) are checked against central
     differences along random directions, in float64 on a tiny scene."""

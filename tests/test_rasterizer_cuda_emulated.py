@@ -173,6 +173,19 @@ def test_zero_gaussians_and_all_culled(emulated):
         assert torch.count_nonzero(emu["grads"][name]) == 0
 
 
+def test_zero_quaternions_are_the_identity_in_the_cuda_kernels(emulated):
+    """The CUDA kernels draw a zero quaternion as the identity rotation, as the CPU kernels and the
+    torch reference do (docs/rasterizer.md), with the same (zero) quaternion gradient."""
+    width, height = 40, 30
+    scene = make_scene(80, width, height, 1, seed=12, scale=0.08)
+    zero = torch.arange(80) % 4 == 0
+    scene["quats"] = torch.where(zero[:, None], 0.0, scene["quats"])
+    cpu, emu = both(scene, width, height, 1, None, emulated=emulated)
+    assert int((emu["meta"]["radii"][zero] > 0).sum()) >= 10
+    assert_close(cpu, emu)
+    assert torch.count_nonzero(emu["grads"]["quats"][zero]) == 0
+
+
 # ----------------------------------------------------------------------------- compile checks
 
 BUILD_OBJECTS = Path(__file__).resolve().parents[1] / "build" / "cuda_objects"  # shared with build.py build

@@ -220,6 +220,8 @@ CASES = [
     ("ply-path-a-number", "t", set_top("ply_file_path", 3), "transforms.json", "'ply_file_path'"),
     ("ply-damaged", "t", cut_file("points3d.ply", 200), "points3d.ply", "points3d.ply"),
     ("test-names-a-number", "t", set_top("test_filenames", 5), "transforms.json", "'test_filenames'"),
+    ("size-other-aspect", "t", edit_json(lambda d: d.update(w=2 * SIZE, h=SIZE + SIZE // 2)), "transforms.json",
+     f"says the image is {2 * SIZE}x{SIZE + SIZE // 2} but "),
     ("downscale-too-big", "t", None, "images/00000.png", "too small for --downscale 100", "--downscale", "100"),
     colmap("camera-text", "cameras.txt", 0, "1 PINHOLE 16 16 abc 20 8 8", "line 2: parameter 1 must be a number"),
     colmap("camera-few-params", "cameras.txt", 0, "1 PINHOLE 16 16 20 20 8", "takes 4 parameters, got 3"),
@@ -227,6 +229,8 @@ CASES = [
     colmap("camera-fx-zero", "cameras.txt", 0, "1 PINHOLE 16 16 0 20 8 8", "focal lengths must be > 0"),
     colmap("camera-nan", "cameras.txt", 0, "1 PINHOLE 16 16 nan 20 8 8", "must be finite"),
     colmap("camera-width", "cameras.txt", 0, "1 PINHOLE 16.5 16 20 20 8 8", "width must be a whole number"),
+    colmap("camera-other-aspect", "cameras.txt", 0, f"1 PINHOLE {2 * SIZE} {SIZE} 20 20 8 8",
+           f"camera 1: says the image is {2 * SIZE}x{SIZE} but "),
     colmap("camera-model", "cameras.txt", 0, "1 FISHEYE 16 16 20 8 8 0.1", "model FISHEYE is not supported"),
     colmap("zero-quaternion", "images.txt", 2, "2 0 0 0 0 0.1 0.2 3 1 00001.png",
            "quaternion [0.0, 0.0, 0.0, 0.0] is zero"),
@@ -265,6 +269,28 @@ def test_bad_dataset_gives_one_line_naming_the_file(case, base_transforms, base_
     assert "Traceback" not in err
     # refused before training: nothing written
     assert not (out / "checkpoints").exists() and not (out / "point_cloud.ply").exists()
+
+
+def test_images_of_another_size_rescale_the_cameras_only_at_the_same_aspect(base_transforms, tmp_path, capfd):
+    """transforms.json written for images twice as large: the same cameras as the original's; for
+    images of another aspect ratio: one line naming the file, both sizes and the image."""
+    from blender_gs_addon.trainer.datasets import load_dataset
+
+    root = str(tmp_path / "data")
+    shutil.copytree(base_transforms, root)
+    doc = _doc(root)
+    doc.update({k: 2 * doc[k] for k in ("fl_x", "fl_y", "cx", "cy", "w", "h")})
+    _put(root, doc)
+    scaled, original = load_dataset(root), load_dataset(base_transforms)
+    for a, b in zip(scaled.train + scaled.test, original.train + original.test):
+        np.testing.assert_allclose(a.K, b.K, rtol=1e-6)
+    doc["h"] = 3 * SIZE  # 32 x 48 said, 16 x 16 stored
+    _put(root, doc)
+    assert main(["train", root, "--out", str(tmp_path / "out"), "--iterations", "5", "--device", "cpu"]) == 2
+    err = capfd.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and os.path.join(root, "transforms.json") in err, err
+    assert f"{2 * SIZE}x{3 * SIZE}" in err and f"is {SIZE}x{SIZE}, another aspect ratio" in err, err
+    assert os.path.join(root, "images", "00000.png") in err, err
 
 
 def test_the_unchanged_datasets_train(base_transforms, base_colmap, tmp_path, capfd):

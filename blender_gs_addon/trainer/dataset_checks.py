@@ -141,6 +141,17 @@ def downscale_fits(path: str, height: int, width: int, factor: int) -> None:
                    f"(at most {min(width, height)} for this image)")
 
 
+def same_aspect(path: str, where: str, said: tuple[int, int], image_path: str, image: tuple[int, int],
+                slack: int = 1) -> None:
+    """Intrinsics for a ``said`` (w, h) scale to images of another size only where the aspect ratio is
+    the same (up to ``slack`` pixels of rounding on each side); otherwise the cameras would be stretched."""
+    (w, h), (iw, ih) = said, image
+    if (w, h) == (iw, ih) or abs(iw / w - ih / h) <= slack * (1.0 / w + 1.0 / h):
+        return
+    fail(path, f"{where}: says the image is {w}x{h} but {image_path} is {iw}x{ih}, another aspect ratio "
+               f"({w / h:.3f} against {iw / ih:.3f}); fix 'w'/'h' and the intrinsics, or the images")
+
+
 def _kind(value) -> str:
     return {list: "a list", dict: "an object", str: "a text", bool: "true/false", type(None): "null"}.get(
         type(value), "a number" if isinstance(value, (int, float)) else type(value).__name__)

@@ -31,6 +31,7 @@ from .dataset_checks import (
     load_npy,
     number,
     path_of,
+    same_aspect,
     text,
     whole,
 )
@@ -203,8 +204,9 @@ def _holdout_every(n: int, every: int = 8) -> list[bool]:
 _DISTORTION_KEYS = ("k1", "k2", "k3", "k4", "p1", "p2")
 
 
-def _intrinsics(meta: dict, frame: dict, path: str, where: str, img_w: int, img_h: int):
-    """Intrinsics (fx, fy, cx, cy) in pixels of the stored image; frame keys override the file's."""
+def _intrinsics(meta: dict, frame: dict, path: str, where: str, img_w: int, img_h: int, img_path: str = ""):
+    """Intrinsics (fx, fy, cx, cy) in pixels of the stored image; frame keys override the file's.
+    Images of another size than 'w' x 'h' rescale them where the aspect ratio is the same."""
     def get(k, **kw):
         v = frame.get(k, meta.get(k))
         return None if v is None else number(v, path, f"{where}: '{k}'" if k in frame else f"'{k}'", **kw)
@@ -230,6 +232,7 @@ def _intrinsics(meta: dict, frame: dict, path: str, where: str, img_w: int, img_
     cx = get("cx") if get("cx") is not None else w / 2.0
     cy = get("cy") if get("cy") is not None else h / 2.0
     if (w, h) != (img_w, img_h):  # image stored at another resolution than the intrinsics
+        same_aspect(path, where, (w, h), img_path, (img_w, img_h))
         sx, sy = img_w / w, img_h / h
         fx, cx, fy, cy = fx * sx, cx * sx, fy * sy, cy * sy
     return fx, fy, cx, cy
@@ -273,7 +276,7 @@ def _frame_camera(root: str, json_path: str, meta: dict, fr, i: int, factor: int
     c2w = camera_to_world(fr["transform_matrix"], json_path, f"{where}: transform_matrix")
     rgb, alpha = _load_image(img_path, 1)
     full_h, full_w = rgb.shape[:2]
-    fx, fy, cx, cy = _intrinsics(meta, fr, json_path, where, full_w, full_h)
+    fx, fy, cx, cy = _intrinsics(meta, fr, json_path, where, full_w, full_h, img_path)
     downscale_fits(img_path, full_h, full_w, factor)
     if factor > 1:
         rgb, alpha = _downscale(rgb, factor), (None if alpha is None else _downscale(alpha, factor))
@@ -369,6 +372,8 @@ def _load_colmap(root: str, model_dir: str, factor: int):
         V[:3, :3] = quat_to_matrix(e.quat)
         V[:3, 3] = e.trans
         ih, iw = rgb.shape[:2]
+        same_aspect(os.path.join(model_dir, "cameras.txt"), f"camera {e.camera_id}", (w, h),
+                    os.path.join(image_dir, e.name), (iw * factor, ih * factor), slack=factor)
         sx, sy = iw * factor / w, ih * factor / h  # images saved at another size than the model
         K = _scaled_K(fx * sx, fy * sy, cx * sx, cy * sy, factor)
         cams.append(Camera(name=os.path.splitext(e.name)[0], viewmat=V.astype(np.float32), K=K,

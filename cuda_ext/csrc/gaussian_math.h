@@ -83,10 +83,15 @@ GS_HD void quat_to_rotmat_vjp(const float q[4], const Mat3& d, float dq[4]) {
                    x * g[2][0] + y * g[2][1]);
 }
 
-// returns |q| and writes q / |q|
+// Norms below this are treated as this, as the torch side does (quaternions.py: clamp_min): a zero
+// quaternion gives qn = 0, which quat_to_rotmat turns into the identity rotation (the file formats'
+// reading of a zero quaternion too), with a zero gradient.
+constexpr float QUAT_MIN_NORM = 1e-12f;
+
+// returns |q| and writes q / max(|q|, QUAT_MIN_NORM)
 GS_HD float normalize_quat(const float* q, float qn[4]) {
     const float n = sqrtf(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3]);
-    const float inv = 1.f / n;
+    const float inv = 1.f / (n > QUAT_MIN_NORM ? n : QUAT_MIN_NORM);
     for (int i = 0; i < 4; ++i) qn[i] = q[i] * inv;
     return n;
 }
@@ -113,7 +118,7 @@ GS_HD bool project_gaussian(const float* mean, const float* quat, const float* s
     const float x = o.p[0], y = o.p[1], z = o.p[2];
     if (!(z >= NEAR_PLANE)) return false;
     o.qnorm = normalize_quat(quat, o.qn);
-    if (!(o.qnorm > 0.f)) return false;
+    if (!(o.qnorm >= 0.f)) return false;  // NaN; a zero quaternion is the identity rotation
     o.R = quat_to_rotmat(o.qn);
     for (int i = 0; i < 3; ++i)
         for (int j = 0; j < 3; ++j) o.M.m[i][j] = o.R.m[i][j] * scale[j];
@@ -205,6 +210,10 @@ GS_HD void project_gaussian_vjp(const float* scale, const Cam& c, const Projecte
         }
     float dqn[4];
     quat_to_rotmat_vjp(pr.qn, dR, dqn);
+    if (!(pr.qnorm > QUAT_MIN_NORM)) {  // q / QUAT_MIN_NORM: the constant divisor's gradient alone
+        for (int i = 0; i < 4; ++i) v_quat[i] = dqn[i] / QUAT_MIN_NORM;
+        return;
+    }
     const float dot = dqn[0] * pr.qn[0] + dqn[1] * pr.qn[1] + dqn[2] * pr.qn[2] + dqn[3] * pr.qn[3];
     const float inv = 1.f / pr.qnorm;
     for (int i = 0; i < 4; ++i) v_quat[i] = (dqn[i] - pr.qn[i] * dot) * inv;
