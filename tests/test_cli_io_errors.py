@@ -64,3 +64,21 @@ def test_a_full_disk_says_so(scene, tmp_path, capsys, command):
         err = capsys.readouterr().err
         assert rc == 1 and str(disk) in err and "no space left on device" in err.lower(), err
         assert os.listdir(disk) == []  # no temporary left behind
+
+
+def test_a_splat_too_large_to_display_is_a_counted_warning(tmp_path, capfd):
+    """.splat scales near float32's limit: one counted warning naming the file, not numpy's overflow."""
+    import numpy as np
+
+    from blender_gs_addon.splats.splat_format import SPLAT_DTYPE
+
+    arr = np.zeros(5, SPLAT_DTYPE)
+    arr["scale"] = 0.01
+    arr["scale"][:3] = 3e38
+    arr["rgba"], arr["rot"] = 200, (255, 128, 128, 128)
+    src = tmp_path / "huge.splat"
+    arr.tofile(src)
+    assert main(["import", str(src), "--out", str(tmp_path / "scene.blend")]) == 0
+    err = capfd.readouterr().err
+    assert "RuntimeWarning" not in err and "overflow" not in err, err
+    assert f"import: warning: {src}: 3 splats are too large to display" in err, err

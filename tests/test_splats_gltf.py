@@ -194,6 +194,17 @@ def test_bad_gltf_json_gives_a_clear_error(tmp_path, case):
     assert "bad.gltf" in str(err.value) and phrase in str(err.value), str(err.value)
 
 
+def test_a_glb_with_a_wrong_magic_says_so(tmp_path):
+    data = splats(n=8, degree=0)
+    write_gltf(tmp_path / "s.glb", data, convert_axes=False)
+    raw = bytearray((tmp_path / "s.glb").read_bytes())
+    raw[:4] = b"GLTF"
+    (tmp_path / "bad.glb").write_bytes(bytes(raw))
+    with pytest.raises(SplatFormatError) as err:
+        read_gltf(tmp_path / "bad.glb")
+    assert str(err.value) == f"{tmp_path / 'bad.glb'}: not a .glb file: it starts with b'GLTF', not the magic b'glTF'"
+
+
 def test_out_of_range_values_are_rejected(tmp_path):
     data = splats(n=8, degree=0)
     write_gltf(tmp_path / "s.glb", data, convert_axes=False)

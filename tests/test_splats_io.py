@@ -113,6 +113,20 @@ def test_malformed_files_give_a_clear_error_naming_the_file(tmp_path, name):
     assert len(info.value.reason) > 10
 
 
+def test_a_header_past_the_readers_limit_names_the_limit(tmp_path):
+    """1.2 MB of comments before end_header: not "no end_header" but the limit it went past."""
+    good = tmp_path / "good.ply"
+    write_ply(good, random_splats(3, 0))
+    raw = good.read_bytes()
+    padded = raw.replace(b"\nelement", b"\n" + b"comment padding padding padding\n" * 40_000 + b"element", 1)
+    assert len(padded) > 1_200_000
+    (tmp_path / "long.ply").write_bytes(padded)
+    with pytest.raises(SplatFormatError, match=r"no 'end_header' line in its first 1024 KiB \(1,048,576 bytes\), "
+                                               r"the most this reader takes") as info:
+        read_splats(tmp_path / "long.ply")
+    assert str(tmp_path / "long.ply") in str(info.value)
+
+
 def test_missing_file_is_a_format_error(tmp_path):
     with pytest.raises(SplatFormatError, match="cannot read"):
         read_ply(tmp_path / "nope.ply")

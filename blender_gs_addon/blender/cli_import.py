@@ -6,6 +6,7 @@ import errno
 import os
 import sys
 import time
+import warnings
 
 from procgen.core.atomic import atomic_path
 from procgen.core.disk import describe_write_error, is_disk_full
@@ -58,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
     import bpy
 
     from ..splats import SplatFormatError
+    from ..splats.data import SplatValueWarning
     from .ops_io import import_file
 
     if os.path.isdir(args.splats):
@@ -85,10 +87,14 @@ def run(args: argparse.Namespace) -> int:
         bpy.ops.wm.read_homefile(use_empty=True)  # keeps the preferences (and this add-on) loaded
     t0 = time.perf_counter()
     try:
-        obj, count, degree = import_file(bpy.context, args.splats, material=not args.no_material)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", SplatValueWarning)
+            obj, count, degree = import_file(bpy.context, args.splats, material=not args.no_material)
     except (SplatFormatError, OSError) as exc:
         print(f"import: {exc}", file=sys.stderr)
         return 1
+    for warning in caught:
+        print(f"import: warning: {args.splats}: {warning.message}", file=sys.stderr)
     if args.name:
         from .splat_objects import rename_splats
 

@@ -10,13 +10,14 @@ scene-linear, and the opacity), ``alpha`` (opacity) and
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 
 import bpy
 import numpy as np
 
 from ..splats import SH_C0, SplatData, SplatFormatError
-from ..splats.data import check_property_names, field_columns, sh_degree_from_rest_count
+from ..splats.data import SplatValueWarning, check_property_names, field_columns, sh_degree_from_rest_count
 from ..splats.ply import PLY_TYPES, PlyTable, read_ply_table, write_ply_records
 from ..splats.sky_rows import SKY_PROPERTY, split_sky, with_sky
 from ..splats.table import fields_from_table, gather, rows_from_fields, table_from_fields, transpose_blocked
@@ -25,6 +26,7 @@ from . import native_splats
 
 LAYOUT_KEY = "gs_layout"
 RESERVED = {"position", "radius", "Col", "alpha", "id", ".select_vert", ".selection"}
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 RADIUS_FACTOR = 1.5  # display radius = 1.5 x the geometric mean standard deviation
 
 
@@ -63,8 +65,12 @@ def _display(sh_dc: np.ndarray, opacity_logit: np.ndarray, scales_log: np.ndarra
     col = np.empty((len(alpha), 4), np.float32)
     col[:, :3] = srgb_to_linear(np.clip(0.5 + SH_C0 * sh_dc, 0.0, 1.0))
     col[:, 3] = alpha
-    radius = (RADIUS_FACTOR * np.exp(scales_log.mean(axis=1))).astype(np.float32)
-    return col, alpha, radius
+    radius = RADIUS_FACTOR * np.exp(scales_log.astype(np.float64).mean(axis=1))
+    too_big = int((radius > FLOAT32_MAX).sum())
+    if too_big:
+        warnings.warn(SplatValueWarning(f"{too_big} splats are too large to display (a radius beyond what float32 "
+                                        f"holds); their display radius is {FLOAT32_MAX:.3g}"), stacklevel=2)
+    return col, alpha, np.minimum(radius, FLOAT32_MAX).astype(np.float32)
 
 
 def object_from_splats(data: SplatData, name: str = "Splats", collection=None,

@@ -69,6 +69,9 @@ def load(path: str) -> GltfDocument:
     raw = read_file(path)
     if raw[:4] == GLB_MAGIC:
         doc_json, glb_bin = _parse_glb(path, memoryview(raw))
+    elif str(path).lower().endswith(".glb") and bytes(raw[:64]).lstrip()[:1] != b"{":
+        raise SplatFormatError(path, f"not a .glb file: it starts with {bytes(raw[:4])!r}, not the magic "
+                                     f"{GLB_MAGIC!r}")
     else:
         doc_json, glb_bin = _parse_json(path, raw, "file"), None
     version = doc_json.get("asset", {}).get("version") if isinstance(doc_json.get("asset"), dict) else None

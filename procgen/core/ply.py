@@ -58,6 +58,9 @@ def _parse_header(path: str, head: bytes) -> _Header:
     if not (head.startswith(b"ply\n") or head.startswith(b"ply\r\n")):
         raise PlyFormatError(path, "not a PLY file (it does not start with 'ply')")
     end = head.find(b"end_header")
+    if end < 0 and len(head) >= MAX_HEADER:
+        raise PlyFormatError(path, f"PLY header has no 'end_header' line in its first {MAX_HEADER // 1024} KiB "
+                                   f"({MAX_HEADER:,} bytes), the most this reader takes (too many comments?)")
     if end < 0:
         raise PlyFormatError(path, "PLY header has no 'end_header' line (truncated or not a PLY file)")
     eol = head.find(b"\n", end)
