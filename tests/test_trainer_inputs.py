@@ -293,6 +293,20 @@ def test_images_of_another_size_rescale_the_cameras_only_at_the_same_aspect(base
     assert os.path.join(root, "images", "00000.png") in err, err
 
 
+def test_max_gaussians_counts_the_initial_points(base_transforms, tmp_path):
+    """--max-gaussians 10 on a dataset of 50 initial points: the scene holds at most 10 Gaussians
+    from the start (it trained all 50, and then more); the sky shell is counted apart."""
+    out = tmp_path / "out"
+    assert main(["train", base_transforms, "--out", str(out), "--iterations", "40", "--device", "cpu",
+                 "--sh-degree", "0", "--max-gaussians", "10"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["scene_gaussians"] == 10, metrics
+    assert metrics["gaussians"] == 10 + metrics["sky_gaussians"]
+    from blender_gs_addon.splats import read_splats
+
+    assert len(read_splats(out / "point_cloud.ply")) == metrics["gaussians"]
+
+
 def test_the_unchanged_datasets_train(base_transforms, base_colmap, tmp_path, capfd):
     """The cases above differ from these by one edit each; the originals load and train."""
     for i, root in enumerate((base_transforms, base_colmap)):

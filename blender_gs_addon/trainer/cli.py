@@ -27,7 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                         help="auto: CUDA when available, else the C++ CPU kernels")
     parser.add_argument("--sh-degree", type=int, default=3, choices=(0, 1, 2, 3), help="max SH degree (default 3)")
-    parser.add_argument("--max-gaussians", type=count(0), default=0, help="cap on the number of Gaussians (0 = none)")
+    parser.add_argument("--max-gaussians", type=count(0), default=0, metavar="N",
+                        help="at most N Gaussians in the scene, the initial points included (a random subset of "
+                             "them where there are more; growth stops at N); the sky shell is counted apart "
+                             "(sky_gaussians in metrics.json) (0 = no cap)")
     parser.add_argument("--resume", action="store_true",
                         help="continue from the newest checkpoint in --out (refused when it belongs to another "
                              "dataset or other settings)")

@@ -397,8 +397,10 @@ def _read_points(path: str) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def load_dataset(path: str, downscale: int = 1, load_depth: bool = False, seed: int = 0,
-                 random_point_count: int = 20000) -> Dataset:
-    """Load a dataset folder (or a transforms*.json / COLMAP model folder) into memory."""
+                 random_point_count: int = 20000, max_points: int = 0) -> Dataset:
+    """Load a dataset folder (or a transforms*.json / COLMAP model folder) into memory.
+    ``max_points`` > 0 keeps at most that many initial points (a random subset, by ``seed``):
+    ``--max-gaussians`` counts the initial points too."""
     if downscale < 1 or int(downscale) != downscale:
         raise DatasetError(f"downscale factor must be a whole number >= 1, got {downscale}")
     downscale = int(downscale)
@@ -432,7 +434,8 @@ def load_dataset(path: str, downscale: int = 1, load_depth: bool = False, seed: 
     if ply_path is not None:
         pts_colors = _read_points(ply_path)
     if pts_colors is None or len(pts_colors[0]) == 0:
-        pts = random_points_in_frustums(train + test, random_point_count, rng)
+        count = min(random_point_count, max_points) if max_points else random_point_count
+        pts = random_points_in_frustums(train + test, count, rng)
         pts_colors = (pts, rng.uniform(0, 1, size=pts.shape).astype(np.float32))
         random_points = True
         notes.append(f"no point cloud: started from {len(pts)} random points inside the camera frustums")
@@ -443,6 +446,10 @@ def load_dataset(path: str, downscale: int = 1, load_depth: bool = False, seed: 
     if not finite.all():
         notes.append(f"dropped {int((~finite).sum())} non-finite points")
         pts, cols = pts[finite], cols[finite]
+    if max_points and len(pts) > max_points:
+        keep = np.sort(rng.choice(len(pts), max_points, replace=False))
+        notes.append(f"kept {max_points} of the {len(pts)} initial points (--max-gaussians)")
+        pts, cols = pts[keep], cols[keep]
     return Dataset(train=train, test=test, points=pts.astype(np.float32), colors=cols.astype(np.float32),
                    random_points=random_points, extent=camera_extent(train + test), source=root,
                    layout=layout, notes=notes)

@@ -327,7 +327,8 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         random.seed(cfg.seed)
         self.data: Dataset = load_dataset(cfg.dataset, downscale=cfg.downscale, load_depth=True,
-                                          seed=cfg.seed, random_point_count=cfg.random_points)
+                                          seed=cfg.seed, random_point_count=cfg.random_points,
+                                          max_points=cfg.max_gaussians)
         self.train_views = [_ViewTensors(c, self.device) for c in self.data.train]
         self.test_views = [_ViewTensors(c, self.device) for c in self.data.test]
         self.sched = Schedule.for_run(cfg.iterations, self.data.extent)
