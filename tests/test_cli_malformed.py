@@ -61,7 +61,43 @@ CASES = [  # (id, argv with {d} for the inputs folder, expected exit code, text 
     ("train-time-limit", "train {d} --out {d}/t --time-limit -1", 2, "--time-limit"),
     ("train-max-gaussians", "train {d} --out {d}/t --max-gaussians -5", 2, "--max-gaussians"),
     ("train-depth-weight", "train {d} --out {d}/t --depth-weight nan", 2, "--depth-weight"),
+    ("import-a-folder", "import {d} --out {d}/i.blend", 2, "{d}: is a folder; give one splat file"),
+    ("batch-python-missing", "batch --seeds 0-3 --preset tiny --out {d}/b --python {d}/nope", 2,
+     "--python {d}/nope: no such program"),
+    ("batch-ray-unreachable", "batch --seeds 0 --preset tiny --out {d}/rb --backend ray --ray-address 127.0.0.1:9",
+     2, "--ray-address 127.0.0.1:9: nothing answers there"),
 ]
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["generate", "--seeds", "", "--preset", "tiny"], "--seeds '': names no seed"),
+    (["batch", "--seeds", "", "--preset", "tiny"], "--seeds '' names no seed"),
+    (["demo", "--iterations", "0"], "argument --iterations: must be a whole number >= 1, got '0'"),
+    (["demo", "--preset", "huge"], "argument --preset: invalid choice: 'huge'"),
+    (["demo", "--biome", "moon"], "argument --biome: invalid choice: 'moon'"),
+    (["demo", "--samples", "0"], "argument --samples: must be a whole number >= 1"),
+    (["demo", "--seed", "-3"], "argument --seed: must be a whole number >= 0"),
+], ids=["generate-seeds-empty", "batch-seeds-empty", "demo-iterations-0", "demo-preset", "demo-biome",
+        "demo-samples-0", "demo-seed-negative"])
+def test_options_are_checked_before_any_work(tmp_path, argv, needle):
+    """Every option is refused before the first scene, stage or seed starts (the demo found
+    --iterations 0 only after rendering; an empty --seeds ran seed 0)."""
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "blender_gs_addon", *argv, "--out", str(out)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, (proc.returncode, proc.stderr[-1500:])
+    assert needle in proc.stderr and "Traceback" not in proc.stderr, proc.stderr[-1500:]
+    assert "[demo] ===" not in proc.stdout and not out.exists()
+
+
+def test_a_missing_python_for_batch_is_never_tried(files):
+    """A --python that does not exist: said once, no seed attempted, nothing recorded."""
+    out = files / "batch_no_python"
+    proc = subprocess.run([sys.executable, "-m", "blender_gs_addon", "batch", "--seeds", "0-2", "--preset", "tiny",
+                           "--out", str(out), "--python", str(files / "no_python")], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stderr.count("no such program") == 1, proc.stderr
+    assert not out.exists()
 
 
 @pytest.mark.parametrize("case,argv,code,needle", CASES, ids=[c[0] for c in CASES])

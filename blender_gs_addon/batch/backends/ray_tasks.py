@@ -10,9 +10,15 @@ driver retries failed seeds itself and records each attempt.
 from __future__ import annotations
 
 import os
+import sys
 
 from ..task import TaskSpec, run_task
 from . import BackendError, failed_result, require
+
+
+def _ray_started() -> bool:
+    ray = sys.modules.get("ray")
+    return bool(ray is not None and getattr(ray, "is_initialized", lambda: False)())
 
 
 def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
@@ -36,6 +42,8 @@ class RayTasks:
     min_submit = 1
 
     def __init__(self, options):
+        if options.ray_address and not _ray_started():
+            _check_reachable(options.ray_address)
         self.ray = require("ray", "ray")
         ray = self.ray
         package_parent = options.package_parent
@@ -44,7 +52,6 @@ class RayTasks:
             kw = dict(include_dashboard=False, log_to_driver=False,
                       runtime_env={"env_vars": {"PYTHONPATH": package_parent}})
             if options.ray_address:
-                _check_reachable(options.ray_address)
                 try:
                     ray.init(address=options.ray_address, **kw)
                 except Exception as exc:  # ConnectionError, RuntimeError, ...: whatever Ray raises, said in one line
