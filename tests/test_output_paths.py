@@ -176,3 +176,15 @@ def test_render_dataset_keeps_a_users_images_unless_overwrite(tmp_path):
     summary = render_dataset(tmp_path, samples=1, device="cpu", overwrite=True)
     assert summary["complete"] and read_png(tmp_path / "images" / "00001.png").shape[:2] == (16, 24)
     assert (tmp_path / "notes.txt").read_bytes() == before["notes.txt"]
+
+
+def test_a_write_refused_on_a_small_read_only_disk_is_not_called_full(tmp_path):
+    """A read-only tmpfs of 1 MB (below the 16 MB 'nearly full' mark): the failed write says read-only,
+    where it was reported as 'no space left on device (1.0 MB free)'."""
+    from procgen.core.disk import describe_write_error
+
+    with mounted_tmpfs(tmp_path / "ro", "ro,size=1m") as ro:
+        with pytest.raises(OSError) as info:
+            open(ro / "scene.blend", "wb")
+        said = describe_write_error(info.value, str(ro / "scene.blend"))
+    assert said == f"{ro / 'scene.blend'}: not writable (read-only file system)", said
