@@ -1,5 +1,7 @@
 """The output folder of ``train``: one writer at a time, nothing replaced without ``--overwrite``.
 
+Importing it needs no torch (``is_training_folder`` is asked before torch loads).
+
 ``train_in_folder`` holds the folder lock for the whole run. A folder that already holds a
 training run's output is refused unless the run continues it (``--resume``) or replaces it
 (``--overwrite``). ``--overwrite`` trains in a staging folder beside the old output and swaps
@@ -16,8 +18,6 @@ import sys
 
 from procgen.core.folder_lock import FolderLock
 from procgen.core.staged_output import commit, finish_commit, product_files, stage_dir
-
-from .checkpoint import checkpoint_iteration, latest_checkpoint
 
 _CHECKPOINT = re.compile(r"ckpt_\d{7}\.pt")
 _TOP_FILES = {"metrics.json", "curves.png", "point_cloud.bin"}  # .bin: the buffer of point_cloud.gltf
@@ -46,6 +46,8 @@ def is_training_folder(folder: str) -> bool:
 
 
 def _summary(out: str, existing: list[str]) -> str:
+    from .checkpoint import checkpoint_iteration, latest_checkpoint  # torch: imported once training is asked for
+
     shown = [f for f in ("point_cloud.ply", "metrics.json") if f in existing]
     ckpt = latest_checkpoint(out)
     if ckpt is not None:
@@ -55,6 +57,8 @@ def _summary(out: str, existing: list[str]) -> str:
 
 def check_replacing(out: str, existing: list[str], resume: bool) -> None:
     """Refuse to replace an earlier run's output, unless continuing it (resume with a checkpoint)."""
+    from .checkpoint import latest_checkpoint
+
     if not existing:
         return
     if resume and latest_checkpoint(out) is not None:
