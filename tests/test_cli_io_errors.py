@@ -72,7 +72,6 @@ def test_a_splat_too_large_to_display_is_a_counted_warning(tmp_path, capfd):
     import numpy as np
 
     from blender_gs_addon.blender.native_splats import has_native_splats
-
     from blender_gs_addon.splats.splat_format import SPLAT_DTYPE
 
     arr = np.zeros(5, SPLAT_DTYPE)
