@@ -233,9 +233,9 @@ def test_all_formats_give_the_same_cameras(small_scene, tmp_path):
                 np.testing.assert_array_equal(cam.image, s.images[i])
     # points: COLMAP's points3D.txt gives the ground-truth means; the pair has none -> random in the frustums
     np.testing.assert_allclose(colmap.points, s.means, atol=1e-5)
-    assert pair.random_points and len(pair.points) == 20000 and not ours.random_points
+    assert pair.random_points and len(pair.points) == 3000 and not ours.random_points
     seen = np.zeros(len(pair.points), bool)
-    for cam in pair.train + pair.test:
+    for cam in pair.train:  # training views only: a point only a held-out view sees would be a floater
         pc = pair.points @ cam.viewmat[:3, :3].T + cam.viewmat[:3, 3]
         u = cam.K[0, 0] * pc[:, 0] / pc[:, 2] + cam.K[0, 2]
         v = cam.K[1, 1] * pc[:, 1] / pc[:, 2] + cam.K[1, 2]

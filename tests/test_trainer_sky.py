@@ -98,14 +98,16 @@ def test_photos_without_depth_or_masks_train_with_a_sky(walk, tmp_path):
     assert m["psnr"] >= walk[1]["psnr"] - 1.5, (m["psnr"], walk[1]["psnr"])
 
 
-def test_images_only_train_with_a_sky(tmp_path):
+def test_images_only_train_with_a_sky(walk, tmp_path):
     ds = write_outdoor_dataset(str(tmp_path / "photos"), with_depth=False, with_points=False)
     assert not os.path.exists(os.path.join(ds, "points3d.ply"))
     m = _train(ds, tmp_path / "run")
     assert m["random_init"] and m["sky_gaussians"] > 500
     assert int(read_ply(str(tmp_path / "run" / "point_cloud.ply")).extra["sky"].sum()) == m["sky_gaussians"]
-    # random initial points leave floaters between the cameras: 22.6 dB measured, against 38.6 dB with points
-    assert m["psnr"] >= 20.0
+    # random initial points (3,000, in the training views only): 34.6 dB measured against 38.6 dB with points
+    # and depth; 20,000 of them, or points that only held-out views saw, left floaters (22.2 dB)
+    assert m["psnr"] >= walk[1]["psnr"] - 5.0, (m["psnr"], walk[1]["psnr"])
+    assert min(v["psnr"] for v in m["per_view"]) >= m["psnr"] - 4.0, m["per_view"]
 
 
 def test_depth_supervision_lowers_the_depth_error(tmp_path):

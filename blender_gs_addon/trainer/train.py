@@ -32,7 +32,7 @@ from .checkpoint import (
     save_checkpoint,
     write_error,
 )
-from .datasets import Camera, Dataset, load_dataset
+from .datasets import RANDOM_POINTS, Camera, Dataset, load_dataset
 from .densify import DensifyConfig
 from .fingerprint import dataset_fingerprint, resume_problem, settings_fingerprint
 from .losses import depth_loss, photometric_loss, sky_alpha_loss
@@ -69,7 +69,7 @@ class TrainConfig:
     eval_every: int = 0  # 0 = only at the end; else also held-out PSNR every N iterations
     progress_json: bool = False
     show_bar: bool = True
-    random_points: int = 20000
+    random_points: int = RANDOM_POINTS
     time_limit_s: float = 0.0  # > 0: stop (keeping everything) once training has run this long
     out_format: str = "ply"  # also write point_cloud.<out_format> (a suffix of splats.io.FORMATS)
     final_out: str = ""  # where the results end up when `out` is a staging folder (--overwrite): the cancel file
