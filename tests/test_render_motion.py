@@ -1,7 +1,8 @@
 """Ground truth of motion beyond flow, against independent computations: sky flow against the
 rotation-only formula, occlusion masks against a depth test in the other frame, occlusion
 boundaries against the analytic silhouette of a sphere, the camera's TUM trajectory and IMU
-against transforms.json and finite differences of the poses."""
+against transforms.json and finite differences of the poses, 3D scene flow against the moving
+cube's own world matrices."""
 from __future__ import annotations
 
 import json
@@ -261,6 +262,45 @@ def test_trajectory_and_imu_match_finite_differences_of_the_poses(dataset):
     assert min(spins) > 0.05 and max(accels) > 1.0
 
 
+def test_scene_flow_is_the_cube_s_own_matrix_difference_and_zero_on_static_surfaces(dataset):
+    out, tr = dataset
+    seg = json.load(open(out / "segmentation.json"))
+    ids = {o["name"]: int(i) for i, o in seg["objects"].items()}
+    # the cube's world matrices, evaluated by Blender at every frame and one beyond each end
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    _build()
+    scene = bpy.context.scene
+    mats = {}
+    for f in range(0, FRAMES + 2):
+        scene.frame_set(f)
+        mats[f] = np.array(bpy.data.objects["Cube"].matrix_world, np.float64)
+    moved_px = 0
+    for e in tr["frames"]:
+        f = e["frame"]
+        depth, inst = _load(out, e, "depth_file_path"), _load(out, e, "instance_file_path")
+        surface = np.isfinite(depth)
+        cube, static = inst == ids["Cube"], surface & (inst != ids["Cube"])
+        assert cube.sum() > 50 and (inst == ids["Ground"]).sum() > 500
+        for key, s in (("scene_flow_fwd_file_path", f + 1), ("scene_flow_bwd_file_path", f - 1)):
+            flow = _load(out, e, key)
+            assert flow.dtype == np.float32 and flow.shape == depth.shape + (3,)
+            assert np.array_equal(np.isnan(flow).any(-1), ~surface) and np.isnan(flow[~surface]).all()
+            assert np.all(flow[static] == 0)  # the ground and the sphere stay where they are
+            # the cube only slides (no turn), so each of its points moves by its matrix's translation change
+            assert np.allclose(mats[s][:3, :3], mats[f][:3, :3], atol=1e-9)
+            want = mats[s][:3, 3] - mats[f][:3, 3]
+            if 1 <= s <= FRAMES:  # 0.4 m a frame along +x inside the keys (constant outside them)
+                assert np.allclose(want, (0.4 * (s - f), 0, 0), atol=1e-6)
+            assert np.allclose(flow[cube], want, rtol=0, atol=1e-5), (f, key, want)
+            moved_px += int(cube.sum())
+    assert moved_px > 0
+    # the preview pictures exist for both directions
+    for e in tr["frames"]:
+        n = f"{e['frame']:05d}"
+        assert os.path.isfile(out / "preview" / f"{n}_scene_flow_fwd.png")
+        assert os.path.isfile(out / "preview" / f"{n}_scene_flow_bwd.png")
+
+
 def test_passes_are_selectable_and_cost_nothing_when_off(tmp_path):
     bpy.ops.wm.read_factory_settings(use_empty=True)
     _build()
@@ -268,8 +308,10 @@ def test_passes_are_selectable_and_cost_nothing_when_off(tmp_path):
     render_dataset(out, samples=1, device="cpu", denoise=False, frames=(1, 2), passes=("boundaries",))
     tr = json.load(open(out / "transforms.json"))
     assert "trajectory_file_path" not in tr and not os.path.exists(out / "cameras" / "imu.txt")
+    assert not os.listdir(out / "scene_flow")
     for e in tr["frames"]:
-        assert "occlusion_fwd_file_path" not in e and os.path.isfile(out / e["boundaries_file_path"])
+        assert "occlusion_fwd_file_path" not in e and "scene_flow_fwd_file_path" not in e
+        assert os.path.isfile(out / e["boundaries_file_path"])
         # without sky_flow the sky keeps Blender's flow of 0
         sky = ~np.isfinite(_load(out, e, "depth_file_path"))
         assert sky.any() and np.all(_load(out, e, "flow_fwd_file_path")[sky] == 0)

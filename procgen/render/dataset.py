@@ -180,9 +180,9 @@ def _set_up(out_dir, scene, samples, frames, exr: bool, denoise: bool, restart_s
     for d in layout.OWNED_DIRS:
         os.makedirs(os.path.join(out_dir, d), exist_ok=True)
     track = None
-    if {"sky_flow", "occlusion", "camera_motion"} & set(passes):
+    if {"sky_flow", "occlusion", "camera_motion", "scene_flow"} & set(passes):
         movers = {ids[name]: instancer or obj for name, (obj, _, _, instancer) in boxes.items()} \
-            if "occlusion" in passes else {}
+            if {"occlusion", "scene_flow"} & set(passes) else {}
         track = sample_track(scene, frame_list, movers)
         scene.frame_set(original_frame)
     return _Job(scene, view_layer, out_dir, frame_list, samples, params, table,

@@ -10,13 +10,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.atomic import atomic_path
-from . import camera_poses, layout, passes, preview
+from . import camera_motion, camera_poses, layout, passes, preview
 from . import segmentation as seg
 from .exr import read_passes
 from .flow import flow_from_vector, rotation_flow
 from .normals import world_to_camera_normals
 from .occlusion import occlusion_boundaries
 from .png import write_png
+from .scene_flow import scene_flow
 
 NO_SURFACE_DEPTH = 1e9  # Cycles writes 1e10 where a ray hits nothing
 GT_PASSES = {"Depth", "Vector", "Normal", "IndexOB"}
@@ -49,6 +50,8 @@ class GroundTruth:
     instance: np.ndarray       # [H, W] uint16
     semantic: np.ndarray       # [H, W] uint16
     boundaries: np.ndarray | None = None  # [H, W] uint8 (occlusion.occlusion_boundaries)
+    scene_flow_fwd: np.ndarray | None = None  # [H, W, 3] float32 world motion to t+1 (scene_flow.scene_flow)
+    scene_flow_bwd: np.ndarray | None = None  # [H, W, 3] float32 world motion to t-1
 
 
 def render_frame(job: FrameJob, frame: int) -> dict:
@@ -67,6 +70,8 @@ def render_frame(job: FrameJob, frame: int) -> dict:
         add_sky_flow(gt, job.track, frame)
     if "boundaries" in job.passes:
         gt.boundaries = occlusion_boundaries(gt.depth, gt.instance)
+    if "scene_flow" in job.passes:
+        add_scene_flow(gt, job.track, frame)
     _write_ground_truth(job.out_dir, layout.frame_files(frame, job.exr, job.passes, finished=False), gt)
     _write_previews(job.out_dir, layout.preview_files(frame, job.passes, finished=False), gt)
     t3 = time.perf_counter()
@@ -132,6 +137,15 @@ def add_sky_flow(gt: GroundTruth, track: dict, frame: int) -> None:
         flow[sky] = rotation_flow(gt.depth.shape, here.K, here.c2w, other.K, other.c2w)[sky]
 
 
+def add_scene_flow(gt: GroundTruth, track: dict, frame: int) -> None:
+    """The world motion of each pixel's surface point towards frames t+1 and t-1 (``scene_flow``),
+    from the moving objects' matrices in ``track`` (frame -> ``CameraSample``)."""
+    here = track[frame]
+    gt.scene_flow_fwd, gt.scene_flow_bwd = (
+        scene_flow(gt.depth, gt.instance, here.K, here.c2w, camera_motion.object_motions(track, frame, s))
+        for s in (frame + 1, frame - 1))
+
+
 def _write_ground_truth(out_dir: str, files: dict, gt: GroundTruth) -> None:
     path = lambda key: os.path.join(out_dir, files[key])  # noqa: E731
     layout.save_npy(path("depth_file_path"), gt.depth)
@@ -142,6 +156,9 @@ def _write_ground_truth(out_dir: str, files: dict, gt: GroundTruth) -> None:
     write_png(path("semantic_file_path"), gt.semantic)
     if "boundaries_file_path" in files:
         write_png(path("boundaries_file_path"), gt.boundaries)
+    if "scene_flow_fwd_file_path" in files:
+        layout.save_npy(path("scene_flow_fwd_file_path"), gt.scene_flow_fwd)
+        layout.save_npy(path("scene_flow_bwd_file_path"), gt.scene_flow_bwd)
 
 
 def _write_previews(out_dir: str, files: dict, gt: GroundTruth) -> None:
@@ -155,6 +172,9 @@ def _write_previews(out_dir: str, files: dict, gt: GroundTruth) -> None:
     write_png(out("semantic"), preview.id_palette(gt.semantic), 3)
     if "boundaries" in files:
         write_png(out("boundaries"), preview.boundaries_image(gt.boundaries), 3)
+    if "scene_flow_fwd" in files:
+        write_png(out("scene_flow_fwd"), preview.scene_flow_image(gt.scene_flow_fwd), 3)
+        write_png(out("scene_flow_bwd"), preview.scene_flow_image(gt.scene_flow_bwd), 3)
 
 
 def _moved_boxes(view_layer, static_boxes: dict) -> dict:

@@ -10,10 +10,10 @@ Occlusion mask of frame t towards frame s = t+1 (fwd) or t-1 (bwd), uint8 [H, W]
 
 The landing pixel is where the flow puts the pixel (exact for every kind of motion, the waves
 included). The point's depth in s comes from moving the surface point with its object's motion
-(the object, or the instancer of an instanced object, from t to s; deforming surfaces such as
-the water are taken as still, a few centimetres at most). It is hidden when the depth of the
-pixel it lands on in s is nearer by more than 1 % plus the depth change across half a pixel of
-that surface.
+(``scene_flow.moved_surface_points``: the object, or the instancer of an instanced object, from
+t to s; deforming surfaces such as the water are taken as still, a few centimetres at most). It
+is hidden when the depth of the pixel it lands on in s is nearer by more than 1 % plus the depth
+change across half a pixel of that surface.
 
 Occlusion boundaries of a frame, uint8 [H, W] bits: ``DEPTH_EDGE`` (1) on the nearer pixel of
 two 4-neighbours whose depths jump (by more than 5 % of the nearer depth and more than twice
@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.axes import w2c_opencv
-from .camera_poses import unproject_depth
+from .scene_flow import moved_surface_points
 
 VISIBLE, OCCLUDED, OUT_OF_VIEW, UNKNOWN = 0, 1, 2, 255
 DEPTH_EDGE, INSTANCE_EDGE = 1, 2
@@ -74,12 +74,7 @@ def occlusion_mask(depth_t: np.ndarray, flow_t: np.ndarray, instance_t: np.ndarr
     if depth_s is None:
         mask[inside] = UNKNOWN
         return mask
-    surface = np.isfinite(depth_t)
-    points = unproject_depth(np.where(surface, depth_t, 1.0), K_t, c2w_t)  # [H, W, 3] world
-    for i, m in (motions or {}).items():
-        sel = surface & (instance_t == i)
-        if sel.any():
-            points[sel] = points[sel] @ m[:3, :3].T + m[:3, 3]
+    _, points, surface = moved_surface_points(depth_t, instance_t, K_t, c2w_t, motions)  # moved to s
     w2c = w2c_opencv(c2w_s)
     z = points @ w2c[2, :3] + w2c[2, 3]  # depth of the (moved) point in s
     there = depth_s[row, col].astype(np.float64)

@@ -89,3 +89,16 @@ def occlusion_image(mask: np.ndarray) -> np.ndarray:
     out[mask == 1] = (230, 40, 30)
     out[mask == 2] = (40, 90, 230)
     return out
+
+
+def scene_flow_image(flow: np.ndarray) -> np.ndarray:
+    """3D scene flow [H, W, 3] (world x, y, z): each axis as a colour channel, mid-grey at rest and
+    full scale at the largest component of the frame; black where no surface (NaN)."""
+    ok = np.all(np.isfinite(flow), axis=-1)
+    scale = float(np.abs(flow[ok]).max()) if ok.any() else 0.0
+    rgb = np.full(flow.shape, 0.5)
+    if scale > 0:
+        rgb[ok] = 0.5 + 0.5 * flow[ok] / scale
+    out = np.rint(rgb * 255).astype(np.uint8)
+    out[~ok] = 0
+    return out
