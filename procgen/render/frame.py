@@ -118,6 +118,8 @@ def ground_truth(p: dict, c2w: np.ndarray, lut: np.ndarray, source: str) -> Grou
     depth[depth > NO_SURFACE_DEPTH] = np.inf
     valid = np.isfinite(depth)
     fwd, bwd = flow_from_vector(p["Vector"])
+    fwd[~valid] = 0  # what Blender's vector pass holds without a surface differs between versions;
+    bwd[~valid] = 0  # 0 there, unless the sky_flow pass gives those pixels their true flow
     nrm = world_to_camera_normals(p["Normal"], c2w, valid)
     inst = seg.id_image(p["IndexOB"])
     inst[~valid] = 0
