@@ -51,6 +51,22 @@ def test_train_operator_trains_in_background_and_imports_the_splats(tmp_path, tr
     assert (out / "notes.txt").read_text() == "mine" and not (out / ".gs-overwrite").exists()
 
 
+def test_train_panel_sky_and_depth_weight_reach_the_trainer(tmp_path, training_python, monkeypatch):
+    monkeypatch.setenv("GS_TRAINING_PYTHON", training_python)
+    dataset, out = tmp_path / "dataset", tmp_path / "out"
+    code = ("import sys\nfrom blender_gs_addon.trainer.synthetic import make_scene, write_transforms_dataset\n"
+            "write_transforms_dataset(make_scene(n_gaussians=40, n_views=4, size=16), sys.argv[1], n_points=100)\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    subprocess.run([training_python, "-c", code, str(dataset)], env=env, check=True, timeout=300)
+    s = bpy.context.scene.gaussian_scenes
+    s.train_sky, s.train_depth_weight = "off", 0.25
+    before = {o.name for o in bpy.data.objects}
+    assert bpy.ops.gs.train(dataset=str(dataset), out_dir=str(out), iterations=5) == {"FINISHED"}
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["sky_gaussians"] == 0 and metrics["depth_weight"] == 0.25
+    assert len([o for o in bpy.data.objects if o.name not in before]) == 1  # no sky object
+
+
 def test_train_operator_refuses_a_missing_dataset(tmp_path):
     with pytest.raises(RuntimeError, match="does not exist"):
         bpy.ops.gs.train(dataset=str(tmp_path / "nope"), out_dir=str(tmp_path / "out"), iterations=5)

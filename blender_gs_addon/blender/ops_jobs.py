@@ -270,7 +270,8 @@ class GS_OT_train(_JobOperator, bpy.types.Operator):
         device = getattr(prefs, "device", "auto") if prefs else "auto"
         cmd = [torch_env.training_interpreter(), "-m", torch_env.package_module_name(), "train", dataset,
                "--out", self._out, "--progress-json", "--device", device,
-               "--iterations", str(self.iterations or s.iterations)]
+               "--iterations", str(self.iterations or s.iterations), "--sky", s.train_sky,
+               "--depth-weight", repr(float(s.train_depth_weight))]
         choice = s.train_existing if self.existing == "PANEL" else self.existing
         cmd.append("--overwrite" if choice == "REPLACE" else "--resume")
         return Job(self.kind, cmd, env=torch_env.child_env(), cancel_file=cancel)

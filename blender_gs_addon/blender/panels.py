@@ -56,7 +56,8 @@ class VIEW3D_PT_gs_render_dataset(_SettingsPanel, bpy.types.Panel):
 
 class VIEW3D_PT_gs_train(_SettingsPanel, bpy.types.Panel):
     bl_label = "Train"
-    fields, operator, icon = ("dataset_dir", "train_dir", "iterations", "train_existing"), "gs.train", "PLAY"
+    fields, operator, icon = (("dataset_dir", "train_dir", "iterations", "train_existing", "train_sky",
+                               "train_depth_weight"), "gs.train", "PLAY")
     job_kind = "train"
 
 

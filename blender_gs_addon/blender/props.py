@@ -31,6 +31,15 @@ class GS_PG_settings(bpy.types.PropertyGroup):
                ("REPLACE", "Replace", "Train anew; the earlier run stays until the new one is complete, "
                                       "and files the trainer did not write are kept")],
         default="CONTINUE")
+    train_sky: EnumProperty(
+        name="Sky", description="Model distant content (sky, clouds, far hills) by a shell of Gaussians far "
+                                "outside the scene, saved in the same file and imported as its own object",
+        items=[("auto", "Auto", "On, unless the images have alpha (objects on a transparent background)"),
+               ("on", "On", "Always train a sky shell"), ("off", "Off", "No sky shell")],
+        default="auto")
+    train_depth_weight: FloatProperty(
+        name="Depth Weight", description="Weight of the relative depth loss where the dataset has depth "
+                                         "(0 = off)", default=1.0, min=0.0, soft_max=5.0)
     opacity_threshold: FloatProperty(name="Opacity Threshold",
                                      description="Only splats at least this opaque are shown as ellipsoids",
                                      default=0.5, min=0.0, max=1.0)
