@@ -50,7 +50,7 @@ def _synthetic(dir_: str, size: int, views: int, gaussians: int) -> str:
 def _initial_psnr(dataset: str, downscale: int) -> float:
     import torch
 
-    from blender_gs_addon.trainer.datasets import load_dataset
+    from blender_gs_addon.trainer.dataset_loader import load_dataset
     from blender_gs_addon.trainer.model import GaussianModel
     from blender_gs_addon.trainer.train import _ViewTensors, evaluate
 
@@ -61,7 +61,7 @@ def _initial_psnr(dataset: str, downscale: int) -> float:
 
 
 def run(quick: bool) -> dict:
-    from blender_gs_addon.trainer.datasets import load_dataset
+    from blender_gs_addon.trainer.dataset_loader import load_dataset
     from blender_gs_addon.trainer.train import TrainConfig, train
 
     work = Path(tempfile.mkdtemp(prefix="bench_trainer_"))

@@ -232,12 +232,12 @@ def test_dataset_loads_in_the_trainer_with_matching_cameras(tmp_path):
     from bpy_extras.object_utils import world_to_camera_view
     from mathutils import Vector
 
-    from blender_gs_addon.trainer import datasets  # torch-free: runs in every Blender's Python
+    from blender_gs_addon.trainer import dataset_loader  # torch-free: runs in every Blender's Python
     from procgen.render.initial_points import read_ply
 
     build_test_scene(resolution=RES, frames=3)
     render_dataset(tmp_path, samples=1, device="cpu")
-    ds = datasets.load_dataset(str(tmp_path), load_depth=True)
+    ds = dataset_loader.load_dataset(str(tmp_path), load_depth=True)
     assert len(ds.train) == 2 and len(ds.test) == 1  # frame 1 is held out
     assert len(ds.points) == len(read_ply(tmp_path / "points3d.ply"))
     scene = bpy.context.scene

@@ -13,7 +13,7 @@ import blender_gs_addon.trainer  # noqa: F401  (first: sets the OpenMP wait poli
 from blender_gs_addon.blender.jobs import read_event
 from blender_gs_addon.splats import read_ply
 from blender_gs_addon.trainer.checkpoint import latest_checkpoint, load_checkpoint
-from blender_gs_addon.trainer.datasets import load_dataset
+from blender_gs_addon.trainer.dataset_loader import load_dataset
 from blender_gs_addon.trainer.model import GaussianModel
 from blender_gs_addon.trainer.sky import SkyConfig
 from blender_gs_addon.trainer.synthetic import make_scene, write_transforms_dataset

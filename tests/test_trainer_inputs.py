@@ -274,7 +274,7 @@ def test_bad_dataset_gives_one_line_naming_the_file(case, base_transforms, base_
 def test_images_of_another_size_rescale_the_cameras_only_at_the_same_aspect(base_transforms, tmp_path, capfd):
     """transforms.json written for images twice as large: the same cameras as the original's; for
     images of another aspect ratio: one line naming the file, both sizes and the image."""
-    from blender_gs_addon.trainer.datasets import load_dataset
+    from blender_gs_addon.trainer.dataset_loader import load_dataset
 
     root = str(tmp_path / "data")
     shutil.copytree(base_transforms, root)

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import blender_gs_addon.trainer  # noqa: F401  (first: sets the OpenMP wait policy before torch loads)
-from blender_gs_addon.trainer.datasets import DatasetError, load_dataset
+from blender_gs_addon.trainer.dataset_loader import DatasetError, load_dataset
 from blender_gs_addon.trainer.densify import DensifyConfig, DensifyStats, densify_and_prune, reset_opacity
 from blender_gs_addon.trainer.losses import ssim
 from blender_gs_addon.trainer.metrics import psnr
@@ -279,7 +279,7 @@ def test_bad_inputs_name_the_file(small_scene, tmp_path):
 def test_initial_point_colours_scale_by_their_stored_type(tmp_path, fmt):
     from helpers import independent_elements
 
-    from blender_gs_addon.trainer.pointcloud import read_points_ply
+    from blender_gs_addon.trainer.point_cloud_reader import read_points_ply
 
     xyz = [("x", "float"), ("y", "float"), ("z", "float")]
     cases = {  # colour properties -> the values as written, and as read (0..1)

@@ -16,7 +16,7 @@ import torch
 import blender_gs_addon.trainer  # noqa: F401  (first: sets the OpenMP wait policy before torch loads)
 from blender_gs_addon.splats import read_ply
 from blender_gs_addon.splats.sky_rows import split_sky
-from blender_gs_addon.trainer.datasets import DatasetError, load_dataset
+from blender_gs_addon.trainer.dataset_loader import DatasetError, load_dataset
 from blender_gs_addon.trainer.model import GaussianModel
 from blender_gs_addon.trainer.outdoor_synthetic import write_outdoor_dataset
 from blender_gs_addon.trainer.sky import SkyShell

@@ -12,7 +12,7 @@ import torch
 
 import blender_gs_addon.trainer  # noqa: F401  (first: sets the OpenMP wait policy before torch loads)
 from blender_gs_addon.trainer.checkpoint import latest_checkpoint, load_checkpoint
-from blender_gs_addon.trainer.datasets import load_dataset
+from blender_gs_addon.trainer.dataset_loader import load_dataset
 from blender_gs_addon.trainer.densify import DensifyConfig
 from blender_gs_addon.trainer.schedule import Schedule
 from blender_gs_addon.trainer.strategy import DefaultStrategy, Strategy

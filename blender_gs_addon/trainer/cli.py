@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     early = _before_torch(args)
     if early is not None:
         return early
-    from .datasets import DatasetError
+    from .dataset_loader import DatasetError
     from .out_folder import OutputExistsError, train_in_folder
     from .sky import SkyConfig
     from .train import DEFAULT_DEPTH_WEIGHT, TrainConfig, TrainingError

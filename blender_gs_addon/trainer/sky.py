@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .datasets import Camera, Dataset
+from .dataset_loader import Camera, Dataset
 from .model import GaussianModel
 
 SKY_PROPERTY = "sky"  # per-splat uchar in the .ply: 1 = a Gaussian of the sky shell

@@ -32,7 +32,7 @@ from .checkpoint import (
     save_checkpoint,
     write_error,
 )
-from .datasets import RANDOM_POINTS, Camera, Dataset, load_dataset
+from .dataset_loader import RANDOM_POINTS, Camera, Dataset, load_dataset
 from .densify import DensifyConfig
 from .fingerprint import dataset_fingerprint, resume_problem, settings_fingerprint
 from .losses import depth_loss, photometric_loss, sky_alpha_loss

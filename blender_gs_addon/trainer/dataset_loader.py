@@ -35,7 +35,7 @@ from .dataset_checks import (
     text,
     whole,
 )
-from .pointcloud import read_points_ply
+from .point_cloud_reader import read_points_ply
 
 __all__ = ["Camera", "Dataset", "DatasetError", "load_dataset"]
 
@@ -460,6 +460,6 @@ def load_dataset(path: str, downscale: int = 1, load_depth: bool = False, seed: 
                    layout=layout, notes=notes)
 
 
-if __name__ == "__main__":  # quick look: python -m blender_gs_addon.trainer.datasets DATASET
+if __name__ == "__main__":  # quick look: python -m blender_gs_addon.trainer.dataset_loader DATASET
     ds = load_dataset(sys.argv[1])
     print(ds.layout, len(ds.train), "train", len(ds.test), "test", len(ds.points), "points", "extent", ds.extent)
