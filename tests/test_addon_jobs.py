@@ -17,14 +17,21 @@ pytestmark = [pytest.mark.blender, pytest.mark.usefixtures("registered_addon")]
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _synthetic_dataset(tmp_path, training_python: str, scene_args: str, points: int):
+    """A synthetic dataset written by the training interpreter (Blender's Python has no torch)."""
+    dataset = tmp_path / "dataset"
+    code = ("import sys\nfrom blender_gs_addon.trainer.synthetic import make_scene, write_transforms_dataset\n"
+            f"write_transforms_dataset(make_scene({scene_args}), sys.argv[1], n_points={points})\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    subprocess.run([training_python, "-c", code, str(dataset)], env=env, check=True, timeout=300)
+    return dataset
+
+
 def test_train_operator_trains_in_background_and_imports_the_splats(tmp_path, training_python, monkeypatch):
     # the trainer runs in the training interpreter, as from a Blender whose Python has no torch
     monkeypatch.setenv("GS_TRAINING_PYTHON", training_python)
-    dataset, out = tmp_path / "dataset", tmp_path / "out"
-    code = ("import sys\nfrom blender_gs_addon.trainer.synthetic import make_scene, write_transforms_dataset\n"
-            "write_transforms_dataset(make_scene(n_gaussians=60, n_views=6, size=32), sys.argv[1], n_points=200)\n")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    subprocess.run([training_python, "-c", code, str(dataset)], env=env, check=True, timeout=300)
+    dataset, out = _synthetic_dataset(tmp_path, training_python, "n_gaussians=60, n_views=6, size=32", 200), \
+        tmp_path / "out"
     before = {o.name for o in bpy.data.objects}
     result = bpy.ops.gs.train(dataset=str(dataset), out_dir=str(out), iterations=20)
     assert result == {"FINISHED"}
@@ -53,11 +60,8 @@ def test_train_operator_trains_in_background_and_imports_the_splats(tmp_path, tr
 
 def test_train_panel_sky_and_depth_weight_reach_the_trainer(tmp_path, training_python, monkeypatch):
     monkeypatch.setenv("GS_TRAINING_PYTHON", training_python)
-    dataset, out = tmp_path / "dataset", tmp_path / "out"
-    code = ("import sys\nfrom blender_gs_addon.trainer.synthetic import make_scene, write_transforms_dataset\n"
-            "write_transforms_dataset(make_scene(n_gaussians=40, n_views=4, size=16), sys.argv[1], n_points=100)\n")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    subprocess.run([training_python, "-c", code, str(dataset)], env=env, check=True, timeout=300)
+    dataset, out = _synthetic_dataset(tmp_path, training_python, "n_gaussians=40, n_views=4, size=16", 100), \
+        tmp_path / "out"
     s = bpy.context.scene.gaussian_scenes
     s.train_sky, s.train_depth_weight = "off", 0.25
     before = {o.name for o in bpy.data.objects}
