@@ -14,7 +14,9 @@ Each item is one frame, as a dict of tensors (multi-channel images channels firs
   ``occlusion_bwd`` int64 [H, W] (0 visible in frame t+1 / t-1, 1 occluded, 2 out of view, 255
   unknown), ``boundaries`` int64 [H, W] (bit 1 depth edge, bit 2 instance edge),
   ``scene_flow_fwd``/``scene_flow_bwd`` float32 [3, H, W] (world motion of each pixel's surface
-  point to frame t+1 / t-1, world units and axes, NaN where no surface), and from the IMU
+  point to frame t+1 / t-1, world units and axes, NaN where no surface), ``albedo`` float32
+  [3, H, W] (linear diffuse colour, 0 where no surface), ``material`` int64 [H, W] (material id,
+  names in segmentation.json ``materials``, 0 where no surface), and from the IMU
   file ``angular_velocity`` and ``specific_force`` float32 [3] in OpenCV camera axes;
 - ``K`` float32 [3, 3] (pixel centres at +0.5), ``c2w`` float32 [4, 4] camera-to-world as in
   transforms.json (OpenGL camera axes) and ``c2w_opencv`` the same pose with OpenCV axes;
@@ -44,13 +46,14 @@ from .batch.scenes import read_index, scene_biome, scene_complete
 
 FIELDS = ("rgb", "depth", "flow_fwd", "flow_bwd", "normals", "instance", "semantic")
 OPTIONAL_FIELDS = ("occlusion_fwd", "occlusion_bwd", "boundaries", "scene_flow_fwd",
-                   "scene_flow_bwd")  # the render's --passes
+                   "scene_flow_bwd", "albedo", "material")  # the render's --passes
 _FILE_KEYS = {"rgb": "file_path", "depth": "depth_file_path", "flow_fwd": "flow_fwd_file_path",
               "flow_bwd": "flow_bwd_file_path", "normals": "normals_file_path",
               "instance": "instance_file_path", "semantic": "semantic_file_path",
               "occlusion_fwd": "occlusion_fwd_file_path", "occlusion_bwd": "occlusion_bwd_file_path",
               "boundaries": "boundaries_file_path", "scene_flow_fwd": "scene_flow_fwd_file_path",
-              "scene_flow_bwd": "scene_flow_bwd_file_path"}
+              "scene_flow_bwd": "scene_flow_bwd_file_path", "albedo": "albedo_file_path",
+              "material": "material_file_path"}
 SPLITS = ("train", "val", "test")
 
 

@@ -60,12 +60,15 @@ def _expected(scene: Path, entry: dict, tr: dict) -> dict:
         "semantic": np.rint(_png_by_blender(f["semantic_file_path"])[:, :, 0] * 65535),
         "K": np.array([[tr["fl_x"], 0, tr["cx"]], [0, tr["fl_y"], tr["cy"]], [0, 0, 1]]),
         "c2w": c2w, "c2w_opencv": flip,
-        # the default passes: occlusion masks and boundaries (8-bit PNG), scene flow, the IMU's row of this frame
+        # the default passes: occlusion masks and boundaries (8-bit PNG), scene flow, albedo, material ids (16-bit
+        # PNG), the IMU's row of this frame
         "occlusion_fwd": np.rint(_png_by_blender(f["occlusion_fwd_file_path"])[:, :, 0] * 255),
         "occlusion_bwd": np.rint(_png_by_blender(f["occlusion_bwd_file_path"])[:, :, 0] * 255),
         "boundaries": np.rint(_png_by_blender(f["boundaries_file_path"])[:, :, 0] * 255),
         "scene_flow_fwd": np.load(f["scene_flow_fwd_file_path"]).transpose(2, 0, 1),
         "scene_flow_bwd": np.load(f["scene_flow_bwd_file_path"]).transpose(2, 0, 1),
+        "albedo": np.load(f["albedo_file_path"]).transpose(2, 0, 1),
+        "material": np.rint(_png_by_blender(f["material_file_path"])[:, :, 0] * 65535),
         **_imu_row(scene, tr, entry),
     }
 

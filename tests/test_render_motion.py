@@ -2,7 +2,8 @@
 rotation-only formula, occlusion masks against a depth test in the other frame, occlusion
 boundaries against the analytic silhouette of a sphere, the camera's TUM trajectory and IMU
 against transforms.json and finite differences of the poses, 3D scene flow against the moving
-cube's own world matrices."""
+cube's own world matrices, albedo against the materials' base colours and material ids against
+the material of the object the instance segmentation names."""
 from __future__ import annotations
 
 import json
@@ -301,6 +302,68 @@ def test_scene_flow_is_the_cube_s_own_matrix_difference_and_zero_on_static_surfa
         assert os.path.isfile(out / "preview" / f"{n}_scene_flow_bwd.png")
 
 
+BASE_COLOURS = {"Soil": (0.2, 0.5, 0.1), "Blue": (0.1, 0.2, 0.8), "Red": (0.8, 0.1, 0.1), "Bark": (0.5, 0.35, 0.2)}
+ALBEDO_TOL = 1e-5  # float32 rounding of the pass
+# Cycles' diffuse colour of a Principled BSDF is its base colour times the light its dielectric
+# specular layer (IOR 1.5, roughness 0.5) lets through: one grey factor, 1 - 0.0374 head-on, less at grazing angles
+SPECULAR_SHARE = (0.75, 0.9627)
+
+
+def test_albedo_is_the_base_colour_and_material_ids_name_each_object_s_material(dataset):
+    out, tr = dataset
+    seg = json.load(open(out / "segmentation.json"))
+    # the materials' ids: 1..N over the used materials in sorted order
+    assert seg["materials"] == {str(i + 1): n for i, n in enumerate(sorted(BASE_COLOURS))}
+    mat_id = {n: int(i) for i, n in seg["materials"].items()}
+    # each object's material from Blender's own data (the reference scene has one material an object)
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    _build()
+    object_material = {int(i): bpy.data.objects[o["name"]].material_slots[0].material.name
+                       for i, o in seg["objects"].items()}
+    counts = dict.fromkeys(BASE_COLOURS, 0)
+    for e in tr["frames"]:
+        depth, inst = _load(out, e, "depth_file_path"), _load(out, e, "instance_file_path")
+        albedo, material = _load(out, e, "albedo_file_path"), _load(out, e, "material_file_path")
+        assert albedo.dtype == np.float32 and albedo.shape == depth.shape + (3,)
+        assert material.dtype == np.uint16 and material.shape == depth.shape
+        surface = np.isfinite(depth)
+        assert (~surface).any() and np.all(albedo[~surface] == 0) and np.all(material[~surface] == 0)
+        # every surface pixel's material id names the material of the object the instance ids say is there
+        want = np.zeros_like(material)
+        for i, name in object_material.items():
+            want[inst == i] = mat_id[name]
+        assert np.array_equal(material[surface], want[surface]), e["frame"]
+        for name, rgb in BASE_COLOURS.items():
+            px = material == mat_id[name]
+            counts[name] += int(px.sum())
+            share = albedo[px] / np.array(rgb, np.float32)  # [K, 3]: the same in all three channels
+            assert np.abs(share - share[:, :1]).max(initial=0) <= ALBEDO_TOL / min(rgb), (e["frame"], name)
+            assert SPECULAR_SHARE[0] <= share.min() and share.max() <= SPECULAR_SHARE[1], (e["frame"], name)
+        n = f"{e['frame']:05d}"
+        assert os.path.isfile(out / "preview" / f"{n}_albedo.png")
+        assert os.path.isfile(out / "preview" / f"{n}_material.png")
+    # the red cube, blue sphere, ground and both cone instances are all seen
+    assert min(counts.values()) > 50, counts
+
+
+def test_albedo_without_a_specular_layer_is_exactly_the_base_colour(tmp_path):
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    _build()
+    for name in BASE_COLOURS:  # the Principled BSDF's dielectric layer off: diffuse only
+        bsdf = next(n for n in bpy.data.materials[name].node_tree.nodes if n.type == "BSDF_PRINCIPLED")
+        bsdf.inputs["Specular IOR Level"].default_value = 0.0
+    out = tmp_path / "diffuse"
+    render_dataset(out, samples=1, device="cpu", denoise=False, frames=(1, 1), passes=("albedo", "material"))
+    seg = json.load(open(out / "segmentation.json"))
+    e = json.load(open(out / "transforms.json"))["frames"][0]
+    albedo, material = _load(out, e, "albedo_file_path"), _load(out, e, "material_file_path")
+    for i, name in seg["materials"].items():
+        px = material == int(i)
+        assert px.sum() > 20, name
+        err = np.abs(albedo[px] - np.array(BASE_COLOURS[name], np.float32)).max()
+        assert err <= ALBEDO_TOL, (name, err)
+
+
 def test_passes_are_selectable_and_cost_nothing_when_off(tmp_path):
     bpy.ops.wm.read_factory_settings(use_empty=True)
     _build()
@@ -308,9 +371,12 @@ def test_passes_are_selectable_and_cost_nothing_when_off(tmp_path):
     render_dataset(out, samples=1, device="cpu", denoise=False, frames=(1, 2), passes=("boundaries",))
     tr = json.load(open(out / "transforms.json"))
     assert "trajectory_file_path" not in tr and not os.path.exists(out / "cameras" / "imu.txt")
-    assert not os.listdir(out / "scene_flow")
+    assert not os.listdir(out / "scene_flow") and not os.listdir(out / "albedo")
+    assert not [n for n in os.listdir(out / "segmentation") if "material" in n]
+    assert "materials" not in json.load(open(out / "segmentation.json"))
     for e in tr["frames"]:
         assert "occlusion_fwd_file_path" not in e and "scene_flow_fwd_file_path" not in e
+        assert "albedo_file_path" not in e and "material_file_path" not in e
         assert os.path.isfile(out / e["boundaries_file_path"])
         # without sky_flow the sky keeps Blender's flow of 0
         sky = ~np.isfinite(_load(out, e, "depth_file_path"))

@@ -167,6 +167,8 @@ def _set_up(out_dir, scene, samples, frames, exr: bool, denoise: bool, restart_s
               "resolution": [w, h], "samples": int(samples), "denoise": bool(denoise),
               "frames": [frame_list[0], frame_list[-1]], "exr": bool(exr), "passes": list(passes),
               "ids": ids, "classes": classes}
+    if "material" in passes:  # material ids (pass_index) 1..N over the used materials in sorted order
+        params["materials"] = seg.assign_material_ids(seg.material_names(bpy.data.materials))
 
     os.makedirs(out_dir, exist_ok=True)
     try:
@@ -205,6 +207,7 @@ def _render_frames(job: _Job, device: str, denoise: bool, exr: bool, quiet: bool
         run.backend = passes.choose_device(scene, settings, device)
         passes.configure_common(scene, job.view_layer, settings)
         _set_pass_indices(settings, job.params["ids"])
+        _set_material_indices(settings, job.params.get("materials", {}))
         frame_job = FrameJob(scene, job.view_layer, settings, job.out_dir, tmp_dir, job.samples, denoise, exr, quiet,
                              job.lut, manifest["static_boxes"], job.passes, job.track)
         for frame in job.frames:
@@ -237,6 +240,17 @@ def _set_pass_indices(settings: passes.Settings, ids: dict[str, int]) -> None:
     for ob in bpy.data.objects:
         try:
             settings.set(ob, "pass_index", ids.get(ob.name, 0))
+        except (AttributeError, TypeError):
+            pass  # linked, read-only data: keeps its own index
+
+
+def _set_material_indices(settings: passes.Settings, ids: dict[str, int]) -> None:
+    """Cycles' material-index pass holds the material id (0 for materials not in ``ids``)."""
+    if not ids:
+        return
+    for mat in bpy.data.materials:
+        try:
+            settings.set(mat, "pass_index", ids.get(mat.name, 0))
         except (AttributeError, TypeError):
             pass  # linked, read-only data: keeps its own index
 

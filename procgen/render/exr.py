@@ -13,9 +13,10 @@ PASS_CHANNELS = {
     "Normal": ("X", "Y", "Z"),
     "IndexOB": ("X",),
     "IndexMA": ("X",),
+    "DiffCol": ("R", "G", "B"),
 }
 # names the same passes carry in other Blender versions (5.0 spells the index passes out)
-PASS_ALIASES = {"IndexOB": ("Object Index",), "IndexMA": ("Material Index",)}
+PASS_ALIASES = {"IndexOB": ("Object Index",), "IndexMA": ("Material Index",), "DiffCol": ("Diffuse Color",)}
 
 
 def read_channels(path: str | os.PathLike) -> dict[str, np.ndarray]:

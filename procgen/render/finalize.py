@@ -95,12 +95,16 @@ def segmentation_document(manifest: dict, records: list[dict], table: dict[str, 
             entry.update(_box_entry(per_frame))
         objects[str(i)] = entry
         used_classes[table[cls]] = cls
-    return {
+    doc = {
         "background_id": 0,
         "instance_ids": "pixel value of segmentation/*_instance.png -> objects[id]",
         "classes": {str(k): v for k, v in sorted(used_classes.items())},
         "objects": objects,
     }
+    if "materials" in params:  # the material pass: pixel value of segmentation/*_material.png -> name
+        doc["material_ids"] = "pixel value of segmentation/*_material.png -> materials[id]; 0 = no surface"
+        doc["materials"] = {str(i): name for name, i in sorted(params["materials"].items(), key=lambda kv: kv[1])}
+    return doc
 
 
 def _box_entry(per_frame: dict) -> dict:

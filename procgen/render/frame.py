@@ -52,6 +52,8 @@ class GroundTruth:
     boundaries: np.ndarray | None = None  # [H, W] uint8 (occlusion.occlusion_boundaries)
     scene_flow_fwd: np.ndarray | None = None  # [H, W, 3] float32 world motion to t+1 (scene_flow.scene_flow)
     scene_flow_bwd: np.ndarray | None = None  # [H, W, 3] float32 world motion to t-1
+    albedo: np.ndarray | None = None    # [H, W, 3] float32 linear diffuse colour, 0 where no surface
+    material: np.ndarray | None = None  # [H, W] uint16 material id, 0 where no surface
 
 
 def render_frame(job: FrameJob, frame: int) -> dict:
@@ -65,7 +67,10 @@ def render_frame(job: FrameJob, frame: int) -> dict:
     t1 = time.perf_counter()
     gt_path = _render_gt(job)
     t2 = time.perf_counter()
-    gt = ground_truth(read_passes(gt_path, job.view_layer.name), c2w, job.lut, gt_path)
+    p = read_passes(gt_path, job.view_layer.name)
+    gt = ground_truth(p, c2w, job.lut, gt_path)
+    if "albedo" in job.passes or "material" in job.passes:
+        add_appearance(gt, p, job.passes, gt_path)
     if "sky_flow" in job.passes:
         add_sky_flow(gt, job.track, frame)
     if "boundaries" in job.passes:
@@ -103,7 +108,7 @@ def _render_rgb(job: FrameJob, frame: int) -> None:
 
 def _render_gt(job: FrameJob) -> str:
     """The ground-truth render (one sample, box filter); returns the path of its multilayer EXR."""
-    passes.configure_gt(job.scene, job.view_layer, job.settings)
+    passes.configure_gt(job.scene, job.view_layer, job.settings, albedo="albedo" in job.passes)
     gt_tmp = os.path.join(job.tmp_dir, "gt.exr")
     passes.render_still(job.scene, job.view_layer, gt_tmp, job.quiet)
     return gt_tmp
@@ -126,6 +131,22 @@ def ground_truth(p: dict, c2w: np.ndarray, lut: np.ndarray, source: str) -> Grou
     sem = lut[np.minimum(inst, len(lut) - 1)]
     sem[inst >= len(lut)] = 0
     return GroundTruth(depth, fwd, bwd, nrm, inst, sem)
+
+
+def add_appearance(gt: GroundTruth, p: dict, wanted, source: str) -> None:
+    """The albedo (Cycles' diffuse colour, linear) and material ids of the render passes ``p``,
+    0 where no surface."""
+    valid = np.isfinite(gt.depth)
+    if "albedo" in wanted:
+        if "DiffCol" not in p:
+            raise RuntimeError(f"{source}: render lacks the diffuse colour pass")
+        gt.albedo = np.ascontiguousarray(p["DiffCol"][:, :, :3], dtype=np.float32)
+        gt.albedo[~valid] = 0
+    if "material" in wanted:
+        if "IndexMA" not in p:
+            raise RuntimeError(f"{source}: render lacks the material index pass")
+        gt.material = seg.id_image(p["IndexMA"])
+        gt.material[~valid] = 0
 
 
 def add_sky_flow(gt: GroundTruth, track: dict, frame: int) -> None:
@@ -161,6 +182,10 @@ def _write_ground_truth(out_dir: str, files: dict, gt: GroundTruth) -> None:
     if "scene_flow_fwd_file_path" in files:
         layout.save_npy(path("scene_flow_fwd_file_path"), gt.scene_flow_fwd)
         layout.save_npy(path("scene_flow_bwd_file_path"), gt.scene_flow_bwd)
+    if "albedo_file_path" in files:
+        layout.save_npy(path("albedo_file_path"), gt.albedo)
+    if "material_file_path" in files:
+        write_png(path("material_file_path"), gt.material)
 
 
 def _write_previews(out_dir: str, files: dict, gt: GroundTruth) -> None:
@@ -177,6 +202,10 @@ def _write_previews(out_dir: str, files: dict, gt: GroundTruth) -> None:
     if "scene_flow_fwd" in files:
         write_png(out("scene_flow_fwd"), preview.scene_flow_image(gt.scene_flow_fwd), 3)
         write_png(out("scene_flow_bwd"), preview.scene_flow_image(gt.scene_flow_bwd), 3)
+    if "albedo" in files:
+        write_png(out("albedo"), preview.albedo_image(gt.albedo), 3)
+    if "material" in files:
+        write_png(out("material"), preview.id_palette(gt.material), 3)
 
 
 def _moved_boxes(view_layer, static_boxes: dict) -> dict:

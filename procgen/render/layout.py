@@ -12,14 +12,14 @@ from ..core import atomic
 MANIFEST = ".render_progress.json"
 TEST_EVERY = 8  # every 8th frame (index 0, 8, 16, ...) is held out for test
 # folders and files the renderer owns (see is_dataset_file)
-OWNED_DIRS = ("images", "depth", "flow", "normals", "segmentation", "occlusion", "scene_flow", "cameras",
-              "preview")
+OWNED_DIRS = ("images", "depth", "flow", "normals", "segmentation", "occlusion", "scene_flow", "albedo",
+              "cameras", "preview")
 TRAJECTORY_FILE = "cameras/trajectory_tum.txt"  # the camera_motion pass (top-level keys of transforms.json)
 IMU_FILE = "cameras/imu.txt"
 OWNED_FILES = ("transforms.json", "segmentation.json", "points3d.ply", "scene.json", MANIFEST, TRAJECTORY_FILE,
                IMU_FILE)
 # optional ground truth, chosen with --passes (all on by default; docs/dataset-format.md)
-PASSES = ("sky_flow", "occlusion", "boundaries", "camera_motion", "scene_flow")
+PASSES = ("sky_flow", "occlusion", "boundaries", "camera_motion", "scene_flow", "albedo", "material")
 DEFAULT_PASSES = PASSES
 
 
@@ -68,6 +68,10 @@ def frame_files(frame: int, exr: bool = False, passes=DEFAULT_PASSES, finished: 
     if "scene_flow" in passes:
         files["scene_flow_fwd_file_path"] = f"scene_flow/{n}_fwd.npy"
         files["scene_flow_bwd_file_path"] = f"scene_flow/{n}_bwd.npy"
+    if "albedo" in passes:
+        files["albedo_file_path"] = f"albedo/{n}.npy"
+    if "material" in passes:
+        files["material_file_path"] = f"segmentation/{n}_material.png"
     return files
 
 
@@ -80,6 +84,10 @@ def preview_files(frame: int, passes=DEFAULT_PASSES, finished: bool = True) -> d
         kinds += ["occlusion_fwd", "occlusion_bwd"]
     if "scene_flow" in passes:
         kinds += ["scene_flow_fwd", "scene_flow_bwd"]
+    if "albedo" in passes:
+        kinds.append("albedo")
+    if "material" in passes:
+        kinds.append("material")
     return {k: f"preview/{n}_{k}.png" for k in kinds}
 
 

@@ -4,8 +4,8 @@
   Blender as an 8-bit PNG through the scene's colour management (view transform, look).
 - Ground-truth render: 1 sample through the pixel centre (box filter of width 0.01 px),
   no denoiser, volume-only objects hidden (fog is not a surface), passes z / vector / normal / object index /
-  material index, written as a 32-bit multilayer EXR. One sample means edge pixels never
-  blend depth, flow or ids.
+  material index (and diffuse colour for the albedo pass), written as a 32-bit multilayer EXR.
+  One sample means edge pixels never blend depth, flow or ids.
 
 Every setting changed is recorded in a ``Settings`` snapshot and restored afterwards, so a
 user's scene keeps its own render settings.
@@ -19,6 +19,7 @@ import sys
 import bpy
 
 GT_PASSES = ("use_pass_z", "use_pass_vector", "use_pass_normal", "use_pass_object_index", "use_pass_material_index")
+ALBEDO_PASS = "use_pass_diffuse_color"  # Cycles' diffuse colour: DiffCol (4.x) / "Diffuse Color" (5.x) in the EXR
 GPU_BACKENDS = ("OPTIX", "CUDA", "HIP", "ONEAPI", "METAL")
 
 
@@ -120,7 +121,7 @@ def configure_rgb(scene, view_layer, settings: Settings, samples: int, denoise: 
     settings.set(c, "use_denoising", bool(denoise))
     if denoise and "OPENIMAGEDENOISE" in c.bl_rna.properties["denoiser"].enum_items.keys():
         settings.set(c, "denoiser", "OPENIMAGEDENOISE")
-    for p in GT_PASSES:
+    for p in (*GT_PASSES, ALBEDO_PASS):
         settings.set(view_layer, p, False)
     for ob in volume_only_objects(scene):
         settings.set(ob, "hide_render", settings.original(ob, "hide_render"))
@@ -132,7 +133,8 @@ def configure_rgb(scene, view_layer, settings: Settings, samples: int, denoise: 
     settings.set(im, "color_depth", "8")
 
 
-def configure_gt(scene, view_layer, settings: Settings) -> None:
+def configure_gt(scene, view_layer, settings: Settings, albedo: bool = False) -> None:
+    """``albedo``: also Cycles' diffuse colour pass (the albedo pass of the dataset)."""
     c = scene.cycles
     settings.set(c, "samples", 1)
     settings.set(c, "use_adaptive_sampling", False)
@@ -141,6 +143,7 @@ def configure_gt(scene, view_layer, settings: Settings) -> None:
     settings.set(c, "filter_width", 0.01)  # the one sample lands on the pixel centre
     for p in GT_PASSES:
         settings.set(view_layer, p, True)
+    settings.set(view_layer, ALBEDO_PASS, bool(albedo))
     # Volumes (fog) are not surfaces: a single sample scattered in one would leave its pixel
     # without depth, flow or id, so the ground-truth render leaves them out.
     for ob in volume_only_objects(scene):

@@ -102,3 +102,10 @@ def scene_flow_image(flow: np.ndarray) -> np.ndarray:
     out = np.rint(rgb * 255).astype(np.uint8)
     out[~ok] = 0
     return out
+
+
+def albedo_image(albedo: np.ndarray) -> np.ndarray:
+    """Linear albedo [H, W, 3] as 8-bit sRGB (values above 1 clipped)."""
+    a = np.clip(np.nan_to_num(albedo.astype(np.float64)), 0.0, 1.0)
+    srgb = np.where(a <= 0.0031308, 12.92 * a, 1.055 * np.power(a, 1 / 2.4) - 0.055)
+    return np.rint(srgb * 255).astype(np.uint8)

@@ -4,6 +4,8 @@
   background. Cycles' object-index pass then holds the id. Collection instances take the id of
   the instanced object; geometry-node instances take the id of the object that carries the
   modifier (this is what Cycles does with ``pass_index``).
+- Material id: each used material gets ``pass_index`` 1..N in sorted-name order; 0 is no
+  surface (or a surface without a material). Cycles' material-index pass then holds the id.
 - Semantic id: from the object's custom property ``gs_class`` (or its nearest parent's),
   through the fixed table ``CLASS_IDS``; names not in the table get ids from 1000 up in
   sorted order; objects without a class are "unlabeled".
@@ -152,6 +154,20 @@ def assign_ids(names) -> dict[str, int]:
     names = sorted(set(names))
     if len(names) > MAX_ID:
         raise ValueError(f"{len(names)} objects render; instance ids support at most {MAX_ID}")
+    return {name: i + 1 for i, name in enumerate(names)}
+
+
+def material_names(materials) -> list[str]:
+    """Names of the materials that can render: those with a user other than a fake user (a
+    material in any object's or mesh's slot, or set by geometry nodes), sorted."""
+    return sorted(m.name for m in materials if m.users > (1 if m.use_fake_user else 0))
+
+
+def assign_material_ids(names) -> dict[str, int]:
+    """Material id of each material name: 1..N in sorted order (0 = no surface or no material)."""
+    names = sorted(set(names))
+    if len(names) > MAX_ID:
+        raise ValueError(f"{len(names)} materials are used; material ids support at most {MAX_ID}")
     return {name: i + 1 for i, name in enumerate(names)}
 
 
