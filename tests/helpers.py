@@ -371,3 +371,17 @@ def mounted_tmpfs(path: Path, options: str):
 def debris(folder: Path) -> list[str]:
     """Temporary files and scratch folders left in ``folder``."""
     return [str(p) for p in folder.rglob("*") if ".tmp" in p.name or p.name.startswith(".gs-tmp-")]
+
+
+def dataset_file(out, entry: dict, key: str) -> np.ndarray:
+    """The array of a dataset file named by ``entry[key]`` (a transforms.json frame): PNG or .npy."""
+    from procgen.render.png import read_png
+
+    path = os.path.join(out, entry[key])
+    return read_png(path) if path.endswith(".png") else np.load(path)
+
+
+def frame_K(tr: dict, entry: dict) -> np.ndarray:
+    """[3, 3] intrinsics of a transforms.json frame (per-frame keys over the file's own)."""
+    src = dict(tr, **entry)
+    return np.array([[src["fl_x"], 0, src["cx"]], [0, src["fl_y"], src["cy"]], [0, 0, 1.0]])

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 
 import bpy
 import numpy as np
 import pytest
+from helpers import dataset_file, frame_K
 from mathutils import Vector
 
 from procgen.assembly.biomes import BIOME_NAMES, BIOMES
@@ -19,7 +19,6 @@ from procgen.assembly.config import SceneConfig
 from procgen.assembly.scene import generate_scene
 from procgen.render import render_dataset
 from procgen.render.camera_poses import c2w_opencv, project, unproject_depth
-from procgen.render.png import read_png
 
 pytestmark = pytest.mark.blender
 
@@ -75,16 +74,6 @@ def _open(out) -> None:
     bpy.ops.wm.open_mainfile(filepath=str(out / "scene.blend"))
 
 
-def _load(out, entry, key):
-    path = os.path.join(out, entry[key])
-    return read_png(path) if path.endswith(".png") else np.load(path)
-
-
-def _K(tr, entry):
-    src = dict(tr, **entry)
-    return np.array([[src["fl_x"], 0, src["cx"]], [0, src["fl_y"], src["cy"]], [0, 0, 1.0]])
-
-
 def _moving_ids(seg) -> set[int]:
     """Instance ids of objects that move or deform on their own (animated, waves, weather)."""
     out = set()
@@ -114,9 +103,9 @@ def test_depth_matches_ray_casts(biome_dataset):
     for entry in tr["frames"]:
         scene.frame_set(entry["frame"])
         dg = bpy.context.evaluated_depsgraph_get()
-        depth = _load(out, entry, "depth_file_path")
+        depth = dataset_file(out, entry, "depth_file_path")
         c2w = np.array(entry["transform_matrix"])
-        K = _K(tr, entry)
+        K = frame_K(tr, entry)
         pts = unproject_depth(np.where(np.isfinite(depth), depth, 1.0), K, c2w)
         origin = c2w[:3, 3]
         for r, c in zip(rng.integers(0, depth.shape[0], 40), rng.integers(0, depth.shape[1], 40)):
@@ -171,10 +160,10 @@ def test_static_flow_equals_reprojected_depth(biome_dataset):
     frames = tr["frames"]
     errors = []
     for ea, eb in zip(frames[:-1], frames[1:]):
-        depth_a, depth_b = _load(out, ea, "depth_file_path"), _load(out, eb, "depth_file_path")
-        inst = _load(out, ea, "instance_file_path")
-        flow = _load(out, ea, "flow_fwd_file_path")
-        exp, ok = _reprojection(depth_a, depth_b, _K(tr, ea), _K(tr, eb), np.array(ea["transform_matrix"]),
+        depth_a, depth_b = dataset_file(out, ea, "depth_file_path"), dataset_file(out, eb, "depth_file_path")
+        inst = dataset_file(out, ea, "instance_file_path")
+        flow = dataset_file(out, ea, "flow_fwd_file_path")
+        exp, ok = _reprojection(depth_a, depth_b, frame_K(tr, ea), frame_K(tr, eb), np.array(ea["transform_matrix"]),
                                 np.array(eb["transform_matrix"]))
         static = ok & ~np.isin(inst, list(moving))
         errors.append(np.linalg.norm(flow - exp, axis=-1)[static])
@@ -211,7 +200,7 @@ def _water_in_view(water, seg: dict, tr: dict, out) -> int:
     if water is None:
         return 0
     wid = int(next(k for k, v in seg["objects"].items() if v["name"] == "water"))
-    return sum(int((_load(out, e, "instance_file_path") == wid).sum()) for e in tr["frames"])
+    return sum(int((dataset_file(out, e, "instance_file_path") == wid).sum()) for e in tr["frames"])
 
 
 def test_water_flow_moves_with_the_waves(biome_dataset):
@@ -228,14 +217,14 @@ def test_water_flow_moves_with_the_waves(biome_dataset):
     frames = tr["frames"]
     errors, rise = [], []
     for ea, eb in zip(frames[:-1], frames[1:]):
-        depth_a, depth_b = _load(out, ea, "depth_file_path"), _load(out, eb, "depth_file_path")
-        inst = _load(out, ea, "instance_file_path")
-        flow = _load(out, ea, "flow_fwd_file_path")
+        depth_a, depth_b = dataset_file(out, ea, "depth_file_path"), dataset_file(out, eb, "depth_file_path")
+        inst = dataset_file(out, ea, "instance_file_path")
+        flow = dataset_file(out, ea, "flow_fwd_file_path")
         c2w_a, c2w_b = np.array(ea["transform_matrix"]), np.array(eb["transform_matrix"])
-        pts = unproject_depth(np.where(np.isfinite(depth_a), depth_a, 1.0), _K(tr, ea), c2w_a)
+        pts = unproject_depth(np.where(np.isfinite(depth_a), depth_a, 1.0), frame_K(tr, ea), c2w_a)
         shift = _water_shift(pts, water, ea["frame"], eb["frame"])
-        exp, ok = _reprojection(depth_a, depth_b, _K(tr, ea), _K(tr, eb), c2w_a, c2w_b, shift)
-        still, _ = _reprojection(depth_a, depth_b, _K(tr, ea), _K(tr, eb), c2w_a, c2w_b)
+        exp, ok = _reprojection(depth_a, depth_b, frame_K(tr, ea), frame_K(tr, eb), c2w_a, c2w_b, shift)
+        still, _ = _reprojection(depth_a, depth_b, frame_K(tr, ea), frame_K(tr, eb), c2w_a, c2w_b)
         mask = ok & (inst == wid)
         errors.append(np.linalg.norm(flow - exp, axis=-1)[mask])
         rise.append(np.abs(shift[..., 2])[mask])
@@ -257,12 +246,12 @@ def test_pixels_lie_in_their_objects_boxes_and_ids_separate_objects(biome_datase
                 and o.type == "MESH" and len(o.data.vertices)]
         assert set(made) <= set(names), f"{biome}: {cls} objects without their own id"
     for entry in tr["frames"]:
-        inst = _load(out, entry, "instance_file_path")
-        sem = _load(out, entry, "semantic_file_path")
-        depth = _load(out, entry, "depth_file_path")
+        inst = dataset_file(out, entry, "instance_file_path")
+        sem = dataset_file(out, entry, "semantic_file_path")
+        depth = dataset_file(out, entry, "depth_file_path")
         assert np.all((inst == 0) == ~np.isfinite(depth))
         c2w = np.array(entry["transform_matrix"])
-        pts = unproject_depth(np.where(np.isfinite(depth), depth, 1.0), _K(tr, entry), c2w)
+        pts = unproject_depth(np.where(np.isfinite(depth), depth, 1.0), frame_K(tr, entry), c2w)
         for i in np.unique(inst[inst > 0]):
             obj = objects[str(int(i))]
             mask = inst == i

@@ -12,9 +12,9 @@ import os
 import bpy
 import numpy as np
 import pytest
+from helpers import dataset_file, frame_K
 
 from procgen.render import render_dataset
-from procgen.render.png import read_png
 from procgen.render.reference_scenes import build_test_scene
 
 pytestmark = pytest.mark.blender
@@ -51,16 +51,6 @@ def dataset(tmp_path_factory):
         return out, json.load(fh)
 
 
-def _load(out, entry, key):
-    path = os.path.join(out, entry[key])
-    return read_png(path) if path.endswith(".png") else np.load(path)
-
-
-def _K(tr, entry):
-    src = dict(tr, **entry)
-    return np.array([[src["fl_x"], 0, src["cx"]], [0, src["fl_y"], src["cy"]], [0, 0, 1.0]])
-
-
 def _blender_camera(frame):
     """(c2w [4, 4], the camera's matrix_world) evaluated by Blender at any frame."""
     _build()
@@ -92,19 +82,19 @@ def _neighbours(tr, out):
         for key, s in (("fwd", e["frame"] + 1), ("bwd", e["frame"] - 1)):
             other = by_frame.get(s)
             c2w_s = np.array(other["transform_matrix"]) if other else _blender_camera(s)
-            yield e, key, c2w_s, _K(tr, other or e), s, other
+            yield e, key, c2w_s, frame_K(tr, other or e), s, other
 
 
 def test_sky_flow_is_the_rotation_only_reprojection(dataset):
     out, tr = dataset
     checked, moved = 0, []
     for e, key, c2w_s, K_s, _, _ in _neighbours(tr, out):
-        depth = _load(out, e, "depth_file_path")
-        flow = _load(out, e, f"flow_{key}_file_path")
+        depth = dataset_file(out, e, "depth_file_path")
+        flow = dataset_file(out, e, f"flow_{key}_file_path")
         sky = ~np.isfinite(depth)
         assert np.all(np.isinf(depth[sky]))  # depth stays inf
         c2w = np.array(e["transform_matrix"])
-        dirs = _rays_gl(_K(tr, e), depth.shape) @ c2w[:3, :3].T  # world directions
+        dirs = _rays_gl(frame_K(tr, e), depth.shape) @ c2w[:3, :3].T  # world directions
         uv, z = _project_gl(c2w_s[:3, 3] + dirs, K_s, c2w_s)  # a direction seen from b's own position
         assert np.all(z[sky] > 0)
         cols, rows = np.meshgrid(np.arange(RES[0]) + 0.5, np.arange(RES[1]) + 0.5)
@@ -129,16 +119,16 @@ def test_occlusion_masks_agree_with_a_depth_test_in_the_other_frame(dataset):
     cube_id = int(next(k for k, v in seg["objects"].items() if v["name"] == "Cube"))
     agree, total, counts = 0, 0, np.zeros(3, int)
     for e, key, c2w_s, K_s, s, other in _neighbours(tr, out):
-        mask = _load(out, e, f"occlusion_{key}_file_path")
+        mask = dataset_file(out, e, f"occlusion_{key}_file_path")
         assert mask.dtype == np.uint8 and mask.shape == (RES[1], RES[0])
         if other is None:  # the neighbour was not rendered: no depth to test against
             assert set(np.unique(mask)) <= {2, 255} and np.mean(mask == 255) > 0.5
             continue
         t = e["frame"]
-        depth, inst = _load(out, e, "depth_file_path"), _load(out, e, "instance_file_path")
-        depth_s = _load(out, other, "depth_file_path")
+        depth, inst = dataset_file(out, e, "depth_file_path"), dataset_file(out, e, "instance_file_path")
+        depth_s = dataset_file(out, other, "depth_file_path")
         c2w = np.array(e["transform_matrix"])
-        rays = _rays_gl(_K(tr, e), depth.shape)
+        rays = _rays_gl(frame_K(tr, e), depth.shape)
         surface = np.isfinite(depth)
         # surface points from depth (planar: the ray scaled to z = -depth), the cube moved by its matrices
         pts = c2w[:3, 3] + (rays * np.where(surface, depth, 1.0)[..., None]) @ c2w[:3, :3].T
@@ -154,7 +144,7 @@ def test_occlusion_masks_agree_with_a_depth_test_in_the_other_frame(dataset):
         there = depth_s[row, col]
         # the depth the point's own surface would have at that pixel centre: its tangent plane
         # (Blender's normal, moved with the cube) cut by the pixel's ray in s
-        normals = _load(out, e, "normals_file_path") @ (c2w[:3, :3] @ np.diag([1.0, -1.0, -1.0])).T
+        normals = dataset_file(out, e, "normals_file_path") @ (c2w[:3, :3] @ np.diag([1.0, -1.0, -1.0])).T
         normals[cube] = normals[cube] @ motion[:3, :3].T
         ray_s = _rays_gl(K_s, depth.shape)[row, col] @ c2w_s[:3, :3].T  # world, one unit of depth
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -174,10 +164,10 @@ def test_occlusion_boundaries_follow_the_sphere_silhouette(dataset):
     centre, radius = np.array([-1.8, 1.0, 1.0]), 1.0
     recalled, edge_pixels, flat_hits, flat_pixels = 0, 0, 0, 0
     for e in tr["frames"]:
-        bits = _load(out, e, "boundaries_file_path")
-        depth, inst = _load(out, e, "depth_file_path"), _load(out, e, "instance_file_path")
+        bits = dataset_file(out, e, "boundaries_file_path")
+        depth, inst = dataset_file(out, e, "depth_file_path"), dataset_file(out, e, "instance_file_path")
         c2w = np.array(e["transform_matrix"])
-        rays = _rays_gl(_K(tr, e), depth.shape) @ c2w[:3, :3].T
+        rays = _rays_gl(frame_K(tr, e), depth.shape) @ c2w[:3, :3].T
         rays /= np.linalg.norm(rays, axis=-1, keepdims=True)
         oc = centre - c2w[:3, 3]
         miss = np.linalg.norm(oc - (rays @ oc)[..., None] * rays, axis=-1)  # ray distance to the centre
@@ -278,12 +268,12 @@ def test_scene_flow_is_the_cube_s_own_matrix_difference_and_zero_on_static_surfa
     moved_px = 0
     for e in tr["frames"]:
         f = e["frame"]
-        depth, inst = _load(out, e, "depth_file_path"), _load(out, e, "instance_file_path")
+        depth, inst = dataset_file(out, e, "depth_file_path"), dataset_file(out, e, "instance_file_path")
         surface = np.isfinite(depth)
         cube, static = inst == ids["Cube"], surface & (inst != ids["Cube"])
         assert cube.sum() > 50 and (inst == ids["Ground"]).sum() > 500
         for key, s in (("scene_flow_fwd_file_path", f + 1), ("scene_flow_bwd_file_path", f - 1)):
-            flow = _load(out, e, key)
+            flow = dataset_file(out, e, key)
             assert flow.dtype == np.float32 and flow.shape == depth.shape + (3,)
             assert np.array_equal(np.isnan(flow).any(-1), ~surface) and np.isnan(flow[~surface]).all()
             assert np.all(flow[static] == 0)  # the ground and the sphere stay where they are
@@ -322,8 +312,8 @@ def test_albedo_is_the_base_colour_and_material_ids_name_each_object_s_material(
                        for i, o in seg["objects"].items()}
     counts = dict.fromkeys(BASE_COLOURS, 0)
     for e in tr["frames"]:
-        depth, inst = _load(out, e, "depth_file_path"), _load(out, e, "instance_file_path")
-        albedo, material = _load(out, e, "albedo_file_path"), _load(out, e, "material_file_path")
+        depth, inst = dataset_file(out, e, "depth_file_path"), dataset_file(out, e, "instance_file_path")
+        albedo, material = dataset_file(out, e, "albedo_file_path"), dataset_file(out, e, "material_file_path")
         assert albedo.dtype == np.float32 and albedo.shape == depth.shape + (3,)
         assert material.dtype == np.uint16 and material.shape == depth.shape
         surface = np.isfinite(depth)
@@ -356,7 +346,7 @@ def test_albedo_without_a_specular_layer_is_exactly_the_base_colour(tmp_path):
     render_dataset(out, samples=1, device="cpu", denoise=False, frames=(1, 1), passes=("albedo", "material"))
     seg = json.load(open(out / "segmentation.json"))
     e = json.load(open(out / "transforms.json"))["frames"][0]
-    albedo, material = _load(out, e, "albedo_file_path"), _load(out, e, "material_file_path")
+    albedo, material = dataset_file(out, e, "albedo_file_path"), dataset_file(out, e, "material_file_path")
     for i, name in seg["materials"].items():
         px = material == int(i)
         assert px.sum() > 20, name
@@ -379,7 +369,7 @@ def test_passes_are_selectable_and_cost_nothing_when_off(tmp_path):
         assert "albedo_file_path" not in e and "material_file_path" not in e
         assert os.path.isfile(out / e["boundaries_file_path"])
         # without sky_flow the sky keeps Blender's flow of 0
-        sky = ~np.isfinite(_load(out, e, "depth_file_path"))
-        assert sky.any() and np.all(_load(out, e, "flow_fwd_file_path")[sky] == 0)
+        sky = ~np.isfinite(dataset_file(out, e, "depth_file_path"))
+        assert sky.any() and np.all(dataset_file(out, e, "flow_fwd_file_path")[sky] == 0)
     assert sorted(os.listdir(out / "occlusion")) == ["00001_boundaries.png", "00002_boundaries.png"]
 
