@@ -168,7 +168,8 @@ def _set_up(out_dir, scene, samples, frames, exr: bool, denoise: bool, restart_s
               "frames": [frame_list[0], frame_list[-1]], "exr": bool(exr), "passes": list(passes),
               "ids": ids, "classes": classes}
     if "material" in passes:  # material ids (pass_index) 1..N over the used materials in sorted order
-        params["materials"] = seg.assign_material_ids(seg.material_names(bpy.data.materials))
+        objects = [obj for obj, _, _, _ in boxes.values()]
+        params["materials"] = seg.assign_material_ids(seg.material_names(objects, view_layer.depsgraph))
 
     os.makedirs(out_dir, exist_ok=True)
     try:

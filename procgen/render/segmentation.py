@@ -157,10 +157,16 @@ def assign_ids(names) -> dict[str, int]:
     return {name: i + 1 for i, name in enumerate(names)}
 
 
-def material_names(materials) -> list[str]:
-    """Names of the materials that can render: those with a user other than a fake user (a
-    material in any object's or mesh's slot, or set by geometry nodes), sorted."""
-    return sorted(m.name for m in materials if m.users > (1 if m.use_fake_user else 0))
+def material_names(objects, depsgraph) -> list[str]:
+    """Names of the materials on the rendered ``objects`` as evaluated (geometry nodes' Set Material
+    included), sorted. Taken from the objects, not from ``bpy.data``: a freshly generated scene
+    holds materials that its saved .blend does not, and a resumed render must find the same ids."""
+    names = set()
+    for ob in objects:
+        ev = ob if ob.is_evaluated else ob.evaluated_get(depsgraph)
+        names.update(slot.material.name for slot in ev.material_slots if slot.material is not None)
+        names.update(m.name for m in (getattr(ev.data, "materials", None) or []) if m is not None)
+    return sorted(names)
 
 
 def assign_material_ids(names) -> dict[str, int]:
