@@ -27,8 +27,6 @@ import torch
 from .dataset_loader import Camera, Dataset
 from .model import GaussianModel
 
-SKY_PROPERTY = "sky"  # per-splat uchar in the .ply: 1 = a Gaussian of the sky shell
-
 
 @dataclass
 class SkyConfig:
