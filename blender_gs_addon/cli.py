@@ -21,6 +21,8 @@ SUBCOMMANDS: Subcommands = {
     "train": (f"{__package__}.trainer.cli", "train Gaussian splats on a dataset"),
     "import": (f"{__package__}.blender.cli_import", "import a splat file (.ply, .splat, .glb, ...) into a .blend"),
     "export": (f"{__package__}.blender.cli_export", "export a splat object of a .blend to .ply, .splat, .glb, ..."),
+    "edit": (f"{__package__}.splats.edit_cli",
+             "merge splat files and transform, filter, crop, reduce SH or decimate them, in the order given"),
     "demo": (f"{__package__}.demo", "run the whole pipeline: generate, render, train, import, report"),
     "batch": (f"{__package__}.batch.cli",
               "generate many seeds on a local pool, Ray or Slurm; resumable, one process per seed"),

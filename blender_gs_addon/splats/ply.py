@@ -48,8 +48,9 @@ def _check_splat_header(path: str, header, vertex) -> tuple[int, bool]:
     return k1, has_normals
 
 
-def read_ply_table(path: str | os.PathLike) -> "PlyTable":
-    """Read and validate a 3DGS PLY file into a PlyTable (the rows as stored; see read_ply)."""
+def read_ply_table(path: str | os.PathLike, finite: bool = True) -> "PlyTable":
+    """Read and validate a 3DGS PLY file into a PlyTable (the rows as stored; see read_ply).
+    ``finite=False`` accepts NaN and infinite values (for an editor that removes them)."""
     path = os.fspath(path)
     with splat_errors():
         header, vertex_i, arr, (k1, has_normals) = ply_file.read_element(path, "vertex", _check_splat_header)
@@ -65,19 +66,20 @@ def read_ply_table(path: str | os.PathLike) -> "PlyTable":
     in_table = set(table_names)
     extra = {n: np.ascontiguousarray(arr[n]) for n in names if n not in in_table}
     result = PlyTable(path, table, list(table_names), extra, props, header.comments, k1, has_normals)
-    if not np.isfinite(table).all():
+    if finite and not np.isfinite(table).all():
         result.to_splats()  # raises when a splat field (not an extra) is NaN/inf
     return result
 
 
-def read_ply(path: str | os.PathLike) -> SplatData:
+def read_ply(path: str | os.PathLike, finite: bool = True) -> SplatData:
     """Read a 3DGS PLY file. Raises SplatFormatError naming the file for anything malformed.
 
     Accepted: any property order, normals absent, extra properties (kept in ``extra``, in
     file order), other elements after the vertices, binary (either endianness) or ascii.
-    Rejected: non-float splat properties, NaN/inf values, too few bytes for the vertex count.
+    Rejected: non-float splat properties, NaN/inf values (unless ``finite=False``), too few
+    bytes for the vertex count.
     """
-    return read_ply_table(path).to_splats()
+    return read_ply_table(path, finite).to_splats(finite)
 
 
 @dataclass
@@ -103,8 +105,8 @@ class PlyTable:
     def core_names(self) -> list[str]:
         return [p for props in field_columns(self.k1, self.has_normals).values() for p in props]
 
-    def to_splats(self) -> SplatData:
-        """SplatData of the file (NaN/inf in splat fields raise SplatFormatError)."""
+    def to_splats(self, finite: bool = True) -> SplatData:
+        """SplatData of the file (NaN/inf in splat fields raise SplatFormatError unless not ``finite``)."""
         fields = fields_from_table(self.table, self.names, self.k1, self.has_normals)
         core = set(self.core_names())
         pos = {n: i for i, n in enumerate(self.names)}
@@ -114,7 +116,8 @@ class PlyTable:
                 continue
             extra[n] = self.extra[n] if n in self.extra else np.ascontiguousarray(self.table[:, pos[n]])
         data = SplatData(**fields, extra=extra, layout=self.layout, comments=self.comments)
-        check_finite(data, self.path)
+        if finite:
+            check_finite(data, self.path)
         return data
 
 
