@@ -31,6 +31,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="at most N Gaussians in the scene, the initial points included (a random subset of "
                              "them where there are more; growth stops at N); the sky shell is counted apart "
                              "(sky_gaussians in metrics.json) (0 = no cap)")
+    parser.add_argument("--strategy", choices=("default", "mcmc"), default="default",
+                        help="densification: default (clone, split and prune on screen-space gradients) or mcmc "
+                             "(relocate transparent Gaussians onto opaque ones and grow to a budget: "
+                             "--max-gaussians, else 300,000); see docs/training.md")
     parser.add_argument("--resume", action="store_true",
                         help="continue from the newest checkpoint in --out (refused when it belongs to another "
                              "dataset or other settings)")
@@ -101,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
     progress_json = requested(args.progress_json)
     cfg = TrainConfig(dataset=args.dataset, out=args.out, iterations=args.iterations, device=args.device,
                       sh_degree=args.sh_degree, max_gaussians=args.max_gaussians, resume=args.resume,
+                      strategy=args.strategy,
                       downscale=args.downscale, background=args.background, seed=args.seed,
                       depth_weight=DEFAULT_DEPTH_WEIGHT if args.depth_weight is None else args.depth_weight,
                       sky=SkyConfig(mode=args.sky), progress_json=progress_json,

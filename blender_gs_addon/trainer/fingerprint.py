@@ -14,6 +14,7 @@ import numpy as np
 SETTINGS = {"iterations": "--iterations", "sh_degree": "--sh-degree", "seed": "--seed",
             "background": "--background", "depth_weight": "--depth-weight", "max_gaussians": "--max-gaussians",
             "downscale": "--downscale", "random_points": "random points", "densify": "densification settings",
+            "strategy": "--strategy", "mcmc": "densification settings",
             "sky": "--sky and the sky settings"}
 _SHOWN = 3  # differences named in a message; the rest are counted
 
@@ -37,7 +38,8 @@ def dataset_fingerprint(data) -> dict:
 
 
 def settings_fingerprint(cfg) -> dict:
-    return {key: (asdict(getattr(cfg, key)) if key in ("densify", "sky") else getattr(cfg, key)) for key in SETTINGS}
+    nested = ("densify", "mcmc", "sky")
+    return {key: (asdict(getattr(cfg, key)) if key in nested else getattr(cfg, key)) for key in SETTINGS}
 
 
 def _listed(names: list[str]) -> str:

@@ -62,6 +62,16 @@ class Adam:
             self._set(name, p[mask], st["exp_avg"][mask], st["exp_avg_sq"][mask])
 
     @torch.no_grad()
+    def set_rows(self, idx: torch.Tensor, rows: dict[str, torch.Tensor]) -> None:
+        """Overwrite rows idx [M] of the named parameters with rows [M, ...]; their moments restart at
+        zero (a moved or reshaped Gaussian's gradient history no longer applies)."""
+        for name, values in rows.items():
+            p, st = self.params[name], self.state[name]
+            p.data[idx] = values.to(p.dtype)
+            st["exp_avg"][idx] = 0
+            st["exp_avg_sq"][idx] = 0
+
+    @torch.no_grad()
     def reset_param(self, name: str, value: torch.Tensor) -> None:
         """Replace a parameter's values and zero its moments (used by the opacity reset)."""
         self._set(name, value, torch.zeros_like(value), torch.zeros_like(value))

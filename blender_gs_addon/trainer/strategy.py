@@ -27,6 +27,10 @@ from .schedule import Schedule
 class Strategy:
     """Keeps the Gaussians as they are (no densification); the base of other strategies."""
 
+    def regularization(self, params: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """A term the strategy adds to the loss (None: nothing)."""
+        return None
+
     def step_pre_backward(self, opt: Adam, info: dict, step: int) -> None:
         """Before loss.backward() of iteration `step` (1-based)."""
 

@@ -42,9 +42,13 @@ from .optim import Adam
 from .schedule import Schedule
 from .sky import SkyConfig, SkyShell, composite
 from .strategy import DefaultStrategy, Strategy
+from .strategy_mcmc import MCMCConfig, MCMCStrategy
 
 # Weight of the relative depth loss where a dataset has depth (ours always do); see docs/training.md.
 DEFAULT_DEPTH_WEIGHT = 1.0
+
+
+STRATEGIES = ("default", "mcmc")
 
 
 class TrainingError(RuntimeError):
@@ -74,7 +78,9 @@ class TrainConfig:
     out_format: str = "ply"  # also write point_cloud.<out_format> (a suffix of splats.io.FORMATS)
     final_out: str = ""  # where the results end up when `out` is a staging folder (--overwrite): the cancel file
     trust_checkpoint: bool = False  # resume from a checkpoint that records no dataset/settings fingerprint
+    strategy: str = "default"  # default (clone/split/prune) | mcmc (relocate and grow to a budget)
     densify: DensifyConfig = field(default_factory=DensifyConfig)
+    mcmc: MCMCConfig = field(default_factory=MCMCConfig)
     sky: SkyConfig = field(default_factory=SkyConfig)
     # called after every iteration with (iteration, model); used by tools and tests
     callback: Callable | None = None
@@ -289,6 +295,13 @@ def _check_config(cfg: TrainConfig) -> None:
         raise TrainingError(f"sky must be auto, on or off, got {cfg.sky.mode}")
     if cfg.background not in ("random", "black", "white"):
         raise TrainingError(f"background must be random, black or white, got {cfg.background}")
+    if cfg.strategy not in STRATEGIES:
+        raise TrainingError(f"strategy must be {' or '.join(STRATEGIES)}, got {cfg.strategy}")
+
+
+def _budget(cfg: TrainConfig) -> int:
+    """The cap on scene Gaussians (0 = none): --max-gaussians, else the MCMC strategy's own budget."""
+    return cfg.max_gaussians or (cfg.mcmc.max_gaussians if cfg.strategy == "mcmc" else 0)
 
 
 def cancel_path(cfg: TrainConfig) -> str:
@@ -321,21 +334,23 @@ class Trainer:
             _set_threads()
         _check_config(cfg)
         if cfg.max_gaussians:
-            cfg.densify.max_gaussians = cfg.max_gaussians
+            cfg.densify.max_gaussians = cfg.mcmc.max_gaussians = cfg.max_gaussians
         _prepare_out_dir(cfg)
 
         torch.manual_seed(cfg.seed)
         random.seed(cfg.seed)
         self.data: Dataset = load_dataset(cfg.dataset, downscale=cfg.downscale, load_depth=True,
                                           seed=cfg.seed, random_point_count=cfg.random_points,
-                                          max_points=cfg.max_gaussians)
+                                          max_points=_budget(cfg))
         self.train_views = [_ViewTensors(c, self.device) for c in self.data.train]
         self.test_views = [_ViewTensors(c, self.device) for c in self.data.test]
         self.sched = Schedule.for_run(cfg.iterations, self.data.extent)
         self.model = GaussianModel.from_points(self.data.points, self.data.colors, cfg.sh_degree, self.device)
         self.sky = SkyShell.create(self.data, cfg.sky, self.device)
         self.opt = Adam(self.model.params, self.sched.initial_lrs())  # shares the model's parameter dict
-        if strategy is None:
+        if strategy is None and cfg.strategy == "mcmc":
+            strategy = MCMCStrategy(cfg.mcmc, self.sched, self.device, cfg.seed)
+        elif strategy is None:
             strategy = DefaultStrategy(cfg.densify, self.sched, len(self.model), self.device, cfg.seed)
         self.strategy = strategy
         self.sampler = _ViewSampler(len(self.train_views), cfg.seed)
@@ -417,6 +432,9 @@ class Trainer:
             loss = loss + cfg.depth_weight * depth_loss(depth, alpha, view.depth)
         if self.sky is not None and view.sky is not None and cfg.sky.alpha_weight > 0:
             loss = loss + cfg.sky.alpha_weight * sky_alpha_loss(alpha, view.sky)
+        reg = self.strategy.regularization(self.model.params)
+        if reg is not None:
+            loss = loss + reg
         lv = loss.item()  # one host sync serves the guard and the running mean
         if not math.isfinite(lv):
             raise TrainingError(f"loss became {lv} at iteration {it}")
