@@ -57,6 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "alpha, as objects on a transparent background do)")
     parser.add_argument("--time-limit", type=number(0.0), default=0.0, metavar="SECONDS",
                         help="stop after this much training time, keeping the result (0 = no limit)")
+    parser.add_argument("--preview-every", type=count(0), default=0, metavar="N",
+                        help="every N iterations, evaluate the held-out views and write a render of the first "
+                             "to renders/live_preview.png, reported with the held-out PSNR (0 = only at the end)")
     parser.add_argument("--seed", type=count(0, 2**32 - 1), default=0,
                         help="seed of the random choices (initial points, view order, backgrounds); "
                              "the same seed, data and device give the same result (default 0)")
@@ -109,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
                       downscale=args.downscale, background=args.background, seed=args.seed,
                       depth_weight=DEFAULT_DEPTH_WEIGHT if args.depth_weight is None else args.depth_weight,
                       sky=SkyConfig(mode=args.sky), progress_json=progress_json,
-                      time_limit_s=args.time_limit, out_format=args.format, trust_checkpoint=args.trust_checkpoint)
+                      time_limit_s=args.time_limit, eval_every=args.preview_every, out_format=args.format,
+                      trust_checkpoint=args.trust_checkpoint)
     interrupt.install("train", grace_s=STOP_GRACE_S)  # a stop request ends the iteration, then saves
     try:
         metrics = train_in_folder(cfg, overwrite=args.overwrite)

@@ -67,3 +67,15 @@ def curve_image(iterations, losses, psnrs) -> np.ndarray:
     a = _panel(it, np.asarray(losses, float), "Loss", (200, 30, 30), log=True)
     b = _panel(it, np.asarray(psnrs, float), "PSNR dB", (30, 60, 200))
     return np.concatenate([a, b], axis=0)
+
+
+def live_chart(loss_points, psnr_points, width: int = 320, height: int = 240) -> np.ndarray:
+    """The add-on's live chart of a training job: the loss (log scale) over the held-out PSNR,
+    each against the iteration; points are (iteration, value) pairs -> [height, width, 3] uint8."""
+    def xy(points):
+        a = np.asarray(points, float).reshape(-1, 2)
+        return a[:, 0], a[:, 1]
+
+    top = _panel(*xy(loss_points), "Loss", (200, 30, 30), w=width, h=height // 2, log=True)
+    bottom = _panel(*xy(psnr_points), "PSNR dB", (30, 60, 200), w=width, h=height - height // 2)
+    return np.concatenate([top, bottom], axis=0)

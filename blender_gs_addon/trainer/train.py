@@ -35,6 +35,7 @@ from .checkpoint import (
 from .dataset_loader import RANDOM_POINTS, Camera, Dataset, load_dataset
 from .densify import DensifyConfig
 from .fingerprint import dataset_fingerprint, resume_problem, settings_fingerprint
+from .live_preview import report_held_out
 from .losses import depth_loss, photometric_loss, sky_alpha_loss
 from .metrics import depth_error, psnr, psnr_where, ssim_value, ssim_where
 from .model import GaussianModel
@@ -510,6 +511,7 @@ class Trainer:
             ev = evaluate(self.model, self.test_views, cfg.sh_degree, self.fixed_bg, sky=self.sky)
             self.history["eval"].append({"iteration": it, "psnr": ev["psnr"], "ssim": ev["ssim"],
                                          "wall_s": self.elapsed()})
+            report_held_out(self, it, ev)
         if cfg.callback is not None:
             cfg.callback(it, self.model)
         if it % self.ckpt_every == 0 and it < cfg.iterations and self.model.all_finite() is None:

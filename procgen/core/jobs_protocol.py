@@ -9,8 +9,17 @@ and a `stage` (the subcommand: "render", "train"):
     {"event": "error", "stage": "train", "message": "what went wrong"}
 
 `done`/`total` count the stage's units (frames, iterations); `message` is a line for people.
-A stage may add its own keys (the trainer's loss, psnr, gaussians). Without the flag the
-child draws a tqdm bar for people instead. The add-on's reader is `blender.jobs.read_event`.
+A stage may add its own keys. The trainer's progress events carry `loss` (its running mean),
+`psnr` (of the training view) and `gaussians`; after a periodic held-out evaluation
+(`train --preview-every N`) one more progress event carries `test_psnr` (the mean PSNR of the
+held-out views, dB) and `preview` (the absolute path of a PNG render of the first held-out
+view, replaced atomically each time), which the add-on's Train panel charts and shows:
+
+    {"event": "progress", "stage": "train", "done": 200, "total": 7000, "message": "...",
+     "test_psnr": 21.7, "preview": "/runs/a/renders/live_preview.png"}
+
+Without the flag the child draws a tqdm bar for people instead. The add-on's reader is
+`blender.jobs.read_event`; `blender.jobs.LiveTraining` collects the trainer's curves.
 No bpy and no torch here: every child imports this module.
 """
 from __future__ import annotations
@@ -22,6 +31,8 @@ from typing import TextIO
 
 ENV = "GS_PROGRESS_JSON"
 EVENTS = ("progress", "result", "error")
+# keys of the trainer's progress events that the add-on charts (see above)
+LOSS, TEST_PSNR, PREVIEW = "loss", "test_psnr", "preview"
 
 
 def requested(flag: bool = False) -> bool:
