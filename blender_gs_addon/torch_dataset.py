@@ -16,8 +16,12 @@ Each item is one frame, as a dict of tensors (multi-channel images channels firs
   ``scene_flow_fwd``/``scene_flow_bwd`` float32 [3, H, W] (world motion of each pixel's surface
   point to frame t+1 / t-1, world units and axes, NaN where no surface), ``albedo`` float32
   [3, H, W] (linear diffuse colour, 0 where no surface), ``material`` int64 [H, W] (material id,
-  names in segmentation.json ``materials``, 0 where no surface), and from the IMU
-  file ``angular_velocity`` and ``specific_force`` float32 [3] in OpenCV camera axes;
+  names in segmentation.json ``materials``, 0 where no surface), from the IMU file
+  ``angular_velocity`` and ``specific_force`` float32 [3] in OpenCV camera axes, and from
+  tracks.npz (field ``tracks``) this frame's column of the point tracks: ``track_points`` float32
+  [N, 2] (x, y pixels), ``track_occluded`` bool [N] and ``track_points_3d`` float32 [N, 3] (world);
+  ``SceneFrames.tracks(i)`` gives scene i's whole clip (``query_points`` [N, 3] (t, y, x),
+  ``target_points`` [N, T, 2], ``occluded`` [N, T], ``points_3d`` [N, T, 3], ...);
 - ``K`` float32 [3, 3] (pixel centres at +0.5), ``c2w`` float32 [4, 4] camera-to-world as in
   transforms.json (OpenGL camera axes) and ``c2w_opencv`` the same pose with OpenCV axes;
 - ``seed``, ``frame`` (the Blender frame number), ``scene`` (the folder) and ``split``.
@@ -31,6 +35,7 @@ Needs no Blender.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Iterable
@@ -41,12 +46,13 @@ from torch.utils.data import Dataset
 
 from procgen.core.axes import c2w_opencv
 from procgen.render.png import read_png
+from procgen.render.tracks import load_tracks
 
 from .batch.scenes import read_index, scene_biome, scene_complete
 
 FIELDS = ("rgb", "depth", "flow_fwd", "flow_bwd", "normals", "instance", "semantic")
 OPTIONAL_FIELDS = ("occlusion_fwd", "occlusion_bwd", "boundaries", "scene_flow_fwd",
-                   "scene_flow_bwd", "albedo", "material")  # the render's --passes
+                   "scene_flow_bwd", "albedo", "material", "tracks")  # the render's --passes
 _FILE_KEYS = {"rgb": "file_path", "depth": "depth_file_path", "flow_fwd": "flow_fwd_file_path",
               "flow_bwd": "flow_bwd_file_path", "normals": "normals_file_path",
               "instance": "instance_file_path", "semantic": "semantic_file_path",
@@ -107,9 +113,10 @@ def _scene_record(folder: str) -> dict:
     for entry in tr.get("frames") or []:
         get = lambda k, e=entry: float(e.get(k, tr.get(k)))  # noqa: E731 (a frame may carry its own lens)
         K = np.array([[get("fl_x"), 0, get("cx")], [0, get("fl_y"), get("cy")], [0, 0, 1]], np.float32)
+        files = {f: entry.get(k) for f, k in _FILE_KEYS.items()}
+        files["tracks"] = tr.get("tracks_file_path")  # one file for the clip; this frame's column of it
         frames.append({"frame": int(entry.get("frame", len(frames))), "K": K,
-                       "c2w": np.asarray(entry["transform_matrix"], np.float32),
-                       "files": {f: entry.get(k) for f, k in _FILE_KEYS.items()},
+                       "c2w": np.asarray(entry["transform_matrix"], np.float32), "files": files,
                        "imu": imu.get(len(frames)),
                        "splits": split_of.get(entry.get("file_path"), {"train"})})
     return {"folder": folder, "seed": meta.get("seed"), "biome": scene_biome(meta), "frames": frames}
@@ -174,8 +181,39 @@ class SceneFrames(Dataset):
             rel = fr["files"].get(name)
             if not rel:
                 raise SceneDataError(f"{scene['folder']}/transforms.json: frame {fr['frame']} has no {name} file")
-            item[name] = _decode(name, os.path.join(scene["folder"], rel))
+            if name == "tracks":
+                item.update(_track_column(_read_tracks(os.path.join(scene["folder"], rel)), fi))
+            else:
+                item[name] = _decode(name, os.path.join(scene["folder"], rel))
         return item
+
+    def tracks(self, scene: int) -> dict[str, torch.Tensor]:
+        """The point tracks of scene ``scene`` (an index into ``self.scenes``): every array of its
+        tracks.npz as a tensor (docs/dataset-format.md#point-tracks)."""
+        folder = self.scenes[scene]["folder"]
+        rel = self.scenes[scene]["frames"][0]["files"].get("tracks") if self.scenes[scene]["frames"] else None
+        if not rel:
+            raise SceneDataError(f"{folder}/transforms.json: no tracks_file_path (rendered without the tracks pass)")
+        return {k: torch.from_numpy(np.array(v)) for k, v in _read_tracks(os.path.join(folder, rel)).items()}
+
+
+@functools.lru_cache(maxsize=2)  # the frames of one scene come in a row: read its tracks once
+def _read_tracks(path: str) -> dict[str, np.ndarray]:
+    if not os.path.isfile(path):
+        raise SceneDataError(f"{path}: file not found")
+    try:
+        return load_tracks(path)
+    except ValueError as exc:
+        raise SceneDataError(str(exc)) from None
+
+
+def _track_column(tracks: dict[str, np.ndarray], index: int) -> dict[str, torch.Tensor]:
+    """Frame ``index``'s column of the tracks: positions [N, 2], occlusion [N], world points [N, 3]."""
+    if index >= tracks["occluded"].shape[1]:
+        raise SceneDataError(f"tracks hold {tracks['occluded'].shape[1]} frames; frame index {index} is beyond them")
+    return {"track_points": torch.from_numpy(np.ascontiguousarray(tracks["target_points"][:, index])),
+            "track_occluded": torch.from_numpy(np.ascontiguousarray(tracks["occluded"][:, index])),
+            "track_points_3d": torch.from_numpy(np.ascontiguousarray(tracks["points_3d"][:, index]))}
 
 
 def _decode(name: str, path: str) -> torch.Tensor:

@@ -201,7 +201,8 @@ def _render(bpy, render_dataset, out_dir: str, args, bar_factory) -> dict:
 
     try:
         return render_dataset(out_dir, scene=bpy.context.scene, samples=args.samples,
-                              progress=progress, device=args.device, passes=args.passes)
+                              progress=progress, device=args.device, passes=args.passes,
+                              track_points=args.track_points)
     finally:
         if bar is not None:
             bar.close()

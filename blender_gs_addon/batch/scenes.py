@@ -68,6 +68,8 @@ def index_entry(root: str, seed: int) -> dict:
         "frames": len(frames),
         "resolution": [transforms.get("w"), transforms.get("h")],
         "passes": render.get("passes", []),  # the optional ground truth it holds (docs/dataset-format.md)
+        **({"tracks": f"{rel}/{transforms['tracks_file_path']}", "track_points": render.get("track_points")}
+           if transforms.get("tracks_file_path") else {}),
         "splits": {k: _frame_of(by_name, transforms.get(f"{k}_filenames") or [])
                    for k in ("train", "val", "test")},
     }

@@ -51,9 +51,12 @@ def _passes(text: str) -> tuple[str, ...]:
 def add_passes_argument(parser: argparse.ArgumentParser) -> None:
     """``--passes``: the optional ground truth (docs/dataset-format.md#optional-passes-passes)."""
     from .layout import PASSES
+    from .tracks import DEFAULT_POINTS
 
     parser.add_argument("--passes", type=_passes, default=PASSES, metavar="LIST",
                         help=f"optional ground truth: all (default), none, or a comma list of {', '.join(PASSES)}")
+    parser.add_argument("--track-points", type=count(1, 10_000_000), default=DEFAULT_POINTS, metavar="N",
+                        help=f"point tracks the tracks pass draws (default {DEFAULT_POINTS})")
 
 
 def _fail(report: Reporter, message: str, code: int) -> int:
@@ -135,6 +138,7 @@ def _render_locked(args: argparse.Namespace, blend: str, report: Reporter) -> in
             args.out, scene=scene, samples=args.samples, overwrite=args.overwrite, progress=progress,
             frames=tuple(args.frames) if args.frames else None, exr=args.exr, device=args.device,
             denoise=not args.no_denoise, max_points=args.max_points, passes=args.passes,
+            track_points=args.track_points,
         )
     except (FileExistsError, ValueError, RuntimeError, OSError) as exc:
         close()

@@ -21,6 +21,7 @@ from . import segmentation as seg
 from .camera_motion import CameraSample
 from .finalize import write_dataset_files, write_scene_json
 from .frame import FrameJob, render_frame
+from .tracks import DEFAULT_POINTS
 
 DEFAULT_SAMPLES = 64
 
@@ -40,6 +41,7 @@ class _Job:
     original_frame: int
     passes: tuple = layout.DEFAULT_PASSES
     track: dict | None = None  # frame -> CameraSample for frames first - 1 .. last + 1
+    track_points: int = 0      # tracks of the tracks pass
 
 
 @dataclass
@@ -121,6 +123,7 @@ def render_dataset(
     cloud_frames: int = 8,
     quiet: bool = True,
     passes=layout.DEFAULT_PASSES,
+    track_points: int = DEFAULT_POINTS,
 ) -> dict:
     """Render every frame of ``scene`` (default: the context scene) from its camera into ``out_dir``.
 
@@ -129,11 +132,15 @@ def render_dataset(
     with ``overwrite``). ``restart_stage`` is for that staging folder only. ``should_cancel()`` is asked
     before each frame; cancelling (or Ctrl-C) keeps the finished frames and writes a dataset of
     them (KeyboardInterrupt is re-raised afterwards). ``passes``: the optional ground truth
-    (``layout.PASSES``; all by default). Returns a summary dict.
+    (``layout.PASSES``; all by default); ``track_points``: how many point tracks the tracks pass
+    draws. Returns a summary dict.
     """
     t_start = time.perf_counter()
     passes = tuple(p for p in layout.PASSES if p in set(passes))
-    job = _set_up(out_dir, scene or bpy.context.scene, samples, frames, exr, denoise, restart_stage, passes)
+    if int(track_points) < 1:
+        raise ValueError(f"track_points must be at least 1, got {track_points}")
+    job = _set_up(out_dir, scene or bpy.context.scene, samples, frames, exr, denoise, restart_stage, passes,
+                  int(track_points))
     run = _render_frames(job, device, denoise, exr, quiet, progress, should_cancel)
     summary = _finish(job, run, exr, max_points, cloud_frames, t_start)
     if run.failure is not None:
@@ -143,7 +150,8 @@ def render_dataset(
     return summary
 
 
-def _set_up(out_dir, scene, samples, frames, exr: bool, denoise: bool, restart_stage: bool, passes: tuple) -> _Job:
+def _set_up(out_dir, scene, samples, frames, exr: bool, denoise: bool, restart_stage: bool, passes: tuple,
+            track_points: int) -> _Job:
     """Check the request, give every rendering object its ids, and resume, start or refuse."""
     if scene.camera is None:
         raise ValueError(f"scene '{scene.name}' has no camera; set scene.camera to an animated camera")
@@ -170,6 +178,8 @@ def _set_up(out_dir, scene, samples, frames, exr: bool, denoise: bool, restart_s
     if "material" in passes:  # material ids (pass_index) 1..N over the used materials in sorted order
         objects = [obj for obj, _, _, _ in boxes.values()]
         params["materials"] = seg.assign_material_ids(seg.material_names(objects, view_layer.depsgraph))
+    if "tracks" in passes:
+        params["track_points"] = track_points
 
     os.makedirs(out_dir, exist_ok=True)
     try:
@@ -183,13 +193,13 @@ def _set_up(out_dir, scene, samples, frames, exr: bool, denoise: bool, restart_s
     for d in layout.OWNED_DIRS:
         os.makedirs(os.path.join(out_dir, d), exist_ok=True)
     track = None
-    if {"sky_flow", "occlusion", "camera_motion", "scene_flow"} & set(passes):
+    if {"sky_flow", "occlusion", "camera_motion", "scene_flow", "tracks"} & set(passes):
         movers = {ids[name]: instancer or obj for name, (obj, _, _, instancer) in boxes.items()} \
-            if {"occlusion", "scene_flow"} & set(passes) else {}
+            if {"occlusion", "scene_flow", "tracks"} & set(passes) else {}
         track = sample_track(scene, frame_list, movers)
         scene.frame_set(original_frame)
     return _Job(scene, view_layer, out_dir, frame_list, samples, params, table,
-                seg.semantic_lut(ids, classes, table), manifest, original_frame, passes, track)
+                seg.semantic_lut(ids, classes, table), manifest, original_frame, passes, track, track_points)
 
 
 def _render_frames(job: _Job, device: str, denoise: bool, exr: bool, quiet: bool, progress, should_cancel) -> _Run:
@@ -267,7 +277,7 @@ def _finish(job: _Job, run: _Run, exr: bool, max_points: int, cloud_frames: int,
                for k in ("render_rgb", "render_gt", "write_gt")}
     if done_frames:
         n_points = write_dataset_files(job.out_dir, job.scene, manifest, done_frames, job.table, exr, max_points,
-                                       cloud_frames, job.passes, job.track)
+                                       cloud_frames, job.passes, job.track, job.view_layer, job.track_points)
         timings["finalize"] = time.perf_counter() - t0
         timings["this_run_total"] = time.perf_counter() - t_start
         write_scene_json(job.out_dir, job.scene, job.params, run.backend, manifest, timings, len(done_frames),

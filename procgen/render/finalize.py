@@ -12,14 +12,19 @@ from . import camera_motion, camera_poses, colmap, initial_points, layout, previ
 from . import segmentation as seg
 from .occlusion import occlusion_mask
 from .png import read_png, write_png
+from .track_anchors import Anchors, anchor_queries, positions
+from .tracks import PointTracks, points_per_query, query_frame_indices, sample_query_pixels, save_tracks
+
+TRAIL = 5  # frames of trail behind each track in its preview pictures
 
 
 def write_dataset_files(out_dir: str, scene, manifest: dict, done_frames: list[int], table: dict[str, int],
                         exr: bool, max_points: int, cloud_frames: int, passes=layout.DEFAULT_PASSES,
-                        track: dict | None = None) -> int:
+                        track: dict | None = None, view_layer=None, track_points: int = 0) -> int:
     """Write the files that cover ``done_frames``; returns the number of points in points3d.ply.
 
-    ``track`` (``dataset.sample_track``) is needed by the occlusion and camera_motion passes."""
+    ``track`` (``dataset.sample_track``) is needed by the occlusion, camera_motion and tracks passes;
+    the tracks pass draws ``track_points`` tracks and evaluates the scene's ``view_layer``."""
     records = [dict(manifest["frames"][str(f)], frame=f) for f in done_frames]
     if records:
         shared = records[0]["intrinsics"]
@@ -29,6 +34,9 @@ def write_dataset_files(out_dir: str, scene, manifest: dict, done_frames: list[i
         write_occlusion(out_dir, done_frames, track)
     if "camera_motion" in passes:
         write_camera_motion(out_dir, scene, done_frames, track)
+    if "tracks" in passes:
+        names = {i: name for name, i in manifest["params"]["ids"].items()}
+        write_tracks(out_dir, scene, view_layer or bpy.context.view_layer, records, track, track_points, names)
     layout.write_json(os.path.join(out_dir, "transforms.json"),
                       layout.transforms_document(shared, records, exr, passes))
     layout.write_json(os.path.join(out_dir, "segmentation.json"), segmentation_document(manifest, records, table))
@@ -66,6 +74,63 @@ def write_occlusion(out_dir: str, done_frames: list[int], track: dict) -> None:
                                   camera_motion.object_motions(track, f, s))
             write_png(os.path.join(out_dir, files[f"occlusion_{direction}_file_path"]), mask)
             write_png(os.path.join(out_dir, pictures[f"occlusion_{direction}"]), preview.occlusion_image(mask), 3)
+
+
+def _record_K(record: dict) -> np.ndarray:
+    i = record["intrinsics"]
+    return np.array([[i["fl_x"], 0, i["cx"]], [0, i["fl_y"], i["cy"]], [0, 0, 1]], np.float64)
+
+
+def _query_points(out_dir: str, records: list[dict], n_points: int) -> tuple[np.ndarray, Anchors, list]:
+    """(query points [N, 3] (t, y, x), their anchors before anchoring, [(record index, track indices)])."""
+    queries, ids, points, frames, groups = [], [], [], [], []
+    chosen = query_frame_indices(len(records))
+    for j, count in zip(chosen, points_per_query(n_points, len(chosen))):
+        r = records[j]
+        files = layout.frame_files(r["frame"])
+        depth = np.load(os.path.join(out_dir, files["depth_file_path"]))
+        rows, cols = sample_query_pixels(depth, count, r["frame"])
+        start = sum(len(q) for q in queries)
+        groups.append((j, np.arange(start, start + len(rows))))
+        queries.append(np.stack([np.full(len(rows), j), rows + 0.5, cols + 0.5], -1))
+        ids.append(read_png(os.path.join(out_dir, files["instance_file_path"]))[rows, cols])
+        surface = np.where(np.isfinite(depth), depth, 1.0)  # the picks all have a surface
+        points.append(camera_poses.unproject_depth(surface, _record_K(r), np.array(r["c2w"]))[rows, cols])
+        frames.append(np.full(len(rows), r["frame"]))
+    cat = lambda parts, shape: np.concatenate(parts) if parts else np.zeros(shape)  # noqa: E731
+    anchors = Anchors(cat(frames, 0).astype(int), cat(ids, 0).astype(int), cat(points, (0, 3)), {})
+    return cat(queries, (0, 3)), anchors, groups
+
+
+def write_tracks(out_dir: str, scene, view_layer, records: list[dict], track: dict, n_points: int,
+                 names: dict[int, str]) -> None:
+    """tracks.npz over the finished frames ``records`` and its pictures (tracks.py, track_anchors.py),
+    reading one frame's depth at a time; the scene's current frame is put back afterwards."""
+    original = scene.frame_current
+    try:
+        queries, anchors, groups = _query_points(out_dir, records, n_points)
+        for j, picks in groups:
+            scene.frame_set(records[j]["frame"])
+            origin = np.array(records[j]["c2w"])[:3, 3]
+            distances = np.linalg.norm(anchors.points[picks] - origin, axis=1)
+            anchor_queries(anchors, picks, view_layer, names, origin, distances)
+        tracks = PointTracks.empty(queries, anchors.instance, [r["frame"] for r in records])
+        h, w = records[0]["intrinsics"]["h"], records[0]["intrinsics"]["w"]
+        colours = preview.track_colours(queries, w, h)
+        for j, r in enumerate(records):
+            scene.frame_set(r["frame"])
+            files, pictures = layout.frame_files(r["frame"]), layout.preview_files(r["frame"])
+            depth = np.load(os.path.join(out_dir, files["depth_file_path"]))
+            tracks.set_frame(j, positions(anchors, view_layer, track, r["frame"]), _record_K(r),
+                             np.array(r["c2w"]), depth)
+            lo = max(0, j - TRAIL)
+            picture = preview.tracks_image(load_png_rgb(os.path.join(out_dir, files["file_path"])),
+                                           tracks.target_points[:, lo:j + 1], ~tracks.occluded[:, lo:j + 1],
+                                           ~tracks.out_of_view[:, j], colours)
+            write_png(os.path.join(out_dir, pictures["tracks"]), picture, 3)
+        save_tracks(os.path.join(out_dir, layout.TRACKS_FILE), tracks)
+    finally:
+        scene.frame_set(original)
 
 
 def write_camera_motion(out_dir: str, scene, done_frames: list[int], track: dict) -> None:

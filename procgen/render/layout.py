@@ -16,10 +16,11 @@ OWNED_DIRS = ("images", "depth", "flow", "normals", "segmentation", "occlusion",
               "cameras", "preview")
 TRAJECTORY_FILE = "cameras/trajectory_tum.txt"  # the camera_motion pass (top-level keys of transforms.json)
 IMU_FILE = "cameras/imu.txt"
+TRACKS_FILE = "tracks.npz"  # the tracks pass (top-level key tracks_file_path)
 OWNED_FILES = ("transforms.json", "segmentation.json", "points3d.ply", "scene.json", MANIFEST, TRAJECTORY_FILE,
-               IMU_FILE)
+               IMU_FILE, TRACKS_FILE)
 # optional ground truth, chosen with --passes (all on by default; docs/dataset-format.md)
-PASSES = ("sky_flow", "occlusion", "boundaries", "camera_motion", "scene_flow", "albedo", "material")
+PASSES = ("sky_flow", "occlusion", "boundaries", "camera_motion", "scene_flow", "albedo", "material", "tracks")
 DEFAULT_PASSES = PASSES
 
 
@@ -88,6 +89,8 @@ def preview_files(frame: int, passes=DEFAULT_PASSES, finished: bool = True) -> d
         kinds.append("albedo")
     if "material" in passes:
         kinds.append("material")
+    if "tracks" in passes and finished:  # drawn when the dataset is finalised (tracks.npz covers all frames)
+        kinds.append("tracks")
     return {k: f"preview/{n}_{k}.png" for k in kinds}
 
 
@@ -164,6 +167,7 @@ def transforms_document(intrinsics: dict, frames: list[dict], exr: bool, passes=
         "frames": entries,
         "ply_file_path": "points3d.ply",
         **({"trajectory_file_path": TRAJECTORY_FILE, "imu_file_path": IMU_FILE} if "camera_motion" in passes else {}),
+        **({"tracks_file_path": TRACKS_FILE} if "tracks" in passes else {}),
         "train_filenames": train,
         "val_filenames": list(test),
         "test_filenames": test,

@@ -61,6 +61,14 @@ def _half_pixel_change(depth: np.ndarray) -> np.ndarray:
     return out
 
 
+def nearer_surface(depth_s: np.ndarray, row: np.ndarray, col: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """bool [...]: whether the depth map ``depth_s`` [H, W] at pixels (``row``, ``col``) is nearer than the
+    points' own depths ``z`` by more than 1 % of ``z`` plus the depth change across half a pixel of that
+    surface: something covers them (the depth test of the occlusion masks and of the point tracks)."""
+    there = depth_s[row, col].astype(np.float64)
+    return there < z - (REL_TOL * z + _half_pixel_change(depth_s)[row, col])
+
+
 def occlusion_mask(depth_t: np.ndarray, flow_t: np.ndarray, instance_t: np.ndarray, K_t: np.ndarray,
                    c2w_t: np.ndarray, depth_s: np.ndarray | None, K_s: np.ndarray | None = None,
                    c2w_s: np.ndarray | None = None, motions: dict[int, np.ndarray] | None = None) -> np.ndarray:
@@ -77,9 +85,8 @@ def occlusion_mask(depth_t: np.ndarray, flow_t: np.ndarray, instance_t: np.ndarr
     _, points, surface = moved_surface_points(depth_t, instance_t, K_t, c2w_t, motions)  # moved to s
     w2c = w2c_opencv(c2w_s)
     z = points @ w2c[2, :3] + w2c[2, 3]  # depth of the (moved) point in s
-    there = depth_s[row, col].astype(np.float64)
-    tol = REL_TOL * z + _half_pixel_change(depth_s)[row, col]
-    hidden = np.where(surface, there < z - tol, np.isfinite(there))  # the sky is hidden by any surface
+    there = depth_s[row, col]
+    hidden = np.where(surface, nearer_surface(depth_s, row, col, z), np.isfinite(there))  # any surface hides the sky
     seen = inside & (~surface | (z > 0))
     mask[seen] = np.where(hidden[seen], OCCLUDED, VISIBLE)
     return mask

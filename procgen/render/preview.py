@@ -109,3 +109,53 @@ def albedo_image(albedo: np.ndarray) -> np.ndarray:
     a = np.clip(np.nan_to_num(albedo.astype(np.float64)), 0.0, 1.0)
     srgb = np.where(a <= 0.0031308, 12.92 * a, 1.055 * np.power(a, 1 / 2.4) - 0.055)
     return np.rint(srgb * 255).astype(np.uint8)
+
+
+def track_colours(query_points: np.ndarray, width: int, height: int) -> np.ndarray:
+    """uint8 [N, 3] colours of tracks by where they start (query (t, y, x)): hue across the image,
+    brightness down it, so neighbouring tracks look alike and far ones differ."""
+    x = query_points[:, 2] / max(width, 1)
+    y = query_points[:, 1] / max(height, 1)
+    rgb = _hsv_to_rgb(0.85 * np.clip(x, 0, 1), np.full(len(x), 0.85), 1.0 - 0.35 * np.clip(y, 0, 1))
+    return np.rint(rgb * 255).astype(np.uint8)
+
+
+def _stamp(img: np.ndarray, xy: np.ndarray, colours: np.ndarray, offsets: np.ndarray) -> None:
+    """Paint ``colours`` [M, 3] at pixels (x, y) [M, 2] plus each (dy, dx) of ``offsets`` [K, 2]."""
+    h, w = img.shape[:2]
+    if not len(xy):
+        return
+    cols = np.floor(xy[:, None, 0]).astype(np.int64) + offsets[None, :, 1]
+    rows = np.floor(xy[:, None, 1]).astype(np.int64) + offsets[None, :, 0]
+    ok = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
+    img[rows[ok], cols[ok]] = np.broadcast_to(colours[:, None, :], rows.shape + (3,))[ok]
+
+
+def _disc(radius: float, hollow: bool = False) -> np.ndarray:
+    """(dy, dx) offsets [K, 2] of a disc of ``radius`` pixels, or of its outline."""
+    r = int(np.ceil(radius))
+    dy, dx = np.mgrid[-r:r + 1, -r:r + 1]
+    d = np.hypot(dy, dx)
+    keep = (d <= radius + 0.25) & ((d > radius - 1.0) if hollow else True)
+    return np.stack([dy[keep], dx[keep]], -1)
+
+
+def tracks_image(rgb: np.ndarray, trail: np.ndarray, visible: np.ndarray, in_view: np.ndarray,
+                 colours: np.ndarray) -> np.ndarray:
+    """Point tracks drawn over a frame ``rgb`` [H, W, 3] (dimmed): a dot on each visible track, a ring
+    on each track in view but covered, and the track's last positions ``trail`` [N, K, 2] (x, y; the
+    frame's own last) as a line where ``visible`` [N, K]; tracks out of view (``in_view`` [N] false)
+    are left out. ``colours`` [N, 3] uint8."""
+    img = (rgb.astype(np.float64) * 0.6).astype(np.uint8)
+    h, w = img.shape[:2]
+    radius = max(1.0, min(h, w) / 200)
+    for k in range(trail.shape[1] - 1):  # segments between consecutive positions seen at both ends
+        both = visible[:, k] & visible[:, k + 1]
+        a, b = trail[both, k], trail[both, k + 1]
+        steps = int(np.ceil(np.abs(b - a).max(initial=0) * 2)) + 1
+        for s in np.linspace(0.0, 1.0, min(steps, 4096)):
+            _stamp(img, a + (b - a) * s, colours[both], np.zeros((1, 2), np.int64))
+    now = visible[:, -1]
+    _stamp(img, trail[in_view & ~now, -1], colours[in_view & ~now], _disc(radius + 1, hollow=True))
+    _stamp(img, trail[now, -1], colours[now], _disc(radius))
+    return img

@@ -2,13 +2,15 @@
 
 A 20 m ground plane at z = 0, a unit-radius smooth sphere at rest, a 2 m cube that slides
 along +x, two instances of a cone collection (class on the instancing empties), a sun, and
-a camera that moves and turns.
+a camera that moves and turns. ``build_tracking_scene`` adds a box that slides and turns and
+a pool of water whose wave grid deforms (the point tracks' test scene).
 """
 from __future__ import annotations
 
 import math
 
 import bpy
+import numpy as np
 
 
 def _material(name: str, rgb: tuple[float, float, float]):
@@ -113,3 +115,38 @@ def _linear(ob) -> None:
     for fc in fcurves:
         for kp in fc.keyframe_points:
             kp.interpolation = "LINEAR"
+
+
+# two travelling waves (amplitude m, kx, ky, omega rad/s, phase): deep-water waves of 1.2 and 2 m
+POOL_WAVES = [[0.04, 5.236, 0.0, 7.167, 0.3], [0.025, 1.571, 2.721, 5.551, 1.1]]
+
+
+def build_tracking_scene(resolution=(96, 64), frames: int = 5) -> dict:
+    """``build_test_scene`` plus a 1 m box that slides along -x while it turns (25 degrees a frame
+    about z, 6 about x) and a 4 x 2 m pool of water, a grid whose vertices the waves of POOL_WAVES
+    lift (the geometry nodes of the procedural water) in front of the camera."""
+    from ..geometry.blender_mesh import mesh_from_arrays, new_object
+    from ..terrain.water import wave_nodes
+
+    out = build_test_scene(resolution=resolution, frames=frames)
+    box = _mesh_object("Turner", bpy.ops.mesh.primitive_cube_add, _material("Yellow", (0.8, 0.7, 0.1)),
+                       "object", size=1.0, location=(-0.4, -1.0, 0.6))
+    box.keyframe_insert("location", frame=1)
+    box.keyframe_insert("rotation_euler", frame=1)
+    box.location.x -= 0.1 * (frames - 1)
+    box.rotation_euler = (math.radians(6 * (frames - 1)), 0.0, math.radians(25 * (frames - 1)))
+    box.keyframe_insert("location", frame=frames)
+    box.keyframe_insert("rotation_euler", frame=frames)
+    _linear(box)
+    nx, ny = 41, 21  # 0.1 m cells
+    x, y = np.meshgrid(np.linspace(-2, 2, nx), np.linspace(-1, 1, ny))
+    verts = np.stack([x, y, np.zeros_like(x)], -1).reshape(-1, 3)
+    k = (np.arange(ny - 1)[:, None] * nx + np.arange(nx - 1)[None, :]).ravel()
+    faces = np.stack([k, k + 1, k + nx + 1, k + nx], -1)
+    me = mesh_from_arrays("Pool", verts, faces)
+    me.materials.append(_material("Water", (0.05, 0.2, 0.3)))
+    pool = new_object("Pool", me, "water")
+    pool.location = (0.0, -2.6, 0.15)
+    pool.modifiers.new("waves", "NODES").node_group = wave_nodes("pool_waves", POOL_WAVES, (10.0, 11.0))
+    bpy.context.scene.frame_set(1)
+    return {**out, "turner": box, "pool": pool}

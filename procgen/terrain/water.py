@@ -59,7 +59,7 @@ def build_water(hf: Heightfield, material, rng: np.random.Generator, style: str,
     fade = (0.8 * half, 0.98 * half)
     ob["gs_waves"] = json.dumps({"params": params, "fade": list(fade)})
     ob["gs_moving"] = True
-    ob.modifiers.new("waves", "NODES").node_group = _wave_nodes("water_waves", params, fade)
+    ob.modifiers.new("waves", "NODES").node_group = wave_nodes("water_waves", params, fade)
     out = [ob]
     if style == "ocean":
         out.append(_far_plane(hf, material, half))
@@ -86,7 +86,7 @@ def _far_plane(hf: Heightfield, material, half: float):
     return ob
 
 
-def _wave_nodes(name: str, params: list, fade: tuple[float, float]):
+def wave_nodes(name: str, params: list, fade: tuple[float, float]):
     """Set Position with offset z = fade(x, y) * sum of a * sin(kx x + ky y - w t + phase)."""
     ng, gin, gout = new_group(name, "Geometry")
     nodes, link, math = ng.nodes, ng.links.new, partial(math_node, ng)
