@@ -8,9 +8,9 @@ from __future__ import annotations
 
 
 def _modules():
-    from . import ops_io, ops_jobs, ops_view, panels, prefs, props
+    from . import ops_edit, ops_io, ops_jobs, ops_view, panels, prefs, props
 
-    return props, prefs, ops_io, ops_view, ops_jobs, panels
+    return props, prefs, ops_io, ops_view, ops_jobs, panels, ops_edit
 
 
 _unregister_classes = None
