@@ -3,7 +3,12 @@ redone through Blender's own undo; the console API; refusals; Blender 5.3's own 
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+import subprocess
+import sys
 from contextlib import contextmanager
+from pathlib import Path
 
 import bpy
 import numpy as np
@@ -228,3 +233,47 @@ def test_blenders_own_splat_object_is_edited_and_stays_a_splat_object(tmp_path):
     assert native_splats.is_native(bpy.data.objects[obj.name])
     assert_same_splats(after, before.subset(sigmoid(data.opacity_logit) <= 0.5), atol=1e-6)
     undo_redo_check(obj.name, before, after)
+
+
+_DRAW_CHILD = r"""
+import json, os, sys, traceback
+import bpy
+import blender_gs_addon
+from blender_gs_addon.blender import ops_edit
+blender_gs_addon.register()
+drawn = []
+
+def draw(menu, context):
+    # Blender crashes after a popup is built in background mode, so report and leave from in here
+    try:
+        ops_edit.VIEW3D_PT_gs_edit_splats.draw(menu, context)
+        drawn.append("ok")
+    except Exception:
+        drawn.append(traceback.format_exc())
+    with open(sys.argv[1], "w") as fh:
+        json.dump(drawn, fh)
+    sys.stdout.flush(); sys.stderr.flush()
+    os._exit(0)
+
+win = bpy.context.window_manager.windows[0]
+area = next(a for a in win.screen.areas if a.type == "VIEW_3D")
+region = next(r for r in area.regions if r.type == "UI")
+with bpy.context.temp_override(window=win, area=area, region=region):  # the sidebar, where the panel lives
+    bpy.context.window_manager.popup_menu(draw, title="edit")
+"""
+
+
+def test_the_edit_panel_draws_into_a_real_blender_layout(tmp_path):
+    """The panel's draw function in a real UILayout (a popup's: the only one the background Blender makes);
+    Blender reports no unknown operator."""
+    root = Path(__file__).resolve().parents[1]
+    result = tmp_path / "drawn.json"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
+               BLENDER_USER_RESOURCES=str(tmp_path / "user"))
+    proc = subprocess.run([sys.executable, "-c", _DRAW_CHILD, str(result)], capture_output=True, text=True,
+                          timeout=300, env=env, cwd=root)
+    assert result.exists(), proc.stdout + proc.stderr
+    assert json.loads(result.read_text()) == ["ok"]
+    problems = [line for line in (proc.stdout + proc.stderr).splitlines()
+                if "not found" in line or "unknown" in line or "Traceback" in line or "Error" in line]
+    assert problems == []
