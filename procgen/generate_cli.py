@@ -102,7 +102,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "the new ones are complete; other files in DIR are kept)")
 
 
-def _config_from_args(args, seed: int):
+def config_from_args(args, seed: int):
+    """The SceneConfig of one seed from parsed ``generate`` options (also the add-on's Generate)."""
     from .assembly.config import SceneConfig
 
     over: dict = {"seed": seed}
@@ -157,7 +158,7 @@ def generate_one(args, seed: int, out_dir: str, bar_factory=None, replace_differ
     from .render import render_dataset
     from .render.layout import load_manifest
 
-    config = _config_from_args(args, seed)
+    config = config_from_args(args, seed)
     os.makedirs(out_dir, exist_ok=True)
     blend = os.path.join(out_dir, "scene.blend")
     info = _reuse_or_refuse(bpy, blend, config, replace_different)

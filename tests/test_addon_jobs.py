@@ -63,7 +63,7 @@ def test_train_panel_sky_and_depth_weight_reach_the_trainer(tmp_path, training_p
     dataset, out = _synthetic_dataset(tmp_path, training_python, "n_gaussians=40, n_views=4, size=16", 100), \
         tmp_path / "out"
     s = bpy.context.scene.gaussian_scenes
-    s.train_sky, s.train_depth_weight = "off", 0.25
+    s.train.sky, s.train.use_depth_weight, s.train.depth_weight = "off", True, 0.25
     before = {o.name for o in bpy.data.objects}
     assert bpy.ops.gs.train(dataset=str(dataset), out_dir=str(out), iterations=5) == {"FINISHED"}
     metrics = json.loads((out / "metrics.json").read_text())

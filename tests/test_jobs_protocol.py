@@ -9,10 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from blender_gs_addon.blender.jobs import read_event
-from procgen.core.jobs_protocol import ENV, Reporter, requested
+from blender_gs_addon.blender.jobs import LiveTraining, read_event
+from procgen.core.jobs_protocol import ENV, PREVIEW, TEST_PSNR, Reporter, requested
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,6 +39,23 @@ def test_reporter_lines_read_back_and_other_lines_are_not_events():
                   json.dumps({"event": "error", "stage": "train"}),  # an error must say what
                   json.dumps([1, 2])):
         assert read_event(other) is None, other
+
+
+def test_training_curves_round_trip():
+    """The trainer's chart keys, written by the Reporter and read back, become the Train panel's points;
+    numbers that are not finite and malformed previews are left out."""
+    buf = io.StringIO()
+    rep = Reporter("train", stream=buf)
+    rep.progress(10, 30, "a", loss=0.5, psnr=12.0, gaussians=9)
+    rep.progress(10, 30, "b", **{TEST_PSNR: 14.5, PREVIEW: "/x/renders/live_preview.png"})
+    rep.progress(20, 30, "c", loss=float("nan"))
+    rep.progress(30, 30, "d", loss=0.25, **{TEST_PSNR: "high", PREVIEW: 3})
+    rep.result(ply="/x/point_cloud.ply")
+    live = LiveTraining()
+    added = [live.add(read_event(line)) for line in buf.getvalue().splitlines()]
+    assert added == [True, True, False, True, False]
+    assert live.loss == [(10, 0.5), (30, 0.25)] and live.test_psnr == [(10, 14.5)]
+    assert live.preview == "/x/renders/live_preview.png"
 
 
 def test_requested_by_flag_or_environment(monkeypatch):
@@ -76,6 +94,23 @@ def _child(argv: list[str], **env) -> subprocess.CompletedProcess:
                           text=True, timeout=600, env={**os.environ, **env})
 
 
+def _check_live_preview(events: list[dict], result: dict, out: Path) -> None:
+    """--preview-every 10: held-out PSNR and a preview at 10, 20 and 30; the last ones are the final
+    evaluation's own (the same model): its PSNR, and the render half of its picture of that view."""
+    from procgen.render.png import read_png
+
+    live = LiveTraining()
+    for event in events:
+        live.add(event)
+    assert [it for it, _ in live.test_psnr] == [10, 20, 30]
+    assert len(live.loss) == len([e for e in events if "loss" in e]) == 3
+    assert live.test_psnr[-1][1] == pytest.approx(result["metrics"]["psnr"], abs=1e-9)
+    assert live.preview == str(out / "renders" / "live_preview.png")
+    first = json.loads((out / "metrics.json").read_text())["per_view"][0]["name"].replace("/", "_")
+    pair = read_png(out / "renders" / f"{first}.png")  # ground truth left, render right
+    np.testing.assert_array_equal(read_png(live.preview), pair[:, pair.shape[1] // 2:])
+
+
 def test_train_child_speaks_the_protocol(tmp_path):
     pytest.importorskip("torch", reason="training needs torch")
     from blender_gs_addon.trainer.synthetic import make_scene, write_transforms_dataset
@@ -83,10 +118,12 @@ def test_train_child_speaks_the_protocol(tmp_path):
     dataset = write_transforms_dataset(make_scene(n_gaussians=60, n_views=6, size=32), str(tmp_path / "ds"),
                                        n_points=200)
     proc = _child(["train", dataset, "--out", str(tmp_path / "out"), "--iterations", "30", "--device", "cpu",
-                   "--sh-degree", "0", "--progress-json"])
+                   "--sh-degree", "0", "--progress-json", "--preview-every", "10"])
     assert proc.returncode == 0, proc.stderr
-    result = _check_progress(_events(proc.stdout), "train")
+    events = _events(proc.stdout)
+    result = _check_progress(events, "train")
     assert result["metrics"]["iterations"] == 30 and os.path.exists(result["ply"])
+    _check_live_preview(events, result, tmp_path / "out")
     # asked for by the environment instead of the flag; a bad dataset is an error event
     proc = _child(["train", str(tmp_path / "missing"), "--out", str(tmp_path / "o2")], **{ENV: "1"})
     events = _events(proc.stdout)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 
 def _modules():
-    from . import ops_edit, ops_io, ops_jobs, ops_view, panels, prefs, props
+    from . import dataset_browser, ops_edit, ops_io, ops_jobs, ops_view, panels, prefs, props, training_view
 
-    return props, prefs, ops_io, ops_view, ops_jobs, panels, ops_edit
+    return props, prefs, ops_io, ops_view, ops_jobs, training_view, dataset_browser, panels, ops_edit
 
 
 _unregister_classes = None
@@ -32,12 +32,13 @@ def register(package: str) -> None:
 
 
 def unregister() -> None:
-    from . import jobs, ops_io, props
+    from . import jobs, ops_io, props, training_view
 
     global _unregister_classes
     for job in list(jobs.RUNNING.values()):
         job.cancel()
     jobs.RUNNING.clear()
+    training_view.release()
     ops_io.unregister_menus()
     props.unregister_properties()
     if _unregister_classes is not None:

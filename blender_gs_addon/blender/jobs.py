@@ -9,6 +9,7 @@ keeps the work it finished. Children report progress in one protocol (`jobs_prot
 from __future__ import annotations
 
 import json
+import math
 import os
 import queue
 import signal
@@ -17,7 +18,7 @@ import sys
 import threading
 import time
 
-from procgen.core.jobs_protocol import EVENTS
+from procgen.core.jobs_protocol import EVENTS, LOSS, PREVIEW, TEST_PSNR
 
 RUNNING: dict = {}  # job kind -> the Job of the background job of that kind now running (one at most)
 
@@ -42,6 +43,41 @@ def read_event(text: str) -> dict | None:
     elif event["event"] == "error" and not isinstance(event.get("message"), str):
         return None
     return event
+
+
+def _number(value) -> float | None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return float(value) if ok else None
+
+
+class LiveTraining:
+    """What the Train panel shows of a training job: the loss and the held-out PSNR against the
+    iteration, and the newest preview render of a held-out view (read from progress events)."""
+
+    def __init__(self):
+        self.loss: list[tuple[int, float]] = []  # (iteration, running mean of the loss)
+        self.test_psnr: list[tuple[int, float]] = []  # (iteration, mean held-out PSNR in dB)
+        self.preview = ""  # path of the newest preview PNG
+        self.changes = 0  # counts additions, so that a reader redraws only when something came
+
+    def add(self, event: dict) -> bool:
+        """Take in one event of the trainer; True if it added a point or a preview."""
+        if event.get("event") != "progress":
+            return False
+        before = self.changes
+        for key, points in ((LOSS, self.loss), (TEST_PSNR, self.test_psnr)):
+            value = _number(event.get(key))
+            if value is not None:
+                points.append((event["done"], value))
+                self.changes += 1
+        preview = event.get(PREVIEW)
+        if isinstance(preview, str) and preview:
+            self.preview = preview
+            self.changes += 1
+        return self.changes != before
+
+
+LIVE: dict = {}  # job kind -> the LiveTraining of the newest job of that kind (kept after it ends)
 
 
 def with_default_interrupt(cmd: list[str]) -> list[str]:

@@ -17,9 +17,11 @@ import time
 import bpy
 from bpy.props import EnumProperty, IntProperty, StringProperty
 
+from ..command_options import argv_of, parse
 from . import addon_package, jobs, torch_env
-from .jobs import Job, python_child, read_event
+from .jobs import Job, LiveTraining, python_child, read_event
 from .ops_io import refuse
+from .option_props import argv_from, values_of
 
 TORCH_REQUIREMENT = "torch==2.13.0"
 
@@ -47,13 +49,23 @@ class GS_OT_generate(bpy.types.Operator):
     preset: StringProperty(name="Preset", description="Scene preset (empty: the panel's)", default="")
     seed: IntProperty(name="Seed", description="Random seed (-1: the panel's)", default=-1, min=-1)
 
+    def scene_config(self, context):
+        """The SceneConfig of the panel's `generate` options, read by `generate`'s own parser and code."""
+        from procgen.generate_cli import config_from_args
+
+        group = settings(context).generate
+        values = values_of(group)
+        if self.preset:
+            values["preset"] = self.preset
+        if self.seed >= 0:
+            values["seed"] = self.seed
+        args = parse("generate", ["--out", "unused", *argv_of(group.options, values)])
+        return config_from_args(args, seed=(args.seed or [0])[0])
+
     def execute(self, context):
-        from procgen.assembly.config import SceneConfig
         from procgen.assembly.scene import generate_scene
 
         s = settings(context)
-        preset = self.preset or s.preset
-        seed = s.seed if self.seed < 0 else self.seed
         wm = context.window_manager
         wm.progress_begin(0, 100)
         stages = []
@@ -65,14 +77,14 @@ class GS_OT_generate(bpy.types.Operator):
 
         t0 = time.perf_counter()
         try:
-            config = SceneConfig.from_preset(preset, seed=seed)
+            config = self.scene_config(context)
             generate_scene(config, progress=progress)
         except Exception as exc:  # report generator failures to the user instead of a traceback
-            self.report({"ERROR"}, f"Generating preset '{preset}' seed {seed} failed: {exc}")
+            self.report({"ERROR"}, f"Generating failed: {exc}")
             return {"CANCELLED"}
         finally:
             wm.progress_end()
-        s.job_message = f"generated preset '{preset}' seed {seed} in {time.perf_counter() - t0:.1f} s"
+        s.job_message = f"generated preset '{config.preset}' seed {config.seed} in {time.perf_counter() - t0:.1f} s"
         self.report({"INFO"}, s.job_message)
         return {"FINISHED"}
 
@@ -106,8 +118,17 @@ class _JobOperator:
         return True
 
     def _pump(self, context) -> None:
-        for stream, text in self._job.drain():
+        self.on_lines(context, self._job.drain())
+
+    def on_lines(self, context, lines) -> None:
+        live = jobs.LIVE.get(self.kind)
+        before = live.changes if live is not None else 0
+        for stream, text in lines:
             self.on_line(context, stream, text)
+        if live is not None and live.changes != before:
+            from .training_view import refresh
+
+            refresh(live)
 
     def on_line(self, context, stream: str, text: str) -> None:
         event = read_event(text) if stream == "out" else None
@@ -115,6 +136,8 @@ class _JobOperator:
             self.on_other_line(context, stream, text)
             return
         s = settings(context)
+        if self.kind in jobs.LIVE:
+            jobs.LIVE[self.kind].add(event)
         if event["event"] == "progress":
             if event["total"] > 0:
                 s.job_progress = min(1.0, event["done"] / event["total"])
@@ -152,12 +175,8 @@ class _JobOperator:
         if not self._begin(context):
             return {"CANCELLED"}
 
-        def lines(items):
-            for stream, text in items:
-                self.on_line(context, stream, text)
-
         try:
-            rc = self._job.wait(on_lines=lines)
+            rc = self._job.wait(on_lines=lambda items: self.on_lines(context, items))
         except KeyboardInterrupt:
             self._job.cancel()
             rc = self._job.wait()
@@ -219,11 +238,8 @@ class GS_OT_render_dataset(_JobOperator, bpy.types.Operator):
         self._tmp = tempfile.mkdtemp(prefix="render_", dir=torch_env.cache_dir())
         blend = os.path.join(self._tmp, "scene.blend")
         bpy.ops.wm.save_as_mainfile(filepath=blend, copy=True, check_existing=False)
-        argv = ["render", blend, "--out", self._out, "--scene", context.scene.name, "--progress-json"]
-        if s.samples > 0:
-            argv += ["--samples", str(s.samples)]
-        if s.overwrite:
-            argv.append("--overwrite")
+        argv = ["render", blend, "--out", self._out, "--scene", context.scene.name, "--progress-json",
+                *argv_from(s.render)]
         code = (f"import sys; sys.path[:0] = {torch_env.module_search_path()!r}; "
                 f"from {torch_env.package_module_name()}.cli import main; sys.exit(main({argv!r}))")
         return Job(self.kind, python_child(code), env=torch_env.child_env())
@@ -238,6 +254,18 @@ class GS_OT_render_dataset(_JobOperator, bpy.types.Operator):
             s.job_message = f"dataset written to {self._out}"
             self.report({"INFO"}, s.job_message)
         return {"FINISHED"}
+
+
+def train_argv(context, iterations: int = 0) -> list[str]:
+    """The panel's `train` options as argv; Device "auto" leaves the choice to the preferences' Device."""
+    group = settings(context).train
+    values = values_of(group)
+    if iterations:
+        values["iterations"] = iterations
+    prefs = addon_package.preferences()
+    if values["device"] == "auto" and prefs is not None:
+        values["device"] = getattr(prefs, "device", "auto")
+    return argv_of(group.options, values)
 
 
 class GS_OT_train(_JobOperator, bpy.types.Operator):
@@ -266,14 +294,11 @@ class GS_OT_train(_JobOperator, bpy.types.Operator):
         cancel = os.path.join(self._out, ".cancel")
         if os.path.exists(cancel):
             os.remove(cancel)
-        prefs = addon_package.preferences()
-        device = getattr(prefs, "device", "auto") if prefs else "auto"
         cmd = [torch_env.training_interpreter(), "-m", torch_env.package_module_name(), "train", dataset,
-               "--out", self._out, "--progress-json", "--device", device,
-               "--iterations", str(self.iterations or s.iterations), "--sky", s.train_sky,
-               "--depth-weight", repr(float(s.train_depth_weight))]
+               "--out", self._out, "--progress-json", *train_argv(context, self.iterations)]
         choice = s.train_existing if self.existing == "PANEL" else self.existing
         cmd.append("--overwrite" if choice == "REPLACE" else "--resume")
+        jobs.LIVE[self.kind] = LiveTraining()
         return Job(self.kind, cmd, env=torch_env.child_env(), cancel_file=cancel)
 
     def on_other_line(self, context, stream, text):
@@ -283,6 +308,9 @@ class GS_OT_train(_JobOperator, bpy.types.Operator):
     def finished(self, context, rc, cancelled):
         from .ops_io import import_file
 
+        live = jobs.LIVE.get(self.kind)
+        if live is not None and live.preview and not os.path.isfile(live.preview):  # a staged run moved it
+            live.preview = os.path.join(self._out, "renders", os.path.basename(live.preview))
         ply = (self._result or {}).get("ply") or os.path.join(self._out, "point_cloud.ply")
         if not os.path.exists(ply):
             if cancelled:

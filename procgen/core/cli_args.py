@@ -2,6 +2,8 @@
 
 ``type=count(1)`` accepts whole numbers >= 1; ``type=number(0)`` finite floats >= 0. argparse
 turns the ValueError into ``error: argument --frames: must be a whole number >= 1, got '0'``.
+Each parser carries ``kind`` (int or float), ``minimum`` and ``maximum``, from which the add-on
+builds its panel fields (``blender_gs_addon.command_options``).
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ def count(minimum: int, maximum: int | None = None):
         return value
 
     parse.__name__ = "whole number"
+    parse.kind, parse.minimum, parse.maximum = int, minimum, maximum  # read by the add-on's panels
     return parse
 
 
@@ -43,4 +46,5 @@ def number(minimum: float | None = None, maximum: float | None = None):
         return value
 
     parse.__name__ = "number"
+    parse.kind, parse.minimum, parse.maximum = float, minimum, maximum  # read by the add-on's panels
     return parse

@@ -53,6 +53,7 @@ def add_passes_argument(parser: argparse.ArgumentParser) -> None:
     from .layout import PASSES
     from .tracks import DEFAULT_POINTS
 
+    _passes.flag_choices = PASSES  # the add-on's panels offer these as a set of toggles
     parser.add_argument("--passes", type=_passes, default=PASSES, metavar="LIST",
                         help=f"optional ground truth: all (default), none, or a comma list of {', '.join(PASSES)}")
     parser.add_argument("--track-points", type=count(1, 10_000_000), default=DEFAULT_POINTS, metavar="N",
