@@ -22,7 +22,7 @@ pytestmark = pytest.mark.blender
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDER_COMMANDS = ("generate", "render", "gallery", "train", "batch", "demo")
-FILE_COMMANDS = ("import", "export")
+FILE_COMMANDS = ("import", "export", "edit")
 CASES = ("empty", "a file", "through a file", "read-only mount", "immutable folder", "foreign files")
 
 
@@ -100,6 +100,7 @@ def _command(world, command: str, out: str) -> list[str]:
         "demo": ["demo", "--out", out],
         "import": ["import", str(w["ply"]), "--out", out],
         "export": ["export", str(w["blend"]), "--object", "Splats", "--out", out],
+        "edit": ["edit", str(w["ply"]), "--out", out, "--filter-harmonics", "0"],
     }[command]
 
 
@@ -114,7 +115,7 @@ MATRIX = [(command, case) for command in FOLDER_COMMANDS + FILE_COMMANDS for cas
 
 @pytest.mark.parametrize(("command", "case"), MATRIX)
 def test_a_hostile_output_path_gives_one_line_and_writes_nothing(world, command, case):
-    out = _target(world, case, {"import": "scene.blend", "export": "out.ply"}.get(command))
+    out = _target(world, case, {"import": "scene.blend", "export": "out.ply", "edit": "out.ply"}.get(command))
     before = _snapshot(world["photos"]), _snapshot(world["root"] / "dataset")
     proc = subprocess.run([sys.executable, "-m", "blender_gs_addon", *_command(world, command, out)], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
