@@ -32,11 +32,17 @@ SPLAT_TRANSFORM_FRAME = np.diag([-1.0, -1.0, 1.0, 1.0])  # splat-transform's coo
 COMPARATORS = {"lt": np.less, "lte": np.less_equal, "gt": np.greater, "gte": np.greater_equal,
                "eq": np.equal, "neq": np.not_equal}
 
+
+def _log(v: float) -> float:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.log(np.float64(v)))  # log(0) = -inf and log(<0) = nan, as splat-transform compares
+
+
 # activated name -> (stored column, activated value -> stored value); all increasing, so comparisons keep their sense
 _STORED = {"opacity": ("opacity", lambda v: math.log(v / (1.0 - v)))}
-_STORED.update({f"scale_{i}": (f"scale_{i}", lambda v: _log(v)) for i in range(3)})
+_STORED.update({f"scale_{i}": (f"scale_{i}", _log) for i in range(3)})
 _STORED.update({f"f_dc_{i}": (f"f_dc_{i}", lambda v: (v - 0.5) / SH_C0) for i in range(3)})
-_STORED["scale_max"] = ("scale_max", lambda v: _log(v))
+_STORED["scale_max"] = ("scale_max", _log)
 # columns whose values change with the frame (positions, orientations, sizes, view-dependent colour)
 _FRAME_COLUMNS = {"x", "y", "z", "nx", "ny", "nz", "scale_0", "scale_1", "scale_2", "scale_max",
                   "rot_0", "rot_1", "rot_2", "rot_3"}
@@ -44,11 +50,6 @@ _FRAME_COLUMNS = {"x", "y", "z", "nx", "ny", "nz", "scale_0", "scale_1", "scale_
 
 class EditError(ValueError):
     """An edit cannot be made as asked (unknown attribute, value out of range...); says why."""
-
-
-def _log(v: float) -> float:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return float(np.log(np.float64(v)))  # log(0) = -inf and log(<0) = nan, as splat-transform compares
 
 
 # ----------------------------------------------------------------------------- transforms
