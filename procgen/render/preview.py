@@ -148,7 +148,7 @@ def tracks_image(rgb: np.ndarray, trail: np.ndarray, visible: np.ndarray, in_vie
     are left out. ``colours`` [N, 3] uint8."""
     img = (rgb.astype(np.float64) * 0.6).astype(np.uint8)
     h, w = img.shape[:2]
-    radius = max(1.0, min(h, w) / 200)
+    radius = max(1.0, min(h, w) / 128)
     for k in range(trail.shape[1] - 1):  # segments between consecutive positions seen at both ends
         both = visible[:, k] & visible[:, k + 1]
         a, b = trail[both, k], trail[both, k + 1]
