@@ -70,6 +70,7 @@ def _expected(scene: Path, entry: dict, tr: dict) -> dict:
         "albedo": np.load(f["albedo_file_path"]).transpose(2, 0, 1),
         "material": np.rint(_png_by_blender(f["material_file_path"])[:, :, 0] * 65535),
         **_imu_row(scene, tr, entry),
+        **_track_column(scene, tr, entry),
     }
 
 
@@ -78,6 +79,14 @@ def _imu_row(scene: Path, tr: dict, entry: dict) -> dict:
             if not line.startswith("#")]
     row = np.array(rows[tr["frames"].index(entry)], np.float64)
     return {"angular_velocity": row[1:4], "specific_force": row[4:7]}
+
+
+def _track_column(scene: Path, tr: dict, entry: dict) -> dict:
+    """This frame's column of tracks.npz, read with numpy."""
+    with np.load(scene / tr["tracks_file_path"]) as tracks:
+        j = tr["frames"].index(entry)
+        return {"track_points": tracks["target_points"][:, j], "track_occluded": tracks["occluded"][:, j],
+                "track_points_3d": tracks["points_3d"][:, j]}
 
 
 def test_imports_without_blender():
@@ -105,6 +114,9 @@ def test_every_frame_through_a_dataloader_with_workers_matches_the_files(batch_d
                 if key in ("K", "c2w", "c2w_opencv", "angular_velocity", "specific_force"):
                     value = value.astype(np.float32)  # the loader's dtype; the file holds float64
                 tol = 1e-6 if key == "rgb" else 0  # Blender's loader gives float32 bytes / 255
+                if value.dtype == bool:
+                    assert got.dtype == bool and np.array_equal(got, value), key
+                    continue
                 assert np.allclose(got, value, rtol=0, atol=tol, equal_nan=True), key
             assert item["rgb"].dtype == torch.float32 and item["instance"].dtype == torch.int64
             # the masks agree with the other files: ids only where there is a surface, classes as recorded
@@ -149,6 +161,23 @@ def test_split_pair_biome_and_field_filters(batch_dir, tmp_path):
     with pytest.raises(SceneDataError, match=r"depth/00001\.npy: file not found"):
         SceneFrames(str(copy))[0]
     assert set(FIELDS) <= set(SceneFrames(str(one))[0])
+
+
+def test_whole_clip_of_tracks_and_the_index_entry(batch_dir, tmp_path):
+    frames = SceneFrames(str(batch_dir), fields=("tracks",))
+    for si, entry in enumerate(read_index(str(batch_dir))):
+        assert entry["tracks"] == f"{entry['path']}/tracks.npz" and entry["track_points"] == 2000
+        clip = frames.tracks(si)
+        with np.load(batch_dir / entry["tracks"]) as want:
+            assert set(clip) == set(want.files)
+            for key in want.files:
+                assert np.array_equal(clip[key].numpy(), want[key]), key
+        assert clip["target_points"].shape[1] == FRAMES and clip["occluded"].dtype == torch.bool
+    copy = tmp_path / "scene"  # a damaged tracks file is named in one line
+    shutil.copytree(batch_dir / read_index(str(batch_dir))[0]["path"], copy)
+    (copy / "tracks.npz").write_bytes(b"not a zip")
+    with pytest.raises(SceneDataError, match=r"tracks\.npz: not a readable tracks file"):
+        SceneFrames(str(copy), fields=("tracks",))[0]
 
 
 def test_bad_arguments_are_refused_by_name(batch_dir, tmp_path):
