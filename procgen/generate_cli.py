@@ -18,7 +18,7 @@ import time
 import traceback
 
 from .assembly.biomes import BIOME_NAMES
-from .assembly.config import TERRAIN_KINDS
+from .assembly.config import TERRAIN_KINDS, TRAJECTORIES
 from .core import interrupt
 from .core.atomic import atomic_path
 from .core.cli_args import count
@@ -92,8 +92,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="scene type: terrain, ground, plants, rocks, sky and weather (default: from the seed)")
     parser.add_argument("--terrain", choices=("auto",) + TERRAIN_KINDS, default=None,
                         help="terrain recipe instead of the biome's own")
-    parser.add_argument("--trajectory", choices=("auto", "orbit", "flythrough", "multiview"), default=None,
-                        help="camera path (default: orbit or flythrough, from the seed)")
+    parser.add_argument("--trajectory", choices=("auto",) + TRAJECTORIES, default=None,
+                        help="camera path (default: orbit or flythrough, from the seed); walk: close range, "
+                             "0.8-1.2 m above the ground among the trees")
     parser.add_argument("--no-render", action="store_true", help="only generate and save scene.blend")
     parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto", help="Cycles device")
     add_passes_argument(parser)

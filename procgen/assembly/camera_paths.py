@@ -1,5 +1,6 @@
-"""Camera trajectories (orbit, flythrough, random views) kept above the ground and
-out of every obstacle, keyframed on ``scene.camera`` once per frame."""
+"""Camera trajectories (orbit, flythrough, random views, the close-range walk) kept above the
+ground and out of every obstacle, turned towards the biome's signature feature
+(``camera_aim``), keyframed on ``scene.camera`` once per frame."""
 from __future__ import annotations
 
 import math
@@ -11,6 +12,8 @@ from mathutils import Euler, Vector
 
 from ..geometry.blender_mesh import new_object
 from ..terrain.heightfield import Heightfield
+from .camera_aim import aim
+from .camera_walk import clear_walk, plan_walk
 from .config import TRAJECTORIES, CameraConfig
 
 
@@ -21,6 +24,7 @@ class Obstacle:
     lo: np.ndarray  # [3]
     hi: np.ndarray  # [3]
     under: bool = False
+    trunk: bool = False  # a tree's trunk (the walk passes close to one)
 
 
 UNDER_GAP = 0.5  # metres between a camera and the lowest leaves above it
@@ -43,7 +47,7 @@ def object_obstacles(objects) -> list[Obstacle]:
         z_crown = float((ob.matrix_world @ Vector((0.0, 0.0, float(crown)))).z)
         trunk = 0.4 * max(ob.scale) + 0.3
         out.append(Obstacle(np.array([base[0] - trunk, base[1] - trunk, lo[2]]),
-                            np.array([base[0] + trunk, base[1] + trunk, max(z_crown, lo[2])])))
+                            np.array([base[0] + trunk, base[1] + trunk, max(z_crown, lo[2])]), trunk=True))
         out.append(Obstacle(np.array([lo[0], lo[1], min(z_crown, hi[2])]), hi, under=True))
     return out
 
@@ -52,15 +56,19 @@ def plan(cfg: CameraConfig, hf: Heightfield, focus: np.ndarray, rng: np.random.G
          height: tuple[float, float] = (2.5, 5.5), view_from: np.ndarray | None = None) -> dict:
     """Positions [F, 3] and look-at targets [F, 3] before obstacle clearance. ``height``: the
     range of flying heights above the ground; ``view_from``: a direction [2] from the focus
-    on whose side the camera should stay (the open side of a cliff)."""
+    on whose side the camera should stay (the open side of a cliff). ``corridor`` (added to
+    the radius of the path's keep-out discs): 0, or negative for the walk, which trees may
+    stand close to."""
     F = cfg.frames
     kind = cfg.trajectory
     if kind not in TRAJECTORIES:
         kind = str(rng.choice(TRAJECTORIES[:2] if F > 1 else ("orbit",)))
     size = hf.size
+    side = None if view_from is None else float(np.arctan2(view_from[1], view_from[0]))
+    if kind == "walk":
+        return plan_walk(hf, focus, rng, F, cfg.height, side)
     t = np.linspace(0.0, 1.0, F)
     fly = cfg.height if cfg.height > 0 else float(rng.uniform(*height))
-    side = None if view_from is None else float(np.arctan2(view_from[1], view_from[0]))
     if kind == "orbit":
         radius = size * rng.uniform(0.16, 0.24)
         a0 = rng.uniform(0, 2 * np.pi) if side is None else side + rng.uniform(-0.5, 0.5)
@@ -106,7 +114,7 @@ def plan(cfg: CameraConfig, hf: Heightfield, focus: np.ndarray, rng: np.random.G
         pos[:, 2] = _smooth(pos[:, 2], max(1, F // 6))
     if hf.submerged:
         pos[:, 2] = np.minimum(pos[:, 2], ceiling(hf))
-    return {"kind": kind, "pos": pos, "target": np.concatenate([target, tz[:, None]], axis=1)}
+    return {"kind": kind, "pos": pos, "target": np.concatenate([target, tz[:, None]], axis=1), "corridor": 0.0}
 
 
 def ceiling(hf: Heightfield) -> float:
@@ -145,12 +153,23 @@ def clear_path(pos: np.ndarray, hf: Heightfield, obstacles: list[Obstacle], clea
 
 
 def build_camera(cfg: CameraConfig, hf: Heightfield, p: dict, obstacles: list[Obstacle],
-                 reach: float = 0.0) -> tuple["bpy.types.Object", dict]:
+                 reach: float = 0.0, subject: np.ndarray | None = None) -> tuple["bpy.types.Object", dict]:
     """The keyframed scene camera (frames 1..F) on the planned path ``p`` (``plan``), cleared of
-    the obstacles, and a summary of its path. ``reach``: the farthest surface (m), for the
-    clipping distance."""
-    pos = clear_path(p["pos"], hf, obstacles, cfg.min_clearance, smooth=p["kind"] != "multiview")
-    target = p["target"]
+    the obstacles (the walk sideways, the others upwards), turned towards the ``subject``'s
+    sample points [N, 3] (``camera_aim``), and a summary of its path. ``reach``: the farthest
+    surface (m), for the clipping distance."""
+    if p["kind"] == "walk":
+        pos, target = clear_walk(p, hf, obstacles, UNDER_GAP)
+        if hf.submerged:
+            pos[:, 2] = np.minimum(pos[:, 2], ceiling(hf))
+    else:
+        pos = clear_path(p["pos"], hf, obstacles, cfg.min_clearance, smooth=p["kind"] != "multiview")
+        target = p["target"]
+    turn = np.zeros(len(pos))
+    if subject is not None:
+        tan_x = 0.5 * cfg.sensor_mm / cfg.focal_mm
+        target, turn = aim(pos, target, subject, hf, tan_x, tan_x * cfg.resolution[1] / cfg.resolution[0],
+                           independent=p["kind"] == "multiview")
     scene = bpy.context.scene
     cam_data = bpy.data.cameras.new("camera")
     cam_data.lens = cfg.focal_mm
@@ -183,4 +202,4 @@ def build_camera(cfg: CameraConfig, hf: Heightfield, p: dict, obstacles: list[Ob
         prefs.keyframe_new_interpolation_type = old
     scene.frame_set(1)
     return cam, {"trajectory": p["kind"], "frames": cfg.frames, "resolution": list(cfg.resolution),
-                 "positions": pos.round(4).tolist()}
+                 "positions": pos.round(4).tolist(), "turn_deg": np.degrees(turn).round(1).tolist()}

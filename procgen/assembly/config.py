@@ -13,7 +13,7 @@ from typing import Any
 from .biomes import BIOME_NAMES
 
 TERRAIN_KINDS = ("hills", "mountains", "canyon", "dunes", "plains", "valley", "coast", "cliff")
-TRAJECTORIES = ("orbit", "flythrough", "multiview")
+TRAJECTORIES = ("orbit", "flythrough", "multiview", "walk")  # "auto" draws one of the first two
 
 
 @dataclass
@@ -91,6 +91,7 @@ class CameraConfig:
     sensor_mm: float = 36.0
     min_clearance: float = 1.5    # metres above terrain and away from object bounds
     height: float = 0.0           # flying height above ground; 0 = from the seed, in the biome's range
+    #                               (the walk's eye height: 0.8-1.2 m)
 
 
 @dataclass

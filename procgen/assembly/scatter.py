@@ -146,7 +146,8 @@ class Ground:
         discs, areas = [], []
         for entry in avoid:
             name, margin = (entry, 0.0) if isinstance(entry, str) else entry
-            discs += [(x, y, r + margin) for x, y, r in self.discs.get(name, [])]
+            # a negative radius narrows the margin (the walk's corridor), down to nothing
+            discs += [(x, y, max(r + margin, 0.0)) for x, y, r in self.discs.get(name, [])]
             if name in self.areas:
                 areas.append((self.areas[name], margin))
         if not areas:

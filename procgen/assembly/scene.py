@@ -42,6 +42,7 @@ from ..terrain.terrain_mesh import build_terrain
 from ..terrain.water import FAR, build_water
 from .assets import KINDS, AssetContext, AssetKind, make_materials
 from .biomes import Biome, draw_weather, pick_biome
+from .camera_aim import plan_centre, subject_points
 from .camera_paths import build_camera, object_obstacles, plan
 from .config import SceneConfig
 from .motion import add_rolling_rock, add_wind
@@ -102,12 +103,13 @@ def generate_scene(config: SceneConfig, progress=None, kinds: tuple[AssetKind, .
     with step("water"):
         _water(hf, config, biome, weather, stream(seed, "water_material"), b)
     with step("camera_plan"):
-        path = plan(config.camera, hf, focus, stream(seed, "camera"), biome.camera_height, _view_side(hf))
+        path = plan(config.camera, hf, plan_centre(hf, focus, biome.subject), stream(seed, "camera"),
+                    biome.camera_height, _view_side(hf))
     with step("materials"):
         ctx = AssetContext(seed, config, hf, biome, make_materials(kinds, config, seed, biome))
     ground = Ground(hf, Noise(stream(seed, "density")), config.scatter.density_scale, shading.snow_line,
                     discs={"focus": [(float(focus[0]), float(focus[1]), 5.0)],  # leave the view's centre open
-                           "path": [(float(x), float(y), 0.0) for x, y in path["pos"][:, :2]]},
+                           "path": [(float(x), float(y), path["corridor"]) for x, y in path["pos"][:, :2]]},
                     areas={"cliff": cliff.blocked} if cliff else {})
     for stage in dict.fromkeys(k.stage for k in kinds):
         with step(stage):
@@ -134,7 +136,9 @@ def generate_scene(config: SceneConfig, progress=None, kinds: tuple[AssetKind, .
         solid = [o for o in scene.objects
                  if o.get("gs_class") in _classes(kinds, "obstacle") and not o.get("gs_moving")]
         obstacles = object_obstacles(solid) + b.moving_boxes + (cliff.obstacles if cliff else [])
-        _, b.info["camera"] = build_camera(config.camera, hf, path, obstacles, reach=b.reach)
+        subject = subject_points(scene.objects, biome.subject, hf, biome.subject_slope)
+        _, b.info["camera"] = build_camera(config.camera, hf, path, obstacles, reach=b.reach, subject=subject)
+        b.info["camera"]["subject"] = biome.subject
     with step("weather"):
         _precipitation(config, weather, hf, seed, b)
     with step("render_settings"):

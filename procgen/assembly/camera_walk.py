@@ -1,0 +1,148 @@
+"""The close-range walk: a camera at eye height over the ground (0.8-1.2 m) that weaves
+between trunks, bushes and rocks, passes within a metre of a tree and never enters an
+obstacle's box (bpy-free).
+
+The route is planned before anything is placed, like every path, but its keep-out corridor
+is ``SQUEEZE`` metres narrower than the other paths' (trees may stand a metre from it). Once
+the scene stands, :func:`clear_walk` moves each blocked position sideways to the nearest
+free spot instead of lifting it over the obstacle, then bends the route past the nearest
+tree."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..terrain.heightfield import Heightfield
+
+WALK_HEIGHT = (0.8, 1.2)  # eye height above the ground (m), drawn per scene
+WALK_GAP = 0.25           # metres between the camera and the box of anything it passes
+TRUNK_GAP = -0.25         # a trunk's box is 0.3 m wider than its bark (``object_obstacles``): come closer
+SQUEEZE = 2.5             # the walk's keep-out corridor is this much narrower than other paths' (m)
+SEARCH = 4.0              # farthest a blocked position moves sideways (m)
+LOOK_AHEAD = 8.0          # metres ahead along the route the camera looks
+
+
+def plan_walk(hf: Heightfield, focus: np.ndarray, rng: np.random.Generator, frames: int, height: float,
+              side: float | None) -> dict:
+    """A gently curving route of ``frames`` positions [F, 3] beside the focus (whose open disc
+    holds no trees), ``height`` (<= 0: drawn) above the ground, looking ahead along it. ``side``:
+    the direction (radians) from the focus towards which cameras stay (a cliff's open side)."""
+    size = hf.size
+    lift = height if height > 0 else float(rng.uniform(*WALK_HEIGHT))
+    heading = rng.uniform(0, 2 * np.pi) if side is None else side + np.pi / 2 * rng.choice([-1, 1])
+    away = heading + np.pi / 2 * rng.choice([-1, 1]) if side is None else side
+    length = size * rng.uniform(0.06, 0.1)
+    curve = rng.uniform(-0.8, 0.8)
+    t = np.linspace(-0.5, 0.5, frames)
+    head = heading + curve * t
+    mid = focus[:2] + 0.08 * size * np.array([np.cos(away), np.sin(away)])
+    step = np.stack([np.cos(head), np.sin(head)], 1) * (length / max(frames - 1, 1))
+    xy = np.concatenate([[[0.0, 0.0]], np.cumsum(step[:-1], axis=0)])
+    xy = mid[None] + xy - xy.mean(axis=0)
+    xy = np.clip(xy, -0.42 * size, 0.42 * size)
+    pos, target = at_eye_height(hf, xy, lift, head)
+    return {"kind": "walk", "pos": pos, "target": target, "lift": lift, "corridor": -SQUEEZE}
+
+
+def at_eye_height(hf: Heightfield, xy: np.ndarray, lift: float, heading: np.ndarray | None = None):
+    """Positions [F, 3] ``lift`` above the ground at ``xy`` [F, 2] and targets [F, 3] ``LOOK_AHEAD``
+    ahead along the route (or along ``heading`` [F] radians where given), at eye height too."""
+    if heading is None:
+        d = np.gradient(xy, axis=0) if len(xy) > 1 else np.array([[1.0, 0.0]])
+        d = d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-9)
+    else:
+        d = np.stack([np.cos(heading), np.sin(heading)], 1)
+    ahead = xy + LOOK_AHEAD * d
+    z = hf.height(xy[:, 0], xy[:, 1]) + lift
+    tz = hf.height(ahead[:, 0], ahead[:, 1]) + lift
+    return np.concatenate([xy, z[:, None]], 1), np.concatenate([ahead, tz[:, None]], 1)
+
+
+def _blocked(hf: Heightfield, xy: np.ndarray, lift: float, lo: np.ndarray, hi: np.ndarray,
+             under: np.ndarray, trunk: np.ndarray, under_gap: float) -> np.ndarray:
+    """Whether a camera ``lift`` above the ground at each of ``xy`` [K, 2] would be within
+    ``WALK_GAP`` of an obstacle box (lo, hi [M, 3]; ``under`` [M]: a crown it may pass
+    ``under_gap`` below; ``trunk`` [M]: a trunk, ``TRUNK_GAP``), over the water, or off the
+    terrain. Returns bool [K]."""
+    x, y = xy[:, 0:1], xy[:, 1:2]
+    ground = hf.height(xy[:, 0], xy[:, 1])
+    z = (ground + lift)[:, None]
+    g = np.where(trunk, TRUNK_GAP, WALK_GAP)
+    inside = (x > lo[:, 0] - g) & (x < hi[:, 0] + g) & (y > lo[:, 1] - g) & (y < hi[:, 1] + g)
+    span = np.where(under, z > lo[:, 2] - under_gap, (z > lo[:, 2] - g) & (z < hi[:, 2] + g))
+    out = (inside & span).any(axis=1) | (np.abs(xy).max(axis=1) > 0.45 * hf.size)
+    if hf.shore_level is not None:
+        out |= ground < hf.shore_level + 0.1
+    return out
+
+
+_RINGS = np.arange(0.1, SEARCH + 1e-9, 0.1)
+_ANGLES = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+_OFFSETS = (_RINGS[:, None, None] * np.stack([np.cos(_ANGLES), np.sin(_ANGLES)], 1)[None]).reshape(-1, 2)
+
+
+def _nearest_free(xy: np.ndarray, blocked) -> np.ndarray | None:
+    """The free spot [2] nearest to ``xy`` [2] within ``SEARCH`` m (None if there is none)."""
+    cand = xy[None] + _OFFSETS
+    free = np.nonzero(~blocked(cand))[0]
+    return cand[free[0]] if len(free) else None
+
+
+def _push_out(xy: np.ndarray, blocked) -> np.ndarray:
+    xy = xy.copy()
+    for f in np.nonzero(blocked(xy))[0]:
+        spot = _nearest_free(xy[f], blocked)
+        if spot is not None:
+            xy[f] = spot
+    return xy
+
+
+def _smooth_xy(xy: np.ndarray, w: int) -> np.ndarray:
+    pad = np.pad(xy, ((w, w), (0, 0)), mode="edge")
+    k = np.ones(2 * w + 1) / (2 * w + 1)
+    return np.stack([np.convolve(pad[:, i], k, mode="valid") for i in range(2)], 1)
+
+
+def _graze(xy: np.ndarray, trunks: np.ndarray, blocked) -> np.ndarray:
+    """Move the route [F, 2] so that one frame comes as close to a trunk (axes [T, 2]) as the
+    obstacles allow: of each trunk's nearest frame, the one that can come closest (a trunk
+    under a high crown, not a spruce whose branches reach the ground). The whole route
+    shifts with it (trees may stand farther from the planned route where the forest is
+    sparse)."""
+    if not len(trunks) or not len(xy):
+        return xy
+    d = np.linalg.norm(xy[:, None] - trunks[None], axis=2)  # [F, T]
+    best, shift = np.inf, None
+    for t in range(len(trunks)):
+        spot = _nearest_free(trunks[t], blocked)  # the free spot closest to the trunk, on any side
+        if spot is not None and np.linalg.norm(spot - trunks[t]) < best - 1e-6:
+            best = float(np.linalg.norm(spot - trunks[t]))
+            shift = spot - xy[int(np.argmin(d[:, t]))]
+    return xy if shift is None else xy + shift[None]
+
+
+def clear_walk(p: dict, hf: Heightfield, obstacles: list, under_gap: float) -> tuple[np.ndarray, np.ndarray]:
+    """Positions [F, 3] and targets [F, 3] of the planned walk ``p`` moved sideways out of every
+    obstacle (``camera_paths.Obstacle``; it passes ``under_gap`` below a crown) and bent past
+    the nearest tree trunk."""
+    lift = float(p["lift"])
+    if obstacles:
+        lo = np.array([o.lo for o in obstacles])
+        hi = np.array([o.hi for o in obstacles])
+        under = np.array([o.under for o in obstacles])
+        trunk = np.array([o.trunk for o in obstacles])
+    else:
+        lo = hi = np.zeros((0, 3))
+        under = trunk = np.zeros(0, bool)
+
+    def blocked(q):
+        return _blocked(hf, q, lift, lo, hi, under, trunk, under_gap)
+
+    xy = p["pos"][:, :2].copy()
+    w = max(1, len(xy) // 8)
+    for _ in range(3):
+        xy = _push_out(xy, blocked)
+        if len(xy) > 2:
+            xy = _smooth_xy(xy, w)
+    trunks = np.array([0.5 * (o.lo[:2] + o.hi[:2]) for o in obstacles if o.trunk]).reshape(-1, 2)
+    xy = _push_out(_graze(_push_out(xy, blocked), trunks, blocked), blocked)
+    return at_eye_height(hf, xy, lift)
