@@ -1,9 +1,11 @@
 """``gallery --out DIR``: one rendered frame of every biome for a few seeds, on one PNG sheet
-with the biome's name (and seed) under each frame.
+with the biome's name (and seed) under each frame; biomes with trees to walk among
+(``Biome.close_range``) get a second, close-range frame of the walk trajectory.
 
 Each frame is generated and rendered in this process (Cycles, the requested samples,
 denoised); the frames are kept as ``DIR/frames/<biome>_<seed>.png`` and the sheet is
-``DIR/gallery.png``. A frame already on disk is reused, so an interrupted run resumes.
+``DIR/gallery.png`` (``<biome>_<seed>_walk.png`` for the close-range view). A frame already on
+disk is reused, so an interrupted run resumes.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import time
 
 import numpy as np
 
-from .assembly.biomes import BIOME_NAMES
+from .assembly.biomes import BIOME_NAMES, BIOMES
 from .core import interrupt
 from .core.cli_args import count
 from .core.output_paths import check_folder
@@ -37,10 +39,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
     parser.add_argument("--columns", type=count(1, 64), default=6, help="frames per row of the sheet (default: 6)")
     parser.add_argument("--overwrite", action="store_true", help="render frames again even when they exist")
+    parser.add_argument("--no-walk", dest="walk", action="store_false",
+                        help="leave out the close-range (walk) view of the biomes with trees")
 
 
-def render_frame(biome: str, seed: int, path: str, args) -> float:
-    """Generate the scene of (biome, seed) and render one frame of it to ``path``; returns seconds."""
+def render_frame(biome: str, seed: int, path: str, args, trajectory: str = "auto") -> float:
+    """Generate the scene of (biome, seed) with the camera ``trajectory`` and render one frame of
+    it to ``path``; returns seconds."""
     import bpy
 
     from .assembly.config import SceneConfig
@@ -50,7 +55,7 @@ def render_frame(biome: str, seed: int, path: str, args) -> float:
     t0 = time.perf_counter()
     bpy.ops.wm.read_factory_settings(use_empty=True)
     generate_scene(SceneConfig.from_preset(args.preset, seed=seed, biome=biome, resolution=tuple(args.resolution),
-                                           samples=args.samples))
+                                           samples=args.samples, camera__trajectory=trajectory))
     scene = bpy.context.scene
     scene.frame_set(min(args.frame, scene.frame_end))
     settings = passes.Settings()
@@ -89,13 +94,17 @@ def run(args: argparse.Namespace) -> int:
     os.makedirs(os.path.join(out, "frames"), exist_ok=True)
     frames, labels = [], []
     for biome in args.biomes:
-        for seed in args.seeds:
-            path = os.path.join(out, "frames", f"{biome}_{seed}.png")
-            if args.overwrite or not os.path.exists(path):
-                seconds = render_frame(biome, seed, path, args)
-                print(f"gallery: {biome} seed {seed}: {seconds:.1f} s -> {path}", flush=True)
-            frames.append(read_png(path))
-            labels.append(f"{biome.replace('_', ' ')} {seed}")
+        views = ("auto", "walk") if args.walk and BIOMES[biome].close_range else ("auto",)
+        for view in views:
+            for seed in args.seeds:
+                tail = "" if view == "auto" else f"_{view}"
+                path = os.path.join(out, "frames", f"{biome}_{seed}{tail}.png")
+                if args.overwrite or not os.path.exists(path):
+                    seconds = render_frame(biome, seed, path, args, view)
+                    print(f"gallery: {biome} seed {seed}{tail.replace('_', ' ')}: {seconds:.1f} s -> {path}",
+                          flush=True)
+                frames.append(read_png(path))
+                labels.append(f"{biome.replace('_', ' ')} {seed}{tail.replace('_', ' ')}")
     sheet_path = os.path.join(out, "gallery.png")
     write_png(sheet_path, compose(frames, labels, args.columns))
     print(f"gallery: {len(frames)} frames -> {sheet_path}")
