@@ -13,7 +13,7 @@ import bpy
 from bpy.props import EnumProperty, IntProperty
 from mathutils import Matrix
 
-from ..dataset_frames import DatasetError, Frame, default_frustum_depth, frusta, read_frames
+from ..dataset_frames import DatasetError, Frame, camera_file, default_frustum_depth, frusta, previews_of, read_frames
 from .ops_io import refuse
 
 FRUSTA_NAME = "Dataset Cameras"
@@ -49,8 +49,6 @@ def load_frames(context, path: str) -> int:
         item.c2w = [float(v) for v in f.c2w.reshape(-1)]
         item.intrinsics = (f.fl_x, f.fl_y, f.cx, f.cy)
         item.size = (f.width, f.height)
-    from ..dataset_frames import camera_file
-
     s.browser_source = camera_file(path)
     return len(frames)
 
@@ -114,8 +112,6 @@ def frusta_object(context, depth: float = 0.0):
 
 def picture_path(context, kind: str) -> str | None:
     """The file of the browsed frame's picture of ``kind`` (None where the dataset has none)."""
-    from ..dataset_frames import previews_of
-
     s = settings(context)
     if not 0 <= s.browser_index < len(s.browser_frames):
         return None
