@@ -28,6 +28,7 @@ EXCLUDED = {
         "overwrite": "Generate writes nothing on disk",
         "device": "a rendering option: the Render Dataset panel's Device",
         "passes": "a rendering option: the Render Dataset panel's Passes",
+        "track_points": "a rendering option: the Render Dataset panel's Track Points",
     },
     "render": {
         "blend": "the operator renders a saved copy of the open file",
@@ -47,6 +48,8 @@ PANEL_COMMANDS = tuple(EXCLUDED)
 # where a panel starts from another value than the command: Generate runs in Blender's own process,
 # so it starts tiny and always names its seed; Train shows its progress with a preview
 PANEL_DEFAULTS = {"generate": {"preset": "tiny", "seed": 0}, "train": {"preview_every": 100}}
+# labels that the option's name does not spell well ("--sh-degree" -> "Sh Degree")
+LABELS = {"sh_degree": "SH Degree", "exr": "EXR Images", "no_denoise": "No Denoising", "max_points": "Max Points"}
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,8 @@ class Option:
 
     @property
     def label(self) -> str:
+        if self.dest in LABELS:
+            return LABELS[self.dest]
         return (self.flag or self.dest).lstrip("-").replace("-", " ").replace("_", " ").title()
 
     @property

@@ -196,3 +196,40 @@ def test_synthetic_pair_marks_the_test_file_held_out(tmp_path):
     (tmp_path / "d" / "transforms_test.json").write_text(json.dumps(test))
     s = _load(tmp_path / "d")
     assert [f.held_out for f in s.browser_frames] == [False, False, False, True]
+
+
+def _click(op, **props):
+    """Run an operator as a click does: in the window and screen (Blender's undo needs them), after an
+    undo step, with an undo step of its own."""
+    win = bpy.context.window_manager.windows[0]
+    with bpy.context.temp_override(window=win, screen=win.screen):
+        bpy.ops.ed.undo_push(message="before")
+        return op("EXEC_DEFAULT", True, **props)
+
+
+def _undo(redo: bool = False) -> None:
+    win = bpy.context.window_manager.windows[0]
+    with bpy.context.temp_override(window=win, screen=win.screen):
+        assert (bpy.ops.ed.redo if redo else bpy.ops.ed.undo)() == {"FINISHED"}
+
+
+def test_camera_jump_and_frusta_undo(tmp_path):
+    doc = _dataset(tmp_path / "d", n=4)
+    _load(tmp_path / "d")
+    cam = bpy.data.objects.new("Cam", bpy.data.cameras.new("Cam"))
+    bpy.context.scene.collection.objects.link(cam)
+    bpy.context.scene.camera = cam
+    before = np.array(cam.matrix_world)
+    assert _click(bpy.ops.gs.dataset_jump, index=3) == {"FINISHED"}
+    jumped = np.array(doc["frames"][3]["transform_matrix"])
+    np.testing.assert_allclose(np.array(bpy.data.objects["Cam"].matrix_world), jumped, atol=1e-6)
+    _undo()
+    np.testing.assert_allclose(np.array(bpy.data.objects["Cam"].matrix_world), before, atol=1e-6)
+    _undo(redo=True)
+    np.testing.assert_allclose(np.array(bpy.data.objects["Cam"].matrix_world), jumped, atol=1e-6)
+    assert _click(bpy.ops.gs.dataset_frusta) == {"FINISHED"}
+    assert len(bpy.data.objects["Dataset Cameras"].data.edges) == 8 * 4
+    _undo()
+    assert "Dataset Cameras" not in bpy.data.objects
+    _undo(redo=True)
+    assert len(bpy.data.objects["Dataset Cameras"].data.edges) == 8 * 4
