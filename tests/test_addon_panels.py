@@ -13,7 +13,7 @@ import bpy
 import numpy as np
 import pytest
 
-from blender_gs_addon.blender import jobs, option_props
+from blender_gs_addon.blender import jobs, option_props, training_view
 from blender_gs_addon.command_options import (
     COMMON_EXCLUDED,
     EXCLUDED,
@@ -173,10 +173,8 @@ _DRAW_CHILD = r"""
 import json, os, sys, traceback
 import bpy
 import blender_gs_addon
-from blender_gs_addon.blender import addon_package, jobs, panels, training_view
-bpy.context.preferences.addons.new().module = addon_package.ADDON_PACKAGE
+from blender_gs_addon.blender import jobs, panels, training_view
 blender_gs_addon.register()
-addon_package.preferences().cache_dir = sys.argv[4]
 s = bpy.context.scene.gaussian_scenes
 for c in ("generate", "render", "train"):
     getattr(s, c).show_advanced = True
@@ -199,7 +197,7 @@ def draw(menu, context):
             drawn[name] = traceback.format_exc()
     with open(sys.argv[1], "w") as fh:
         icons = {k: list(training_view.icon_of(k).image_size) for k in ("chart", "preview")}
-        json.dump({"drawn": drawn, "chart": training_view.chart_path(), "icons": icons}, fh)
+        json.dump({"drawn": drawn, "icons": icons}, fh)
     sys.stdout.flush(); sys.stderr.flush()
     os._exit(0)
 
@@ -236,7 +234,7 @@ def test_panels_draw_into_a_real_blender_layout(tmp_path):
     result = tmp_path / "drawn.json"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
                BLENDER_USER_RESOURCES=str(tmp_path / "user"))
-    argv = [str(result), str(preview), str(_dataset(tmp_path / "d")), str(tmp_path / "cache")]
+    argv = [str(result), str(preview), str(_dataset(tmp_path / "d"))]
     proc = subprocess.run([sys.executable, "-c", _DRAW_CHILD, *argv], capture_output=True, text=True, timeout=300,
                           env=env, cwd=ROOT)
     assert result.exists(), proc.stdout + proc.stderr
@@ -247,9 +245,8 @@ def test_panels_draw_into_a_real_blender_layout(tmp_path):
                 if ("not found" in line or "Traceback" in line or "Error" in line) and "icon" not in line
                 and "Layout panels can not be used in this context" not in line]
     assert problems == []
-    chart = read_png(out["chart"])
-    assert out["chart"].startswith(str(tmp_path / "cache"))
-    assert out["icons"] == {"chart": [chart.shape[1], chart.shape[0]], "preview": [40, 24]}
+    size = training_view.CHART_SIZE
+    assert out["icons"] == {"chart": [size, size], "preview": [40, 24]}
 
 
 def _line_rows(half: np.ndarray, colour) -> tuple[np.ndarray, np.ndarray]:
@@ -287,12 +284,19 @@ def _synthetic_dataset(tmp_path, training_python: str) -> Path:
     return dataset
 
 
-def test_train_job_charts_its_curves_and_opens_its_preview(tmp_path, training_python, monkeypatch, preferences):
-    from blender_gs_addon.blender import training_view
+def _icon_pixels(key: str) -> np.ndarray:
+    """The panel's picture ``key`` as [H, W, 3] uint8, rows top-down."""
+    icon = training_view.icon_of(key)
+    w, h = icon.image_size
+    flat = np.empty(w * h * 4, np.float32)
+    icon.image_pixels_float.foreach_get(flat)
+    return np.round(flat.reshape(h, w, 4)[::-1, :, :3] * 255).astype(np.uint8)
+
+
+def test_train_job_charts_its_curves_and_opens_its_preview(tmp_path, training_python, monkeypatch):
     from blender_gs_addon.trainer.plots import live_chart
 
     monkeypatch.setenv("GS_TRAINING_PYTHON", training_python)
-    preferences.cache_dir = str(tmp_path / "cache")
     dataset, out = _synthetic_dataset(tmp_path, training_python), tmp_path / "out"
     group = _group("train")
     group.preview_every, group.sky = 10, "off"
@@ -302,12 +306,10 @@ def test_train_job_charts_its_curves_and_opens_its_preview(tmp_path, training_py
     assert [it for it, _ in live.test_psnr] == [10, 20] and [it for it, _ in live.loss] == [10, 20]
     metrics = json.loads((out / "metrics.json").read_text())
     assert live.test_psnr[-1][1] == pytest.approx(metrics["psnr"])
-    # the panel's chart is the chart of those points, and Blender holds it and the preview as pictures
-    chart = read_png(training_view.chart_path())
-    np.testing.assert_array_equal(chart, live_chart(live.loss, live.test_psnr, training_view.CHART_SIZE,
-                                                    training_view.CHART_SIZE))
-    assert tuple(training_view.icon_of("chart").image_size) == (chart.shape[1], chart.shape[0])
-    assert tuple(training_view.icon_of("preview").image_size) == (24, 24)
+    # the panel's pictures: the chart of those points, and the newest preview
+    size = training_view.CHART_SIZE
+    np.testing.assert_array_equal(_icon_pixels("chart"), live_chart(live.loss, live.test_psnr, size, size))
+    np.testing.assert_array_equal(_icon_pixels("preview"), read_png(live.preview)[..., :3])
     # Open in Image Editor: the preview's pixels in the screen's Image Editor
     area = next(a for a in bpy.context.window_manager.windows[0].screen.areas if a.type != "VIEW_3D")
     area.type = "IMAGE_EDITOR"

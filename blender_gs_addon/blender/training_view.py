@@ -1,29 +1,26 @@
 """Training you can watch: the Train panel's live chart (loss and held-out PSNR) and the newest
 preview render of a held-out view, both from the job's progress events (`jobs.LiveTraining`).
 
-The chart is drawn with numpy (`trainer.plots.live_chart`) into a PNG in the cache folder; the
-panel shows it and the preview through one `bpy.utils.previews` collection (`template_icon`),
-which reads each picture afresh when it changes. "Open in Image Editor" opens the preview there.
+The chart is drawn with numpy (`trainer.plots.live_chart`); the panel shows it and the preview
+as pictures of one `bpy.utils.previews` collection (`template_icon`) whose pixels are set from
+numpy each time something new came (no file, no thumbnail cache). "Open in Image Editor" opens
+the preview file there.
 """
 from __future__ import annotations
 
 import os
 
 import bpy
+import numpy as np
 
-from procgen.core.atomic import write_bytes
-from procgen.render.png import encode_png
+from procgen.render.png import read_png
 
-from . import jobs, torch_env
+from . import jobs
 
 CHART, PREVIEW = "chart", "preview"  # keys in the previews collection
 PREVIEW_IMAGE = "GS Training Preview"
-CHART_SIZE = 256  # pixels, width and height: Blender shows pictures in panels as thumbnails of at most 256
+CHART_SIZE = 256  # pixels, width and height
 _icons = None  # the bpy.utils.previews collection, made on first use
-
-
-def chart_path() -> str:
-    return os.path.join(torch_env.cache_dir(), "live", "training_chart.png")
 
 
 def _collection():
@@ -44,33 +41,32 @@ def release() -> None:
         _icons = None
 
 
-def _show_icon(key: str, path: str) -> None:
+def _show_icon(key: str, rgb: np.ndarray) -> None:
+    """Picture ``key`` of the collection becomes ``rgb`` [H, W, 3 or 4] uint8 (rows top-down)."""
     icons = _collection()
-    if key in icons:
-        del icons[key]
-    icons.load(key, path, "IMAGE", force_reload=True)
+    icon = icons.get(key) or icons.new(key)
+    rgb = rgb[..., None] if rgb.ndim == 2 else rgb
+    h, w = rgb.shape[:2]
+    rgba = np.ones((h, w, 4), np.float32)
+    rgba[..., :3] = rgb[..., :3] / 255.0  # a grey picture's one channel fills all three
+    if rgb.shape[2] == 4:
+        rgba[..., 3] = rgb[..., 3] / 255.0
+    icon.image_size = (w, h)
+    icon.image_pixels_float.foreach_set(rgba[::-1].ravel())  # Blender's rows run bottom-up
 
 
 def icon_of(key: str):
-    """The loaded picture of ``key`` (an ImagePreview), or None."""
+    """The picture of ``key`` (an ImagePreview), or None."""
     return None if _icons is None else _icons.get(key)
-
-
-def write_chart(live: jobs.LiveTraining, path: str) -> None:
-    """The chart of ``live``'s points as a PNG at ``path`` (replaced atomically)."""
-    from ..trainer.plots import live_chart
-
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    write_bytes(path, encode_png(live_chart(live.loss, live.test_psnr, CHART_SIZE, CHART_SIZE)))
 
 
 def refresh(live: jobs.LiveTraining) -> None:
     """Redraw the chart and re-read the preview after new points came."""
-    path = chart_path()
-    write_chart(live, path)
-    _show_icon(CHART, path)
+    from ..trainer.plots import live_chart
+
+    _show_icon(CHART, live_chart(live.loss, live.test_psnr, CHART_SIZE, CHART_SIZE))
     if live.preview and os.path.isfile(live.preview):
-        _show_icon(PREVIEW, live.preview)
+        _show_icon(PREVIEW, read_png(live.preview))
 
 
 def draw_live(layout, live: jobs.LiveTraining | None) -> None:
