@@ -48,6 +48,9 @@ CLASS_IDS: dict[str, int] = {
     "rain": 27,
     "snowfall": 28,
     "cliff": 29,
+    "fish": 30,   # the animals of procgen.animals; "animal" (15) stays for any other
+    "bird": 31,
+    "deer": 32,
 }
 FIRST_EXTRA_CLASS_ID = 1000
 GEOMETRY_TYPES = {"MESH", "CURVE", "CURVES", "SURFACE", "META", "FONT", "POINTCLOUD", "VOLUME"}
