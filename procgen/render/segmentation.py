@@ -51,6 +51,7 @@ CLASS_IDS: dict[str, int] = {
     "fish": 30,   # the animals of procgen.animals; "animal" (15) stays for any other
     "bird": 31,
     "deer": 32,
+    "coral": 33,
 }
 FIRST_EXTRA_CLASS_ID = 1000
 GEOMETRY_TYPES = {"MESH", "CURVE", "CURVES", "SURFACE", "META", "FONT", "POINTCLOUD", "VOLUME"}
