@@ -95,6 +95,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trajectory", choices=("auto",) + TRAJECTORIES, default=None,
                         help="camera path (default: orbit or flythrough, from the seed); walk: close range, "
                              "0.8-1.2 m above the ground among the trees")
+    parser.add_argument("--no-animals", action="store_true",
+                        help="leave out the fish, birds and grazers the biome would have")
     parser.add_argument("--no-render", action="store_true", help="only generate and save scene.blend")
     parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto", help="Cycles device")
     add_passes_argument(parser)
@@ -120,6 +122,8 @@ def config_from_args(args, seed: int):
         over["terrain__kind"] = args.terrain
     if args.trajectory is not None:
         over["camera__trajectory"] = args.trajectory
+    if getattr(args, "no_animals", False):
+        over["motion__animals"] = False
     return SceneConfig.from_preset(args.preset, **over)
 
 

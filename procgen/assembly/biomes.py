@@ -61,6 +61,7 @@ class Biome:
     subject: str = "terrain"     # the signature feature's semantic class: cameras turn towards it
     subject_slope: float = 0.0   # terrain as subject: only ground this steep (1 - normal.z; canyon walls)
     close_range: bool = False    # trees enough for the close-range walk among them (gallery's second view)
+    fauna: dict[str, float] = field(default_factory=dict)  # animal kind (animals.KINDS) -> amount
     description: str = ""
 
     def amount(self, kind: str) -> float:
@@ -95,6 +96,7 @@ BIOMES: dict[str, Biome] = {b.name: b for b in (
           mix={"rock": 0.3, "tree_broadleaf": 0.35, "tree_birch": 0.15, "bush": 0.6, "grass": 130.0,
                "flower": 1.6, "clover": 2.0, "pebble": 0.3},
           subject="grass",
+          fauna={"bird": 1.0, "deer": 1.0},
           description="dense grass and wild flowers with a few trees"),
     Biome("desert", "dunes", GroundLook(base="sand", rock_slope=0.5, beach=False), camera_height=(1.8, 3.5),
           horizon=(6.0, 25.0),
@@ -109,6 +111,7 @@ BIOMES: dict[str, Biome] = {b.name: b for b in (
           mix={"rock": 1.5, "outcrop": 1.0, "tree_dead": 0.4, "bush": 0.6, "cactus": 0.4, "dry_grass": 3.0,
                "pebble": 1.0},
           subject="terrain", subject_slope=0.2,
+          fauna={"bird": 1.0},
           description="a river between terraced walls of layered red rock"),
     Biome("arctic", "mountains", GroundLook(base="snow", rock_slope=0.3, snow_line=(0.0, 0.05)), relief=1.1,
           horizon=(70.0, 170.0),
@@ -117,11 +120,13 @@ BIOMES: dict[str, Biome] = {b.name: b for b in (
                       snow=0.6, exposure=0.8),
           mix={"rock": 1.0, "outcrop": 0.8, "tree_conifer": 2.0, "tree_dead": 0.2, "pebble": 0.4},
           subject="terrain",
+          fauna={"deer": 1.0},
           description="snow-covered mountains, dark rock ridges, sparse conifers and falling snow"),
     Biome("coast", "coast", GroundLook(base="grass", rock_slope=0.22), water="ocean", camera_height=(2.0, 5.0),
           sky=SkyLook(sun_elevation=(12.0, 65.0), clouds=(0.15, 0.6), haze=(0.3, 1.0)),
           mix={"rock": 1.2, "outcrop": 0.5, "tree_palm": 2.5, "bush": 0.6, "grass": 18.0, "pebble": 1.2},
           subject="water",
+          fauna={"bird": 1.0},
           description="an ocean with moving waves, a sand beach, palms and rocks"),
     Biome("wetland", "valley", GroundLook(base="mud", rock_slope=0.25), water="river", camera_height=(1.5, 3.0),
           sky=SkyLook(sun_elevation=(10.0, 50.0), overcast=0.3, clouds=(0.3, 0.8), fog=0.5,
@@ -129,6 +134,7 @@ BIOMES: dict[str, Biome] = {b.name: b for b in (
           mix={"rock": 0.4, "tree_birch": 2.0, "tree_broadleaf": 1.2, "bush": 1.0, "reed": 6.0, "grass": 60.0,
                "flower": 0.4, "clover": 2.0},
           subject="water", close_range=True,
+          fauna={"bird": 1.0},
           description="a slow river through reeds, lush grass, birches and willows"),
     Biome("cliff", "cliff", GroundLook(base="grass", rock_slope=0.2), camera_height=(2.0, 4.0),
           horizon=(30.0, 90.0),
@@ -136,6 +142,7 @@ BIOMES: dict[str, Biome] = {b.name: b for b in (
           mix={"rock": 1.5, "stone": 1.0, "tree_conifer": 2.0, "tree_broadleaf": 0.8, "bush": 1.0, "fern": 0.2,
                "grass": 40.0, "flower": 0.3, "pebble": 1.0},
           subject="cliff", close_range=True,
+          fauna={"bird": 1.0},
           description="an overhanging rock wall with hollows above grass and scree"),
     Biome("savanna", "plains", GroundLook(base="dry", rock_slope=0.25), relief=0.6, camera_height=(1.6, 3.0),
           horizon=(5.0, 30.0),
@@ -143,6 +150,7 @@ BIOMES: dict[str, Biome] = {b.name: b for b in (
           sky=SkyLook(sun_elevation=(5.0, 30.0), clouds=(0.0, 0.4), haze=(0.6, 1.6)),
           mix={"rock": 0.5, "tree_acacia": 1.2, "tree_dead": 0.15, "bush": 0.8, "dry_grass": 90.0, "pebble": 0.4},
           subject="grass",
+          fauna={"bird": 1.0, "deer": 1.0},
           description="golden dry grass and flat-topped acacias in low evening light"),
     Biome("autumn_forest", "hills", GroundLook(base="forest", rock_slope=0.25), relief=0.7, water="lake",
           water_chance=0.3, camera_height=(1.6, 2.6), foliage_hue=(0.01, 0.12),
@@ -158,6 +166,7 @@ BIOMES: dict[str, Biome] = {b.name: b for b in (
                       fog_density=(0.05, 0.08), fog_height=(400.0, 600.0), fog_colour=(0.012, 0.1, 0.12)),
           mix={"rock": 1.0, "outcrop": 0.6, "stone": 0.8, "kelp": 20.0, "grass": 4.0, "pebble": 1.5},
           subject="plant",
+          fauna={"fish": 1.0},
           description="a kelp forest on a sandy sea floor with rocks, seen from below the moving waves"),
 )}
 

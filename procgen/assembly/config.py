@@ -99,6 +99,7 @@ class MotionConfig:
     wind: bool = True             # sway trees, bushes and flowers
     wind_strength: float = 1.0
     rolling_rocks: int = 1
+    animals: bool = True          # fish, birds and grazers where the biome has them (Biome.fauna)
 
 
 @dataclass

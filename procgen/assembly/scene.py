@@ -8,7 +8,7 @@ leaves the others' random draws untouched. Some placement is deliberately depend
 keep out of boulders and off the camera's path; cameras keep out of everything), and that
 dependency runs only downstream in this order: terrain (and a cliff's wall) -> water ->
 camera path plan -> materials -> the asset stages of ``assets.KINDS`` (rocks -> plants ->
-scatter) -> sky -> motion -> cameras (clearance) -> falling rain or snow.
+scatter) -> sky -> motion -> cameras (clearance) -> animals (off the camera's path) -> falling rain or snow.
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import bpy
 import numpy as np
 
+from ..animals.place import add_animals, animal_materials
 from ..atmosphere.fog import apply_fog
 from ..atmosphere.sky import build_sky, resolve_weather
 from ..atmosphere.underwater import (
@@ -107,6 +108,7 @@ def generate_scene(config: SceneConfig, progress=None, kinds: tuple[AssetKind, .
                     biome.camera_height, _view_side(hf))
     with step("materials"):
         ctx = AssetContext(seed, config, hf, biome, make_materials(kinds, config, seed, biome))
+        fauna = animal_materials(biome.fauna, seed, config.materials.variation) if config.motion.animals else {}
     ground = Ground(hf, Noise(stream(seed, "density")), config.scatter.density_scale, shading.snow_line,
                     discs={"focus": [(float(focus[0]), float(focus[1]), 5.0)],  # leave the view's centre open
                            "path": [(float(x), float(y), path["corridor"]) for x, y in path["pos"][:, :2]]},
@@ -137,8 +139,12 @@ def generate_scene(config: SceneConfig, progress=None, kinds: tuple[AssetKind, .
                  if o.get("gs_class") in _classes(kinds, "obstacle") and not o.get("gs_moving")]
         obstacles = object_obstacles(solid) + b.moving_boxes + (cliff.obstacles if cliff else [])
         subject = subject_points(scene.objects, biome.subject, hf, biome.subject_slope)
-        _, b.info["camera"] = build_camera(config.camera, hf, path, obstacles, reach=b.reach, subject=subject)
+        cam, b.info["camera"] = build_camera(config.camera, hf, path, obstacles, reach=b.reach, subject=subject)
         b.info["camera"]["subject"] = biome.subject
+    if fauna:
+        with step("animals"):
+            b.info["animals"] = add_animals(biome.fauna, seed, hf, cam, config.camera.frames, obstacles, fauna)
+            b.counts.update(b.info["animals"])
     with step("weather"):
         _precipitation(config, weather, hf, seed, b)
     with step("render_settings"):
