@@ -108,8 +108,8 @@ def animal_object(name: str, mesh, gs_class: str, track: Track, collection) -> "
     mod.node_group = motion_group()
     inputs = {s.name: s.identifier for s in mod.node_group.interface.items_tree
               if getattr(s, "in_out", None) == "INPUT" and s.name in ("Frequency", "Phase")}
-    mod[inputs["Frequency"]] = track.frequency
-    mod[inputs["Phase"]] = track.phase
+    _set_input(mod, inputs["Frequency"], track.frequency)
+    _set_input(mod, inputs["Phase"], track.phase)
     prefs = bpy.context.preferences.edit
     old = prefs.keyframe_new_interpolation_type
     prefs.keyframe_new_interpolation_type = "LINEAR"
@@ -122,6 +122,15 @@ def animal_object(name: str, mesh, gs_class: str, track: Track, collection) -> "
     finally:
         prefs.keyframe_new_interpolation_type = old
     return ob
+
+
+def _set_input(mod, identifier: str, value: float) -> None:
+    """Set a geometry-nodes modifier's input: an ID property up to 4.x, ``properties.inputs`` from 5.x."""
+    inputs = getattr(getattr(mod, "properties", None), "inputs", None)
+    if inputs is not None:
+        getattr(inputs, identifier).value = value
+    else:
+        mod[identifier] = value
 
 
 def camera_views(cam, frames: int) -> tuple[np.ndarray, np.ndarray]:
