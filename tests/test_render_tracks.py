@@ -3,8 +3,8 @@ unprojected through its camera, moved with Blender's own world matrices of its o
 that slides, a box that slides and turns) or lifted to the water's surface by a vertical ray
 cast onto the evaluated wave grid, and projected into every frame with transforms.json's
 cameras; occlusion against a depth test in each frame (the point's tangent plane cut by the
-pixel's ray). Also: resume after a cancel, the pass turned off, the preview pictures and the
-docs' example loader run on the dataset."""
+pixel's ray). Also: resume after a cancel, the pass turned off, the preview pictures, ``render``
+of a saved .blend with ``--track-points`` and the docs' example loader run on the dataset."""
 from __future__ import annotations
 
 import json
@@ -228,6 +228,27 @@ def test_preview_pictures_mark_the_visible_tracks(dataset):
                         near[(y + dy).clip(0, RES[1] - 1), (x + dx).clip(0, RES[0] - 1)] = True
         bad = np.argwhere(np.any(picture != dimmed, -1) & ~near)
         assert near.mean() < 0.9 and not len(bad), (s, bad[:5], picture[tuple(bad[0])] if len(bad) else None)
+
+
+def test_render_of_a_blend_file_takes_the_track_count(tmp_path, capsys):
+    import argparse
+
+    from procgen.render import cli
+
+    build_tracking_scene(resolution=(48, 32), frames=3)
+    blend = str(tmp_path / "user.blend")
+    bpy.ops.wm.save_as_mainfile(filepath=blend)
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    base = [blend, "--out", str(tmp_path / "ds"), "--samples", "1", "--device", "cpu", "--passes", "tracks"]
+    assert cli.run(parser.parse_args([*base, "--track-points", "40"])) == 0
+    tr = json.loads((tmp_path / "ds" / "transforms.json").read_text())
+    with np.load(tmp_path / "ds" / tr["tracks_file_path"]) as tracks:
+        assert tracks["occluded"].shape == (40, 3)
+    assert json.loads((tmp_path / "ds" / "scene.json").read_text())["render"]["track_points"] == 40
+    with pytest.raises(SystemExit):
+        parser.parse_args([*base, "--track-points", "0"])
+    assert "--track-points" in capsys.readouterr().err
 
 
 def _docs_loader() -> str:
