@@ -25,7 +25,7 @@ pytestmark = pytest.mark.blender
 SEED = 2  # a seed whose rivers and sea are in view of the camera path
 SEPARATE = ("tree", "bush", "rock", "cactus")  # classes whose every object has its own instance id
 # the biomes whose scene of SEED shows moving water along its camera path (the water-flow check runs on these)
-WATER_IN_VIEW = ("canyon", "coast", "wetland", "autumn_forest", "underwater")
+WATER_IN_VIEW = ("canyon", "coast", "wetland", "autumn_forest", "underwater", "coral_reef", "river")
 
 
 def _generate(biome: str) -> dict:

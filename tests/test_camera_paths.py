@@ -27,7 +27,8 @@ FRAMES = 0.75        # ... in at least this share of the frames
 SHORT = {"broadleaf_forest": 0.04, "autumn_forest": 0.04, "wetland": 0.04, "underwater": 0.04}
 # The density of the subject's kind per square metre as on the default preset (tiny's 1 % ground
 # cover and two trees would test the asset counts, not the aim).
-AS_DEFAULT = {"tree": {"plants__trees": 3}, "plant": {"plants__bushes": 4}, "grass": {"scatter__cover_scale": 1.0}}
+AS_DEFAULT = {"tree": {"plants__trees": 3}, "plant": {"plants__bushes": 4}, "grass": {"scatter__cover_scale": 1.0},
+              "coral": {"plants__bushes": 4}}
 COVER = {k.gs_class for k in KINDS if k.clump}
 
 

@@ -47,6 +47,7 @@ class Placement:
     #                             an entry (name, margin) widens those discs by margin metres
     max_above_water: float | None = None  # stay this close to the water (reeds)
     pattern: str = "poisson"    # "poisson" (dart throwing, exact spacing) or "jitter" (a jittered grid, fast)
+    below_tree_line: bool = False  # keep under the biome's tree line (trees)
 
 
 @dataclass
@@ -204,7 +205,8 @@ def _tree(name: str, mesh, recipe, *, spacing=4.0, slope=0.3, water=0.6, snow=Tr
         name, "tree", "plants", "plants", count=lambda c: c.plants.trees, variants=lambda c: c.plants.tree_variants,
         mesh=mesh, materials=recipe, slots=(f"{name}_bark", f"{name}_leaf"),
         placement=Placement(spacing=spacing, area=0.42, max_slope=slope, min_above_water=water, density=0.8,
-                            below_snow=snow, avoid=ROCKS + ("focus", ("path", path), "cliff") + earlier),
+                            below_snow=snow, avoid=ROCKS + ("focus", ("path", path), "cliff") + earlier,
+                            below_tree_line=True),
         size=size, tilt=0.03, footprint=0.3, sink=0.05, clearance=(0.0, 1.5),
         draws=("variant", "size", "rotation", "tilt"), sways=True, obstacle=True)
 
@@ -222,6 +224,21 @@ def _dense(name: str, gs_class: str, mesh, recipe, slots, *, clump: int, radius:
         size=size, tilt=tilt, sink=sink, per_size=per_size, digits=5, own_instance_id=False, clump=clump,
         clump_radius=radius,
         members=members, follow_ground=True, draws=("size", "variant", "rotation", "tilt"))
+
+
+CORALS = ("coral_table", "coral_brain", "coral_branching", "coral_fan")  # biggest first: the others fill in
+
+
+def _coral(name: str, recipe, *, spacing: float, size) -> AssetKind:
+    """A coral growth form, one object (and instance id) per colony, on the sea floor."""
+    return AssetKind(
+        name, "coral", "plants", "plants", count=lambda c: c.plants.bushes,
+        variants=lambda c: c.plants.bush_variants + 1, mesh=getattr(fx, name), materials=recipe,
+        slots=(f"{name}_skin",),
+        placement=Placement(spacing=spacing, area=0.22, max_slope=0.5, min_above_water=-100.0, density=0.5,
+                            avoid=ROCKS + (("path", 1.5),) + CORALS[:CORALS.index(name)]),
+        size=size, tilt=0.12, sink=0.04, footprint=0.2, per_size=True, clearance=(0.45, 0.1),
+        draws=("variant", "size", "rotation", "tilt"), obstacle=True)
 
 
 def _instanced(name: str, gs_class: str, mesh, recipe, slots, *, spacing: float, size, variants=3, slope=0.35,
@@ -284,6 +301,10 @@ KINDS: tuple[AssetKind, ...] = (
               placement=Placement(spacing=2.0, area=0.3, max_slope=0.45, min_above_water=-100.0, density=0.6,
                                   avoid=ROCKS + ("focus", ("path", 2.5))),
               size=(0.85, 1.15), tilt=0.06, sink=0.05, draws=("variant", "size", "rotation", "tilt"), sways=True),
+    _coral("coral_table", fx.coral_recipe("coral_table", 0.6), spacing=2.2, size=(1.0, 2.4)),
+    _coral("coral_brain", fx.coral_recipe("coral_brain", 0.4), spacing=1.3, size=(0.6, 1.8)),
+    _coral("coral_branching", fx.coral_recipe("coral_branching"), spacing=1.1, size=(0.8, 1.7)),
+    _coral("coral_fan", fx.coral_recipe("coral_fan", 0.3), spacing=1.0, size=(0.8, 1.8)),
     AssetKind("log", "deadwood", "plants", "plants", count=lambda c: max(1, c.plants.trees // 2),
               variants=lambda c: 3, mesh=fx.log, materials=fx.bark_only("log", "deadwood"), slots=("log_bark",),
               placement=Placement(spacing=6.0, area=0.35, max_slope=0.25, min_above_water=0.3, density=0.5,

@@ -27,6 +27,7 @@ class GroundLook:
     snow_line: Range | None = None  # quantile range of the heights where snow starts (None: no snow)
     beach: bool = True           # sand along the water's edge
     rock_tint: tuple[float, float, float] | None = None  # colour of the bare rock (None: grey)
+    tree_line: Range | None = None  # quantile range of the heights above which no tree grows (None: none)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class Biome:
     subject: str = "terrain"     # the signature feature's semantic class: cameras turn towards it
     subject_slope: float = 0.0   # terrain as subject: only ground this steep (1 - normal.z; canyon walls)
     close_range: bool = False    # trees enough for the close-range walk among them (gallery's second view)
+    look_height: float = 0.0     # metres above the ground that cameras look at (0: 1 m, under the sea 3 m)
     fauna: dict[str, float] = field(default_factory=dict)  # animal kind (animals.KINDS) -> amount
     description: str = ""
 
@@ -168,6 +170,46 @@ BIOMES: dict[str, Biome] = {b.name: b for b in (
           subject="plant",
           fauna={"fish": 1.0},
           description="a kelp forest on a sandy sea floor with rocks, seen from below the moving waves"),
+    Biome("mountain", "alpine", GroundLook(base="grass", rock_slope=0.22, snow_line=(0.94, 0.98),
+                                           tree_line=(0.35, 0.5)),
+          horizon=(120.0, 260.0), camera_height=(2.5, 6.0), foliage_hue=(0.27, 0.36),
+          sky=SkyLook(sun_elevation=(12.0, 55.0), clouds=(0.1, 0.6), haze=(0.2, 0.8), fog=0.2,
+                      fog_density=(0.006, 0.015), fog_height=(8.0, 16.0), rain=0.1),
+          mix={"rock": 1.4, "outcrop": 1.2, "stone": 1.5, "tree_conifer": 3.0, "tree_dead": 0.3, "bush": 0.5,
+               "grass": 25.0, "flower": 0.3, "pebble": 1.5},
+          subject="terrain", subject_slope=0.16, fauna={"bird": 1.0},
+          description="sharp ridges and grey rock faces over alpine grass, spruces up to a tree line"),
+    Biome("snowy_mountain", "alpine", GroundLook(base="snow", rock_slope=0.26, snow_line=(0.0, 0.05),
+                                                 tree_line=(0.15, 0.3)),
+          relief=1.15, horizon=(150.0, 320.0), camera_height=(2.5, 6.0), foliage_hue=(0.3, 0.4),
+          sky=SkyLook(sun_elevation=(10.0, 40.0), overcast=0.2, clouds=(0.0, 0.45), haze=(0.05, 0.4), fog=0.15,
+                      snow=0.3, exposure=0.9),
+          mix={"rock": 0.8, "outcrop": 1.4, "tree_conifer": 2.5, "pebble": 0.3},
+          subject="terrain", subject_slope=0.2,
+          description="snow-covered peaks with knife-edge ridges, rock faces too steep for snow, spruces low down"),
+    # Enclosed: the roof shuts out the sky but for the mouth, so the sun is kept low to shine in
+    # (``scene`` turns it towards the mouth) and the exposure is metered up for the dark rock.
+    Biome("cave", "cave", GroundLook(base="soil", rock_slope=0.12, beach=False, rock_tint=(0.2, 0.18, 0.15)),
+          camera_height=(1.6, 2.4), horizon=(40.0, 100.0),
+          sky=SkyLook(sun_elevation=(6.0, 20.0), clouds=(0.0, 0.4), haze=(0.2, 0.8), exposure=2.0),
+          mix={"rock": 0.6, "stone": 2.0, "pebble": 3.0},
+          subject="terrain",
+          description="a tunnel through the rock under a roof hung with stalactites, lit through its mouth"),
+    Biome("coral_reef", "reef", GroundLook(base="sand", rock_slope=0.3, beach=False, rock_tint=(0.3, 0.27, 0.22)),
+          relief=1.0, water="sea", camera_height=(1.3, 2.4), horizon=(2.0, 6.0), foliage_hue=(0.3, 0.45),
+          sky=SkyLook(sun_elevation=(50.0, 80.0), clouds=(0.0, 0.2), haze=(0.2, 0.6), fog=1.0,
+                      fog_density=(0.03, 0.05), fog_height=(400.0, 600.0), fog_colour=(0.01, 0.11, 0.19)),
+          mix={"rock": 0.4, "coral_branching": 30.0, "coral_brain": 18.0, "coral_fan": 12.0, "coral_table": 8.0,
+               "pebble": 1.0},
+          subject="coral", look_height=0.6, fauna={"fish": 2.0},
+          description="a coral reef of branching, brain, fan and table corals on white sand in clear blue water"),
+    Biome("river", "river", GroundLook(base="grass", rock_slope=0.25), water="river", camera_height=(1.6, 3.0),
+          horizon=(20.0, 60.0),
+          sky=SkyLook(sun_elevation=(15.0, 60.0), clouds=(0.1, 0.55), fog=0.15),
+          mix={"rock": 1.0, "stone": 1.0, "tree_broadleaf": 2.0, "tree_birch": 1.5, "bush": 1.4, "reed": 3.0,
+               "grass": 50.0, "flower": 0.6, "fern": 0.1, "pebble": 1.5},
+          subject="water", close_range=True, fauna={"bird": 1.0, "deer": 0.5},
+          description="a broad river between grassy banks with reeds, willows and birches"),
 )}
 
 BIOME_NAMES = tuple(BIOMES)

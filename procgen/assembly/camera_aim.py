@@ -52,6 +52,9 @@ def subject_points(objects, cls: str, hf: Heightfield, min_slope: float = 0.0) -
             pts = np.stack([x[keep], y[keep], np.full(keep.sum(), float(hf.water_level))], 1)
         else:
             keep = (1.0 - hf.normals()[..., 2]) >= min_slope
+            if "roof" in hf.features:  # a cave's: only its floor under the roof, not the rock around it
+                roof = hf.roof_at(x, y)
+                keep &= np.isfinite(roof) & (roof - hf.z > 0.5)
             pts = np.stack([x[keep], y[keep], hf.z[keep]], 1)
         return _thin(pts)
     parts = []

@@ -13,6 +13,7 @@ from mathutils import Euler, Vector
 from ..geometry.blender_mesh import new_object
 from ..terrain.heightfield import Heightfield
 from .camera_aim import aim
+from .camera_cave import clamp_under_roof, plan_cave
 from .camera_walk import clear_walk, plan_walk
 from .config import TRAJECTORIES, CameraConfig
 
@@ -53,9 +54,10 @@ def object_obstacles(objects) -> list[Obstacle]:
 
 
 def plan(cfg: CameraConfig, hf: Heightfield, focus: np.ndarray, rng: np.random.Generator,
-         height: tuple[float, float] = (2.5, 5.5), view_from: np.ndarray | None = None) -> dict:
+         height: tuple[float, float] = (2.5, 5.5), view_from: np.ndarray | None = None, look: float = 0.0) -> dict:
     """Positions [F, 3] and look-at targets [F, 3] before obstacle clearance. ``height``: the
-    range of flying heights above the ground; ``view_from``: a direction [2] from the focus
+    range of flying heights above the ground; ``look``: how high above the ground the targets
+    are (0: 1 m, under the sea 3 m); ``view_from``: a direction [2] from the focus
     on whose side the camera should stay (the open side of a cliff). ``corridor`` (added to
     the radius of the path's keep-out discs): 0, or negative for the walk, which trees may
     stand close to."""
@@ -65,6 +67,8 @@ def plan(cfg: CameraConfig, hf: Heightfield, focus: np.ndarray, rng: np.random.G
         kind = str(rng.choice(TRAJECTORIES[:2] if F > 1 else ("orbit",)))
     size = hf.size
     side = None if view_from is None else float(np.arctan2(view_from[1], view_from[0]))
+    if "cave" in hf.features:
+        return plan_cave(hf, rng, F, kind)
     if kind == "walk":
         return plan_walk(hf, focus, rng, F, cfg.height, side)
     t = np.linspace(0.0, 1.0, F)
@@ -105,7 +109,7 @@ def plan(cfg: CameraConfig, hf: Heightfield, focus: np.ndarray, rng: np.random.G
     if hf.shore_level is not None:
         ground = np.maximum(ground, hf.shore_level)
     # Under the sea look out level, into the kelp and up at the waves, not down at the sand.
-    tz = hf.height(target[:, 0], target[:, 1]) + (3.0 if hf.submerged else 1.0)
+    tz = hf.height(target[:, 0], target[:, 1]) + (look if look > 0 else 3.0 if hf.submerged else 1.0)
     if hf.shore_level is not None:
         tz = np.maximum(tz, hf.shore_level + 1.0)
     pos = np.concatenate([xy, (ground + lift)[:, None]], axis=1)
@@ -165,6 +169,8 @@ def build_camera(cfg: CameraConfig, hf: Heightfield, p: dict, obstacles: list[Ob
     else:
         pos = clear_path(p["pos"], hf, obstacles, cfg.min_clearance, smooth=p["kind"] != "multiview")
         target = p["target"]
+    if "roof" in hf.features:
+        pos = clamp_under_roof(pos, hf)
     turn = np.zeros(len(pos))
     if subject is not None:
         tan_x = 0.5 * cfg.sensor_mm / cfg.focal_mm

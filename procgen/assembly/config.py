@@ -12,7 +12,8 @@ from typing import Any
 
 from .biomes import BIOME_NAMES
 
-TERRAIN_KINDS = ("hills", "mountains", "canyon", "dunes", "plains", "valley", "coast", "cliff")
+TERRAIN_KINDS = ("hills", "mountains", "canyon", "dunes", "plains", "valley", "coast", "cliff", "alpine", "river",
+                 "cave", "reef")
 TRAJECTORIES = ("orbit", "flythrough", "multiview", "walk")  # "auto" draws one of the first two
 
 

@@ -13,7 +13,8 @@ import numpy as np
 
 from ..geometry.mesh_arrays import Geo
 from ..materials import plant_matter, surfaces
-from ..plants import litter, trees, undergrowth
+from ..materials.coral_skin import coral_material
+from ..plants import coral, litter, trees, undergrowth
 from ..plants.kelp import kelp as kelp_geo
 from ..terrain import rocks
 
@@ -107,6 +108,12 @@ def kelp_materials(config, biome, rng):
     return {"kelp_stipe": plant_matter.plain_material("kelp_stipe", rng, (0.1, 0.07, 0.02), 0.6),
             "kelp_blade": plant_matter.foliage_material("kelp_blade", rng, _hue(biome), sat=(0.65, 0.9),
                                                         val=(0.14, 0.3), translucency=0.45, tip=True, roughness=0.4)}
+
+
+def coral_recipe(kind: str, polyps: float = 1.0):
+    def recipe(config, biome, rng):
+        return {f"{kind}_skin": coral_material(f"{kind}_skin", rng, polyps)}
+    return recipe
 
 
 def cactus_materials(config, biome, rng):
@@ -232,3 +239,19 @@ def twig(ctx, i, rng) -> Geo:
 
 def log(ctx, i, rng) -> Geo:
     return litter.log(rng, rng.uniform(2.5, 6.0), rng.uniform(0.12, 0.3))
+
+
+def coral_branching(ctx, i, rng) -> Geo:
+    return coral.branching(rng, 1.0)
+
+
+def coral_brain(ctx, i, rng) -> Geo:
+    return coral.brain(rng, 1.0)
+
+
+def coral_fan(ctx, i, rng) -> Geo:
+    return coral.fan(rng, 1.0)
+
+
+def coral_table(ctx, i, rng) -> Geo:
+    return coral.table(rng, 1.0)

@@ -140,6 +140,14 @@ class Ground:
     snow_line: float | None
     discs: dict[str, list] = field(default_factory=dict)  # kind name, "focus" or "path" -> [(x, y, radius)]
     areas: dict[str, Callable] = field(default_factory=dict)  # name -> (x, y, margin) -> blocked bool [K]
+    tree_line: float | None = None  # kinds that keep below the tree line stand lower than this
+    solid: Callable | None = None   # (x, y) -> bool [K]: inside the rock (a cave's), where nothing stands
+
+    def max_altitude(self, p) -> float | None:
+        """How high copies of a kind with placement ``p`` may stand (None: anywhere)."""
+        lines = [self.snow_line if p.below_snow else None, self.tree_line if p.below_tree_line else None]
+        lines = [z for z in lines if z is not None]
+        return min(lines) if lines else None
 
     def keep_out(self, avoid) -> tuple[list, Callable | None]:
         """Discs and further blocked areas of the ``avoid`` entries (names or (name, margin))."""
@@ -240,8 +248,10 @@ def place_kind(kind: AssetKind, ctx: AssetContext, ground: Ground) -> int:
     meshes = make_meshes(kind, ctx, count)
     p = kind.rule(ctx.config)
     discs, blocked = ground.keep_out(p.avoid)
+    if ground.solid is not None:
+        blocked = ground.solid if blocked is None else (lambda x, y, f=blocked: f(x, y) | ground.solid(x, y))
     rule = Rule(count=count, spacing=p.spacing, area=p.area * ground.hf.size, max_slope=p.max_slope,
-                min_above_water=p.min_above_water, max_altitude=ground.snow_line if p.below_snow else None,
+                min_above_water=p.min_above_water, max_altitude=ground.max_altitude(p),
                 density=p.density, avoid=discs, max_above_water=p.max_above_water, pattern=p.pattern,
                 blocked=blocked)
     rng = stream(ctx.seed, f"{kind.name}_place")

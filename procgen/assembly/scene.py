@@ -12,6 +12,7 @@ scatter) -> sky -> motion -> cameras (clearance) -> animals (off the camera's pa
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from ..core.seeding import stream
 from ..geometry.blender_mesh import get_collection
 from ..materials import surfaces
 from ..materials.plant_matter import plain_material
+from ..terrain import cave as cave_roof
 from ..terrain.backdrop import FAR as FAR_LAND
 from ..terrain.backdrop import build_backdrop, hazed, horizon_colour
 from ..terrain.heightfield import Heightfield, make_heightfield
@@ -105,14 +107,15 @@ def generate_scene(config: SceneConfig, progress=None, kinds: tuple[AssetKind, .
         _water(hf, config, biome, weather, stream(seed, "water_material"), b)
     with step("camera_plan"):
         path = plan(config.camera, hf, plan_centre(hf, focus, biome.subject), stream(seed, "camera"),
-                    biome.camera_height, _view_side(hf))
+                    biome.camera_height, _view_side(hf), biome.look_height)
     with step("materials"):
         ctx = AssetContext(seed, config, hf, biome, make_materials(kinds, config, seed, biome))
         fauna = animal_materials(biome.fauna, seed, config.materials.variation) if config.motion.animals else {}
     ground = Ground(hf, Noise(stream(seed, "density")), config.scatter.density_scale, shading.snow_line,
                     discs={"focus": [(float(focus[0]), float(focus[1]), 5.0)],  # leave the view's centre open
                            "path": [(float(x), float(y), path["corridor"]) for x, y in path["pos"][:, :2]]},
-                    areas={"cliff": cliff.blocked} if cliff else {})
+                    areas={"cliff": cliff.blocked} if cliff else {}, tree_line=shading.tree_line,
+                    solid=cave_roof.blocked(hf) if "roof" in hf.features else None)
     for stage in dict.fromkeys(k.stage for k in kinds):
         with step(stage):
             for kind in kinds:
@@ -124,8 +127,8 @@ def generate_scene(config: SceneConfig, progress=None, kinds: tuple[AssetKind, .
         if hf.submerged:  # before the fog, which then covers them too
             apply_fog([m for m in bpy.data.materials if m.name != "water"],
                       caustics_group(CAUSTICS, stream(seed, "caustics")))
-        b.info["sky"] = build_sky(config.sky, weather, stream(seed, "sky"), top=float(hf.z.max()) + 20.0,
-                                  ground=float(hf.z.min()))
+        b.info["sky"] = build_sky(_sun_into_cave(config.sky, hf, seed), weather, stream(seed, "sky"),
+                                  top=float(hf.z.max()) + 20.0, ground=float(hf.z.min()))
         if hf.submerged:
             open_water_world(scene.world, weather.fog_colour or WATER_COLOUR)
             for lamp in {o.data for o in scene.objects if o.type == "LIGHT" and o.data.type == "SUN"}:
@@ -165,6 +168,13 @@ class _Cliff:
     blocked: object  # (x, y, margin) -> bool [K]
 
 
+def _sun_into_cave(sky, hf: Heightfield, seed: int):
+    """The sky settings, with the sun turned to shine into a cave's mouth unless they name its azimuth."""
+    if "cave" not in hf.features or sky.sun_azimuth >= 0:
+        return sky
+    return dataclasses.replace(sky, sun_azimuth=cave_roof.sun_azimuth(hf, stream(seed, "cave_sun")))
+
+
 def _view_side(hf: Heightfield):
     """The direction from the focus towards which cameras stay: in front of a cliff, on the
     land side of a shore; None where any side will do."""
@@ -196,6 +206,13 @@ def _terrain(config: SceneConfig, biome: Biome, weather, seed: int, b: _Build):
     side = _view_side(hf)
     if "cliff" in hf.features:  # well in front of the wall, so the view takes it in
         fxy = fxy + side * 0.08 * hf.size
+    if "cave" in hf.features:  # the roof over the tunnel; the view's centre inside it
+        rng = stream(seed, "cave")
+        hf.features["roof"] = cave_roof.roof_heights(hf, rng)
+        _move(cave_roof.build_roof(hf, surfaces.make_material("cliff", "cave_rock", rng, var), rng),
+              get_collection("terrain"))
+        fxy = cave_roof.inside_point(hf, rng)
+        b.counts["cave"] = 1
     focus = np.array([fxy[0], fxy[1], float(hf.height(fxy[0], fxy[1]))])
     cliff = None
     if "cliff" in hf.features:

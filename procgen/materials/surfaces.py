@@ -403,6 +403,7 @@ class TerrainShading:
     snow_line: float | None = None
     beach_level: float | None = None  # sand below this height (shore of the water)
     rock_tint: tuple | None = None    # colour of the bare rock (None: grey)
+    tree_line: float | None = None    # no tree grows above this height
 
 
 def terrain_shading_for(ground, z: np.ndarray, water_level, snow: str, rng) -> TerrainShading:
@@ -411,8 +412,10 @@ def terrain_shading_for(ground, z: np.ndarray, water_level, snow: str, rng) -> T
     snow_q = ground.snow_line if snow == "auto" else ((0.72, 0.88) if snow == "on" else None)
     snow_line = None if snow_q is None else float(np.quantile(z, rng.uniform(*snow_q)))
     beach = None if water_level is None or not ground.beach else water_level + rng.uniform(0.15, 0.35)
-    return TerrainShading(base=ground.base, rock_slope=ground.rock_slope * rng.uniform(0.85, 1.15),
-                          snow_line=snow_line, beach_level=beach, rock_tint=ground.rock_tint)
+    rock_slope = ground.rock_slope * rng.uniform(0.85, 1.15)
+    trees = None if ground.tree_line is None else float(np.quantile(z, rng.uniform(*ground.tree_line)))
+    return TerrainShading(base=ground.base, rock_slope=rock_slope, snow_line=snow_line, beach_level=beach,
+                          rock_tint=ground.rock_tint, tree_line=trees)
 
 
 def _base_layer(t: Tree, rng, co, shading: TerrainShading, slope, wobble, var: float) -> Layer:

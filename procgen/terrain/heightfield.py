@@ -14,7 +14,8 @@ from ..assembly.config import TERRAIN_KINDS, TerrainConfig
 from ..core.noise import Noise
 
 DEFAULT_RELIEF = {"hills": 10.0, "mountains": 24.0, "canyon": 18.0, "dunes": 5.0, "plains": 4.0, "valley": 8.0,
-                  "coast": 9.0, "cliff": 14.0}
+                  "coast": 9.0, "cliff": 14.0, "alpine": 34.0, "river": 7.0, "cave": 2.0, "reef": 3.0}
+TALUS_DEG = {"dunes": 31.0, "alpine": 46.0}  # steepest slope erosion leaves (others: 34 degrees)
 
 SEA_DEPTH = (7.0, 9.5)  # metres of water over the highest ground of a sea floor
 
@@ -79,6 +80,18 @@ class Heightfield:
         nz = self.normals()[..., 2]
         hf = Heightfield(nz, self.size, self.kind, None)
         return 1.0 - hf.height(x, y)
+
+    def roof_at(self, x, y) -> np.ndarray:
+        """Height of the rock overhead at world (x, y): a cave's roof (``features["roof"]``, a grid
+        like ``z``), +inf in the open (no cave, or beyond the plane of its mouth)."""
+        x, y = np.asarray(x, float), np.asarray(y, float)
+        roof = self.features.get("roof")
+        if roof is None:
+            return np.full(np.broadcast(x, y).shape, np.inf)
+        cave = self.features["cave"]
+        (mx, my), (ax, ay) = cave["mouth"], cave["mouth_at"]
+        outside = (x - ax) * mx + (y - ay) * my > 0
+        return np.where(outside, np.inf, Heightfield(roof, self.size, self.kind, None).height(x, y))
 
     def max_height_in_disc(self, x: float, y: float, radius: float) -> float:
         """Highest ground within ``radius`` of (x, y), from the grid samples."""
@@ -225,8 +238,62 @@ def _add_cliff(h: np.ndarray, f: _Field) -> np.ndarray:
     return h + c["height"] * _smoothstep(*CLIFF_STEP, s - cliff_line(c, t))
 
 
+def _alpine(f: _Field) -> np.ndarray:
+    """A high valley among peaks: an open floor in the middle, and knife-edge ridges (ridged
+    noise raised to a power: sharp crests, steep faces between them) rising around it towards
+    the edges; erosion's steeper talus here keeps the faces."""
+    r = f.noise.ridged2(f.u * 0.8, f.v * 0.8, octaves=f.octaves, gain=0.55)
+    broad = 0.5 + 0.5 * f.noise.fbm2(f.u * 0.3 + 40, f.v * 0.3, octaves=2)
+    rise = _smoothstep(0.12, 0.48, np.hypot(f.x, f.y) / f.size + 0.1 * (broad - 0.5))
+    return f.relief * (0.15 * broad + (0.25 + 0.75 * rise) * r ** 1.8 * (0.6 + broad) + 0.3 * rise)
+
+
+def _river(f: _Field) -> np.ndarray:
+    """A broad river in a channel with low banks, meandering through a floodplain that rises
+    into rolling hills on both sides; the water fills the channel to below the banks' top."""
+    half = f.rng.uniform(0.045, 0.065) * f.size  # half the channel's width (m)
+    t = _course(f) * 0.5 * f.size / half         # 0 on the course, 1 at the channel's edge
+    channel = f.rng.uniform(1.2, 1.8) * (1.0 - np.clip(t, 0.0, 1.0) ** 2)
+    banks = 0.9 * _smoothstep(0.8, 1.5, t)
+    hills = 0.5 + 0.5 * f.noise.fbm2(f.u, f.v, octaves=f.octaves, gain=0.45)
+    f.features["water_z"] = 0.3
+    return banks + f.relief * hills * _smoothstep(1.5, 6.0, t) - channel
+
+
+def _cave(f: _Field) -> np.ndarray:
+    """A cave's uneven floor; the tunnel's course is recorded (``features["cave"]``) for its roof
+    (``cave.py``): from the mouth, facing ``mouth`` on a line through ``mouth_at``, a wandering curve
+    into the rock with its half width and height (m) at each point."""
+    theta = float(f.rng.uniform(0, 2 * np.pi))
+    mouth = np.array([np.cos(theta), np.sin(theta)])
+    n, length = 48, f.rng.uniform(0.5, 0.6) * f.size
+    s = np.linspace(0.0, 1.0, n)
+    wander = sum(f.rng.uniform(0.3, 0.6) / k * np.sin(2 * np.pi * k * s * f.rng.uniform(0.4, 0.8)
+                                                       + f.rng.uniform(0, 2 * np.pi)) for k in (1, 2))
+    heading = theta + np.pi + wander * _smoothstep(0.0, 0.25, s)  # straight into the rock at first
+    step = np.stack([np.cos(heading), np.sin(heading)], 1) * length / (n - 1)
+    start = mouth * 0.26 * f.size
+    course = np.clip(start + np.concatenate([[[0.0, 0.0]], np.cumsum(step[:-1], axis=0)]), -0.36 * f.size,
+                     0.36 * f.size)
+    flare = np.exp(-s * length / 6.0)  # the mouth opens wider and higher than the passage behind it
+    width = f.rng.uniform(4.5, 6.5) * (1.0 + 0.25 * np.sin(2 * np.pi * s * f.rng.uniform(1.5, 3.0))) + 2.0 * flare
+    height = f.rng.uniform(5.0, 7.0) * (1.0 + 0.2 * np.sin(2 * np.pi * s * f.rng.uniform(1.0, 2.5))) + 2.5 * flare
+    f.features["cave"] = {"course": course.tolist(), "half_width": width.tolist(), "height": height.tolist(),
+                          "mouth": mouth.tolist(), "mouth_at": start.tolist()}
+    return f.relief * (0.5 + 0.5 * f.noise.fbm2(f.u * 2.0, f.v * 2.0, octaves=f.octaves, gain=0.5))
+
+
+def _reef(f: _Field) -> np.ndarray:
+    """A sea floor of coral mounds and sand channels between them: noise above a threshold
+    swells into rounded mounds, the rest stays a nearly flat, gently rippled floor."""
+    mounds = 0.5 + 0.5 * f.noise.fbm2(f.u * 1.6, f.v * 1.6, octaves=f.octaves, gain=0.5)
+    floor = 0.5 + 0.5 * f.noise.fbm2(f.u * 0.4 + 9, f.v * 0.4, octaves=2)
+    return f.relief * (0.35 * floor + _smoothstep(0.45, 0.75, mounds) ** 1.5)
+
+
 RECIPES = {"hills": _hills, "mountains": _mountains, "canyon": _canyon, "dunes": _dunes, "plains": _plains,
-           "valley": _valley, "coast": _coast, "cliff": _cliff}
+           "valley": _valley, "coast": _coast, "cliff": _cliff, "alpine": _alpine, "river": _river, "cave": _cave,
+           "reef": _reef}
 
 
 def make_heightfield(cfg: TerrainConfig, rng: np.random.Generator, biome=None) -> Heightfield:
@@ -251,7 +318,7 @@ def make_heightfield(cfg: TerrainConfig, rng: np.random.Generator, biome=None) -
     detail = noise.fbm2(x / 4.0 + 100, y / 4.0, octaves=3)
     h = h + 0.02 * relief * detail * (0.5 + h / max(relief, 1e-6))
     cell = cfg.size / (n - 1)
-    h = thermal_erosion(h, cell, cfg.erosion_iterations, talus_deg=34.0 if kind != "dunes" else 31.0)
+    h = thermal_erosion(h, cell, cfg.erosion_iterations, talus_deg=TALUS_DEG.get(kind, 34.0))
     if "cliff" in f.features:
         h = _add_cliff(h, f)
     low = float(h.min())
