@@ -213,12 +213,19 @@ BIOMES: dict[str, Biome] = {b.name: b for b in (
 )}
 
 BIOME_NAMES = tuple(BIOMES)
+FIRST_BIOMES = 12  # how many biomes there were when "auto" first drew one (see pick_biome)
 
 
 def pick_biome(name: str, rng: np.random.Generator) -> Biome:
-    """The biome ``name``, or for ``"auto"`` one drawn from ``rng`` (each equally likely)."""
+    """The biome ``name``, or for ``"auto"`` one drawn from ``rng``, each equally likely. The draw
+    among the first twelve comes first, as it did before more biomes were added, and a second
+    draw hands the later ones their share, so most seeds keep the biome they always had."""
     if name == "auto":
-        return BIOMES[BIOME_NAMES[int(rng.integers(len(BIOME_NAMES)))]]
+        k = int(rng.integers(FIRST_BIOMES))
+        later = len(BIOME_NAMES) - FIRST_BIOMES
+        if later > 0 and rng.uniform() < later / len(BIOME_NAMES):
+            k = FIRST_BIOMES + int(rng.integers(later))
+        return BIOMES[BIOME_NAMES[k]]
     if name not in BIOMES:
         raise ValueError(f"unknown biome {name!r}; choose one of {('auto',) + BIOME_NAMES}")
     return BIOMES[name]
