@@ -28,6 +28,7 @@ class GroundLook:
     beach: bool = True           # sand along the water's edge
     rock_tint: tuple[float, float, float] | None = None  # colour of the bare rock (None: grey)
     tree_line: Range | None = None  # quantile range of the heights above which no tree grows (None: none)
+    rock_strata: float = 0.15    # share of level bands in the bare rock's pattern (0: massive rock, granite)
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,7 @@ BIOMES: dict[str, Biome] = {b.name: b for b in (
           fauna={"fish": 1.0},
           description="a kelp forest on a sandy sea floor with rocks, seen from below the moving waves"),
     Biome("mountain", "alpine", GroundLook(base="grass", rock_slope=0.22, snow_line=(0.94, 0.98),
-                                           tree_line=(0.35, 0.5)),
+                                           tree_line=(0.35, 0.5), rock_strata=0.0),
           horizon=(120.0, 260.0), camera_height=(2.5, 6.0), foliage_hue=(0.27, 0.36),
           sky=SkyLook(sun_elevation=(12.0, 55.0), clouds=(0.1, 0.6), haze=(0.2, 0.8), fog=0.2,
                       fog_density=(0.006, 0.015), fog_height=(8.0, 16.0), rain=0.1),
@@ -180,7 +181,7 @@ BIOMES: dict[str, Biome] = {b.name: b for b in (
           subject="terrain", subject_slope=0.16, fauna={"bird": 1.0},
           description="sharp ridges and grey rock faces over alpine grass, spruces up to a tree line"),
     Biome("snowy_mountain", "alpine", GroundLook(base="snow", rock_slope=0.26, snow_line=(0.0, 0.05),
-                                                 tree_line=(0.15, 0.3)),
+                                                 tree_line=(0.15, 0.3), rock_strata=0.0),
           relief=1.15, horizon=(150.0, 320.0), camera_height=(2.5, 6.0), foliage_hue=(0.3, 0.4),
           sky=SkyLook(sun_elevation=(10.0, 40.0), overcast=0.2, clouds=(0.0, 0.45), haze=(0.05, 0.4), fog=0.15,
                       snow=0.3, exposure=0.9),

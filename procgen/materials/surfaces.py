@@ -186,14 +186,17 @@ def grass_layer(t: Tree, rng, co, var=1.0) -> Layer:
     return Layer(col, t.value(rng.uniform(0.75, 0.95)), streak)
 
 
-def rock_layer(t: Tree, rng, co, var=1.0, tint=None) -> Layer:
+def rock_layer(t: Tree, rng, co, var=1.0, tint=None, strata: float = 0.15) -> Layer:
+    """Bare rock: fractal noise through dark, light and pale tones, dark cracks, and ``strata``
+    (the share of level bands in the pattern; 0 for massive rock such as granite)."""
     base = tint or (0.19, 0.18, 0.165)
     dark, light = _jitter(rng, tuple(c * 0.35 for c in base), var), _jitter(rng, base, var)
     pale = _jitter(rng, tuple(min(1.0, c * 1.5) for c in base), var)
     n = t.noise(co, rng.uniform(0.3, 0.8), detail=5, roughness=0.6)
     cracks = t.voronoi(co, rng.uniform(1.5, 3.5), output="Distance")
-    strata = t.wave(co, rng.uniform(0.15, 0.35), 8.0, 2.0, bands_direction="Z")
-    mixed = t.math("ADD", t.math("MULTIPLY", n, 0.85), t.math("MULTIPLY", strata, 0.15))
+    bands = rng.uniform(0.15, 0.35)
+    mixed = n if strata <= 0 else t.math("ADD", t.math("MULTIPLY", n, 1.0 - strata), t.math(
+        "MULTIPLY", t.wave(co, bands, 8.0, 2.0, bands_direction="Z"), strata))
     col = t.ramp(mixed, [(0.3, dark), (0.55, light), (0.8, pale)])
     crack_mask = t.map_range(cracks, 0.02, 0.12)
     col = t.mix_color(crack_mask, t.ramp(n, [(0.0, dark), (1.0, dark)]), col)
@@ -404,6 +407,7 @@ class TerrainShading:
     beach_level: float | None = None  # sand below this height (shore of the water)
     rock_tint: tuple | None = None    # colour of the bare rock (None: grey)
     tree_line: float | None = None    # no tree grows above this height
+    rock_strata: float = 0.15         # share of level bands in the bare rock (0: massive rock)
 
 
 def terrain_shading_for(ground, z: np.ndarray, water_level, snow: str, rng) -> TerrainShading:
@@ -415,7 +419,7 @@ def terrain_shading_for(ground, z: np.ndarray, water_level, snow: str, rng) -> T
     rock_slope = ground.rock_slope * rng.uniform(0.85, 1.15)
     trees = None if ground.tree_line is None else float(np.quantile(z, rng.uniform(*ground.tree_line)))
     return TerrainShading(base=ground.base, rock_slope=rock_slope, snow_line=snow_line, beach_level=beach,
-                          rock_tint=ground.rock_tint, tree_line=trees)
+                          rock_tint=ground.rock_tint, tree_line=trees, rock_strata=ground.rock_strata)
 
 
 def _base_layer(t: Tree, rng, co, shading: TerrainShading, slope, wobble, var: float) -> Layer:
@@ -456,7 +460,7 @@ def make_terrain_material(name: str, shading: TerrainShading, rng: np.random.Gen
         layer = _mix_layers(t, beach, layer, sand_layer(t, rng, co, variation))
     # Layered ground shows its layers where it is steep; other ground shows bare rock.
     rock = (strata_layer(t, rng, co, variation) if shading.base == "strata"
-            else rock_layer(t, rng, co, variation, tint=shading.rock_tint))
+            else rock_layer(t, rng, co, variation, tint=shading.rock_tint, strata=shading.rock_strata))
     rock_mask = t.map_range(t.math("ADD", slope, t.math("MULTIPLY", wobble, 0.1)),
                             shading.rock_slope, shading.rock_slope + 0.06)
     layer = _mix_layers(t, rock_mask, layer, rock)
