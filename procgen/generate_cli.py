@@ -21,7 +21,7 @@ from .assembly.biomes import BIOME_NAMES
 from .assembly.config import TERRAIN_KINDS, TRAJECTORIES
 from .core import interrupt
 from .core.atomic import atomic_path
-from .core.cli_args import count
+from .core.cli_args import count, number
 from .core.disk import describe_write_error, is_disk_full
 from .core.folder_lock import FolderLock, FolderLockedError
 from .core.output_paths import check_folder
@@ -97,6 +97,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "0.8-1.2 m above the ground among the trees")
     parser.add_argument("--no-animals", action="store_true",
                         help="leave out the fish, birds and grazers the biome would have")
+    parser.add_argument("--wind", type=number(0), default=None, metavar="S",
+                        help="wind strength, times the one drawn from the seed (default 1; 0: no wind)")
     parser.add_argument("--no-render", action="store_true", help="only generate and save scene.blend")
     parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto", help="Cycles device")
     add_passes_argument(parser)
@@ -122,6 +124,8 @@ def config_from_args(args, seed: int):
         over["terrain__kind"] = args.terrain
     if args.trajectory is not None:
         over["camera__trajectory"] = args.trajectory
+    if getattr(args, "wind", None) is not None:
+        over["motion__wind_strength"] = args.wind
     if getattr(args, "no_animals", False):
         over["motion__animals"] = False
     return SceneConfig.from_preset(args.preset, **over)

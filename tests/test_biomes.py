@@ -75,11 +75,11 @@ def _open(out) -> None:
 
 
 def _moving_ids(seg) -> set[int]:
-    """Instance ids of objects that move or deform on their own (animated, waves, weather)."""
+    """Instance ids of objects that move or deform on their own (animated, waves, weather, wind)."""
     out = set()
     for k, v in seg["objects"].items():
         ob = bpy.data.objects.get(v["name"])
-        if ob is not None and (ob.get("gs_moving") or ob.animation_data is not None):
+        if ob is not None and (ob.get("gs_moving") or ob.get("gs_wind") or ob.animation_data is not None):
             out.add(int(k))
     return out
 

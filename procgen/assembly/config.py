@@ -97,8 +97,8 @@ class CameraConfig:
 
 @dataclass
 class MotionConfig:
-    wind: bool = True             # sway trees, bushes and flowers
-    wind_strength: float = 1.0
+    wind: bool = True             # plants sway in the scene's wind (direction and strength from the seed)
+    wind_strength: float = 1.0    # times the strength drawn from the seed; 0 = no wind (generate --wind)
     rolling_rocks: int = 1
     animals: bool = True          # fish, birds and grazers where the biome has them (Biome.fauna)
 
@@ -163,6 +163,8 @@ class SceneConfig:
             raise ValueError("camera.frames and camera.resolution must be positive")
         if self.render.samples < 1:
             raise ValueError("render.samples must be >= 1")
+        if not self.motion.wind_strength >= 0:
+            raise ValueError(f"motion.wind_strength must be >= 0, got {self.motion.wind_strength}")
         for name in ("water",):
             if getattr(t, name) not in ("auto", "on", "off"):
                 raise ValueError(f"terrain.{name} must be auto, on or off")

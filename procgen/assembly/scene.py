@@ -50,6 +50,7 @@ from .camera_paths import build_camera, object_obstacles, plan
 from .config import SceneConfig
 from .motion import add_rolling_rock, add_wind
 from .scatter import Ground, place_kind
+from .wind import draw_wind
 
 GENERATOR_VERSION = "2"
 WATER_COLOUR = (0.012, 0.1, 0.12)  # open water under the sea, where a biome names no fog colour
@@ -135,7 +136,7 @@ def generate_scene(config: SceneConfig, progress=None, kinds: tuple[AssetKind, .
                 filter_sunlight(lamp, float(hf.water_level - np.median(hf.z)), b.info["sky"]["sun_elevation_deg"])
     bpy.context.view_layer.update()
     with step("motion"):
-        _motion(config, seed, hf, focus, ctx.materials.get("rock"), _classes(kinds, "sways"), b)
+        _motion(config, seed, hf, focus, ctx.materials.get("rock"), path["pos"], b)
     with step("cameras"):
         bpy.context.view_layer.update()
         solid = [o for o in scene.objects
@@ -269,18 +270,17 @@ def _precipitation(config: SceneConfig, weather, hf: Heightfield, seed: int, b: 
 
 
 def _motion(config: SceneConfig, seed: int, hf: Heightfield, focus: np.ndarray, rock_material,
-            sway_classes: set[str], b: _Build) -> None:
-    """Wind on the plants, and boulders rolling near the focus."""
+            near: np.ndarray, b: _Build) -> None:
+    """Wind on the plants (those nearest the camera path ``near`` [N, 3] bend), and boulders rolling near the focus."""
     frames = config.camera.frames
-    swaying = 0
-    if config.motion.wind:
-        swaying = add_wind([o for o in bpy.context.scene.objects if o.get("gs_class") in sway_classes],
-                           frames, stream(seed, "wind"), config.motion.wind_strength)
+    wind = draw_wind(seed, config.motion.wind_strength if config.motion.wind else 0.0)
+    swaying = add_wind(list(bpy.context.scene.objects), wind, frames, near) if wind else {}
     for i in range(config.motion.rolling_rocks):
         _, boxes = add_rolling_rock(i, hf, focus, frames, stream(seed, "rolling_rock", i), rock_material)
         b.moving_boxes += boxes
     b.counts["rock"] = b.counts.get("rock", 0) + config.motion.rolling_rocks
-    b.info["motion"] = {"swaying": swaying, "rolling_rocks": config.motion.rolling_rocks}
+    b.info["motion"] = {"wind": wind.record() if wind else None, "swaying": swaying,
+                        "rolling_rocks": config.motion.rolling_rocks}
 
 
 def _render_settings(scene, config: SceneConfig) -> None:

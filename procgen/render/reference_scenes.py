@@ -150,3 +150,85 @@ def build_tracking_scene(resolution=(96, 64), frames: int = 5) -> dict:
     pool.modifiers.new("waves", "NODES").node_group = wave_nodes("pool_waves", POOL_WAVES, (10.0, 11.0))
     bpy.context.scene.frame_set(1)
     return {**out, "turner": box, "pool": pool}
+
+
+# the wind of build_wind_scene: strong, blowing along +x, gusts every 1.5 s travelling at 4 m/s
+TEST_WIND = dict(direction=0.0, strength=2.5, gust_speed=4.0, gust_period=1.5)
+
+
+def build_wind_scene(resolution=(96, 64), frames: int = 5, wind: bool = True) -> dict:
+    """A plant with its own object (a 2.4 m sapling: a trunk and a crown of leaf cards) and a
+    patch of grass clumps instanced by a carrier, on a ground plane, swaying in ``TEST_WIND``
+    through the procedural wind (``assembly.motion.add_wind``); the camera moves slowly past them."""
+    from ..assembly.motion import add_wind
+    from ..assembly.scatter import Poses
+    from ..assembly.wind import Wind
+    from ..geometry.blender_mesh import mesh_from_geo, new_object
+    from ..geometry.instancing import instance_on_points
+    from ..geometry.mesh_arrays import concat
+    from ..plants.undergrowth import grass_tuft
+
+    scene = bpy.context.scene
+    scene.render.resolution_x, scene.render.resolution_y = resolution
+    scene.render.resolution_percentage = 100
+    scene.frame_start, scene.frame_end = 1, frames
+    scene.render.fps = 24
+    ground = _mesh_object("Ground", bpy.ops.mesh.primitive_plane_add, _material("Soil", (0.2, 0.5, 0.1)),
+                          "terrain", size=20.0, location=(0, 0, 0))
+    rng = np.random.default_rng(5)
+    me = mesh_from_geo("sapling", _sapling(rng), [_material("Leaf", (0.1, 0.4, 0.05))])
+    sapling = new_object("Sapling", me, "tree")
+    sapling.location = (0.5, 1.2, 0.0)
+    sapling.rotation_euler = (0.0, 0.0, 0.7)
+    tufts = [grass_tuft(np.random.default_rng(i), height=0.45) for i in range(2)]
+    clumps = [mesh_from_geo(f"clump_{i}", concat([t.transformed(np.eye(3), (dx, dy, 0.0), 1.0)
+                                                  for t, (dx, dy) in zip(tufts * 2, offsets)]),
+                            [_material("Blade", (0.2, 0.5, 0.1))])
+              for i, offsets in enumerate(([(0, 0), (0.12, 0.05), (-0.1, 0.1), (0.05, -0.12)],
+                                           [(0, 0), (-0.12, -0.04), (0.1, -0.1), (-0.03, 0.13)]))]
+    xy = np.stack(np.meshgrid(np.linspace(-1.6, -0.2, 4), np.linspace(0.0, 1.4, 4)), -1).reshape(-1, 2)
+    k = len(xy)
+    poses = Poses(np.concatenate([xy, np.zeros((k, 1))], 1),
+                  np.stack([np.zeros(k), np.zeros(k), rng.uniform(0, 2 * np.pi, k)], 1), np.ones((k, 3)),
+                  np.arange(k) % 2, np.ones(k))
+    carrier = instance_on_points("grass", clumps, poses, "grass", scene.collection)
+    sun = bpy.data.objects.new("Sun", bpy.data.lights.new("Sun", "SUN"))
+    sun.rotation_euler = (0.6, 0.2, 0.4)
+    scene.collection.objects.link(sun)
+    cam = bpy.data.objects.new("Camera", bpy.data.cameras.new("Camera"))
+    cam.data.lens = 30.0
+    scene.collection.objects.link(cam)
+    scene.camera = cam
+    for f, x in ((1, -0.45), (frames, -0.25)):
+        cam.location = (x, -3.4, 1.4)
+        cam.rotation_euler = (math.radians(80), 0.0, 0.0)
+        cam.keyframe_insert("location", frame=f)
+        cam.keyframe_insert("rotation_euler", frame=f)
+    _linear(cam)
+    scene.frame_set(1)
+    bpy.context.view_layer.update()
+    if wind:
+        add_wind([sapling, carrier], Wind(**TEST_WIND), frames)
+    return {"ground": ground, "sapling": sapling, "grass": carrier, "camera": cam}
+
+
+def _sapling(rng: np.random.Generator):
+    """A trunk (an 8-sided tube to 2.4 m) and 60 leaf cards around its upper half (a ``Geo``)."""
+    from ..geometry.mesh_arrays import Geo, concat
+
+    a = np.linspace(0, 2 * np.pi, 8, endpoint=False)
+    zs = np.linspace(0.0, 2.4, 9)
+    r = 0.06 * (1 - 0.6 * zs / 2.4)
+    verts = np.array([(rr * np.cos(t), rr * np.sin(t), z) for z, rr in zip(zs, r) for t in a])
+    faces = np.array([(i * 8 + k, i * 8 + (k + 1) % 8, (i + 1) * 8 + (k + 1) % 8, (i + 1) * 8 + k)
+                      for i in range(8) for k in range(8)])
+    parts = [Geo.from_faces(verts, faces)]
+    for _ in range(60):
+        z = rng.uniform(1.0, 2.4)
+        t = rng.uniform(0, 2 * np.pi)
+        d = rng.uniform(0.15, 0.6)
+        c = np.array([d * np.cos(t), d * np.sin(t), z])
+        u = np.array([-np.sin(t), np.cos(t), 0.0]) * 0.08
+        v = np.array([np.cos(t), np.sin(t), 0.3]) * 0.12
+        parts.append(Geo.from_faces(np.array([c - u, c + u, c + u + v, c - u + v]), np.array([[0, 1, 2, 3]])))
+    return concat(parts)
