@@ -17,7 +17,7 @@ from functools import partial
 import bpy
 import numpy as np
 
-from ..geometry.node_groups import math_node, new_group
+from ..geometry.node_groups import math_node, new_group, set_modifier_input
 from .wind import Sway, Wind
 
 # fixed directions over which the flutter's phase turns: leaves and blades in different places
@@ -133,7 +133,7 @@ def set_bend_inputs(modifier, ob, wind: Wind, height: float) -> None:
     ng = modifier.node_group
     for item in ng.interface.items_tree:
         if getattr(item, "in_out", None) == "INPUT" and item.name in values:
-            modifier[item.identifier] = values[item.name]
+            set_modifier_input(modifier, item.identifier, values[item.name])
 
 
 def flutter_group(name: str, wind: Wind, sway: Sway, height: float, phase: float) -> "bpy.types.GeometryNodeTree":

@@ -26,3 +26,13 @@ def math_node(ng: "bpy.types.NodeTree", op: str, a, b=0.0) -> "bpy.types.NodeSoc
         else:
             m.inputs[i].default_value = float(v)
     return m.outputs[0]
+
+
+def set_modifier_input(mod, identifier: str, value) -> None:
+    """Set a geometry-nodes modifier's input (the group socket ``identifier``): an ID property of the
+    modifier up to 4.x, ``mod.properties.inputs`` from 5.x."""
+    socket = getattr(getattr(getattr(mod, "properties", None), "inputs", None), identifier, None)
+    if socket is not None and hasattr(socket, "value"):
+        socket.value = value
+    else:
+        mod[identifier] = value
