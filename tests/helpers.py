@@ -385,3 +385,69 @@ def frame_K(tr: dict, entry: dict) -> np.ndarray:
     """[3, 3] intrinsics of a transforms.json frame (per-frame keys over the file's own)."""
     src = dict(tr, **entry)
     return np.array([[src["fl_x"], 0, src["cx"]], [0, src["fl_y"], src["cy"]], [0, 0, 1.0]])
+
+
+def pixel_ray(c2w: np.ndarray, K: np.ndarray, r: float, c: float):
+    """(origin, unit direction) as mathutils Vectors of the ray through the centre of pixel (r, c)
+    of a transforms.json pose (camera-to-world, OpenGL axes) and intrinsics K."""
+    from mathutils import Vector
+
+    from procgen.core.axes import c2w_opencv
+
+    d = c2w_opencv(c2w)[:3, :3] @ np.array([(c + 0.5 - K[0, 2]) / K[0, 0], (r + 0.5 - K[1, 2]) / K[1, 1], 1.0])
+    return Vector(c2w[:3, 3]), Vector(d / np.linalg.norm(d))
+
+
+def _owner(inst) -> str:
+    """The name of the object that draws a depsgraph instance (its instancer, or itself)."""
+    return inst.parent.original.name if inst.is_instance else inst.object.original.name
+
+
+def surface_anchors(frame: int, c2w: np.ndarray, K: np.ndarray, pixels) -> dict:
+    """pixel (r, c) -> (owner name, persistent id, triangle's vertex indices [3], barycentric [3]):
+    the surface each pixel's ray meets at ``frame`` (Blender's ray cast on the evaluated, possibly
+    deformed meshes, instances included: the hit names its instancer and the instance's matrix)."""
+    import bpy
+
+    from procgen.render.track_anchors import triangle_anchor
+
+    scene = bpy.context.scene
+    scene.frame_set(frame)
+    dg = bpy.context.evaluated_depsgraph_get()
+    hits = {}
+    for r, c in pixels:
+        hit, loc, _, polygon, ob, matrix = scene.ray_cast(dg, *pixel_ray(c2w, K, r, c))
+        if hit:
+            hits.setdefault(ob.name, []).append(((r, c), np.array(matrix, np.float64), polygon, np.array(loc)))
+    out = {}
+    for inst in dg.object_instances:
+        owner = _owner(inst)
+        if owner not in hits:
+            continue
+        m = np.array(inst.matrix_world, np.float64)
+        for px, matrix, polygon, loc in hits[owner]:
+            if px not in out and np.allclose(m, matrix, atol=1e-6):
+                local = np.linalg.solve(m, np.append(loc, 1.0))[:3]
+                tri, bary = triangle_anchor(inst.object.data, polygon, local)
+                out[px] = (owner, tuple(inst.persistent_id), tri, bary)
+    return out
+
+
+def carried_points(anchors: dict, frame: int) -> dict:
+    """pixel -> the world point [3] of its anchor (``surface_anchors``) in ``frame``: the same
+    triangle of the same object or instance, its evaluated vertices in that frame."""
+    import bpy
+
+    bpy.context.scene.frame_set(frame)
+    wanted: dict = {}
+    for px, (name, pid, tri, bary) in anchors.items():
+        wanted.setdefault((name, pid), []).append((px, tri, bary))
+    out = {}
+    for inst in bpy.context.evaluated_depsgraph_get().object_instances:
+        key = (_owner(inst), tuple(inst.persistent_id))
+        if key in wanted:
+            m = np.array(inst.matrix_world, np.float64)
+            verts = inst.object.data.vertices
+            for px, tri, bary in wanted[key]:
+                out[px] = bary @ (np.array([verts[int(i)].co[:] for i in tri]) @ m[:3, :3].T + m[:3, 3])
+    return out

@@ -1,7 +1,8 @@
 """Every biome at the tiny preset: it generates the same scene twice from one seed, and its
 rendered ground truth holds against independent geometry: depth against Blender's ray
 casts, forward flow of static pixels against depth reprojected with the camera poses,
-water flow against the waves' own vertex motion, pixels inside their objects' 3D boxes,
+water flow against the waves' own vertex motion, the flow of plants in the wind against their
+evaluated triangles carried to the next frame, pixels inside their objects' 3D boxes,
 one instance id per tree, bush and rock."""
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import json
 import bpy
 import numpy as np
 import pytest
-from helpers import dataset_file, frame_K
+from helpers import carried_points, dataset_file, frame_K, surface_anchors
 from mathutils import Vector
 
 from procgen.assembly.biomes import BIOME_NAMES, BIOMES
@@ -233,6 +234,36 @@ def test_water_flow_moves_with_the_waves(biome_dataset):
     assert rise.max() > 1e-3, f"{biome}: the water does not move"
     assert np.median(errors) <= 0.02 and np.quantile(errors, 0.99) <= 0.1, \
         f"{biome}: water flow EPE median {np.median(errors):.4f}, 99 % {np.quantile(errors, 0.99):.4f} px"
+
+
+def test_plants_flow_with_the_wind(biome_dataset):
+    """Pixels of plants the wind moves flow where Blender's evaluated (bent, sheared, fluttering)
+    surfaces carry them: each pixel's triangle, found by a ray cast, taken again in the next frame."""
+    biome, info, out, tr, seg = biome_dataset
+    _open(out)
+    windy = {int(k): v["name"] for k, v in seg["objects"].items()
+             if bpy.data.objects.get(v["name"]) is not None and bpy.data.objects[v["name"]].get("gs_wind")}
+    frames, rng = tr["frames"], np.random.default_rng(0)
+    errors, seen = [], 0
+    for ea, eb in zip(frames[:-1], frames[1:]):
+        inst = dataset_file(out, ea, "instance_file_path")
+        flow = dataset_file(out, ea, "flow_fwd_file_path")
+        rows, cols = np.nonzero(np.isin(inst, list(windy)))
+        seen += len(rows)
+        pick = rng.permutation(len(rows))[:40]
+        anchors = surface_anchors(ea["frame"], np.array(ea["transform_matrix"]), frame_K(tr, ea),
+                                  list(zip(rows[pick], cols[pick])))
+        anchors = {px: a for px, a in anchors.items() if a[0] == windy[int(inst[px])]}  # the pixel's own plant
+        for (r, c), p in carried_points(anchors, eb["frame"]).items():
+            uv, _ = project(p[None], frame_K(tr, eb), np.array(eb["transform_matrix"]))
+            errors.append(np.linalg.norm(flow[r, c] - (uv[0] - (c + 0.5, r + 0.5))))
+    assert info["motion"]["wind"] is not None  # every biome has its wind
+    if not seen:  # nothing the wind moves is in view (a cave, a reef): no plant flow to check
+        return
+    errors = np.array(errors)
+    assert errors.size >= min(20, seen // 2), f"{biome}: only {errors.size} of {seen} plant pixels anchored"
+    assert np.median(errors) <= 0.01 and np.quantile(errors, 0.95) <= 0.05, \
+        f"{biome}: plant flow EPE median {np.median(errors):.4f}, 95 % {np.quantile(errors, 0.95):.4f} px"
 
 
 def test_pixels_lie_in_their_objects_boxes_and_ids_separate_objects(biome_dataset):

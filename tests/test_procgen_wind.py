@@ -13,17 +13,15 @@ import json
 import bpy
 import numpy as np
 import pytest
-from helpers import dataset_file, frame_K
-from mathutils import Vector
+from helpers import carried_points, dataset_file, frame_K, pixel_ray, surface_anchors
 
 from procgen.assembly.config import SceneConfig
 from procgen.assembly.scene import generate_scene
 from procgen.assembly.wind import SWAY, draw_wind
 from procgen.generate_cli import add_arguments, config_from_args
 from procgen.render import render_dataset
-from procgen.render.camera_poses import c2w_opencv, project, unproject_depth
+from procgen.render.camera_poses import project, unproject_depth
 from procgen.render.reference_scenes import build_wind_scene
-from procgen.render.track_anchors import triangle_anchor
 
 pytestmark = pytest.mark.blender
 
@@ -96,53 +94,6 @@ def test_the_wind_bends_plants_more_at_the_tip_than_at_the_base():
         assert np.abs(d_a - d_b).max() > 1e-3, f"{name}: moved rigidly"
 
 
-def _pixel_ray(c2w, K, r: int, c: int) -> tuple[Vector, Vector]:
-    d = c2w_opencv(c2w)[:3, :3] @ np.array([(c + 0.5 - K[0, 2]) / K[0, 0], (r + 0.5 - K[1, 2]) / K[1, 1], 1.0])
-    return Vector(c2w[:3, 3]), Vector(d / np.linalg.norm(d))
-
-
-def _anchor(frame: int, c2w, K, pixels) -> dict:
-    """pixel -> (object, instance's persistent id, triangle's vertices [3], barycentric [3]): the
-    deformed surface each pixel's ray meets at ``frame`` (Blender's ray cast, evaluated meshes)."""
-    scene = bpy.context.scene
-    scene.frame_set(frame)
-    dg = bpy.context.evaluated_depsgraph_get()
-    hits = {}
-    for r, c in pixels:
-        hit, loc, _, polygon, ob, matrix = scene.ray_cast(dg, *_pixel_ray(c2w, K, r, c))
-        if hit:
-            hits[(r, c)] = (ob.name, np.array(matrix, np.float64), polygon, np.array(loc))
-    out = {}
-    for inst in dg.object_instances:  # the instance each hit names: its owner and its world matrix
-        owner = inst.parent.original.name if inst.is_instance else inst.object.original.name
-        m = np.array(inst.matrix_world, np.float64)
-        for px, (name, matrix, polygon, loc) in hits.items():
-            if px in out or name != owner or not np.allclose(m, matrix, atol=1e-6):
-                continue
-            local = np.linalg.solve(m, np.append(loc, 1.0))[:3]
-            tri, bary = triangle_anchor(inst.object.data, polygon, local)
-            out[px] = (name, tuple(inst.persistent_id), tri, bary)
-    return out
-
-
-def _carried(anchors: dict, frame: int) -> dict:
-    """pixel -> the world point [3] of its anchor in ``frame`` (the same triangle of the same object
-    or instance, its evaluated vertices in that frame)."""
-    scene = bpy.context.scene
-    scene.frame_set(frame)
-    wanted = {(name, pid) for name, pid, _, _ in anchors.values()}
-    found = {}
-    for inst in bpy.context.evaluated_depsgraph_get().object_instances:
-        key = (inst.parent.original.name if inst.is_instance else inst.object.original.name,
-               tuple(inst.persistent_id))
-        if key in wanted:
-            m = np.array(inst.matrix_world, np.float64)
-            verts = inst.object.data.vertices
-            found[key] = {px: bary @ (np.array([verts[int(i)].co[:] for i in tri]) @ m[:3, :3].T + m[:3, 3])
-                          for px, (name, pid, tri, bary) in anchors.items() if (name, pid) == key}
-    return {px: p for points in found.values() for px, p in points.items()}
-
-
 def test_flow_of_swaying_plants_follows_their_deformed_surfaces(dataset):
     out, tr, ids = dataset
     _rebuild()
@@ -156,9 +107,9 @@ def test_flow_of_swaying_plants_follows_their_deformed_surfaces(dataset):
         for name in errors:
             rows, cols = np.nonzero(inst == ids[name])
             pick = np.random.default_rng(ea["frame"]).permutation(len(rows))[:60]
-            anchors = _anchor(ea["frame"], c2w_a, K_a, list(zip(rows[pick], cols[pick])))
-            there = _carried(anchors, eb["frame"])
-            here = _carried(anchors, ea["frame"])
+            anchors = surface_anchors(ea["frame"], c2w_a, K_a, list(zip(rows[pick], cols[pick])))
+            there = carried_points(anchors, eb["frame"])
+            here = carried_points(anchors, ea["frame"])
             for (r, c), p in there.items():
                 uv, _ = project(p[None], K_b, c2w_b)
                 uv_still, _ = project(here[(r, c)][None], K_b, c2w_b)
@@ -185,7 +136,7 @@ def _depth_misses(out, tr, entry, wind: bool, plants: np.ndarray) -> tuple[np.nd
     pts = unproject_depth(np.where(np.isfinite(depth), depth, 1.0), K, c2w)
     errs, missed = [], 0
     for r, c in plants:
-        hit, loc, *_ = scene.ray_cast(dg, *_pixel_ray(c2w, K, r, c))
+        hit, loc, *_ = scene.ray_cast(dg, *pixel_ray(c2w, K, r, c))
         if not hit:
             missed += 1
             continue
