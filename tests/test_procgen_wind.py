@@ -17,11 +17,11 @@ from helpers import carried_points, dataset_file, frame_K, pixel_ray, surface_an
 
 from procgen.assembly.config import SceneConfig
 from procgen.assembly.scene import generate_scene
-from procgen.assembly.wind import SWAY, draw_wind
+from procgen.assembly.wind import SWAY, Wind, draw_wind
 from procgen.generate_cli import add_arguments, config_from_args
 from procgen.render import render_dataset
 from procgen.render.camera_poses import project, unproject_depth
-from procgen.render.reference_scenes import build_wind_scene
+from procgen.render.reference_scenes import TEST_WIND, build_wind_scene
 
 pytestmark = pytest.mark.blender
 
@@ -92,6 +92,23 @@ def test_the_wind_bends_plants_more_at_the_tip_than_at_the_base():
         d_a = np.linalg.norm(a[k][pick[:, 0]] - a[k][pick[:, 1]], axis=1)
         d_b = np.linalg.norm(b[k][pick[:, 0]] - b[k][pick[:, 1]], axis=1)
         assert np.abs(d_a - d_b).max() > 1e-3, f"{name}: moved rigidly"
+
+
+def test_plants_beyond_the_budget_lean_rigidly_about_their_base_by_the_same_angle():
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    sapling = build_wind_scene(resolution=RES, frames=FRAMES, bend=False)["sapling"]
+    wind = Wind(**TEST_WIND)
+    rest = np.array(sapling.matrix_world)
+    base, top = rest[:3, 3], rest[:3, 3] + rest[:3, 2] * 2.4  # the trunk's foot and its top, 2.4 m up
+    s = float(base[:2] @ wind.vector)
+    for f in range(1, FRAMES + 1):
+        bpy.context.scene.frame_set(f)
+        m = np.array(sapling.matrix_world) @ np.linalg.inv(rest)
+        theta = wind.strength * (SWAY["tree"].lean + SWAY["tree"].gust * wind.gust(f / 24.0, s))
+        assert np.allclose(m[:3, :3] @ base + m[:3, 3], base, atol=1e-5)  # the foot stays
+        moved = m[:3, :3] @ top + m[:3, 3] - top
+        assert moved[:2] @ wind.vector == pytest.approx(2.4 * np.sin(theta), abs=1e-4)  # downwind, by theta
+    assert not sapling.modifiers
 
 
 def test_flow_of_swaying_plants_follows_their_deformed_surfaces(dataset):

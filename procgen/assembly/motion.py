@@ -122,6 +122,7 @@ def _lean(ob, wind: Wind, sway, frames: int, fps: float) -> None:
     axis = Vector((-wind.vector[1], wind.vector[0], 0.0))
     s = float(np.array(base.translation[:2]) @ wind.vector)
     theta = wind.strength * (sway.lean + sway.gust * wind.gust(np.arange(1, frames + 1) / fps, s))
+    rest = ob.rotation_euler.copy()
     prefs, old = _linear_keys()
     try:
         for f, angle in enumerate(theta, start=1):
@@ -129,6 +130,7 @@ def _lean(ob, wind: Wind, sway, frames: int, fps: float) -> None:
                 Matrix.Translation(-base.translation) @ base
             ob.rotation_euler = turned.to_euler(ob.rotation_mode, ob.rotation_euler)
             ob.keyframe_insert("rotation_euler", frame=f)
+        ob.rotation_euler = rest
     finally:
         prefs.keyframe_new_interpolation_type = old
 

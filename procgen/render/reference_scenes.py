@@ -156,10 +156,11 @@ def build_tracking_scene(resolution=(96, 64), frames: int = 5) -> dict:
 TEST_WIND = dict(direction=0.0, strength=2.5, gust_speed=4.0, gust_period=1.5)
 
 
-def build_wind_scene(resolution=(96, 64), frames: int = 5, wind: bool = True) -> dict:
+def build_wind_scene(resolution=(96, 64), frames: int = 5, wind: bool = True, bend: bool = True) -> dict:
     """A plant with its own object (a 2.4 m sapling: a trunk and a crown of leaf cards) and a
     patch of grass clumps instanced by a carrier, on a ground plane, swaying in ``TEST_WIND``
-    through the procedural wind (``assembly.motion.add_wind``); the camera moves slowly past them."""
+    through the procedural wind (``assembly.motion.add_wind``; ``bend=False``: the sapling leans
+    rigidly instead, as plants beyond the bending budget do); the camera moves slowly past them."""
     from ..assembly.motion import add_wind
     from ..assembly.scatter import Poses
     from ..assembly.wind import Wind
@@ -208,7 +209,7 @@ def build_wind_scene(resolution=(96, 64), frames: int = 5, wind: bool = True) ->
     scene.frame_set(1)
     bpy.context.view_layer.update()
     if wind:
-        add_wind([sapling, carrier], Wind(**TEST_WIND), frames)
+        add_wind([sapling, carrier], Wind(**TEST_WIND), frames, budget=10**9 if bend else 0)
     return {"ground": ground, "sapling": sapling, "grass": carrier, "camera": cam}
 
 
