@@ -212,6 +212,7 @@ def _terrain(config: SceneConfig, biome: Biome, weather, seed: int, b: _Build):
         hf.features["roof"] = cave_roof.roof_heights(hf, rng)
         _move(cave_roof.build_roof(hf, surfaces.make_material("cliff", "cave_rock", rng, var), rng),
               get_collection("terrain"))
+        cave_roof.mouth_fill(hf)
         fxy = cave_roof.inside_point(hf, rng)
         b.counts["cave"] = 1
     focus = np.array([fxy[0], fxy[1], float(hf.height(fxy[0], fxy[1]))])

@@ -7,7 +7,9 @@ the sky shine in. Stalactites hang from the roof towards the walls, out of the c
 """
 from __future__ import annotations
 
+import bpy
 import numpy as np
+from mathutils import Vector
 
 from ..core.noise import Noise
 from ..geometry.blender_mesh import mesh_from_geo, new_object
@@ -17,6 +19,7 @@ from .terrain_mesh import grid_faces
 
 BURIED = 2.5  # metres below the floor at which the roof runs where there is no tunnel
 OPEN = 0.8    # metres of free height under which nothing is placed on the floor
+FILL_W = 400.0  # the mouth's fill light (W): the sky's and the sunlit floor's light scattered in
 
 
 def course_distance(course: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -138,3 +141,24 @@ def sun_azimuth(hf: Heightfield, rng: np.random.Generator) -> float:
     mouth's direction, so that the low sun shines in through it."""
     mx, my = hf.features["cave"]["mouth"]
     return float(np.degrees(np.arctan2(-mx, my)) + rng.uniform(-25.0, 25.0)) % 360.0
+
+
+def mouth_fill(hf: Heightfield, colour=(0.8, 0.86, 1.0)):
+    """A weak fill light: a rectangle the size of the mouth just inside it, shining into the
+    tunnel (its light is what the sky and the sunlit ground outside scatter in, which few of
+    the render's samples find on their own). Unseen by camera and mirror rays."""
+    cave = hf.features["cave"]
+    m, at = np.asarray(cave["mouth"]), np.asarray(cave["mouth_at"])
+    w, h = cave["half_width"][0], cave["height"][0]
+    p = at - m
+    light = bpy.data.lights.new("cave_fill", "AREA")
+    light.shape, light.size, light.size_y = "RECTANGLE", 1.6 * w, 0.7 * h
+    light.energy, light.color = FILL_W, colour
+    ob = new_object("cave_fill", light, "light")
+    ob.location = (float(p[0]), float(p[1]), float(hf.height(p[0], p[1])) + 0.45 * h)
+    ob.rotation_mode = "QUATERNION"
+    ob.rotation_quaternion = Vector((float(-m[0]), float(-m[1]), 0.0)).to_track_quat("-Z", "Z")
+    for attr in ("visible_camera", "visible_glossy", "visible_transmission"):
+        if hasattr(ob, attr):
+            setattr(ob, attr, False)
+    return ob
