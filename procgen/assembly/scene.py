@@ -225,7 +225,8 @@ def _terrain(config: SceneConfig, biome: Biome, weather, seed: int, b: _Build):
         cliff = _Cliff(obstacles, blocked)
         b.counts["cliff"] = 1
     b.info["terrain"] = {"kind": hf.kind, "water_level": hf.water_level, "relief": float(hf.z.max() - hf.z.min()),
-                         "snow_line": shading.snow_line, "vertices": len(terrain.data.vertices),
+                         "snow_line": shading.snow_line, "tree_line": shading.tree_line,
+                         "vertices": len(terrain.data.vertices),
                          "ground": shading.base}
     b.counts["terrain"] = 2
     b.reach = FAR_LAND

@@ -114,6 +114,8 @@ def build_roof(hf: Heightfield, material, rng: np.random.Generator):
     ob = new_object("cave_roof", mesh_from_geo("cave_roof", geo, [material] if material is not None else []),
                     "terrain")
     ob["gs_kind"] = "cave"
+    ob["gs_mouth"] = [float(v) for v in hf.features["cave"]["mouth"]]        # the way out, a unit vector [2]
+    ob["gs_mouth_at"] = [float(v) for v in hf.features["cave"]["mouth_at"]]  # a point of the mouth's plane [2]
     return ob
 
 
