@@ -97,7 +97,9 @@ HEIGHTS = {"outcrop": (0.2, 1.0), "rock": (0.2, 1.0), "stone": (0.2, 1.0), "pebb
            "cactus": (0.3, 5.5), "kelp": (2.0, 6.0), "log": (0.15, 1.0), "fern": (0.2, 1.2), "reed": (0.9, 2.6),
            "flower": (0.15, 0.7),
            "mushroom": (0.03, 0.3), "grass": (0.1, 0.8), "dry_grass": (0.2, 1.2), "clover": (0.02, 0.2),
-           "leaf_litter": (0.0, 0.08), "needles": (0.0, 0.05), "twigs": (0.0, 0.06)}
+           "leaf_litter": (0.0, 0.08), "needles": (0.0, 0.05), "twigs": (0.0, 0.06),
+           "coral_table": (0.3, 0.7), "coral_brain": (0.12, 0.45), "coral_branching": (0.3, 0.9),
+           "coral_fan": (0.45, 1.0)}
 
 
 def test_every_asset_factory_makes_sane_geometry():
