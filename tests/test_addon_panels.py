@@ -185,11 +185,18 @@ for i in range(1, 6):
 training_view.refresh(live)
 s.dataset_dir = sys.argv[3]
 bpy.ops.gs.dataset_load()
+# an active splat object, so that the Splats and Edit Splats panels draw their object's rows
+from blender_gs_addon.blender import api, ops_edit
+from blender_gs_addon.splats.synthetic import random_splats
+obj = api.object_from_splats(random_splats(50, degree=1), "Splats")
+bpy.context.view_layer.objects.active = obj
+draws = {**panels.DRAWS, "edit": lambda layout, context: ops_edit.VIEW3D_PT_gs_edit_splats.draw(
+    type("P", (), {"layout": layout})(), context)}
 drawn = {}
 
 def draw(menu, context):
     # Blender crashes after a popup is built in background mode, so report and leave from in here
-    for name, fn in panels.DRAWS.items():
+    for name, fn in draws.items():
         try:
             fn(menu.layout, context)
             drawn[name] = "ok"
@@ -239,7 +246,7 @@ def test_panels_draw_into_a_real_blender_layout(tmp_path):
                           env=env, cwd=ROOT)
     assert result.exists(), proc.stdout + proc.stderr
     out = json.loads(result.read_text())
-    assert out["drawn"] == dict.fromkeys(("generate", "render", "train", "browser", "splats"), "ok"), out["drawn"]
+    assert out["drawn"] == dict.fromkeys(("generate", "render", "train", "browser", "splats", "edit"), "ok"), out["drawn"]
     # popups have no layout panels: the folds fall back to toggles there (Blender says so, once per fold)
     problems = [line for line in (proc.stdout + proc.stderr).splitlines()
                 if ("not found" in line or "Traceback" in line or "Error" in line) and "icon" not in line
