@@ -246,7 +246,8 @@ def test_panels_draw_into_a_real_blender_layout(tmp_path):
                           env=env, cwd=ROOT)
     assert result.exists(), proc.stdout + proc.stderr
     out = json.loads(result.read_text())
-    assert out["drawn"] == dict.fromkeys(("generate", "render", "train", "browser", "splats", "edit"), "ok"), out["drawn"]
+    panels_drawn = ("generate", "render", "train", "browser", "splats", "edit")
+    assert out["drawn"] == dict.fromkeys(panels_drawn, "ok"), out["drawn"]
     # popups have no layout panels: the folds fall back to toggles there (Blender says so, once per fold)
     problems = [line for line in (proc.stdout + proc.stderr).splitlines()
                 if ("not found" in line or "Traceback" in line or "Error" in line) and "icon" not in line
