@@ -1,6 +1,7 @@
 """The trainer's densification strategy hooks, and resuming after the process was killed (kill -9)."""
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -116,3 +117,16 @@ def test_resume_after_kill_9_gives_the_uninterrupted_result(dataset_dir, full_ru
     assert load_checkpoint(latest_checkpoint(str(out)))["iteration"] == ITERATIONS
     # same device, same thread count, exact checkpoints: the very same splats, bit for bit
     assert (out / "point_cloud.ply").read_bytes() == (full_out / "point_cloud.ply").read_bytes()
+
+
+def test_a_lower_densify_threshold_from_the_command_line_grows_more_gaussians(dataset_dir, full_run, tmp_path):
+    """`train --densify-threshold` reaches the default strategy: a tenth of the default threshold
+    ends with more Gaussians than the default run of the same settings."""
+    from blender_gs_addon.cli import main
+
+    out = tmp_path / "low"
+    code = main(["train", dataset_dir, "--out", str(out), "--iterations", str(ITERATIONS), "--device", "cpu",
+                 "--sh-degree", "1", "--background", "black", "--seed", "1", "--densify-threshold", "2e-5"])
+    assert code == 0
+    low = json.loads((out / "metrics.json").read_text())
+    assert low["scene_gaussians"] > full_run[0]["scene_gaussians"]

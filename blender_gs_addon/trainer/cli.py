@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="densification: default (clone, split and prune on screen-space gradients) or mcmc "
                              "(relocate transparent Gaussians onto opaque ones and grow to a budget: "
                              "--max-gaussians, else 300,000); see docs/training.md")
+    parser.add_argument("--densify-threshold", type=number(1e-9), default=None, metavar="G",
+                        help="default strategy: clone or split Gaussians whose view-averaged screen-space gradient "
+                             "exceeds G (default 2e-4; lower: more Gaussians, finer detail, slower)")
     parser.add_argument("--resume", action="store_true",
                         help="continue from the newest checkpoint in --out (refused when it belongs to another "
                              "dataset or other settings)")
@@ -108,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     progress_json = requested(args.progress_json)
     cfg = TrainConfig(dataset=args.dataset, out=args.out, iterations=args.iterations, device=args.device,
                       sh_degree=args.sh_degree, max_gaussians=args.max_gaussians, resume=args.resume,
-                      strategy=args.strategy,
+                      strategy=args.strategy, densify=_densify_config(args),
                       downscale=args.downscale, background=args.background, seed=args.seed,
                       depth_weight=DEFAULT_DEPTH_WEIGHT if args.depth_weight is None else args.depth_weight,
                       sky=SkyConfig(mode=args.sky), progress_json=progress_json,
@@ -140,6 +143,14 @@ def run(args: argparse.Namespace) -> int:
               f"held-out PSNR {shown}\n  -> {os.path.join(args.out, 'point_cloud.ply')}"
               + ("" if args.format == "ply" else f" and point_cloud.{args.format}"))
     return 0
+
+
+def _densify_config(args: argparse.Namespace):
+    from .densify import DensifyConfig
+
+    if args.densify_threshold is None:
+        return DensifyConfig()
+    return DensifyConfig(grad_threshold=args.densify_threshold)
 
 
 def _cancelled(metrics: dict, out: str) -> int:
