@@ -11,6 +11,7 @@ that has no field (a test asks it to be empty).
 from __future__ import annotations
 
 import argparse
+import struct
 from dataclasses import dataclass, replace
 
 from procgen.core import commands
@@ -145,14 +146,21 @@ def _text(option: Option, value) -> list[str]:
     if option.kind == "flags":
         chosen = [c for c in option.choices if c in set(value)]
         return [",".join(chosen) or "none"]
-    if option.kind == "float":
-        return [repr(float(v)) for v in (value if option.size > 1 else [value])]
+    if option.kind == "float":  # Blender keeps float32: 7 significant digits give its value back, not its noise
+        return [repr(float(f"{float(v):.7g}")) for v in (value if option.size > 1 else [value])]
     return [str(v) for v in (value if option.size > 1 else [value])]
+
+
+def _float32(v) -> float:
+    return struct.unpack("f", struct.pack("f", float(v)))[0]
 
 
 def _same(option: Option, value, default) -> bool:
     if option.kind == "flags":
         return set(value) == set(default or ())
+    if option.kind == "float" and default is not None:  # a panel's float32 against the parser's float64
+        pairs = zip(value, default) if option.size > 1 else [(value, default)]
+        return all(_float32(v) == _float32(d) for v, d in pairs)
     if option.size > 1 and default is not None:
         return tuple(value) == tuple(default)
     return value == default

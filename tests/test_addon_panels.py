@@ -66,7 +66,7 @@ def test_fields_follow_the_parser(command):
             assert prop.is_enum_flag and {i.identifier for i in prop.enum_items} == set(action.default)
         if option.kind in ("int", "float"):
             lo = getattr(action.type, "minimum", None)
-            assert prop.hard_min == (lo if lo is not None else prop.hard_min)
+            assert prop.hard_min == pytest.approx(lo if lo is not None else prop.hard_min, rel=1e-6)  # float32
             assert prop.array_length == (action.nargs if isinstance(action.nargs, int) else 0)
         if action.default is None and option.kind not in ("bool", "enum") and option.panel_default is None:
             assert f"use_{option.dest}" in _group(command).bl_rna.properties  # set only when asked

@@ -8,6 +8,8 @@ by default gets a `use_<dest>` toggle (an enum a "Default" item) and is passed o
 """
 from __future__ import annotations
 
+import math
+
 import bpy
 from bpy.props import (
     BoolProperty,
@@ -44,6 +46,8 @@ def _number_property(option: Option):
         start = tuple(start) if isinstance(start, (tuple, list)) else (start,) * option.size
         vector = IntVectorProperty if is_int else FloatVectorProperty
         return vector(size=option.size, default=start, **kw)
+    if not is_int and 0 < abs(start) < 0.1:  # small defaults (2e-4) need more than Blender's 3 decimals
+        kw["precision"] = min(6, math.ceil(-math.log10(abs(start))) + 1)
     return (IntProperty if is_int else FloatProperty)(default=start, **kw)
 
 

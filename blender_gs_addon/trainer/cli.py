@@ -14,6 +14,7 @@ from procgen.core.jobs_protocol import ENV, Reporter, requested
 from procgen.core.output_paths import OutputPathError, check_folder
 
 from ..splats import io as splat_io
+from .schedule import DENSIFY_GRAD_THRESHOLD
 
 # after a stop request (Ctrl-C, SIGTERM) the run saves a checkpoint and its results; past this it just exits
 STOP_GRACE_S = 30.0
@@ -35,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="densification: default (clone, split and prune on screen-space gradients) or mcmc "
                              "(relocate transparent Gaussians onto opaque ones and grow to a budget: "
                              "--max-gaussians, else 300,000); see docs/training.md")
-    parser.add_argument("--densify-threshold", type=number(1e-9), default=None, metavar="G",
+    parser.add_argument("--densify-threshold", type=number(1e-9), default=DENSIFY_GRAD_THRESHOLD, metavar="G",
                         help="default strategy: clone or split Gaussians whose view-averaged screen-space gradient "
                              "exceeds G (default 2e-4; lower: more Gaussians, finer detail, slower)")
     parser.add_argument("--resume", action="store_true",
@@ -148,8 +149,6 @@ def run(args: argparse.Namespace) -> int:
 def _densify_config(args: argparse.Namespace):
     from .densify import DensifyConfig
 
-    if args.densify_threshold is None:
-        return DensifyConfig()
     return DensifyConfig(grad_threshold=args.densify_threshold)
 
 

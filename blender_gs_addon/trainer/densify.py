@@ -20,11 +20,12 @@ from cuda_ext.quaternions import quat_to_rotmat
 
 from .model import inverse_sigmoid
 from .optim import Adam
+from .schedule import DENSIFY_GRAD_THRESHOLD
 
 
 @dataclass
 class DensifyConfig:
-    grad_threshold: float = 2e-4
+    grad_threshold: float = DENSIFY_GRAD_THRESHOLD
     percent_dense: float = 0.01  # clone below, split above this fraction of the scene extent
     min_opacity: float = 0.005
     max_screen_radius: float = 20.0  # pixels; applied after the first opacity reset

@@ -20,6 +20,8 @@ BASE_LR = {
     "sh_rest": 2.5e-3 / 20.0,
 }
 MEANS_LR_FINAL = 1.6e-6
+# clone/split above this view-averaged screen-space gradient, in NDC units (densify.py says why)
+DENSIFY_GRAD_THRESHOLD = 2e-4
 MIN_OPACITY_RESET_INTERVAL = 300
 
 
