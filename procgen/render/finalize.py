@@ -12,7 +12,7 @@ from . import camera_motion, camera_poses, colmap, initial_points, layout, previ
 from . import segmentation as seg
 from .occlusion import occlusion_mask
 from .png import read_png, write_png
-from .track_anchors import Anchors, anchor_queries, positions
+from .track_anchors import Anchors, anchor_queries, positions, surface_motions
 from .tracks import PointTracks, points_per_query, query_frame_indices, sample_query_pixels, save_tracks
 
 TRAIL = 5  # frames of trail behind each track in its preview pictures
@@ -67,11 +67,13 @@ def write_occlusion(out_dir: str, done_frames: list[int], track: dict) -> None:
     for f in done_frames:
         files, pictures = layout.frame_files(f), layout.preview_files(f)
         here = frame_data(f)
+        moves = surface_motions(track, f, here["depth_file_path"], here["instance"],
+                                tuple(s for s in (f + 1, f - 1) if s in done))
         for direction, s in (("fwd", f + 1), ("bwd", f - 1)):
             depth_s = frame_data(s)["depth_file_path"] if s in done else None
             mask = occlusion_mask(here["depth_file_path"], here[f"flow_{direction}_file_path"], here["instance"],
                                   track[f].K, track[f].c2w, depth_s, track[s].K, track[s].c2w,
-                                  camera_motion.object_motions(track, f, s))
+                                  *moves.get(s, (None, None)))
             write_png(os.path.join(out_dir, files[f"occlusion_{direction}_file_path"]), mask)
             write_png(os.path.join(out_dir, pictures[f"occlusion_{direction}"]), preview.occlusion_image(mask), 3)
 
@@ -112,8 +114,7 @@ def write_tracks(out_dir: str, scene, view_layer, records: list[dict], track: di
         for j, picks in groups:
             scene.frame_set(records[j]["frame"])
             origin = np.array(records[j]["c2w"])[:3, 3]
-            distances = np.linalg.norm(anchors.points[picks] - origin, axis=1)
-            anchor_queries(anchors, picks, view_layer, names, origin, distances)
+            anchor_queries(anchors, picks, view_layer, names, origin)
         tracks = PointTracks.empty(queries, anchors.instance, [r["frame"] for r in records])
         h, w = records[0]["intrinsics"]["h"], records[0]["intrinsics"]["w"]
         colours = preview.track_colours(queries, w, h)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.atomic import atomic_path
-from . import camera_motion, camera_poses, layout, passes, preview
+from . import camera_poses, layout, passes, preview
 from . import segmentation as seg
 from .exr import read_passes
 from .flow import flow_from_vector, rotation_flow
@@ -18,6 +18,7 @@ from .normals import world_to_camera_normals
 from .occlusion import occlusion_boundaries
 from .png import write_png
 from .scene_flow import scene_flow
+from .track_anchors import surface_motions
 
 NO_SURFACE_DEPTH = 1e9  # Cycles writes 1e10 where a ray hits nothing
 GT_PASSES = {"Depth", "Vector", "Normal", "IndexOB"}
@@ -162,11 +163,12 @@ def add_sky_flow(gt: GroundTruth, track: dict, frame: int) -> None:
 
 def add_scene_flow(gt: GroundTruth, track: dict, frame: int) -> None:
     """The world motion of each pixel's surface point towards frames t+1 and t-1 (``scene_flow``),
-    from the moving objects' matrices in ``track`` (frame -> ``CameraSample``)."""
+    from the moving objects' matrices and the deforming meshes' vertices in ``track`` (frame ->
+    ``CameraSample``; ``track_anchors.surface_motions``)."""
     here = track[frame]
+    moves = surface_motions(track, frame, gt.depth, gt.instance, (frame + 1, frame - 1))
     gt.scene_flow_fwd, gt.scene_flow_bwd = (
-        scene_flow(gt.depth, gt.instance, here.K, here.c2w, camera_motion.object_motions(track, frame, s))
-        for s in (frame + 1, frame - 1))
+        scene_flow(gt.depth, gt.instance, here.K, here.c2w, *moves[s]) for s in (frame + 1, frame - 1))
 
 
 def _write_ground_truth(out_dir: str, files: dict, gt: GroundTruth) -> None:

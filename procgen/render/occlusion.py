@@ -9,11 +9,10 @@ Occlusion mask of frame t towards frame s = t+1 (fwd) or t-1 (bwd), uint8 [H, W]
   so no depth test is possible; out-of-view is still decided by the flow.
 
 The landing pixel is where the flow puts the pixel (exact for every kind of motion, the waves
-included). The point's depth in s comes from moving the surface point with its object's motion
-(``scene_flow.moved_surface_points``: the object, or the instancer of an instanced object, from
-t to s; deforming surfaces such as the water are taken as still, a few centimetres at most). It
-is hidden when the depth of the pixel it lands on in s is nearer by more than 1 % plus the depth
-change across half a pixel of that surface.
+included). The point's depth in s comes from moving the surface point as the 3D scene flow
+does (``scene_flow.moved_surface_points``: with its object's or instancer's matrix, or on a
+deforming mesh with its triangle's vertices). It is hidden when the depth of the pixel it lands
+on in s is nearer by more than 1 % plus the depth change across half a pixel of that surface.
 
 Occlusion boundaries of a frame, uint8 [H, W] bits: ``DEPTH_EDGE`` (1) on the nearer pixel of
 two 4-neighbours whose depths jump (by more than 5 % of the nearer depth and more than twice
@@ -71,18 +70,20 @@ def nearer_surface(depth_s: np.ndarray, row: np.ndarray, col: np.ndarray, z: np.
 
 def occlusion_mask(depth_t: np.ndarray, flow_t: np.ndarray, instance_t: np.ndarray, K_t: np.ndarray,
                    c2w_t: np.ndarray, depth_s: np.ndarray | None, K_s: np.ndarray | None = None,
-                   c2w_s: np.ndarray | None = None, motions: dict[int, np.ndarray] | None = None) -> np.ndarray:
+                   c2w_s: np.ndarray | None = None, motions: dict[int, np.ndarray] | None = None,
+                   carried: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """uint8 [H, W] occlusion of frame t towards s (values in the module docstring).
 
     ``flow_t`` is t's flow towards s; ``motions`` maps instance ids to the 4x4 world motion of
-    their object from t to s (ids not listed do not move). ``depth_s=None``: s was not rendered.
+    their object from t to s (ids not listed do not move); ``carried``: the points of the pixels on
+    deforming meshes in s (``scene_flow.moved_surface_points``). ``depth_s=None``: s was not rendered.
     """
     row, col, inside = _landing(flow_t)
     mask = np.full(depth_t.shape, OUT_OF_VIEW, np.uint8)
     if depth_s is None:
         mask[inside] = UNKNOWN
         return mask
-    _, points, surface = moved_surface_points(depth_t, instance_t, K_t, c2w_t, motions)  # moved to s
+    _, points, surface = moved_surface_points(depth_t, instance_t, K_t, c2w_t, motions, carried)  # moved to s
     w2c = w2c_opencv(c2w_s)
     z = points @ w2c[2, :3] + w2c[2, 3]  # depth of the (moved) point in s
     there = depth_s[row, col]

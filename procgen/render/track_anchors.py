@@ -19,6 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 from mathutils import Vector
 
+from .camera_motion import object_motions
+from .scene_flow import surface_points
+
 HIT_TOLERANCE = 1e-3  # a ray hit this far from the depth's point (relative to its depth) is another surface
 
 
@@ -56,65 +59,95 @@ def triangle_anchor(me, polygon: int, local: np.ndarray) -> tuple[np.ndarray, np
 
 
 def _barycentric(a: np.ndarray, b: np.ndarray, c: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """Barycentric coordinates [3] of p's projection on the plane of triangle a, b, c."""
+    """Barycentric coordinates [..., 3] of points p [..., 3] projected on the planes of triangles a, b, c
+    [..., 3] (a degenerate triangle gives its first corner)."""
     v0, v1, v2 = b - a, c - a, p - a
-    d00, d01, d11 = v0 @ v0, v0 @ v1, v1 @ v1
-    d20, d21 = v2 @ v0, v2 @ v1
+    dot = lambda x, y: np.sum(x * y, axis=-1)  # noqa: E731
+    d00, d01, d11, d20, d21 = dot(v0, v0), dot(v0, v1), dot(v1, v1), dot(v2, v0), dot(v2, v1)
     den = d00 * d11 - d01 * d01
-    if abs(den) < 1e-30:
-        return np.array([1.0, 0.0, 0.0])
-    v = (d11 * d20 - d01 * d21) / den
-    w = (d00 * d21 - d01 * d20) / den
-    return np.array([1.0 - v - w, v, w])
+    flat = np.abs(den) < 1e-30
+    den = np.where(flat, 1.0, den)
+    v = np.where(flat, 0.0, (d11 * d20 - d01 * d21) / den)
+    w = np.where(flat, 0.0, (d00 * d21 - d01 * d20) / den)
+    return np.stack([1.0 - v - w, v, w], axis=-1)
 
 
-def _mesh_hit(ob, depsgraph, origin: np.ndarray, point: np.ndarray, depth: float):
-    """(vertex indices, barycentric) of the world ``point`` on ``ob``'s evaluated mesh, seen along the ray
-    from ``origin``; None where the object has no such surface there."""
-    if ob is None or ob.type != "MESH":
-        return None
-    ob_eval = ob.evaluated_get(depsgraph)
-    m = np.array(ob_eval.matrix_world, np.float64)
+def mesh_arrays(me) -> tuple[np.ndarray, np.ndarray]:
+    """(vertex coordinates [V, 3] float32 object space, loop triangles [F, 3] int32) of a mesh."""
+    co = np.empty(len(me.vertices) * 3, np.float32)
+    me.vertices.foreach_get("co", co)
+    me.calc_loop_triangles()
+    tris = np.empty(len(me.loop_triangles) * 3, np.int32)
+    me.loop_triangles.foreach_get("vertices", tris)
+    return co.reshape(-1, 3), tris.reshape(-1, 3)
+
+
+def anchor_points(coords: np.ndarray, triangles: np.ndarray, matrix: np.ndarray, origin: np.ndarray,
+                  points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(found [M] bool, vertex indices [M, 3], barycentric coordinates [M, 3]) of world ``points``
+    [M, 3] on a triangle mesh (object-space ``coords`` [V, 3], ``triangles`` [F, 3], world ``matrix``
+    [4, 4]) seen along rays from ``origin`` [3]: the triangle each ray meets first and the point's
+    coordinates in it. Not found: the ray misses, or meets the mesh farther than HIT_TOLERANCE
+    (relative to the distance) from the point (another surface is in front of it there)."""
+    from mathutils.bvhtree import BVHTree
+
+    m = np.asarray(matrix, np.float64)
     inv = np.linalg.inv(m)
     o = inv[:3, :3] @ origin + inv[:3, 3]
-    d = inv[:3, :3] @ (point - origin)
-    try:
-        hit, loc, _, polygon = ob.ray_cast(Vector(o), Vector(d / np.linalg.norm(d)), depsgraph=depsgraph)
-    except RuntimeError:  # not in this view layer's depsgraph: drawn only through instances
-        return None
-    if not hit or polygon < 0:
-        return None
-    local = np.array(loc[:], np.float64)
-    if np.linalg.norm(m[:3, :3] @ local + m[:3, 3] - point) > HIT_TOLERANCE * max(depth, 1.0):
-        return None
-    return triangle_anchor(ob_eval.data, polygon, local)
+    local = points @ inv[:3, :3].T + inv[:3, 3]
+    found = np.zeros(len(points), bool)
+    which = np.zeros(len(points), np.int64)
+    if len(triangles):
+        bvh = BVHTree.FromPolygons(coords.tolist(), triangles.tolist(), all_triangles=True)
+        origin_v = Vector(o)
+        for k, d in enumerate(local - o):
+            hit, _, index, _ = bvh.ray_cast(origin_v, Vector(d))
+            if hit is not None:
+                found[k], which[k] = True, index
+    tri = triangles[which] if len(triangles) else np.zeros((len(points), 3), np.int32)
+    corners = np.asarray(coords, np.float64)[tri]  # [M, 3 corners, 3]
+    bary = _barycentric(corners[:, 0], corners[:, 1], corners[:, 2], local)
+    on = np.einsum("kj,kjc->kc", bary, corners) @ m[:3, :3].T + m[:3, 3]
+    distance = np.linalg.norm(points - origin, axis=1)
+    found &= np.linalg.norm(on - points, axis=1) <= HIT_TOLERANCE * np.maximum(distance, 1.0)
+    return found, tri, bary
 
 
-def anchor_queries(anchors: Anchors, picks: np.ndarray, view_layer, names: dict[int, str], origin: np.ndarray,
-                   distances: np.ndarray) -> None:
+def anchored_points(coords: np.ndarray, matrix: np.ndarray, vertices: np.ndarray, bary: np.ndarray) -> np.ndarray:
+    """[K, 3] world points: the barycentric combinations ``bary`` [K, 3] of the triangles ``vertices``
+    [K, 3] of object-space ``coords`` [V, 3], through the world ``matrix`` [4, 4]."""
+    m = np.asarray(matrix, np.float64)
+    local = np.einsum("kj,kjc->kc", bary, np.asarray(coords, np.float64)[vertices])
+    return local @ m[:3, :3].T + m[:3, 3]
+
+
+def anchor_queries(anchors: Anchors, picks: np.ndarray, view_layer, names: dict[int, str],
+                   origin: np.ndarray) -> None:
     """Anchor the tracks ``picks`` [M] (their points and instance ids already in ``anchors``) on the
     evaluated meshes of the current frame; ``names``: instance id -> object name; ``origin`` [3]: the
-    camera's position; ``distances`` [M] the points' distances from it."""
+    camera's position."""
     import bpy
 
     depsgraph = view_layer.depsgraph
-    found: dict[str, list] = {}
-    for n, depth in zip(picks, distances):
-        name = names.get(int(anchors.instance[n]))
+    for i in np.unique(anchors.instance[picks]):
+        name = names.get(int(i))
         ob = bpy.data.objects.get(name) if name else None
-        anchor = _mesh_hit(ob, depsgraph, origin, anchors.points[n], float(depth))
-        if anchor is not None:
-            found.setdefault(name, []).append((n, *anchor))
-    for name, rows in found.items():
-        count = len(bpy.data.objects[name].evaluated_get(depsgraph).data.vertices)
-        index, tris, bary = (np.array(x) for x in zip(*rows))
+        if ob is None or ob.type != "MESH" or ob.name not in depsgraph.objects:
+            continue  # not a mesh, or drawn only through instances: rigid
+        ob_eval = ob.evaluated_get(depsgraph)
+        coords, tris = mesh_arrays(ob_eval.data)
+        index = picks[anchors.instance[picks] == i]
+        found, tri, bary = anchor_points(coords, tris, np.array(ob_eval.matrix_world), origin, anchors.points[index])
+        if not found.any():
+            continue
+        index, tri, bary = index[found], tri[found], bary[found]
         old = anchors.meshes.get(name)
-        if old is not None and old.n_vertices == count:
-            index, tris, bary = (np.concatenate([a, b]) for a, b in
-                                 ((old.index, index), (old.vertices, tris), (old.bary, bary)))
+        if old is not None and old.n_vertices == len(coords):
+            index, tri, bary = (np.concatenate([a, b]) for a, b in
+                                ((old.index, index), (old.vertices, tri), (old.bary, bary)))
         elif old is not None:  # another topology in another query frame: those stay rigid
             continue
-        anchors.meshes[name] = MeshAnchors(index, tris, bary, count)
+        anchors.meshes[name] = MeshAnchors(index, tri, bary, len(coords))
 
 
 def _rigid_positions(anchors: Anchors, track: dict, frame: int) -> np.ndarray:
@@ -140,12 +173,108 @@ def positions(anchors: Anchors, view_layer, track: dict, frame: int) -> np.ndarr
     depsgraph = view_layer.depsgraph
     for name, a in anchors.meshes.items():
         ob_eval = bpy.data.objects[name].evaluated_get(depsgraph)
-        me = ob_eval.data
-        if len(me.vertices) != a.n_vertices:
+        coords, _ = mesh_arrays(ob_eval.data)
+        if len(coords) != a.n_vertices:
             continue  # the mesh changed its topology: rigid for this frame
-        used, inverse = np.unique(a.vertices, return_inverse=True)
-        co = np.array([me.vertices[int(i)].co[:] for i in used], np.float64)[inverse.reshape(a.vertices.shape)]
-        local = np.einsum("kj,kjc->kc", a.bary, co)
-        m = np.array(ob_eval.matrix_world, np.float64)
-        out[a.index] = local @ m[:3, :3].T + m[:3, 3]
+        out[a.index] = anchored_points(coords, np.array(ob_eval.matrix_world), a.vertices, a.bary)
     return out
+
+
+class DeformingMeshes:
+    """Finds the directly drawn meshes whose evaluated vertices move in object space (waves, moving
+    parts, wind sway) while ``dataset.sample_track`` steps through the frames, and keeps their
+    vertices in every frame (the others are read once and dropped)."""
+
+    def __init__(self, objects: dict[int, object]):
+        self.objects = {i: ob for i, ob in objects.items() if ob.type == "MESH"}  # instance id -> object
+        self.first: dict[int, np.ndarray] = {}     # id -> [V, 3] vertices in the first sampled frame
+        self.frames: dict[int, dict[int, np.ndarray]] = {}  # frame -> id -> [V, 3] vertices that differ
+        self.triangles: dict[int, np.ndarray] = {}  # id -> [F, 3] loop triangles of the deforming ones
+        self.unchanged: dict[int, set] = {}         # frame -> ids whose vertices are as in the first frame
+
+    def sample(self, frame: int, depsgraph) -> None:
+        """Read the meshes in the current (already set) ``frame``."""
+        here, same = {}, set()
+        for i, ob in self.objects.items():
+            if ob.name not in depsgraph.objects:
+                continue  # drawn only through instances
+            me = ob.evaluated_get(depsgraph).data
+            co = np.empty(len(me.vertices) * 3, np.float32)
+            me.vertices.foreach_get("co", co)
+            co = co.reshape(-1, 3)
+            first = self.first.setdefault(i, co)
+            if len(co) != len(first):
+                continue  # another topology: not anchored in this frame
+            if np.array_equal(co, first):
+                same.add(i)
+                continue
+            if i not in self.triangles:
+                self.triangles[i] = mesh_arrays(me)[1]
+            here[i] = co
+        self.frames[frame], self.unchanged[frame] = here, same
+
+    def of_frame(self, frame: int) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """id -> (vertices [V, 3] object space, loop triangles [F, 3]) of the deforming meshes in a
+        sampled ``frame`` (left out where the mesh has another vertex count than in the first)."""
+        here, same = self.frames.get(frame, {}), self.unchanged.get(frame, set())
+        return {i: (here[i] if i in here else self.first[i], tris) for i, tris in self.triangles.items()
+                if i in here or i in same}
+
+
+@dataclass
+class PixelAnchors:
+    """A frame's surface pixels on deforming meshes, anchored to their triangles."""
+    instance: np.ndarray  # [K] instance id
+    pixel: np.ndarray     # [K] flat pixel index
+    vertices: np.ndarray  # [K, 3] vertex indices of each pixel's triangle
+    bary: np.ndarray      # [K, 3] barycentric coordinates in it
+    counts: dict          # id -> the mesh's vertex count in the anchoring frame
+
+
+def anchor_pixels(sample, points: np.ndarray, surface: np.ndarray, instance: np.ndarray,
+                  origin: np.ndarray) -> PixelAnchors:
+    """Anchor the surface pixels of the deforming meshes of ``sample`` (a ``CameraSample`` whose
+    ``meshes`` are ``DeformingMeshes.of_frame``) to their triangles: world ``points`` [H, W, 3],
+    ``surface`` [H, W] bool, ``instance`` [H, W] ids, ``origin`` [3] the camera's position."""
+    rows = []
+    flat_ids, flat_points = instance.ravel(), points.reshape(-1, 3)
+    for i, (coords, tris) in sample.meshes.items():
+        pixel = np.flatnonzero(surface.ravel() & (flat_ids == i))
+        if not len(pixel) or i not in sample.matrices:
+            continue
+        found, tri, bary = anchor_points(coords, tris, sample.matrices[i], origin, flat_points[pixel])
+        rows.append((np.full(found.sum(), i), pixel[found], tri[found], bary[found]))
+    if not rows:
+        return PixelAnchors(np.zeros(0, int), np.zeros(0, int), np.zeros((0, 3), int), np.zeros((0, 3)), {})
+    counts = {i: len(coords) for i, (coords, _) in sample.meshes.items()}
+    return PixelAnchors(*(np.concatenate(x) for x in zip(*rows)), counts)
+
+
+def carry_pixels(anchors: PixelAnchors, sample) -> tuple[np.ndarray, np.ndarray]:
+    """(flat pixel indices [K], world points [K, 3]): the anchored pixels' points rebuilt from their
+    triangles in another frame's ``sample``; pixels whose mesh changed its vertex count are left out."""
+    keep, out = [], []
+    for i in np.unique(anchors.instance):
+        sel = np.flatnonzero(anchors.instance == i)
+        mesh = sample.meshes.get(int(i))
+        if mesh is None or int(i) not in sample.matrices or len(mesh[0]) != anchors.counts[int(i)]:
+            continue
+        keep.append(anchors.pixel[sel])
+        out.append(anchored_points(mesh[0], sample.matrices[int(i)], anchors.vertices[sel], anchors.bary[sel]))
+    if not keep:
+        return np.zeros(0, int), np.zeros((0, 3))
+    return np.concatenate(keep), np.concatenate(out)
+
+
+def surface_motions(track: dict, t: int, depth: np.ndarray, instance: np.ndarray,
+                    targets: tuple[int, ...]) -> dict[int, tuple[dict, tuple]]:
+    """Frame s -> (``camera_motion.object_motions`` from t to s, ``carry_pixels`` of t's pixels on
+    deforming meshes into s): what ``scene_flow.moved_surface_points`` needs to move frame t's
+    surface points (``depth`` [H, W], ``instance`` [H, W]) to each of the frames ``targets``."""
+    here = track[t]
+    anchors = None
+    if here.meshes:
+        points, surface = surface_points(depth, here.K, here.c2w)
+        anchors = anchor_pixels(here, points, surface, instance, here.c2w[:3, 3])
+    return {s: (object_motions(track, t, s), carry_pixels(anchors, track[s]) if anchors is not None else None)
+            for s in targets}
