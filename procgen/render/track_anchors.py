@@ -1,16 +1,21 @@
-"""Where a tracked surface point is in every frame (needs bpy): anchors on the evaluated meshes.
+"""Where a surface point is in other frames (needs bpy): anchors on the evaluated meshes, for the
+point tracks and for the 3D scene flow and occlusion masks on deforming meshes.
 
-A query pixel's surface point (its depth unprojected through the camera) is anchored to the
-object its instance id names: a ray from the camera through the point onto that object's
-evaluated mesh gives the loop triangle and the barycentric coordinates of the point. In any
-frame the point is then the same barycentric combination of that triangle's evaluated vertices,
-through the object's evaluated world matrix: it follows moving and turning objects and
-deforming surfaces alike (the water's wave grid, an armature, shape keys).
+A pixel's surface point (its depth unprojected through the camera) is anchored to the object
+its instance id names: a ray from the camera through the point onto that object's evaluated
+mesh (``anchor_points``: a BVH tree of its loop triangles) gives the triangle and the
+barycentric coordinates of the point. In any frame the point is then the same barycentric
+combination of that triangle's evaluated vertices, through the object's evaluated world matrix
+(``anchored_points``): it follows moving and turning objects and deforming surfaces alike (the
+water's wave grid, an animal's moving parts, a plant's bend in the wind, armatures, shape keys).
+The tracks anchor on the meshes of the current frame; the scene flow anchors every surface pixel
+of a deforming mesh on the vertices ``DeformingMeshes`` sampled with the camera track
+(``anchor_pixels``, ``carry_pixels``).
 
 Where no such anchor can be made (the object is drawn only through instances, or is not a
 mesh, or the ray lands elsewhere than the depth says), and in frames where the evaluated mesh
-has another vertex count than in the query frame, the point moves rigidly with the world matrix
-of its object or instancer (``camera_motion.object_motions``, as the 3D scene flow moves it).
+has another vertex count than in the anchoring frame, the point moves rigidly with the world
+matrix of its object or instancer (``camera_motion.object_motions``).
 """
 from __future__ import annotations
 
