@@ -96,20 +96,21 @@ def anchor_points(coords: np.ndarray, triangles: np.ndarray, matrix: np.ndarray,
     (relative to the distance) from the point (another surface is in front of it there)."""
     from mathutils.bvhtree import BVHTree
 
+    found = np.zeros(len(points), bool)
+    which = np.zeros(len(points), np.int64)
+    if not len(triangles):  # no faces (an empty host of instances, loose vertices): nothing to anchor on
+        return found, np.zeros((len(points), 3), np.int64), np.zeros((len(points), 3))
     m = np.asarray(matrix, np.float64)
     inv = np.linalg.inv(m)
     o = inv[:3, :3] @ origin + inv[:3, 3]
     local = points @ inv[:3, :3].T + inv[:3, 3]
-    found = np.zeros(len(points), bool)
-    which = np.zeros(len(points), np.int64)
-    if len(triangles):
-        bvh = BVHTree.FromPolygons(coords.tolist(), triangles.tolist(), all_triangles=True)
-        origin_v = Vector(o)
-        for k, d in enumerate(local - o):
-            hit, _, index, _ = bvh.ray_cast(origin_v, Vector(d))
-            if hit is not None:
-                found[k], which[k] = True, index
-    tri = triangles[which] if len(triangles) else np.zeros((len(points), 3), np.int32)
+    bvh = BVHTree.FromPolygons(coords.tolist(), triangles.tolist(), all_triangles=True)
+    origin_v = Vector(o)
+    for k, d in enumerate(local - o):
+        hit, _, index, _ = bvh.ray_cast(origin_v, Vector(d))
+        if hit is not None:
+            found[k], which[k] = True, index
+    tri = triangles[which]
     corners = np.asarray(coords, np.float64)[tri]  # [M, 3 corners, 3]
     bary = _barycentric(corners[:, 0], corners[:, 1], corners[:, 2], local)
     on = np.einsum("kj,kjc->kc", bary, corners) @ m[:3, :3].T + m[:3, 3]
