@@ -138,3 +138,21 @@ def test_occlusion_at_the_waves_agrees_with_a_depth_test_of_the_lifted_point(dat
             counts += np.bincount(expected, minlength=3)
     assert total > 1000 and counts[0] > 0.5 * total, counts
     assert agree / total >= 0.995, f"occlusion at the water agrees with the depth test on {agree / total:.4%}"
+
+
+def test_occlusion_without_the_scene_flow_pass_moves_the_points_the_same_way(dataset, tmp_path):
+    """With the scene_flow pass the masks read the moved points from its files; without it they
+    anchor the water's pixels themselves: the same masks."""
+    out, tr, _ = dataset
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    build_tracking_scene(resolution=RES, frames=FRAMES)
+    assert render_dataset(tmp_path, samples=1, device="cpu", denoise=False, passes=("occlusion",))["complete"]
+    alone = json.loads((tmp_path / "transforms.json").read_text())
+    same, occluded = [], 0
+    for e, f in zip(tr["frames"], alone["frames"]):
+        assert "scene_flow_fwd_file_path" not in f
+        for key in ("occlusion_fwd_file_path", "occlusion_bwd_file_path"):
+            a, b = dataset_file(out, e, key), dataset_file(tmp_path, f, key)
+            same.append(np.mean(a == b))
+            occluded += int(np.sum(a == 1))
+    assert min(same) >= 0.9995 and occluded > 50, (min(same), occluded)

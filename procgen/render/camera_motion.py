@@ -28,8 +28,8 @@ class CameraSample:
     c2w: np.ndarray            # [4, 4] camera-to-world, OpenGL axes (transforms.json)
     K: np.ndarray              # [3, 3]
     matrices: dict = field(default_factory=dict)  # instance id -> [4, 4] world matrix of what moves it
-    meshes: dict = field(default_factory=dict)    # instance id -> (vertices [V, 3], triangles [F, 3]) of a
-    # deforming mesh, object space (track_anchors.DeformingMeshes)
+    meshes: dict = field(default_factory=dict)    # instance id -> (vertices [V, 3], triangles [F, 3], as lists)
+    # of a deforming mesh, object space (track_anchors.DeformingMeshes.of_frame)
 
 
 def object_motions(track: dict, t: int, s: int) -> dict[int, np.ndarray]:

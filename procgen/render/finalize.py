@@ -12,6 +12,7 @@ from . import camera_motion, camera_poses, colmap, initial_points, layout, previ
 from . import segmentation as seg
 from .occlusion import occlusion_mask
 from .png import read_png, write_png
+from .scene_flow import surface_points
 from .track_anchors import Anchors, anchor_queries, positions, surface_motions
 from .tracks import PointTracks, points_per_query, query_frame_indices, sample_query_pixels, save_tracks
 
@@ -31,7 +32,7 @@ def write_dataset_files(out_dir: str, scene, manifest: dict, done_frames: list[i
     else:  # nothing rendered yet: still describe the camera
         shared = camera_poses.intrinsics_from_blender(scene.camera.data, scene.render).as_dict()
     if "occlusion" in passes:
-        write_occlusion(out_dir, done_frames, track)
+        write_occlusion(out_dir, done_frames, track, "scene_flow" in passes)
     if "camera_motion" in passes:
         write_camera_motion(out_dir, scene, done_frames, track)
     if "tracks" in passes:
@@ -48,9 +49,10 @@ def write_dataset_files(out_dir: str, scene, manifest: dict, done_frames: list[i
     return len(p)
 
 
-def write_occlusion(out_dir: str, done_frames: list[int], track: dict) -> None:
+def write_occlusion(out_dir: str, done_frames: list[int], track: dict, scene_flow: bool = False) -> None:
     """The occlusion masks (and their pictures) of every finished frame towards t+1 and t-1; a
-    neighbour that is not finished gives UNKNOWN (written again when it is)."""
+    neighbour that is not finished gives UNKNOWN (written again when it is). The surface points
+    move as the 3D scene flow moves them: read from its files with ``scene_flow``, else computed."""
     done = set(done_frames)
     cache: dict[int, dict] = {}
 
@@ -67,8 +69,9 @@ def write_occlusion(out_dir: str, done_frames: list[int], track: dict) -> None:
     for f in done_frames:
         files, pictures = layout.frame_files(f), layout.preview_files(f)
         here = frame_data(f)
-        moves = surface_motions(track, f, here["depth_file_path"], here["instance"],
-                                tuple(s for s in (f + 1, f - 1) if s in done))
+        targets = tuple(s for s in (f + 1, f - 1) if s in done)
+        moves = _flow_moves(out_dir, f, here["depth_file_path"], track[f], targets) if scene_flow else \
+            surface_motions(track, f, here["depth_file_path"], here["instance"], targets)
         for direction, s in (("fwd", f + 1), ("bwd", f - 1)):
             depth_s = frame_data(s)["depth_file_path"] if s in done else None
             mask = occlusion_mask(here["depth_file_path"], here[f"flow_{direction}_file_path"], here["instance"],
@@ -76,6 +79,19 @@ def write_occlusion(out_dir: str, done_frames: list[int], track: dict) -> None:
                                   *moves.get(s, (None, None)))
             write_png(os.path.join(out_dir, files[f"occlusion_{direction}_file_path"]), mask)
             write_png(os.path.join(out_dir, pictures[f"occlusion_{direction}"]), preview.occlusion_image(mask), 3)
+
+
+def _flow_moves(out_dir: str, f: int, depth: np.ndarray, sample, targets: tuple[int, ...]) -> dict:
+    """Frame s -> (no motions, every surface pixel's point moved by frame f's 3D scene flow file
+    towards s): ``moved_surface_points``'s arguments without anchoring the points again."""
+    points, surface = surface_points(depth, sample.K, sample.c2w)
+    pixel = np.flatnonzero(surface)
+    files = layout.frame_files(f)
+    out = {}
+    for s in targets:
+        flow = np.load(os.path.join(out_dir, files[f"scene_flow_{'fwd' if s > f else 'bwd'}_file_path"]))
+        out[s] = (None, (pixel, points.reshape(-1, 3)[pixel] + flow.reshape(-1, 3)[pixel]))
+    return out
 
 
 def _record_K(record: dict) -> np.ndarray:

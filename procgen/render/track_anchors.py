@@ -88,12 +88,14 @@ def mesh_arrays(me) -> tuple[np.ndarray, np.ndarray]:
 
 
 def anchor_points(coords: np.ndarray, triangles: np.ndarray, matrix: np.ndarray, origin: np.ndarray,
-                  points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  points: np.ndarray, triangle_list: list | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(found [M] bool, vertex indices [M, 3], barycentric coordinates [M, 3]) of world ``points``
     [M, 3] on a triangle mesh (object-space ``coords`` [V, 3], ``triangles`` [F, 3], world ``matrix``
     [4, 4]) seen along rays from ``origin`` [3]: the triangle each ray meets first and the point's
     coordinates in it. Not found: the ray misses, or meets the mesh farther than HIT_TOLERANCE
-    (relative to the distance) from the point (another surface is in front of it there)."""
+    (relative to the distance) from the point (another surface is in front of it there).
+    ``triangle_list``: ``triangles`` as Python lists, when the caller keeps them over frames (the
+    conversion costs as much as building the tree)."""
     from mathutils.bvhtree import BVHTree
 
     found = np.zeros(len(points), bool)
@@ -104,7 +106,8 @@ def anchor_points(coords: np.ndarray, triangles: np.ndarray, matrix: np.ndarray,
     inv = np.linalg.inv(m)
     o = inv[:3, :3] @ origin + inv[:3, 3]
     local = points @ inv[:3, :3].T + inv[:3, 3]
-    bvh = BVHTree.FromPolygons(coords.tolist(), triangles.tolist(), all_triangles=True)
+    tris = triangle_list if triangle_list is not None else triangles.tolist()
+    bvh = BVHTree.FromPolygons(coords.astype(np.float64).tolist(), tris, all_triangles=True)
     origin_v = Vector(o)
     for k, d in enumerate(local - o):
         hit, _, index, _ = bvh.ray_cast(origin_v, Vector(d))
@@ -196,6 +199,7 @@ class DeformingMeshes:
         self.first: dict[int, np.ndarray] = {}     # id -> [V, 3] vertices in the first sampled frame
         self.frames: dict[int, dict[int, np.ndarray]] = {}  # frame -> id -> [V, 3] vertices that differ
         self.triangles: dict[int, np.ndarray] = {}  # id -> [F, 3] loop triangles of the deforming ones
+        self.triangle_lists: dict[int, list] = {}   # the same as lists, for building BVH trees
         self.unchanged: dict[int, set] = {}         # frame -> ids whose vertices are as in the first frame
 
     def sample(self, frame: int, depsgraph) -> None:
@@ -216,15 +220,16 @@ class DeformingMeshes:
                 continue
             if i not in self.triangles:
                 self.triangles[i] = mesh_arrays(me)[1]
+                self.triangle_lists[i] = self.triangles[i].tolist()
             here[i] = co
         self.frames[frame], self.unchanged[frame] = here, same
 
-    def of_frame(self, frame: int) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-        """id -> (vertices [V, 3] object space, loop triangles [F, 3]) of the deforming meshes in a
-        sampled ``frame`` (left out where the mesh has another vertex count than in the first)."""
+    def of_frame(self, frame: int) -> dict[int, tuple[np.ndarray, np.ndarray, list]]:
+        """id -> (vertices [V, 3] object space, loop triangles [F, 3], the same as lists) of the deforming
+        meshes in a sampled ``frame`` (left out where the mesh has another vertex count than in the first)."""
         here, same = self.frames.get(frame, {}), self.unchanged.get(frame, set())
-        return {i: (here[i] if i in here else self.first[i], tris) for i, tris in self.triangles.items()
-                if i in here or i in same}
+        return {i: (here[i] if i in here else self.first[i], tris, self.triangle_lists[i])
+                for i, tris in self.triangles.items() if i in here or i in same}
 
 
 @dataclass
@@ -244,15 +249,15 @@ def anchor_pixels(sample, points: np.ndarray, surface: np.ndarray, instance: np.
     ``surface`` [H, W] bool, ``instance`` [H, W] ids, ``origin`` [3] the camera's position."""
     rows = []
     flat_ids, flat_points = instance.ravel(), points.reshape(-1, 3)
-    for i, (coords, tris) in sample.meshes.items():
+    for i, (coords, tris, tri_list) in sample.meshes.items():
         pixel = np.flatnonzero(surface.ravel() & (flat_ids == i))
         if not len(pixel) or i not in sample.matrices:
             continue
-        found, tri, bary = anchor_points(coords, tris, sample.matrices[i], origin, flat_points[pixel])
+        found, tri, bary = anchor_points(coords, tris, sample.matrices[i], origin, flat_points[pixel], tri_list)
         rows.append((np.full(found.sum(), i), pixel[found], tri[found], bary[found]))
     if not rows:
         return PixelAnchors(np.zeros(0, int), np.zeros(0, int), np.zeros((0, 3), int), np.zeros((0, 3)), {})
-    counts = {i: len(coords) for i, (coords, _) in sample.meshes.items()}
+    counts = {i: len(mesh[0]) for i, mesh in sample.meshes.items()}
     return PixelAnchors(*(np.concatenate(x) for x in zip(*rows)), counts)
 
 
