@@ -109,17 +109,16 @@ def anchor_points(coords: np.ndarray, triangles: np.ndarray, matrix: np.ndarray,
     tris = triangle_list if triangle_list is not None else triangles.tolist()
     bvh = BVHTree.FromPolygons(coords.astype(np.float64).tolist(), tris, all_triangles=True)
     origin_v = Vector(o)
+    hits = local.copy()  # where each ray meets the mesh, object space
     for k, d in enumerate(local - o):
         hit, _, index, _ = bvh.ray_cast(origin_v, Vector(d))
         if hit is not None:
-            found[k], which[k] = True, index
+            found[k], which[k], hits[k] = True, index, hit
+    distance = np.linalg.norm(points - origin, axis=1)
+    found &= np.linalg.norm(hits @ m[:3, :3].T + m[:3, 3] - points, axis=1) <= HIT_TOLERANCE * np.maximum(distance, 1.0)
     tri = triangles[which]
     corners = np.asarray(coords, np.float64)[tri]  # [M, 3 corners, 3]
-    bary = _barycentric(corners[:, 0], corners[:, 1], corners[:, 2], local)
-    on = np.einsum("kj,kjc->kc", bary, corners) @ m[:3, :3].T + m[:3, 3]
-    distance = np.linalg.norm(points - origin, axis=1)
-    found &= np.linalg.norm(on - points, axis=1) <= HIT_TOLERANCE * np.maximum(distance, 1.0)
-    return found, tri, bary
+    return found, tri, _barycentric(corners[:, 0], corners[:, 1], corners[:, 2], local)
 
 
 def anchored_points(coords: np.ndarray, matrix: np.ndarray, vertices: np.ndarray, bary: np.ndarray) -> np.ndarray:
