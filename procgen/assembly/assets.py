@@ -88,7 +88,6 @@ class AssetKind:
     materials: Callable | None = None  # (config, biome, rng) -> {name: material}, from stream "{name}_material"
     digits: int = 3              # zero padding of the copy number in object names
     own_instance_id: bool = True  # one object (and instance id) per copy, else one object for all copies
-    sways: bool = False          # keyframed in the wind
     obstacle: bool = False       # cameras keep out of its copies
     clump: int = 0               # copies merged into each clump mesh (0: no clumps)
     clump_radius: float = 0.5    # metres
@@ -208,7 +207,7 @@ def _tree(name: str, mesh, recipe, *, spacing=4.0, slope=0.3, water=0.6, snow=Tr
                             below_snow=snow, avoid=ROCKS + ("focus", ("path", path), "cliff") + earlier,
                             below_tree_line=True),
         size=size, tilt=0.03, footprint=0.3, sink=0.05, clearance=(0.0, 1.5),
-        draws=("variant", "size", "rotation", "tilt"), sways=True, obstacle=True)
+        draws=("variant", "size", "rotation", "tilt"), obstacle=True)
 
 
 def _dense(name: str, gs_class: str, mesh, recipe, slots, *, clump: int, radius: float, size=(0.7, 1.3),
@@ -288,7 +287,7 @@ KINDS: tuple[AssetKind, ...] = (
               materials=fx.named_tree_recipe("bush", "bark", 0.03), slots=("bush_bark", "bush_leaf"),
               placement=Placement(spacing=2.5, area=0.35, max_slope=0.4, min_above_water=0.4, density=0.7,
                                   avoid=ROCKS + CLEAR + TREES),
-              size=(0.7, 1.3), footprint=0.4, sink=0.05, sways=True, obstacle=True),
+              size=(0.7, 1.3), footprint=0.4, sink=0.05, obstacle=True),
     AssetKind("cactus", "cactus", "plants", "plants", count=lambda c: c.plants.bushes,
               variants=lambda c: c.plants.bush_variants + 1, mesh=fx.cactus, materials=fx.cactus_materials,
               slots=("cactus_skin",),
@@ -300,7 +299,7 @@ KINDS: tuple[AssetKind, ...] = (
               slots=("kelp_stipe", "kelp_blade"),
               placement=Placement(spacing=2.0, area=0.3, max_slope=0.45, min_above_water=-100.0, density=0.6,
                                   avoid=ROCKS + ("focus", ("path", 2.5))),
-              size=(0.85, 1.15), tilt=0.06, sink=0.05, draws=("variant", "size", "rotation", "tilt"), sways=True),
+              size=(0.85, 1.15), tilt=0.06, sink=0.05, draws=("variant", "size", "rotation", "tilt")),
     _coral("coral_table", fx.coral_recipe("coral_table", 0.6), spacing=2.2, size=(1.0, 2.4)),
     _coral("coral_brain", fx.coral_recipe("coral_brain", 0.4), spacing=1.3, size=(0.6, 1.8)),
     _coral("coral_branching", fx.coral_recipe("coral_branching"), spacing=1.1, size=(0.8, 1.7)),
