@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import bpy
 
+from procgen.geometry.node_groups import set_modifier_input
+
 POINT_MATERIAL = "GS Splat Points"
 ELLIPSOID_MATERIAL = "GS Splat Ellipsoids"
 ELLIPSOID_GROUP = "GS Splat Ellipsoids"
@@ -147,16 +149,7 @@ def set_ellipsoids(obj, enabled: bool, threshold: float = 0.5) -> None:
         mod.node_group = _ellipsoid_group()
     ident = next(s.identifier for s in mod.node_group.interface.items_tree
                  if getattr(s, "in_out", None) == "INPUT" and s.name == "Opacity Threshold")
-    _set_modifier_input(mod, ident, float(threshold))
+    set_modifier_input(mod, ident, float(threshold))
     obj.update_tag()
 
 
-def _set_modifier_input(mod, identifier: str, value) -> None:
-    """A node-group input of a geometry-nodes modifier: through ``mod.properties.inputs`` where
-    Blender has it (5.2 and later), else as the modifier's ID property."""
-    props = getattr(mod, "properties", None)
-    socket = getattr(getattr(props, "inputs", None), identifier, None)
-    if socket is not None and hasattr(socket, "value"):
-        socket.value = value
-    else:
-        mod[identifier] = value

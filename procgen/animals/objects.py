@@ -17,7 +17,7 @@ from mathutils import Euler, Vector
 
 from ..atmosphere.weather import _fcurves
 from ..geometry.blender_mesh import mesh_from_geo, new_object
-from ..geometry.node_groups import math_node, new_group
+from ..geometry.node_groups import math_node, new_group, set_modifier_input
 from ..materials.surfaces import Layer, Tree, _jitter
 from .bodies import Body
 from .paths import Track
@@ -108,8 +108,8 @@ def animal_object(name: str, mesh, gs_class: str, track: Track, collection) -> "
     mod.node_group = motion_group()
     inputs = {s.name: s.identifier for s in mod.node_group.interface.items_tree
               if getattr(s, "in_out", None) == "INPUT" and s.name in ("Frequency", "Phase")}
-    _set_input(mod, inputs["Frequency"], track.frequency)
-    _set_input(mod, inputs["Phase"], track.phase)
+    set_modifier_input(mod, inputs["Frequency"], track.frequency)
+    set_modifier_input(mod, inputs["Phase"], track.phase)
     prefs = bpy.context.preferences.edit
     old = prefs.keyframe_new_interpolation_type
     prefs.keyframe_new_interpolation_type = "LINEAR"
@@ -122,15 +122,6 @@ def animal_object(name: str, mesh, gs_class: str, track: Track, collection) -> "
     finally:
         prefs.keyframe_new_interpolation_type = old
     return ob
-
-
-def _set_input(mod, identifier: str, value: float) -> None:
-    """Set a geometry-nodes modifier's input: an ID property up to 4.x, ``properties.inputs`` from 5.x."""
-    inputs = getattr(getattr(mod, "properties", None), "inputs", None)
-    if inputs is not None:
-        getattr(inputs, identifier).value = value
-    else:
-        mod[identifier] = value
 
 
 def camera_views(cam, frames: int) -> tuple[np.ndarray, np.ndarray]:
