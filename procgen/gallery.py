@@ -20,7 +20,7 @@ from .assembly.biomes import BIOME_NAMES, BIOMES
 from .core import interrupt
 from .core.cli_args import count
 from .core.output_paths import check_folder
-from .render.font import draw_text
+from .render.font import draw_text, text_mask
 from .render.png import read_png, write_png
 
 LABEL_H = 22
@@ -80,7 +80,9 @@ def compose(frames: list[np.ndarray], labels: list[str], columns: int) -> np.nda
         i, j = divmod(k, cols)
         top, left = gap + i * (h + LABEL_H + gap), gap + j * (w + gap)
         sheet[top:top + h, left:left + w] = img[:h, :w, :3]
-        draw_text(sheet, label, top + h + 4, left + 4, (235, 235, 235), scale=2)
+        # a label too wide for its cell is written smaller, never into the next cell
+        scale = 2 if text_mask(label, 2).shape[1] <= w - 8 else 1
+        draw_text(sheet[:, left:left + w], label, top + h + 4, 4, (235, 235, 235), scale=scale)
     return sheet
 
 

@@ -49,3 +49,15 @@ def test_gallery_command_renders_one_labelled_frame_per_biome_and_seed(tmp_path)
     assert np.abs(a[..., :3].astype(int).mean((0, 1)) - b[..., :3].astype(int).mean((0, 1))).max() > 5
     sheet = read_png(tmp_path / "gallery.png")
     assert sheet.shape[1] == 2 * (48 + 4) + 4 and sheet.shape[0] == 32 + gallery.LABEL_H + 8
+
+
+def test_a_label_wider_than_its_frame_stays_in_its_cell():
+    from procgen.gallery import LABEL_H, compose
+
+    frames = [np.zeros((20, 60, 3), np.uint8) for _ in range(2)]
+    sheet = compose(frames, ["broadleaf forest 0 walk", ""], columns=2)
+    gap = 4
+    second = sheet[gap + 20:gap + 20 + LABEL_H, 2 * gap + 60:2 * gap + 120]
+    assert not (second == 235).any()  # nothing of the first label in the second cell
+    first = sheet[gap + 20:gap + 20 + LABEL_H, gap:gap + 60]
+    assert (first == 235).any()  # but the first label is written
