@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sysconfig
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -86,19 +87,41 @@ def load_extension(verbose: bool = False):
         if os.name == "nt":  # MSVC spells these differently
             cflags = ["/O2", "/openmp", "/std:c++17"] + (["/DWITH_CUDA"] if with_cuda else [])
             ldflags = []
-        _MODULE = cpp_extension.load(
-            name=name,
-            sources=sources,
-            extra_cflags=cflags,
-            extra_ldflags=ldflags,
-            extra_cuda_cflags=cuda_flags or None,
-            extra_include_paths=[str(CSRC)],
-            build_directory=str(build_dir),
-            with_cuda=with_cuda,
-            verbose=verbose,
-        )
+        with _build_dir_lock(build_dir):
+            _MODULE = cpp_extension.load(
+                name=name, sources=sources, extra_cflags=cflags, extra_ldflags=ldflags,
+                extra_cuda_cflags=cuda_flags or None, extra_include_paths=[str(CSRC)],
+                build_directory=str(build_dir), with_cuda=with_cuda, verbose=verbose)
         (build_dir / "sources.sha256").write_text(_source_hash(with_cuda) + "\n")
         return _MODULE
+
+
+@contextmanager
+def _build_dir_lock(build_dir: Path):
+    """Hold an OS lock on build_dir while torch builds or loads the module there, and remove torch's
+    own lock file ("lock") if one is left: torch waits forever on that file, and a process killed
+    while holding it (kill -9 during a training's start) leaves it behind. The OS lock is released
+    when its holder dies, so under it any "lock" file is a dead process's."""
+    with open(build_dir / ".gs-build.lock", "a+b") as fh:
+        if os.name == "nt":
+            import msvcrt
+
+            fh.seek(0)
+            msvcrt.locking(fh.fileno(), msvcrt.LK_LOCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            (build_dir / "lock").unlink(missing_ok=True)
+            yield
+        finally:
+            if os.name == "nt":
+                fh.seek(0)
+                msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)
+            else:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
 
 
 def compile_cuda_objects(out_dir, archs=("80", "90")) -> list[str]:

@@ -149,3 +149,17 @@ def test_cuda_emulation_refuses_cuda_tensors(calls, stage):
         with pytest.raises(ValueError, match=rf"^{PREFIX.get(stage, stage)}: tensors on cuda:0 are not supported "
                                              r"by this build \(CPU tensors only, through the emulated CUDA kernels\)"):
             call(load_emulated_extension(), stage, args)
+
+
+def test_a_lock_file_left_by_a_killed_process_does_not_hang_the_next_load(tmp_path):
+    """torch waits forever on its build folder's "lock" file; a process killed (kill -9) while it
+    loaded the kernels leaves one behind. The next load must go on, in a fresh interpreter."""
+    import subprocess
+
+    build_dir = _build.cache_root() / next(p.name for p in _build.cache_root().glob("torch*_cpu"))
+    (build_dir / "lock").write_text("")  # what the killed process left
+    code = "from cuda_ext import _build; _build.load_extension(); print('loaded')"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240,
+                          cwd=str(_build.CSRC.parents[1]))
+    assert proc.returncode == 0 and "loaded" in proc.stdout, proc.stderr[-2000:]
+    assert not (build_dir / "lock").exists()
