@@ -104,10 +104,8 @@ class MCMCStrategy(Strategy):
         and every time it was drawn); returns the rows to write at the new places."""
         p = opt.params
         unique, times = torch.unique(sources, return_counts=True)
-        copies = torch.zeros(p["means"].shape[0], dtype=torch.long, device=sources.device)
-        copies[unique] = times + 1
         o, s = split_opacity_and_scale(torch.sigmoid(p["opacity_logit"][unique]),
-                                       torch.exp(p["scales_log"][unique]), copies[unique])
+                                       torch.exp(p["scales_log"][unique]), times + 1)
         o = o.clamp(self.cfg.min_opacity, 1 - 1e-6)
         opt.set_rows(unique, {"opacity_logit": inverse_sigmoid(o), "scales_log": torch.log(s)})
         return {name: v[sources] for name, v in opt.params.items()}
