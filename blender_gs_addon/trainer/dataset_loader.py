@@ -158,6 +158,17 @@ def camera_extent(cameras: list[Camera]) -> float:
     return radius if radius > 1e-6 else 1.0
 
 
+def project_points(cam: Camera, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """World points [M, 3] -> pixel coordinates u, v [M] (float64, pixel centres at +0.5) and
+    camera depth z [M]; u and v are inf or nan where z <= 0."""
+    pc = points @ cam.viewmat[:3, :3].T.astype(np.float64) + cam.viewmat[:3, 3]
+    z = pc[:, 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u = cam.K[0, 0] * pc[:, 0] / z + cam.K[0, 2]
+        v = cam.K[1, 1] * pc[:, 1] / z + cam.K[1, 2]
+    return u, v, z
+
+
 def random_points_in_frustums(cameras: list[Camera], count: int, rng: np.random.Generator,
                               far: float | None = None) -> np.ndarray:
     """Uniform points inside the bounds of the camera frustums, each seen by at least one camera.
@@ -183,11 +194,7 @@ def random_points_in_frustums(cameras: list[Camera], count: int, rng: np.random.
         cand = rng.uniform(lo, hi, size=(max(count * 2, 1024), 3))
         seen = np.zeros(len(cand), bool)
         for c in cameras:
-            pc = cand @ c.viewmat[:3, :3].T.astype(np.float64) + c.viewmat[:3, 3]
-            z = pc[:, 2]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                u = c.K[0, 0] * pc[:, 0] / z + c.K[0, 2]
-                v = c.K[1, 1] * pc[:, 1] / z + c.K[1, 2]
+            u, v, z = project_points(c, cand)
             seen |= (z > 0.2) & (z < far) & (u >= 0) & (u < c.width) & (v >= 0) & (v < c.height)
         out.append(cand[seen])
         have += int(seen.sum())

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .dataset_loader import Camera, Dataset
+from .dataset_loader import Camera, Dataset, project_points
 from .model import GaussianModel
 
 
@@ -66,11 +66,9 @@ def shell_geometry(data: Dataset, cfg: SkyConfig) -> tuple[np.ndarray, float]:
 
 def _project(cam: Camera, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """World points [M, 3] -> integer pixel (u, v) [M] each and a mask [M] of those inside the image."""
-    pc = points @ cam.viewmat[:3, :3].T.astype(np.float64) + cam.viewmat[:3, 3]
-    z = pc[:, 2]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        u = np.floor(cam.K[0, 0] * pc[:, 0] / z + cam.K[0, 2])
-        v = np.floor(cam.K[1, 1] * pc[:, 1] / z + cam.K[1, 2])
+    u, v, z = project_points(cam, points)
+    with np.errstate(invalid="ignore"):
+        u, v = np.floor(u), np.floor(v)
     inside = (z > 0) & (u >= 0) & (u < cam.width) & (v >= 0) & (v < cam.height)
     return np.where(inside, u, 0).astype(np.int64), np.where(inside, v, 0).astype(np.int64), inside
 
