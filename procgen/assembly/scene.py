@@ -41,6 +41,7 @@ from ..terrain.backdrop import FAR as FAR_LAND
 from ..terrain.backdrop import build_backdrop, hazed, horizon_colour
 from ..terrain.heightfield import Heightfield, make_heightfield
 from ..terrain.overhang import build_cliff
+from ..terrain.ripples import draw_ripples
 from ..terrain.terrain_mesh import build_terrain
 from ..terrain.water import FAR, build_water
 from .assets import KINDS, AssetContext, AssetKind, make_materials
@@ -194,6 +195,8 @@ def _terrain(config: SceneConfig, biome: Biome, weather, seed: int, b: _Build):
     hf = make_heightfield(config.terrain, stream(seed, "terrain"), biome)
     shading = surfaces.terrain_shading_for(biome.ground, hf.z, hf.water_level, config.materials.snow,
                                            stream(seed, "terrain_shading"))
+    if "dunes" in hf.features and shading.base == "sand":
+        shading.ripples = draw_ripples(hf.features["dunes"]["wind"], stream(seed, "ripples"))
     tmat = surfaces.make_terrain_material("terrain", shading, stream(seed, "terrain_material"), var)
     terrain = build_terrain(hf, tmat)
     _move(terrain, get_collection("terrain"))
@@ -228,6 +231,8 @@ def _terrain(config: SceneConfig, biome: Biome, weather, seed: int, b: _Build):
                          "snow_line": shading.snow_line, "tree_line": shading.tree_line,
                          "vertices": len(terrain.data.vertices),
                          "ground": shading.base}
+    if shading.ripples is not None:
+        b.info["terrain"]["ripples"] = {"wavelength": shading.ripples.wavelength, "height": shading.ripples.height}
     b.counts["terrain"] = 2
     b.reach = FAR_LAND
     return hf, shading, focus, cliff

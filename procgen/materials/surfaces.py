@@ -15,6 +15,7 @@ import bpy
 import numpy as np
 
 from ..geometry.blender_mesh import enable_nodes
+from ..terrain import ripples as sand_ripples
 
 FAMILIES = ("soil", "grass", "rock", "sand", "snow", "bark", "leaf", "water", "petal", "forest", "needles", "dry",
             "mud", "strata", "cliff")
@@ -408,6 +409,7 @@ class TerrainShading:
     rock_tint: tuple | None = None    # colour of the bare rock (None: grey)
     tree_line: float | None = None    # no tree grows above this height
     rock_strata: float = 0.15         # share of level bands in the bare rock (0: massive rock)
+    ripples: sand_ripples.Ripples | None = None  # wind ripples on the sand (a bump), or none
 
 
 def terrain_shading_for(ground, z: np.ndarray, water_level, snow: str, rng) -> TerrainShading:
@@ -470,15 +472,61 @@ def make_terrain_material(name: str, shading: TerrainShading, rng: np.random.Gen
                             shading.snow_line, shading.snow_line + 1.5)
         gentle = t.map_range(slope, shading.rock_slope + 0.25, shading.rock_slope + 0.05)
         layer = _mix_layers(t, t.math("MULTIPLY", above, gentle), layer, snow)
-    # No bump map: on the terrain, which fills most pixels, it cost about 40 % of the
-    # render time; the mesh and the colour texture carry the detail instead.
-    t.finish(Layer(layer.color, layer.roughness, None), bump_strength=0.0)
+    # No bump map of the layers' textures: on the terrain, which fills most pixels, it cost
+    # about 40 % of the render time; the mesh and the colour texture carry the detail instead.
+    # Sand's wind ripples are the exception: a few math nodes, too small for any mesh.
+    colour, bump = layer.color, None
+    if shading.ripples is not None:
+        colour, bump = _ripple_bump(t, co, shading.ripples, slope, colour)
+    bsdf = t.finish(Layer(colour, layer.roughness, None), bump_strength=0.0)
+    if bump is not None:
+        t.link(bump.outputs["Normal"], bsdf.inputs["Normal"])
     mat["gs_family"] = "terrain"
     mat["gs_rock_slope"] = shading.rock_slope
     if shading.snow_line is not None:
         mat["gs_snow_line"] = shading.snow_line
     mat.diffuse_color = (0.2, 0.25, 0.1, 1.0)
     return mat
+
+
+def _madd(t: Tree, a, b, c):
+    """a * b + c."""
+    return t.add("ShaderNodeMath", {0: a, 1: b, 2: c}, operation="MULTIPLY_ADD").outputs[0]
+
+
+def _sines(t: Tree, x, y, terms, start):
+    """``start`` + sum of w * sin(kx * x + ky * y + phase) over ``terms`` (kx, ky, w, phase)."""
+    acc = start
+    for kx, ky, w, ph in terms:
+        acc = _madd(t, t.math("SINE", _madd(t, x, kx, _madd(t, y, ky, ph))), w, acc)
+    return acc
+
+
+def _ripple_height(t: Tree, co, r: sand_ripples.Ripples, slope):
+    """Nodes of ``ripples.ripple_height`` at the object coordinates ``co``: (height in metres,
+    crest form 0..1 before the slope fade)."""
+    xyz = t.add("ShaderNodeSeparateXYZ", {"Vector": co})
+    x, y = xyz.outputs["X"], xyz.outputs["Y"]
+    ph = _madd(t, x, r.wind[0] / r.wavelength, _madd(t, y, r.wind[1] / r.wavelength, _sines(t, x, y, r.bends, 0.0)))
+    fr = t.math("FRACT", ph)
+    lee = sand_ripples.LEE
+    p = t.math("MINIMUM", t.math("MULTIPLY", fr, 1.0 / lee), _madd(t, fr, -1.0 / (1.0 - lee), 1.0 / (1.0 - lee)))
+    prof = t.math("MULTIPLY", t.math("MULTIPLY", p, p), _madd(t, p, -2.0, 3.0))
+    strong = t.add("ShaderNodeMath", {0: _sines(t, x, y, r.breaks, 0.5), 1: 1.8, 2: -0.2},
+                   operation="MULTIPLY_ADD", use_clamp=True).outputs[0]
+    form = t.math("MULTIPLY", prof, strong)
+    fade = t.map_range(slope, sand_ripples.FADE[1], sand_ripples.FADE[0])
+    return t.math("MULTIPLY", t.math("MULTIPLY", form, fade), r.height), form
+
+
+def _ripple_bump(t: Tree, co, r: sand_ripples.Ripples, slope, colour):
+    """The ripples as a true-scale bump (height in metres, distance 1) and the sand ``colour``
+    a little darker in their troughs, where finer grains settle."""
+    height, form = _ripple_height(t, co, r, slope)
+    shade = t.add("ShaderNodeMix", {"Factor_Float": t.map_range(form, 0.6, 0.0, 0.0, 0.45), "A_Color": colour,
+                                    "B_Color": (0.75, 0.72, 0.7)}, data_type="RGBA", blend_type="MULTIPLY")
+    bump = t.add("ShaderNodeBump", {"Strength": 1.0, "Distance": 1.0, "Height": height})
+    return _sock(shade.outputs, "Result_Color"), bump
 
 
 def _mix_layers(t: Tree, fac, a: Layer, b: Layer) -> Layer:

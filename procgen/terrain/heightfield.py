@@ -177,6 +177,7 @@ def _dunes(f: _Field) -> np.ndarray:
     """Transverse dunes: sinuous crests (a strongly warped coordinate across the wind) of
     uneven height and spacing, crossed by a weaker second set so that no crest runs straight."""
     theta = f.rng.uniform(0, np.pi)
+    f.features["dunes"] = {"wind": [float(np.cos(theta)), float(np.sin(theta))]}  # the sand's ripples run across it
     wavelength = f.size * f.rng.uniform(0.14, 0.22)
     prof = np.zeros_like(f.x)
     for k, (turn, weight) in enumerate(((0.0, 1.0), (f.rng.uniform(0.9, 1.3), 0.35))):
