@@ -14,7 +14,7 @@ import numpy as np
 from ..geometry.mesh_arrays import Geo
 from ..materials import plant_matter, surfaces
 from ..materials.coral_skin import coral_material
-from ..plants import coral, litter, trees, undergrowth
+from ..plants import cacti, coral, litter, trees, undergrowth
 from ..plants.kelp import kelp as kelp_geo
 from ..terrain import rocks
 
@@ -117,7 +117,7 @@ def coral_recipe(kind: str, polyps: float = 1.0):
 
 
 def cactus_materials(config, biome, rng):
-    return {"cactus_skin": plant_matter.plain_material("cactus_skin", rng, (0.09, 0.2, 0.08), 0.45)}
+    return {"cactus_skin": plant_matter.cactus_material("cactus_skin", rng, (0.09, 0.2, 0.08))}
 
 
 def mushroom_materials(config, biome, rng):
@@ -218,7 +218,7 @@ def kelp(ctx, i, rng) -> Geo:
 
 
 def cactus(ctx, i, rng) -> Geo:
-    return undergrowth.cactus(rng, rng.uniform(1.5, 4.5))
+    return cacti.cactus(rng, rng.uniform(1.5, 4.5))
 
 
 def mushroom(ctx, i, rng) -> Geo:

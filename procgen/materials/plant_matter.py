@@ -6,7 +6,8 @@
   light passes through (a Translucent BSDF mixed in), which is what makes sunlit foliage
   read as leaves. Blades with a ``tip`` attribute are darker at the base.
 - Bark: brown furrowed, birch white with dark bands, weathered grey dead wood, ringed palm.
-- Waxy cactus, mushroom caps, cattail heads, rain and snowflakes.
+- Waxy cactus (darker grooves between ribs, pale areoles of spines along the crests), mushroom
+  caps, cattail heads, rain and snowflakes.
 """
 from __future__ import annotations
 
@@ -90,6 +91,26 @@ def bark_material(name: str, rng: np.random.Generator, style: str = "bark",
     t.finish(Layer(col, t.value(0.85), t.math("ADD", n, t.math("MULTIPLY", cells, 0.5))), bump_strength=0.5)
     mat["gs_family"] = "bark"
     mat.diffuse_color = (*light, 1.0)
+    return mat
+
+
+def cactus_material(name: str, rng: np.random.Generator, colour: tuple,
+                    variation: float = 1.0) -> "bpy.types.Material":
+    """Waxy cactus skin, darker in the grooves between ribs, with areoles (small pale tufts of
+    spines) scattered along the crests: where the mesh's ``rib`` attribute is near 1."""
+    mat = bpy.data.materials.new(name)
+    t = Tree(mat)
+    co = t.coords("Object")
+    base = _jitter(rng, colour, variation)
+    col = t.ramp(t.noise(co, rng.uniform(4.0, 9.0), detail=3), [(0.2, tuple(c * 0.7 for c in base)), (0.8, base)])
+    rib = t.add("ShaderNodeAttribute", attribute_name="rib").outputs["Fac"]
+    col = t.mix_color(t.map_range(rib, 0.8, 0.2, 0.0, 0.6), col, tuple(c * 0.35 for c in base))
+    spots = t.map_range(t.voronoi(co, rng.uniform(30.0, 45.0)), 0.2, 0.1)  # about 3 cm apart
+    areoles = t.math("MULTIPLY", spots, t.map_range(rib, 0.85, 0.97))
+    col = t.mix_color(areoles, col, _jitter(rng, (0.62, 0.58, 0.45), variation))
+    t.finish(Layer(col, t.mix_float(areoles, 0.45, 0.85), None), bump_strength=0.0)
+    mat["gs_family"] = "cactus"
+    mat.diffuse_color = (*base, 1.0)
     return mat
 
 

@@ -1,5 +1,5 @@
-"""Undergrowth as numpy geometry (bpy-free): bushes, grass tufts, flowers, clover, ferns, reeds,
-cacti and mushrooms.
+"""Undergrowth as numpy geometry (bpy-free): bushes, grass tufts, flowers, clover, ferns, reeds
+and mushrooms (cacti: ``cacti``).
 
 Bushes grow by space colonisation (``skeletons``), the rest from strips, tubes and leaf
 outlines. Every asset has its origin at its base; material slot 0 is the stem, bark or blade,
@@ -129,43 +129,6 @@ def reeds(rng: np.random.Generator, height: float = 1.6) -> Geo:
         head = np.linspace(top - np.array([0, 0, 0.22]), top - np.array([0, 0, 0.02]), 4)
         heads.append(tube(head, np.array([0.012, 0.02, 0.02, 0.012]), sides=6, mat=1))
     return concat([blades] + heads)
-
-
-def cactus(rng: np.random.Generator, height: float) -> Geo:
-    """A ribbed cactus: a saguaro column with arms, or a low barrel (slot 0 body)."""
-    ribs = int(rng.integers(10, 16))
-    if rng.uniform() < 0.35:  # barrel: knee-high, a little taller than wide
-        h = 0.25 * height
-        t = np.linspace(0, 1, 12)
-        r = 0.38 * h * np.sin(np.pi * (0.08 + 0.84 * t)) ** 0.6 + 0.02
-        return _ribbed(np.stack([np.zeros_like(t), np.zeros_like(t), h * t], 1), r, ribs)
-    t = np.linspace(0, 1, 16)
-    r0 = height * rng.uniform(0.045, 0.065)
-    body = [_ribbed(np.stack([np.zeros_like(t), np.zeros_like(t), height * t], 1),
-                    r0 * np.minimum(1.0, 4 * (1 - t) + 0.3) ** 0.5, ribs)]
-    for _ in range(int(rng.integers(0, 4))):
-        z0 = height * rng.uniform(0.3, 0.65)
-        az = rng.uniform(0, 2 * np.pi)
-        out = np.array([np.cos(az), np.sin(az), 0.0])
-        reach, rise = height * rng.uniform(0.12, 0.2), height * rng.uniform(0.2, 0.35)
-        s = np.linspace(0, 1, 10)
-        up = (rise * np.maximum(s * 1.6 - 0.6, 0) + 0.05 * s)[:, None] * np.array([0, 0, 1.0])
-        path = np.array([0, 0, z0]) + out * (reach * np.minimum(s * 2, 1.0))[:, None] + up
-        body.append(_ribbed(path, 0.75 * r0 * np.minimum(1.0, 5 * (1 - s) + 0.35) ** 0.5, ribs))
-    return concat(body)
-
-
-def _ribbed(path: np.ndarray, radius: np.ndarray, ribs: int) -> Geo:
-    """A tube whose cross-section is a star of ``ribs`` rounded ridges."""
-    g = tube(path, np.ones(len(path)), sides=ribs * 2, mat=0)
-    ring = np.arange(len(path) * ribs * 2)
-    rib = np.where((ring % (ribs * 2)) % 2 == 0, 1.0, 0.82)
-    centre = np.repeat(path, ribs * 2, axis=0)
-    v = g.verts.copy()
-    body = v[: len(ring)]
-    v[: len(ring)] = centre + (body - centre) * (np.repeat(radius, ribs * 2) * rib)[:, None]
-    g.verts = v
-    return g
 
 
 def mushroom(rng: np.random.Generator, size: float = 0.1) -> Geo:
