@@ -409,7 +409,7 @@ def surface_anchors(frame: int, c2w: np.ndarray, K: np.ndarray, pixels) -> dict:
     deformed meshes, instances included: the hit names its instancer and the instance's matrix)."""
     import bpy
 
-    from procgen.render.track_anchors import triangle_anchor
+    from procgen.render.mesh_anchors import triangle_anchor
 
     scene = bpy.context.scene
     scene.frame_set(frame)

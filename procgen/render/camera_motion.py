@@ -30,6 +30,8 @@ class CameraSample:
     matrices: dict = field(default_factory=dict)  # instance id -> [4, 4] world matrix of what moves it
     meshes: dict = field(default_factory=dict)    # instance id -> (vertices [V, 3], triangles [F, 3], as lists)
     # of a deforming mesh, object space (track_anchors.DeformingMeshes.of_frame)
+    copies: dict = field(default_factory=dict)    # instance id -> the copies of a carrier whose instanced
+    # copies move or deform (instance_anchors.InstancedCopies.of_frame)
 
 
 def object_motions(track: dict, t: int, s: int) -> dict[int, np.ndarray]:

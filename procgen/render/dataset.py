@@ -21,6 +21,7 @@ from . import segmentation as seg
 from .camera_motion import CameraSample
 from .finalize import write_dataset_files, write_scene_json
 from .frame import FrameJob, render_frame
+from .instance_anchors import InstancedCopies
 from .track_anchors import DeformingMeshes
 from .tracks import DEFAULT_POINTS
 
@@ -94,15 +95,18 @@ def _frame_done(out_dir: str, manifest: dict, frame: int, exr: bool) -> bool:
 
 
 def sample_track(scene, frames: list[int], movers: dict[int, object], view_layer=None,
-                 drawn: dict[int, object] | None = None) -> dict[int, CameraSample]:
+                 drawn: dict[int, object] | None = None,
+                 carriers: dict[int, object] | None = None) -> dict[int, CameraSample]:
     """The camera (pose and intrinsics) and the world matrices of ``movers`` (instance id -> the
     object that moves it) at every frame from one before the range to one after (Blender
     evaluates the animation there too): what sky flow, occlusion and the IMU need of the
     neighbouring frames. ``drawn`` (instance id -> object drawn directly, not through instances)
     adds the vertices of those whose meshes deform (``track_anchors.DeformingMeshes``, evaluated
-    in ``view_layer``), for scene flow and occlusion."""
+    in ``view_layer``), for scene flow and occlusion; ``carriers`` (the same, for the objects whose
+    geometry-node copies may move or deform) adds those copies (``instance_anchors.InstancedCopies``),
+    for scene flow, occlusion and the point tracks."""
     track = {}
-    meshes = DeformingMeshes(drawn or {})
+    meshes, copies = DeformingMeshes(drawn or {}), InstancedCopies(carriers or {})
     for f in range(frames[0] - 1, frames[-1] + 2):
         scene.frame_set(f)
         cam = scene.camera
@@ -111,8 +115,10 @@ def sample_track(scene, frames: list[int], movers: dict[int, object], view_layer
                                 {i: np.array(ob.matrix_world, dtype=np.float64) for i, ob in movers.items()})
         if meshes.objects:
             meshes.sample(f, view_layer.depsgraph)
+        if copies.ids:
+            copies.sample(f, view_layer.depsgraph)
     for f, sample in track.items():
-        sample.meshes = meshes.of_frame(f)
+        sample.meshes, sample.copies = meshes.of_frame(f), copies.of_frame(f)
     return track
 
 
@@ -205,9 +211,10 @@ def _set_up(out_dir, scene, samples, frames, exr: bool, denoise: bool, restart_s
     if {"sky_flow", "occlusion", "camera_motion", "scene_flow", "tracks"} & set(passes):
         movers = {ids[name]: instancer or obj for name, (obj, _, _, instancer) in boxes.items()} \
             if {"occlusion", "scene_flow", "tracks"} & set(passes) else {}
-        drawn = {ids[name]: obj for name, (obj, _, _, instancer) in boxes.items() if instancer is None} \
-            if {"occlusion", "scene_flow"} & set(passes) else {}
-        track = sample_track(scene, frame_list, movers, view_layer, drawn)
+        direct = {ids[name]: obj for name, (obj, _, _, instancer) in boxes.items() if instancer is None}
+        drawn = direct if {"occlusion", "scene_flow"} & set(passes) else {}
+        carriers = direct if {"occlusion", "scene_flow", "tracks"} & set(passes) else {}
+        track = sample_track(scene, frame_list, movers, view_layer, drawn, carriers)
         scene.frame_set(original_frame)
     return _Job(scene, view_layer, out_dir, frame_list, samples, params, table,
                 seg.semantic_lut(ids, classes, table), manifest, original_frame, passes, track, track_points)

@@ -130,7 +130,7 @@ def write_tracks(out_dir: str, scene, view_layer, records: list[dict], track: di
         for j, picks in groups:
             scene.frame_set(records[j]["frame"])
             origin = np.array(records[j]["c2w"])[:3, 3]
-            anchor_queries(anchors, picks, view_layer, names, origin)
+            anchor_queries(anchors, picks, view_layer, names, origin, track[records[j]["frame"]].copies)
         tracks = PointTracks.empty(queries, anchors.instance, [r["frame"] for r in records])
         h, w = records[0]["intrinsics"]["h"], records[0]["intrinsics"]["w"]
         colours = preview.track_colours(queries, w, h)

@@ -11,8 +11,9 @@ Occlusion mask of frame t towards frame s = t+1 (fwd) or t-1 (bwd), uint8 [H, W]
 The landing pixel is where the flow puts the pixel (exact for every kind of motion, the waves
 included). The point's depth in s comes from moving the surface point as the 3D scene flow
 does (``scene_flow.moved_surface_points``: with its object's or instancer's matrix, or on a
-deforming mesh with its triangle's vertices). It is hidden when the depth of the pixel it lands
-on in s is nearer by more than 1 % plus the depth change across half a pixel of that surface.
+deforming mesh or a moving instanced copy with its triangle's vertices). It is hidden when the
+depth of the pixel it lands on in s is nearer by more than 1 % plus the depth change across half
+a pixel of that surface.
 
 Occlusion boundaries of a frame, uint8 [H, W] bits: ``DEPTH_EDGE`` (1) on the nearer pixel of
 two 4-neighbours whose depths jump (by more than 5 % of the nearer depth and more than twice

@@ -7,7 +7,9 @@ drawn mesh whose vertices move in object space (the water's wave grid, an animal
 parts, a plant bending in the wind) the point is instead anchored to its triangle of the
 evaluated mesh in frame t and rebuilt from that triangle's vertices in frame s, as the point
 tracks follow their surfaces (``track_anchors.anchor_pixels`` / ``carry_pixels``, given here as
-``carried``). Copies drawn through instances move with their instancer's matrix only.
+``carried``); so is a point on a geometry-node copy that the wind shears or whose shared mesh
+flutters, on its own copy (``instance_anchors``). Copies drawn through collection instances move
+with their instancer's matrix only.
 ``occlusion.occlusion_mask`` uses the same moved points for its depth test.
 
 3D scene flow of frame t towards s = t+1 (fwd) or t-1 (bwd): float32 [H, W, 3], the moved point
@@ -34,7 +36,7 @@ def moved_surface_points(depth_t: np.ndarray, instance_t: np.ndarray, K_t: np.nd
 
     ``motions`` maps instance ids to the 4x4 world motion of their object from t to s;
     ``carried`` = (flat pixel indices [K], world points [K, 3] in s) replaces the motion of the
-    pixels on deforming meshes (``track_anchors.carry_pixels``)."""
+    pixels on deforming meshes and moving copies (``track_anchors.surface_motions``)."""
     points, surface = surface_points(depth_t, K_t, c2w_t)
     moved = points.copy()
     for i, m in (motions or {}).items():

@@ -1,33 +1,34 @@
 """Where a surface point is in other frames (needs bpy): anchors on the evaluated meshes, for the
-point tracks and for the 3D scene flow and occlusion masks on deforming meshes.
+point tracks and for the 3D scene flow and occlusion masks on deforming meshes and moving copies.
 
 A pixel's surface point (its depth unprojected through the camera) is anchored to the object
 its instance id names: a ray from the camera through the point onto that object's evaluated
-mesh (``anchor_points``: a BVH tree of its loop triangles) gives the triangle and the
-barycentric coordinates of the point. In any frame the point is then the same barycentric
+mesh (``mesh_anchors.anchor_points``: a BVH tree of its loop triangles) gives the triangle and
+the barycentric coordinates of the point. In any frame the point is then the same barycentric
 combination of that triangle's evaluated vertices, through the object's evaluated world matrix
-(``anchored_points``): it follows moving and turning objects and deforming surfaces alike (the
-water's wave grid, an animal's moving parts, a plant's bend in the wind, armatures, shape keys).
-The tracks anchor on the meshes of the current frame; the scene flow anchors every surface pixel
-of a deforming mesh on the vertices ``DeformingMeshes`` sampled with the camera track
-(``anchor_pixels``, ``carry_pixels``).
+(``mesh_anchors.anchored_points``): it follows moving and turning objects and deforming surfaces
+alike (the water's wave grid, an animal's moving parts, a plant's bend in the wind, armatures,
+shape keys). The tracks anchor on the meshes of the current frame; the scene flow anchors every
+surface pixel of a deforming mesh on the vertices ``DeformingMeshes`` sampled with the camera
+track (``anchor_pixels``, ``carry_pixels``). Points on a carrier's geometry-node copies that
+move or deform (instanced cover in the wind) are anchored to their own copy the same way
+(``instance_anchors``), for the tracks and the scene flow alike.
 
-Where no such anchor can be made (the object is drawn only through instances, or is not a
-mesh, or the ray lands elsewhere than the depth says), and in frames where the evaluated mesh
+Where no such anchor can be made (the object is drawn through collection instances, or is not
+a mesh, or the ray lands elsewhere than the depth says), and in frames where the evaluated mesh
 has another vertex count than in the anchoring frame, the point moves rigidly with the world
 matrix of its object or instancer (``camera_motion.object_motions``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
-from mathutils import Vector
 
 from .camera_motion import object_motions
+from .instance_anchors import anchor_on_carriers, carry_on_carriers
+from .mesh_anchors import anchor_points, anchored_points, mesh_arrays, vertex_coords
 from .scene_flow import surface_points
-
-HIT_TOLERANCE = 1e-3  # a ray hit this far from the depth's point (relative to its depth) is another surface
 
 
 @dataclass
@@ -46,96 +47,19 @@ class Anchors:
     instance: np.ndarray     # [N] instance id
     points: np.ndarray       # [N, 3] world point at the query frame
     meshes: dict             # object name -> MeshAnchors
-
-
-def triangle_anchor(me, polygon: int, local: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(vertex indices [3], barycentric coordinates [3]) of the loop triangle of ``polygon`` that
-    holds the local point [3] (the most inside one: a non-planar quad's point lies on one of two)."""
-    poly = me.polygons[polygon]
-    first = poly.loop_start - 2 * polygon  # loop triangles are laid out polygon by polygon
-    best = None
-    for k in range(first, first + poly.loop_total - 2):
-        tri = np.array(me.loop_triangles[k].vertices[:])
-        a, b, c = (np.array(me.vertices[i].co[:], np.float64) for i in tri)
-        bary = _barycentric(a, b, c, local)
-        if best is None or bary.min() > best[1].min():
-            best = (tri, bary)
-    return best
-
-
-def _barycentric(a: np.ndarray, b: np.ndarray, c: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """Barycentric coordinates [..., 3] of points p [..., 3] projected on the planes of triangles a, b, c
-    [..., 3] (a degenerate triangle gives its first corner)."""
-    v0, v1, v2 = b - a, c - a, p - a
-    dot = lambda x, y: np.sum(x * y, axis=-1)  # noqa: E731
-    d00, d01, d11, d20, d21 = dot(v0, v0), dot(v0, v1), dot(v1, v1), dot(v2, v0), dot(v2, v1)
-    den = d00 * d11 - d01 * d01
-    flat = np.abs(den) < 1e-30
-    den = np.where(flat, 1.0, den)
-    v = np.where(flat, 0.0, (d11 * d20 - d01 * d21) / den)
-    w = np.where(flat, 0.0, (d00 * d21 - d01 * d20) / den)
-    return np.stack([1.0 - v - w, v, w], axis=-1)
-
-
-def mesh_arrays(me) -> tuple[np.ndarray, np.ndarray]:
-    """(vertex coordinates [V, 3] float32 object space, loop triangles [F, 3] int32) of a mesh."""
-    co = np.empty(len(me.vertices) * 3, np.float32)
-    me.vertices.foreach_get("co", co)
-    me.calc_loop_triangles()
-    tris = np.empty(len(me.loop_triangles) * 3, np.int32)
-    me.loop_triangles.foreach_get("vertices", tris)
-    return co.reshape(-1, 3), tris.reshape(-1, 3)
-
-
-def anchor_points(coords: np.ndarray, triangles: np.ndarray, matrix: np.ndarray, origin: np.ndarray,
-                  points: np.ndarray, triangle_list: list | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(found [M] bool, vertex indices [M, 3], barycentric coordinates [M, 3]) of world ``points``
-    [M, 3] on a triangle mesh (object-space ``coords`` [V, 3], ``triangles`` [F, 3], world ``matrix``
-    [4, 4]) seen along rays from ``origin`` [3]: the triangle each ray meets first and the point's
-    coordinates in it. Not found: the ray misses, or meets the mesh farther than HIT_TOLERANCE
-    (relative to the distance) from the point (another surface is in front of it there).
-    ``triangle_list``: ``triangles`` as Python lists, when the caller keeps them over frames (the
-    conversion costs as much as building the tree)."""
-    from mathutils.bvhtree import BVHTree
-
-    found = np.zeros(len(points), bool)
-    which = np.zeros(len(points), np.int64)
-    if not len(triangles):  # no faces (an empty host of instances, loose vertices): nothing to anchor on
-        return found, np.zeros((len(points), 3), np.int64), np.zeros((len(points), 3))
-    m = np.asarray(matrix, np.float64)
-    inv = np.linalg.inv(m)
-    o = inv[:3, :3] @ origin + inv[:3, 3]
-    local = points @ inv[:3, :3].T + inv[:3, 3]
-    tris = triangle_list if triangle_list is not None else triangles.tolist()
-    bvh = BVHTree.FromPolygons(coords.astype(np.float64).tolist(), tris, all_triangles=True)
-    origin_v = Vector(o)
-    hits = local.copy()  # where each ray meets the mesh, object space
-    for k, d in enumerate(local - o):
-        hit, _, index, _ = bvh.ray_cast(origin_v, Vector(d))
-        if hit is not None:
-            found[k], which[k], hits[k] = True, index, hit
-    distance = np.linalg.norm(points - origin, axis=1)
-    found &= np.linalg.norm(hits @ m[:3, :3].T + m[:3, 3] - points, axis=1) <= HIT_TOLERANCE * np.maximum(distance, 1.0)
-    tri = triangles[which]
-    corners = np.asarray(coords, np.float64)[tri]  # [M, 3 corners, 3]
-    return found, tri, _barycentric(corners[:, 0], corners[:, 1], corners[:, 2], local)
-
-
-def anchored_points(coords: np.ndarray, matrix: np.ndarray, vertices: np.ndarray, bary: np.ndarray) -> np.ndarray:
-    """[K, 3] world points: the barycentric combinations ``bary`` [K, 3] of the triangles ``vertices``
-    [K, 3] of object-space ``coords`` [V, 3], through the world ``matrix`` [4, 4]."""
-    m = np.asarray(matrix, np.float64)
-    local = np.einsum("kj,kjc->kc", bary, np.asarray(coords, np.float64)[vertices])
-    return local @ m[:3, :3].T + m[:3, 3]
+    copies: dict = field(default_factory=dict)  # instance id -> instance_anchors.CopyAnchors (instanced copies)
 
 
 def anchor_queries(anchors: Anchors, picks: np.ndarray, view_layer, names: dict[int, str],
-                   origin: np.ndarray) -> None:
+                   origin: np.ndarray, copies: dict | None = None) -> None:
     """Anchor the tracks ``picks`` [M] (their points and instance ids already in ``anchors``) on the
     evaluated meshes of the current frame; ``names``: instance id -> object name; ``origin`` [3]: the
-    camera's position."""
+    camera's position; ``copies``: the frame's instanced copies that move (``CameraSample.copies``)."""
     import bpy
 
+    on_copies = anchor_on_carriers(copies or {}, anchors.instance[picks], anchors.points[picks], picks, origin)
+    for i, a in on_copies.items():
+        anchors.copies[i] = anchors.copies[i].joined(a) if i in anchors.copies else a
     depsgraph = view_layer.depsgraph
     for i in np.unique(anchors.instance[picks]):
         name = names.get(int(i))
@@ -185,6 +109,8 @@ def positions(anchors: Anchors, view_layer, track: dict, frame: int) -> np.ndarr
         if len(coords) != a.n_vertices:
             continue  # the mesh changed its topology: rigid for this frame
         out[a.index] = anchored_points(coords, np.array(ob_eval.matrix_world), a.vertices, a.bary)
+    index, points = carry_on_carriers(anchors.copies, track[frame].copies)
+    out[index] = points
     return out
 
 
@@ -208,9 +134,7 @@ class DeformingMeshes:
             if ob.name not in depsgraph.objects:
                 continue  # drawn only through instances
             me = ob.evaluated_get(depsgraph).data
-            co = np.empty(len(me.vertices) * 3, np.float32)
-            me.vertices.foreach_get("co", co)
-            co = co.reshape(-1, 3)
+            co = vertex_coords(me)
             first = self.first.setdefault(i, co)
             if len(co) != len(first):
                 continue  # another topology: not anchored in this frame
@@ -278,13 +202,23 @@ def carry_pixels(anchors: PixelAnchors, sample) -> tuple[np.ndarray, np.ndarray]
 
 def surface_motions(track: dict, t: int, depth: np.ndarray, instance: np.ndarray,
                     targets: tuple[int, ...]) -> dict[int, tuple[dict, tuple]]:
-    """Frame s -> (``camera_motion.object_motions`` from t to s, ``carry_pixels`` of t's pixels on
-    deforming meshes into s): what ``scene_flow.moved_surface_points`` needs to move frame t's
-    surface points (``depth`` [H, W], ``instance`` [H, W]) to each of the frames ``targets``."""
+    """Frame s -> (``camera_motion.object_motions`` from t to s, t's pixels on deforming meshes and on
+    moving copies carried into s (``carry_pixels``, ``instance_anchors.carry_on_carriers``)): what
+    ``scene_flow.moved_surface_points`` needs to move frame t's surface points (``depth`` [H, W],
+    ``instance`` [H, W]) to each of the frames ``targets``."""
     here = track[t]
-    anchors = None
-    if here.meshes:
-        points, surface = surface_points(depth, here.K, here.c2w)
-        anchors = anchor_pixels(here, points, surface, instance, here.c2w[:3, 3])
-    return {s: (object_motions(track, t, s), carry_pixels(anchors, track[s]) if anchors is not None else None)
+    if not here.meshes and not here.copies:
+        return {s: (object_motions(track, t, s), None) for s in targets}
+    points, surface = surface_points(depth, here.K, here.c2w)
+    anchors = anchor_pixels(here, points, surface, instance, here.c2w[:3, 3])
+    pixel = np.flatnonzero(surface.ravel() & np.isin(instance.ravel(), list(here.copies)))
+    on_copies = anchor_on_carriers(here.copies, instance.ravel()[pixel], points.reshape(-1, 3)[pixel], pixel,
+                                   here.c2w[:3, 3])
+    return {s: (object_motions(track, t, s), _joined(carry_pixels(anchors, track[s]),
+                                                     carry_on_carriers(on_copies, track[s].copies)))
             for s in targets}
+
+
+def _joined(*carried: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(indices [K], points [K, 3]) of several carried sets, one after the other."""
+    return np.concatenate([c[0] for c in carried]), np.concatenate([c[1] for c in carried])
