@@ -43,14 +43,22 @@ def named_tree_recipe(kind: str, bark: str, hue_shift: float = 0.0, **leaf):
     def recipe(config, biome, rng):
         out = {f"{kind}_bark": plant_matter.bark_material(f"{kind}_bark", rng, bark, _var(config))}
         out[f"{kind}_leaf"] = plant_matter.foliage_material(f"{kind}_leaf", rng, _hue(biome, hue_shift), **leaf)
-        return out
+        return _snowed(out, biome)
     return recipe
 
 
 def bark_only(kind: str, bark: str):
     def recipe(config, biome, rng):
-        return {f"{kind}_bark": plant_matter.bark_material(f"{kind}_bark", rng, bark, _var(config))}
+        return _snowed({f"{kind}_bark": plant_matter.bark_material(f"{kind}_bark", rng, bark, _var(config))}, biome)
     return recipe
+
+
+def _snowed(materials: dict, biome) -> dict:
+    """Trees of a snow-covered biome carry snow on their branches' and needles' upper sides."""
+    if biome is not None and biome.ground.base == "snow":
+        for mat in materials.values():
+            plant_matter.snow_cover(mat)
+    return materials
 
 
 def grass_materials(config, biome, rng):

@@ -114,6 +114,45 @@ def cactus_material(name: str, rng: np.random.Generator, colour: tuple,
     return mat
 
 
+SNOW_UP = (0.55, 0.85)  # normal.z over which snow covers a surface (in clumps: about half the noise's)
+
+
+def snow_cover(mat) -> None:
+    """Lay snow on ``mat`` where its surface faces up: on the tops of branches and needles
+    (the Geometry node's normal faces the viewer, so a needle seen from below shows none),
+    in clumps (where a noise is high) with dark foliage between them, rather than a frosting."""
+    nt = mat.node_tree
+    out = next(n for n in nt.nodes if n.type == "OUTPUT_MATERIAL")
+    surface = out.inputs["Surface"].links[0].from_socket
+
+    def node(kind, inputs, **props):
+        n = nt.nodes.new(kind)
+        for k, v in props.items():
+            setattr(n, k, v)
+        for k, v in inputs.items():
+            if hasattr(v, "is_output"):
+                nt.links.new(v, n.inputs[k])
+            else:
+                n.inputs[k].default_value = v
+        return n.outputs[0]
+
+    normal = node("ShaderNodeNewGeometry", {}).node.outputs["Normal"]
+    up = node("ShaderNodeSeparateXYZ", {"Vector": normal}).node.outputs["Z"]
+    patches = node("ShaderNodeTexNoise", {"Vector": node("ShaderNodeTexCoord", {}).node.outputs["Object"],
+                                          "Scale": 4.0, "Detail": 2.0})
+    facing = node("ShaderNodeMapRange", {"Value": up, "From Min": SNOW_UP[0], "From Max": SNOW_UP[1]},
+                  interpolation_type="SMOOTHSTEP")
+    clumps = node("ShaderNodeMapRange", {"Value": patches, "From Min": 0.42, "From Max": 0.58},
+                  interpolation_type="SMOOTHSTEP")
+    cover = node("ShaderNodeMath", {0: facing, 1: clumps}, operation="MULTIPLY")
+    snow = node("ShaderNodeBsdfPrincipled", {"Base Color": (0.86, 0.89, 0.93, 1.0), "Roughness": 0.55})
+    mix = node("ShaderNodeMixShader", {0: cover})
+    nt.links.new(surface, mix.node.inputs[1])
+    nt.links.new(snow, mix.node.inputs[2])
+    nt.links.new(mix, out.inputs["Surface"])
+    mat["gs_snow_cover"] = True
+
+
 def plain_material(name: str, rng: np.random.Generator, colour: tuple, roughness: float = 0.6,
                    spots: tuple | None = None, variation: float = 1.0, emission: float = 0.0) -> "bpy.types.Material":
     """A simple material: a noisy colour, optionally with round spots of another (mushroom caps)."""
