@@ -19,6 +19,7 @@ from helpers import carried_points, dataset_file, frame_K, surface_anchors
 
 from procgen.render import render_dataset
 from procgen.render.camera_poses import project, unproject_depth
+from procgen.render.instance_anchors import Copies, SharedMeshes, _candidates
 from procgen.render.occlusion import OCCLUDED, OUT_OF_VIEW, VISIBLE, nearer_surface
 from procgen.render.reference_scenes import build_wind_scene
 from procgen.render.tracks import load_tracks
@@ -150,3 +151,28 @@ def test_tracks_on_copies_follow_each_copy(dataset):
     assert np.quantile(r, 0.9) > 1e-2, "the wind barely moves the tracked copies"
     assert np.median(e) < 2e-5 and np.quantile(e, 0.99) < 2e-4, \
         f"tracks on copies: median {np.median(e):.2e} m, 99 % {np.quantile(e, 0.99):.2e} m"
+
+
+def test_candidate_copies_are_every_copy_whose_box_holds_the_point():
+    """The grid's pairs against every (point, copy) pair tested one by one, on copies of a box mesh
+    (its world box: the min and max of its 8 vertices through the copy's matrix)."""
+    rng = np.random.default_rng(3)
+    k = 400
+    corners = np.array([[x, y, z] for x in (-0.2, 0.1) for y in (-0.05, 0.3) for z in (0.0, 0.5)], np.float32)
+    angle, scale = rng.uniform(0, 2 * np.pi, k), rng.uniform(0.5, 2.0, k)
+    m = np.zeros((k, 3, 4), np.float32)
+    m[:, 0, 0], m[:, 0, 1], m[:, 1, 0], m[:, 1, 1] = np.cos(angle), -np.sin(angle), np.sin(angle), np.cos(angle)
+    m[:, :2, :2] *= scale[:, None, None]
+    m[:, 2, 2] = scale
+    m[:, :, 3] = rng.uniform(-5, 5, (k, 3)) * (1, 1, 0.1)
+    shared = SharedMeshes(triangles=[np.zeros((0, 3), np.int32)], counts=[8])
+    copies = Copies(np.zeros((k, 8), np.int32), m, np.zeros(k, np.int64), [corners], shared)
+    points = rng.uniform(-5.5, 5.5, (3000, 3)) * (1, 1, 0.2)
+    pad = rng.uniform(0, 0.02, len(points))
+    world = np.einsum("kij,vj->kvi", m[:, :, :3].astype(np.float64), corners) + m[:, None, :, 3]
+    lo, hi = world.min(1), world.max(1)
+    grow = pad[:, None, None]
+    inside = np.all((points[:, None] >= lo[None] - grow) & (points[:, None] <= hi[None] + grow), -1)
+    expected = set(zip(*np.nonzero(inside)))
+    pix, rows = _candidates(copies, points, pad)
+    assert len(expected) > 500 and set(zip(pix.tolist(), rows.tolist())) == expected and len(pix) == len(expected)

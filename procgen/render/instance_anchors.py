@@ -54,17 +54,17 @@ class SharedMeshes:
 @dataclass
 class Copies:
     """The geometry-node copies of one carrier in one frame."""
-    pids: np.ndarray      # [K, 8] int64 persistent id of each copy (the same copy in every frame)
+    pids: np.ndarray      # [K, 8] int32 persistent id of each copy (the same copy in every frame)
     matrices: np.ndarray  # [K, 3, 4] float32 world matrix (top rows) of each copy
     mesh: np.ndarray      # [K] int: which shared mesh each copy draws
     coords: list          # j -> [V, 3] float32 evaluated object-space vertices (None: no copy draws it)
     shared: SharedMeshes
-    _rows: dict | None = None
+    _rows: dict = field(default_factory=dict)  # persistent id -> row, filled when first asked
 
     def rows(self, pids: np.ndarray) -> np.ndarray:
         """[M] the row of each persistent id [M, 8] in this frame, -1 where no copy has it."""
-        if self._rows is None:
-            self._rows = {p: k for k, p in enumerate(map(tuple, self.pids.tolist()))}
+        if not self._rows:
+            self._rows.update((p, k) for k, p in enumerate(map(tuple, self.pids.tolist())))
         return np.array([self._rows.get(p, -1) for p in map(tuple, pids.tolist())], np.int64)
 
     def square(self, rows: np.ndarray) -> np.ndarray:
@@ -113,8 +113,11 @@ class InstancedCopies:
         here = {}
         for i, copies in self._read(depsgraph).items():
             first = self.first.setdefault(i, copies)
-            if copies is not first and not _same(copies, first):
-                here[i] = copies
+            if copies is first or _same(copies, first):
+                continue
+            if np.array_equal(copies.pids, first.pids) and np.array_equal(copies.mesh, first.mesh):
+                copies.pids, copies.mesh, copies._rows = first.pids, first.mesh, first._rows  # kept once
+            here[i] = copies
         self.frames[frame] = here
 
     def of_frame(self, frame: int) -> dict[int, Copies]:
@@ -141,7 +144,7 @@ class InstancedCopies:
             pid.append(tuple(inst.persistent_id))
             mat.append((*m[0], *m[1], *m[2]))  # 5x faster than np.array(m)
             mesh.append(j)
-        return {i: Copies(np.array(p, np.int64), np.array(m, np.float32).reshape(-1, 3, 4), np.array(k, np.int64),
+        return {i: Copies(np.array(p, np.int32), np.array(m, np.float32).reshape(-1, 3, 4), np.array(k, np.int64),
                           [coords[i].get(j) for j in range(len(self.shared[i].counts))], self.shared[i])
                 for i, (p, m, k) in rows.items()}
 
