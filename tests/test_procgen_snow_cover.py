@@ -12,6 +12,7 @@ from procgen.assembly.biomes import BIOMES
 from procgen.assembly.config import SceneConfig
 from procgen.assembly.factories import named_tree_recipe
 from procgen.core.seeding import stream
+from procgen.render import passes
 from procgen.render.exr import read_passes
 
 pytestmark = pytest.mark.blender
@@ -42,12 +43,10 @@ def test_snow_lies_on_upward_faces_only(tmp_path):
     scene.collection.objects.link(cam)
     scene.camera = cam
     scene.render.engine = "CYCLES"
-    scene.cycles.samples, scene.cycles.use_denoising = 4, False
     px = 96
     scene.render.resolution_x = scene.render.resolution_y = px
     scene.render.resolution_percentage = 100
-    bpy.context.view_layer.use_pass_diffuse_color = True
-    scene.render.image_settings.file_format = "OPEN_EXR_MULTILAYER"
+    passes.configure_gt(scene, bpy.context.view_layer, passes.Settings(), albedo=True)  # multilayer EXR
     scene.render.filepath = str(tmp_path / "ball.exr")
     bpy.ops.render.render(write_still=True)
     albedo = read_passes(tmp_path / "ball.exr")["DiffCol"][..., :3].mean(axis=-1)
