@@ -20,6 +20,7 @@ from helpers import carried_points, dataset_file, frame_K, surface_anchors
 from procgen.render import render_dataset
 from procgen.render.camera_poses import project, unproject_depth
 from procgen.render.instance_anchors import Copies, SharedMeshes, _candidates
+from procgen.render.mesh_anchors import affine_inverse
 from procgen.render.occlusion import OCCLUDED, OUT_OF_VIEW, VISIBLE, nearer_surface
 from procgen.render.reference_scenes import build_wind_scene
 from procgen.render.tracks import load_tracks
@@ -176,3 +177,11 @@ def test_candidate_copies_are_every_copy_whose_box_holds_the_point():
     expected = set(zip(*np.nonzero(inside)))
     pix, rows = _candidates(copies, points, pad)
     assert len(expected) > 500 and set(zip(pix.tolist(), rows.tolist())) == expected and len(pix) == len(expected)
+
+
+def test_affine_inverse_is_the_matrix_inverse():
+    rng = np.random.default_rng(4)
+    m = np.tile(np.eye(4), (200, 1, 1))
+    m[:, :3] = rng.normal(size=(200, 3, 4))
+    assert np.allclose(affine_inverse(m) @ m, np.eye(4), atol=1e-9)
+    assert np.allclose(affine_inverse(m[0]), np.linalg.inv(m[0]), atol=1e-12)
