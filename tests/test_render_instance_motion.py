@@ -185,3 +185,18 @@ def test_affine_inverse_is_the_matrix_inverse():
     m[:, :3] = rng.normal(size=(200, 3, 4))
     assert np.allclose(affine_inverse(m) @ m, np.eye(4), atol=1e-9)
     assert np.allclose(affine_inverse(m[0]), np.linalg.inv(m[0]), atol=1e-12)
+
+
+def test_occlusion_without_the_scene_flow_pass_follows_the_copies_the_same_way(dataset, tmp_path):
+    """Without the scene_flow pass the masks anchor the copies' pixels themselves (the copies sampled for
+    the occlusion pass alone): the same masks as from the scene flow's files."""
+    out, tr, ids = dataset
+    _rebuild()
+    assert render_dataset(tmp_path, samples=1, device="cpu", denoise=False, passes=("occlusion",))["complete"]
+    alone = json.loads((tmp_path / "transforms.json").read_text())
+    same = []
+    for e, f in zip(tr["frames"], alone["frames"]):
+        grass = dataset_file(out, e, "instance_file_path") == ids["grass"]
+        for key in ("occlusion_fwd_file_path", "occlusion_bwd_file_path"):
+            same.append(np.mean((dataset_file(out, e, key) == dataset_file(tmp_path, f, key))[grass]))
+    assert min(same) >= 0.999, same
