@@ -37,6 +37,7 @@ from ..geometry.blender_mesh import get_collection
 from ..materials import surfaces
 from ..materials.plant_matter import plain_material
 from ..terrain import cave as cave_roof
+from ..terrain import snow_drifts
 from ..terrain.backdrop import FAR as FAR_LAND
 from ..terrain.backdrop import build_backdrop, hazed, horizon_colour
 from ..terrain.heightfield import Heightfield, make_heightfield
@@ -193,6 +194,10 @@ def _terrain(config: SceneConfig, biome: Biome, weather, seed: int, b: _Build):
     (or None)."""
     var = config.materials.variation
     hf = make_heightfield(config.terrain, stream(seed, "terrain"), biome)
+    if biome.ground.base == "snow":  # the scene's wind drifts the snow before anything stands on it
+        downwind = draw_wind(seed, 1.0).vector
+        hf.z = snow_drifts.drift(hf.z, hf.cell, downwind, hf.water_level)
+        hf.features["snow_drift"] = {"wind": [float(downwind[0]), float(downwind[1])]}
     shading = surfaces.terrain_shading_for(biome.ground, hf.z, hf.water_level, config.materials.snow,
                                            stream(seed, "terrain_shading"))
     if "dunes" in hf.features and shading.base == "sand":
@@ -231,6 +236,8 @@ def _terrain(config: SceneConfig, biome: Biome, weather, seed: int, b: _Build):
                          "snow_line": shading.snow_line, "tree_line": shading.tree_line,
                          "vertices": len(terrain.data.vertices),
                          "ground": shading.base}
+    if "snow_drift" in hf.features:
+        b.info["terrain"]["snow_drift"] = hf.features["snow_drift"]
     if shading.ripples is not None:
         b.info["terrain"]["ripples"] = {"wavelength": shading.ripples.wavelength, "height": shading.ripples.height}
     b.counts["terrain"] = 2
