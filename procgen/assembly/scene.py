@@ -43,6 +43,7 @@ from ..terrain.backdrop import build_backdrop, hazed, horizon_colour
 from ..terrain.heightfield import Heightfield, make_heightfield
 from ..terrain.overhang import build_cliff
 from ..terrain.ripples import draw_ripples
+from ..terrain.scree import apron
 from ..terrain.terrain_mesh import build_terrain
 from ..terrain.water import FAR, build_water
 from .assets import KINDS, AssetContext, AssetKind, make_materials
@@ -52,6 +53,7 @@ from .camera_paths import build_camera, object_obstacles, plan
 from .config import SceneConfig
 from .motion import add_rolling_rock, add_wind
 from .scatter import Ground, place_kind
+from .scree_rocks import add_scree
 from .wind import draw_wind
 
 GENERATOR_VERSION = "2"
@@ -117,7 +119,7 @@ def generate_scene(config: SceneConfig, progress=None, kinds: tuple[AssetKind, .
     ground = Ground(hf, Noise(stream(seed, "density")), config.scatter.density_scale, shading.snow_line,
                     discs={"focus": [(float(focus[0]), float(focus[1]), 5.0)],  # leave the view's centre open
                            "path": [(float(x), float(y), path["corridor"]) for x, y in path["pos"][:, :2]]},
-                    areas={"cliff": cliff.blocked} if cliff else {}, tree_line=shading.tree_line,
+                    areas={"cliff": _off_the_apron(hf, cliff.blocked)} if cliff else {}, tree_line=shading.tree_line,
                     solid=cave_roof.blocked(hf) if "roof" in hf.features else None)
     for stage in dict.fromkeys(k.stage for k in kinds):
         with step(stage):
@@ -126,6 +128,11 @@ def generate_scene(config: SceneConfig, progress=None, kinds: tuple[AssetKind, .
                     placed = place_kind(kind, ctx, ground)
                     if placed:
                         b.counts[kind.gs_class] = b.counts.get(kind.gs_class, 0) + placed
+    if cliff is not None:  # fragments fallen from the wall, from the stream of their own
+        _, boxes = add_scree(hf, path["pos"][:, :2], path["corridor"], bpy.data.materials.get("cliff_rock"),
+                             stream(seed, "scree"))
+        cliff.obstacles += boxes
+        b.info["scree"] = {"rocks": len(boxes)}
     with step("sky"):
         if hf.submerged:  # before the fog, which then covers them too
             apply_fog([m for m in bpy.data.materials if m.name != "water"],
@@ -158,6 +165,11 @@ def generate_scene(config: SceneConfig, progress=None, kinds: tuple[AssetKind, .
         scene.view_settings.exposure = biome.sky.exposure
     b.info["biome"] = {"name": biome.name, "description": biome.description}
     return _record(scene, config, b, focus, timer, time.perf_counter() - t_all)
+
+
+def _off_the_apron(hf: Heightfield, blocked):
+    """The cliff's keep-out test widened over its scree apron, where nothing grows."""
+    return lambda x, y, margin=0.0: blocked(x, y, margin) | (apron(hf, x, y) > 0.3)
 
 
 def _classes(kinds, flag: str) -> set[str]:
@@ -200,10 +212,15 @@ def _terrain(config: SceneConfig, biome: Biome, weather, seed: int, b: _Build):
         hf.features["snow_drift"] = {"wind": [float(downwind[0]), float(downwind[1])]}
     shading = surfaces.terrain_shading_for(biome.ground, hf.z, hf.water_level, config.materials.snow,
                                            stream(seed, "terrain_shading"))
+    shading.gravel = "cliff" in hf.features
     if "dunes" in hf.features and shading.base == "sand":
         shading.ripples = draw_ripples(hf.features["dunes"]["wind"], stream(seed, "ripples"))
     tmat = surfaces.make_terrain_material("terrain", shading, stream(seed, "terrain_material"), var)
     terrain = build_terrain(hf, tmat)
+    if "cliff" in hf.features:  # bare gravel under the scree at the wall's foot
+        v = np.array([p.co for p in terrain.data.vertices])  # (the terrain stands at the origin)
+        terrain.data.attributes.new(surfaces.GRAVEL_ATTRIBUTE, "FLOAT", "POINT").data.foreach_set(
+            "value", apron(hf, v[:, 0], v[:, 1]).astype(np.float32))
     _move(terrain, get_collection("terrain"))
     haze = 700.0 if weather.overcast or weather.fog_density > 0 else 2200.0 / (0.5 + weather.haze)
     far_mat = hazed(tmat, "terrain_far", horizon_colour(weather.sun_elevation, weather.overcast), haze)
@@ -227,7 +244,7 @@ def _terrain(config: SceneConfig, biome: Biome, weather, seed: int, b: _Build):
     cliff = None
     if "cliff" in hf.features:
         rng = stream(seed, "cliff")
-        rock = surfaces.make_material("cliff", "cliff_rock", rng, var)
+        rock = surfaces.make_material("cliff_face", "cliff_rock", rng, var, weathering=stream(seed, "cliff_weathering"))
         wall, obstacles, blocked = build_cliff(hf, rock, rng)
         _move(wall, get_collection("terrain"))
         cliff = _Cliff(obstacles, blocked)

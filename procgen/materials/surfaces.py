@@ -18,7 +18,7 @@ from ..geometry.blender_mesh import enable_nodes
 from ..terrain import ripples as sand_ripples
 
 FAMILIES = ("soil", "grass", "rock", "sand", "snow", "bark", "leaf", "water", "petal", "forest", "needles", "dry",
-            "mud", "strata", "cliff")
+            "mud", "strata", "cliff", "cliff_face")
 
 
 @dataclass
@@ -347,6 +347,20 @@ def strata_layer(t: Tree, rng, co, var=1.0, palette: str = "red") -> Layer:
     return Layer(col, t.value(rng.uniform(0.75, 0.9)), grain)
 
 
+def cliff_face_layer(t: Tree, rng, co, var=1.0, weathering: np.random.Generator | None = None) -> Layer:
+    """A cliff's face: grey strata (drawn from ``rng``) weathered in patches tens of metres
+    across, warm where iron stains it and pale where rock fell fresh, with spots of lichen
+    (drawn from ``weathering``, so the strata stay those of ``rng``)."""
+    layer = strata_layer(t, rng, co, var, palette="grey")
+    w = weathering if weathering is not None else rng
+    patches = t.noise(co, w.uniform(0.04, 0.08), detail=3)
+    col = t.mix_color(t.map_range(patches, 0.5, 0.62, 0.0, 0.7), layer.color, _jitter(w, (0.36, 0.25, 0.15), var))
+    col = t.mix_color(t.map_range(patches, 0.46, 0.36, 0.0, 0.55), col, _jitter(w, (0.45, 0.44, 0.41), var))
+    lichen = t.map_range(t.noise(co, w.uniform(0.8, 1.5), detail=4), 0.56, 0.61, 0.0, 0.85)
+    col = t.mix_color(lichen, col, _jitter(w, (0.34, 0.33, 0.17), var))
+    return Layer(col, layer.roughness, layer.height)
+
+
 def _noise_1d(t: Tree, w, scale: float, detail: float):
     """Noise of one coordinate ``w`` (0..1): bands that run level whatever the shape cut through them."""
     return t.add("ShaderNodeTexNoise", {"W": w, "Scale": scale, "Detail": detail, "Roughness": 0.5},
@@ -358,7 +372,8 @@ LAYERS = {"soil": soil_layer, "grass": grass_layer, "rock": rock_layer, "sand": 
           "petal": petal_layer, "forest": _floor_family("forest"),
           "needles": _floor_family("needles"), "dry": dry_grass_layer, "mud": _floor_family("mud"),
           "strata": strata_layer,
-          "cliff": lambda t, rng, co, var=1.0: strata_layer(t, rng, co, var, palette="grey")}
+          "cliff": lambda t, rng, co, var=1.0: strata_layer(t, rng, co, var, palette="grey"),
+          "cliff_face": cliff_face_layer}
 
 
 def make_material(family: str, name: str, rng: np.random.Generator, variation: float = 1.0,
@@ -378,7 +393,7 @@ def make_material(family: str, name: str, rng: np.random.Generator, variation: f
         _set_if(bsdf, ("Subsurface Weight", "Subsurface"), 0.0)
         mat.use_backface_culling = False
     else:
-        t.finish(layer, bump_strength=0.5 if family in ("rock", "bark", "cliff") else 0.3)
+        t.finish(layer, bump_strength=0.5 if family in ("rock", "bark", "cliff", "cliff_face") else 0.3)
     mat["gs_family"] = family
     mat.diffuse_color = (*_preview_color(family), 1.0)
     return mat
@@ -399,6 +414,9 @@ def _preview_color(family: str) -> tuple:
             "mud": (0.06, 0.05, 0.03), "strata": (0.45, 0.22, 0.1)}.get(family, (0.5, 0.5, 0.5))
 
 
+GRAVEL_ATTRIBUTE = "gs_gravel"  # per terrain vertex: 0 .. 1 bare gravel (a cliff's scree apron)
+
+
 @dataclass
 class TerrainShading:
     """Where the terrain material switches layers (world units)."""
@@ -410,6 +428,7 @@ class TerrainShading:
     tree_line: float | None = None    # no tree grows above this height
     rock_strata: float = 0.15         # share of level bands in the bare rock (0: massive rock)
     ripples: sand_ripples.Ripples | None = None  # wind ripples on the sand (a bump), or none
+    gravel: bool = False              # bare gravel where the mesh's GRAVEL_ATTRIBUTE says (a cliff's scree)
 
 
 def terrain_shading_for(ground, z: np.ndarray, water_level, snow: str, rng) -> TerrainShading:
@@ -460,6 +479,10 @@ def make_terrain_material(name: str, shading: TerrainShading, rng: np.random.Gen
         beach = t.map_range(t.math("ADD", height, t.math("MULTIPLY", wobble, 0.3)),
                             shading.beach_level, shading.beach_level - 0.25)
         layer = _mix_layers(t, beach, layer, sand_layer(t, rng, co, variation))
+    if shading.gravel:  # a cliff's scree apron: bare grey gravel where the terrain says so
+        gravel = t.add("ShaderNodeAttribute", attribute_name=GRAVEL_ATTRIBUTE).outputs["Fac"]
+        grit = rock_layer(t, rng, co, variation, tint=shading.rock_tint, strata=0.0)
+        layer = _mix_layers(t, t.math("MULTIPLY", gravel, t.map_range(wobble, -0.3, 0.1)), layer, grit)
     # Layered ground shows its layers where it is steep; other ground shows bare rock.
     rock = (strata_layer(t, rng, co, variation) if shading.base == "strata"
             else rock_layer(t, rng, co, variation, tint=shading.rock_tint, strata=shading.rock_strata))

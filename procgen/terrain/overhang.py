@@ -100,6 +100,8 @@ def build_cliff(hf: Heightfield, material, rng: np.random.Generator):
         me.materials.append(material)
     ob = new_object("cliff", me, "cliff")
     reach = float(wall.lip.max() + wall.bulge.max()) + 0.5
+    # how far in front of the foot line the face can stand at the ground (its bulge and roughening)
+    c["face_front"] = float(wall.bulge.max()) + 1.5
 
     def blocked(x, y, margin=0.0):
         s, t = x * d[0] + y * d[1], -x * d[1] + y * d[0]
