@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .mesh_anchors import HIT_TOLERANCE, anchor_points, anchored_points, mesh_arrays, vertex_coords
+from .mesh_anchors import HIT_TOLERANCE, anchor_points, anchored_points, mesh_arrays, mesh_bvh, vertex_coords
 
 
 @dataclass
@@ -169,17 +169,18 @@ class _Rows:
 
 def _candidates(copies: Copies, points: np.ndarray, pad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(point index [Q], copy row [Q]): the pairs where a point [M, 3] lies in the copy's world box
-    grown by the point's ``pad`` [M]. A grid over x, y with cells as wide as the widest box: a
-    box's lower corner is then in the point's cell or a neighbour, so only those are tested."""
+    grown by the point's ``pad`` [M]. A grid over x, y with cells as wide as the widest grown box:
+    a box that holds p has its lower corner between p + pad - cell and p + pad, so in the cell of
+    p + pad or the one before it along each axis; only those four cells are tested."""
     lo, hi = copies.boxes()
     cell = max(float((hi - lo)[:, :2].max(initial=0.0) + 2 * pad.max(initial=0.0)), 1e-6)
     grid = lambda xy: np.floor(xy / cell).astype(np.int64)  # noqa: E731
     key = lambda g: (g[:, 0] << 32) + g[:, 1]  # noqa: E731
     order = np.argsort(key(grid(lo[:, :2])), kind="stable")
     keys = key(grid(lo[:, :2]))[order]
-    here = grid(points[:, :2])
+    here = grid(points[:, :2] + pad[:, None])
     pix, rows = [], []
-    for step in itertools.product((-1, 0, 1), repeat=2):
+    for step in itertools.product((-1, 0), repeat=2):
         q = key(here + np.array(step))
         a, b = np.searchsorted(keys, q, "left"), np.searchsorted(keys, q, "right")
         n = b - a
@@ -210,17 +211,26 @@ def anchor_on_copies(copies: Copies, origin: np.ndarray, points: np.ndarray, ind
     that hold them; points no copy holds at their place are left out."""
     pad = HIT_TOLERANCE * np.maximum(np.linalg.norm(points - origin, axis=1), 1.0)
     pix, rows = _candidates(copies, points, pad)
+    # each point's candidates nearest first (by the copy's base), tried one round at a time: most
+    # points are found on their first candidate, so few rays are cast
+    order = np.lexsort((np.linalg.norm(points[pix] - copies.matrices[rows, :, 3], axis=1), pix))
+    pix, rows = pix[order], rows[order]
+    rank = np.arange(len(pix)) - np.searchsorted(pix, pix)
     found = np.zeros(len(points), bool)
     row, mesh = np.zeros(len(points), np.int64), np.zeros(len(points), np.int64)
     tri, bary = np.zeros((len(points), 3), np.int64), np.zeros((len(points), 3))
-    for j in np.unique(copies.mesh[rows]):
-        sel = copies.mesh[rows] == j
-        if not copies.usable(j):
-            continue
-        ok, t, b = anchor_points(copies.coords[j], copies.shared.triangles[j], copies.square(rows[sel]), origin,
-                                 points[pix[sel]], copies.shared.triangle_lists[j])
-        p = pix[sel][ok]  # a point on two copies at once (they touch there) takes either
-        found[p], row[p], mesh[p], tri[p], bary[p] = True, rows[sel][ok], j, t[ok], b[ok]
+    trees: dict[int, object] = {}
+    for r in range(rank.max(initial=-1) + 1):
+        pending = np.flatnonzero((rank == r) & ~found[pix])
+        for j in np.unique(copies.mesh[rows[pending]]):
+            if not copies.usable(j):
+                continue
+            sel = pending[copies.mesh[rows[pending]] == j]
+            tree = trees.get(j) or trees.setdefault(j, mesh_bvh(copies.coords[j], copies.shared.triangle_lists[j]))
+            ok, t, b = anchor_points(copies.coords[j], copies.shared.triangles[j], copies.square(rows[sel]), origin,
+                                     points[pix[sel]], bvh=tree)
+            p = pix[sel][ok]
+            found[p], row[p], mesh[p], tri[p], bary[p] = True, rows[sel][ok], j, t[ok], b[ok]
     return CopyAnchors(index[found], copies.pids[row[found]], mesh[found], tri[found], bary[found])
 
 

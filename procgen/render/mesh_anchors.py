@@ -78,8 +78,16 @@ def affine_inverse(m: np.ndarray) -> np.ndarray:
     return out
 
 
+def mesh_bvh(coords: np.ndarray, triangle_list: list):
+    """A BVH tree of a triangle mesh (object-space ``coords`` [V, 3], triangles as lists)."""
+    from mathutils.bvhtree import BVHTree
+
+    return BVHTree.FromPolygons(coords.astype(np.float64).tolist(), triangle_list, all_triangles=True)
+
+
 def anchor_points(coords: np.ndarray, triangles: np.ndarray, matrix: np.ndarray, origin: np.ndarray,
-                  points: np.ndarray, triangle_list: list | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  points: np.ndarray, triangle_list: list | None = None,
+                  bvh=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(found [M] bool, vertex indices [M, 3], barycentric coordinates [M, 3]) of world ``points``
     [M, 3] on a triangle mesh (object-space ``coords`` [V, 3], ``triangles`` [F, 3]) placed by the
     world ``matrix`` [4, 4] (or one per point, [M, 4, 4]: copies of the mesh), seen along rays from
@@ -87,9 +95,7 @@ def anchor_points(coords: np.ndarray, triangles: np.ndarray, matrix: np.ndarray,
     the ray misses, or meets the mesh farther than HIT_TOLERANCE (relative to the distance) from
     the point (another surface is in front of it there). ``triangle_list``: ``triangles`` as
     Python lists, when the caller keeps them over frames (the conversion costs as much as
-    building the tree)."""
-    from mathutils.bvhtree import BVHTree
-
+    building the tree); ``bvh``: the tree (``mesh_bvh``), when the caller casts on the mesh again."""
     found = np.zeros(len(points), bool)
     which = np.zeros(len(points), np.int64)
     if not len(triangles) or not len(points):  # no faces (an empty host of instances): nothing to anchor on
@@ -98,8 +104,8 @@ def anchor_points(coords: np.ndarray, triangles: np.ndarray, matrix: np.ndarray,
     inv = affine_inverse(m)
     o = _transform(inv, np.broadcast_to(origin, points.shape))
     local = _transform(inv, points)
-    tris = triangle_list if triangle_list is not None else triangles.tolist()
-    bvh = BVHTree.FromPolygons(coords.astype(np.float64).tolist(), tris, all_triangles=True)
+    if bvh is None:
+        bvh = mesh_bvh(coords, triangle_list if triangle_list is not None else triangles.tolist())
     hits = local.copy()  # where each ray meets the mesh, object space
     for k, (a, d) in enumerate(zip(o.tolist(), (local - o).tolist())):
         hit, _, index, _ = bvh.ray_cast(Vector(a), Vector(d))
