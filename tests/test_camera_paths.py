@@ -35,8 +35,8 @@ COVER = {k.gs_class for k in KINDS if k.clump}
 def _generate(biome: str, seed: int, **over) -> dict:
     bpy.ops.wm.read_factory_settings(use_empty=True)
     info = generate_scene(SceneConfig.from_preset("tiny", seed=seed, biome=biome, **over))
-    for ob in bpy.context.scene.objects:  # what renders is what ray casts see
-        ob.hide_viewport = ob.hide_render
+    for ob in bpy.context.scene.objects:  # what renders as a surface is what ray casts see (volumes are air)
+        ob.hide_viewport = ob.hide_render or ob.get("gs_class") == "fog"
     return info
 
 

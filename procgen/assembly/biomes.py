@@ -45,6 +45,8 @@ class SkyLook:
     snow: float = 0.0            # probability of falling snow
     exposure: float = 0.0        # stops added to the camera's exposure: snow is metered up, as photographers do
     fog_colour: tuple[float, float, float] | None = None  # the fog's colour (None: the lit air's, from the sun)
+    cloud_shadows: bool = True   # broken cloud also stands as a volume that shades the land (render time)
+    shafts: float = 0.0          # density (1/m) of thin air that shows the sun's shafts; 0: none (render time)
 
 
 @dataclass(frozen=True)
@@ -71,8 +73,10 @@ class Biome:
         return float(self.mix.get(kind, 0.0))
 
 
+FOREST_SHAFTS = 0.004  # the air among the trees: shafts through the canopy
+SEA_SHAFTS = 0.008     # the water: shafts where the waves focus the light and between the kelp
 FOREST_SKY = SkyLook(sun_elevation=(18.0, 55.0), clouds=(0.1, 0.55), fog=0.35, fog_density=(0.008, 0.02),
-                     rain=0.15)
+                     rain=0.15, shafts=FOREST_SHAFTS)
 
 BIOMES: dict[str, Biome] = {b.name: b for b in (
     Biome("broadleaf_forest", "hills", GroundLook(base="forest", rock_slope=0.25), relief=0.6,
@@ -86,7 +90,7 @@ BIOMES: dict[str, Biome] = {b.name: b for b in (
           horizon=(50.0, 130.0),
           camera_height=(1.6, 2.8), foliage_hue=(0.28, 0.38),
           sky=SkyLook(sun_elevation=(15.0, 50.0), clouds=(0.1, 0.6), fog=0.55, fog_density=(0.01, 0.03),
-                      rain=0.1, snow=0.1),
+                      rain=0.1, snow=0.1, shafts=FOREST_SHAFTS),
           mix={"rock": 1.2, "stone": 1.0, "tree_conifer": 8.0, "tree_birch": 0.5, "tree_dead": 0.6, "bush": 0.6,
                "fern": 0.3, "mushroom": 0.06, "log": 1.2, "needles": 80.0, "twigs": 3.0, "grass": 3.0,
                "pebble": 0.8},
@@ -157,7 +161,8 @@ BIOMES: dict[str, Biome] = {b.name: b for b in (
           description="golden dry grass and flat-topped acacias in low evening light"),
     Biome("autumn_forest", "hills", GroundLook(base="forest", rock_slope=0.25), relief=0.7, water="lake",
           water_chance=0.3, camera_height=(1.6, 2.6), foliage_hue=(0.01, 0.12),
-          sky=SkyLook(sun_elevation=(10.0, 40.0), clouds=(0.1, 0.6), fog=0.45, fog_density=(0.008, 0.02)),
+          sky=SkyLook(sun_elevation=(10.0, 40.0), clouds=(0.1, 0.6), fog=0.45, fog_density=(0.008, 0.02),
+                      shafts=FOREST_SHAFTS),
           mix={"rock": 0.5, "tree_broadleaf": 6.0, "tree_birch": 2.0, "tree_dead": 0.4, "bush": 1.0, "fern": 0.15,
                "mushroom": 0.1, "log": 0.8, "leaf_litter": 140.0, "twigs": 2.0, "grass": 3.0},
           subject="tree", close_range=True,
@@ -166,7 +171,8 @@ BIOMES: dict[str, Biome] = {b.name: b for b in (
     Biome("underwater", "dunes", GroundLook(base="sand", rock_slope=0.3, beach=False, rock_tint=(0.16, 0.15, 0.12)),
           relief=0.45, water="sea", camera_height=(1.8, 3.2), horizon=(2.0, 8.0), foliage_hue=(0.08, 0.13),
           sky=SkyLook(sun_elevation=(50.0, 80.0), clouds=(0.0, 0.2), haze=(0.2, 0.6), fog=1.0,
-                      fog_density=(0.05, 0.08), fog_height=(400.0, 600.0), fog_colour=(0.012, 0.1, 0.12)),
+                      fog_density=(0.05, 0.08), fog_height=(400.0, 600.0), fog_colour=(0.012, 0.1, 0.12),
+                      cloud_shadows=False, shafts=SEA_SHAFTS),
           mix={"rock": 1.0, "outcrop": 0.6, "stone": 0.8, "kelp": 20.0, "grass": 4.0, "pebble": 1.5},
           subject="plant",
           fauna={"fish": 1.0},
@@ -192,14 +198,16 @@ BIOMES: dict[str, Biome] = {b.name: b for b in (
     # (``scene`` turns it towards the mouth) and the exposure is metered up for the dark rock.
     Biome("cave", "cave", GroundLook(base="soil", rock_slope=0.12, beach=False, rock_tint=(0.2, 0.18, 0.15)),
           camera_height=(1.6, 2.4), horizon=(40.0, 100.0),
-          sky=SkyLook(sun_elevation=(6.0, 20.0), clouds=(0.0, 0.4), haze=(0.2, 0.8), exposure=2.0),
+          sky=SkyLook(sun_elevation=(6.0, 20.0), clouds=(0.0, 0.4), haze=(0.2, 0.8), exposure=2.0,
+                      cloud_shadows=False),
           mix={"rock": 0.6, "stone": 2.0, "pebble": 3.0},
           subject="terrain",
           description="a tunnel through the rock under a roof hung with stalactites, lit through its mouth"),
     Biome("coral_reef", "reef", GroundLook(base="sand", rock_slope=0.3, beach=False, rock_tint=(0.3, 0.27, 0.22)),
           relief=1.0, water="sea", camera_height=(1.3, 2.4), horizon=(2.0, 6.0), foliage_hue=(0.3, 0.45),
           sky=SkyLook(sun_elevation=(50.0, 80.0), clouds=(0.0, 0.2), haze=(0.2, 0.6), fog=1.0,
-                      fog_density=(0.03, 0.05), fog_height=(400.0, 600.0), fog_colour=(0.01, 0.11, 0.19)),
+                      fog_density=(0.03, 0.05), fog_height=(400.0, 600.0), fog_colour=(0.01, 0.11, 0.19),
+                      cloud_shadows=False, shafts=SEA_SHAFTS),
           mix={"rock": 0.4, "coral_branching": 30.0, "coral_brain": 18.0, "coral_fan": 12.0, "coral_table": 8.0,
                "pebble": 1.0},
           subject="coral", look_height=0.6, fauna={"fish": 2.0},

@@ -81,6 +81,7 @@ class SkyConfig:
     clouds: float = -1.0          # cloud cover 0..1; < 0 = the biome's draw
     weather: str = "auto"         # falling rain or snow: "auto" (the biome's draw), "none", "rain", "snow"
     precipitation_count: int = 12000  # rain streaks or snowflakes around the camera path
+    volumes: bool = True          # cloud shadows and light shafts where the biome has them; False: none (faster)
 
 
 @dataclass

@@ -8,7 +8,8 @@ leaves the others' random draws untouched. Some placement is deliberately depend
 keep out of boulders and off the camera's path; cameras keep out of everything), and that
 dependency runs only downstream in this order: terrain (and a cliff's wall) -> water ->
 camera path plan -> materials -> the asset stages of ``assets.KINDS`` (rocks -> plants ->
-scatter) -> sky -> motion -> cameras (clearance) -> animals (off the camera's path) -> falling rain or snow.
+scatter) -> sky (and its volumes) -> motion -> cameras (clearance) -> animals (off the camera's path)
+-> falling rain or snow.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import numpy as np
 
 from ..animals.place import add_animals, animal_materials
 from ..atmosphere.fog import apply_fog
-from ..atmosphere.sky import build_sky, resolve_weather
+from ..atmosphere.sky import build_sky, resolve_weather, sun_direction
 from ..atmosphere.underwater import (
     caustics_group,
     filter_sunlight,
@@ -30,6 +31,7 @@ from ..atmosphere.underwater import (
     open_water_world,
     surface_material,
 )
+from ..atmosphere.volumes import CANOPY, light_shafts, render_budget
 from ..atmosphere.weather import build_precipitation
 from ..core.noise import Noise
 from ..core.seeding import stream
@@ -137,8 +139,12 @@ def generate_scene(config: SceneConfig, progress=None, kinds: tuple[AssetKind, .
         if hf.submerged:  # before the fog, which then covers them too
             apply_fog([m for m in bpy.data.materials if m.name != "water"],
                       caustics_group(CAUSTICS, stream(seed, "caustics")))
+        volumes_on = config.sky.volumes
         b.info["sky"] = build_sky(_sun_into_cave(config.sky, hf, seed), weather, stream(seed, "sky"),
-                                  top=float(hf.z.max()) + 20.0, ground=float(hf.z.min()))
+                                  top=float(hf.z.max()) + 20.0, ground=float(hf.z.min()),
+                                  shade=FAR_LAND if volumes_on and biome.sky.cloud_shadows else 0.0)
+        if volumes_on and biome.sky.shafts > 0:
+            b.info["sky"]["light_shafts"] = _light_shafts(hf, biome, b.info["sky"], stream(seed, "light_shafts"))
         if hf.submerged:
             open_water_world(scene.world, weather.fog_colour or WATER_COLOUR)
             for lamp in {o.data for o in scene.objects if o.type == "LIGHT" and o.data.type == "SUN"}:
@@ -285,6 +291,15 @@ def _water(hf: Heightfield, config: SceneConfig, biome: Biome, weather, rng: np.
     b.info["water"] = {"style": style, "level": hf.water_level}
 
 
+def _light_shafts(hf: Heightfield, biome: Biome, sky: dict, rng: np.random.Generator) -> dict:
+    """Thin air over the terrain, up to the water's surface under the sea and over the canopy on land."""
+    half = hf.size / 2
+    top = hf.water_level if hf.submerged else float(hf.z.max()) + CANOPY
+    sun = sun_direction(sky["sun_elevation_deg"], sky["sun_azimuth_deg"])
+    return light_shafts(biome.sky.shafts, (-half, -half, float(hf.z.min()) - 1.0), (half, half, top), sun, rng,
+                        columns=hf.submerged)
+
+
 def _precipitation(config: SceneConfig, weather, hf: Heightfield, seed: int, b: _Build) -> None:
     """Rain or snow around the camera path, when the weather has it."""
     if weather.precipitation == "none":
@@ -331,6 +346,7 @@ def _render_settings(scene, config: SceneConfig) -> None:
             setattr(c, attr, value)
     if scene.world is not None and hasattr(scene.world, "light_settings"):
         scene.world.light_settings.distance = 10.0
+    render_budget(scene)
     scene.render.fps = 24
     scene.render.film_transparent = False
     _contrast_look(scene)

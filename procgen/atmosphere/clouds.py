@@ -5,10 +5,14 @@ there, thresholded by the cloud cover, gives the clouds. They thin out towards t
 are brighter and warmer towards the sun, and darker underneath where they are thick. Being
 part of the world, they light the scene like the sky does and add no geometry, so the
 ground truth (depth, ids) of the sky stays "no surface".
+
+The deck's pattern (:class:`Deck`, drawn once) and its cover (``cover``) are shared with the
+cloud volume of ``volumes``, whose shadows thus fall where these clouds are seen.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -27,7 +31,7 @@ def _output(node, identifier: str):
     return next(s for s in node.outputs if s.identifier == identifier)
 
 
-class _Nodes:
+class Nodes:
     """Small helper to add world nodes and link them."""
 
     def __init__(self, nt):
@@ -62,28 +66,50 @@ def cloud_colour(elevation: float, overcast: bool) -> tuple[tuple, tuple]:
     return lit, tuple(0.55 * c for c in (0.85, 0.87, 0.92))
 
 
-def add_cloud_layer(nt, sky_shader, weather, sun_dir: np.ndarray, strength: float, rng: np.random.Generator):
-    """Mix clouds over ``sky_shader`` (a Background shader socket); returns the new shader socket."""
-    n = _Nodes(nt)
+@dataclass(frozen=True)
+class Deck:
+    """The cloud deck's pattern: the noise at (x * scale + offset[0], y * scale + offset[1],
+    offset[2]) on the plane z = 1 above the viewer, in units of the deck's height."""
+    scale: float
+    offset: tuple[float, float, float]
+    distortion: float
+
+    @staticmethod
+    def draw(rng: np.random.Generator) -> "Deck":
+        scale = float(rng.uniform(1.2, 2.2))
+        offset = tuple(float(v) for v in rng.uniform(-100, 100, 3))
+        return Deck(scale, offset, float(rng.uniform(0.0, 0.6)))
+
+    def noise(self, n: "Nodes", x, y):
+        """The pattern's noise (Fac socket) at deck coordinates ``x``, ``y`` (sockets)."""
+        px = n.math("ADD", n.math("MULTIPLY", x, self.scale), self.offset[0])
+        py = n.math("ADD", n.math("MULTIPLY", y, self.scale), self.offset[1])
+        plane = n.add("ShaderNodeCombineXYZ", {"X": px, "Y": py, "Z": self.offset[2]}).outputs[0]
+        return n.add("ShaderNodeTexNoise", {"Vector": plane, "Scale": 1.0, "Detail": 8.0, "Roughness": 0.6,
+                                            "Distortion": self.distortion}).outputs["Fac"]
+
+
+def cover(n: "Nodes", noise, clouds: float):
+    """(cloud, thick): where the deck's ``noise`` is cloud at cover ``clouds`` (0..1), and where
+    that cloud is thick, each 0..1."""
+    c = float(np.clip(clouds, 0.0, 1.0))
+    threshold = 0.66 - 0.4 * c
+    return n.smooth(noise, threshold, threshold + 0.1 + 0.1 * c), n.smooth(noise, threshold + 0.1, threshold + 0.35)
+
+
+def add_cloud_layer(nt, sky_shader, weather, sun_dir: np.ndarray, strength: float, deck: Deck):
+    """Mix clouds of ``deck`` over ``sky_shader`` (a Background shader socket); returns the new shader socket."""
+    n = Nodes(nt)
     d = n.add("ShaderNodeTexCoord").outputs["Generated"]  # in a world: the view direction
     sep = n.add("ShaderNodeSeparateXYZ", {"Vector": d})
     zc = n.math("MAXIMUM", sep.outputs["Z"], 0.04)
-    scale = float(rng.uniform(1.2, 2.2))
-    offset = rng.uniform(-100, 100, 3)
-    px = n.math("ADD", n.math("MULTIPLY", n.math("DIVIDE", sep.outputs["X"], zc), scale), float(offset[0]))
-    py = n.math("ADD", n.math("MULTIPLY", n.math("DIVIDE", sep.outputs["Y"], zc), scale), float(offset[1]))
-    plane = n.add("ShaderNodeCombineXYZ", {"X": px, "Y": py, "Z": float(offset[2])}).outputs[0]
-    noise = n.add("ShaderNodeTexNoise", {"Vector": plane, "Scale": 1.0, "Detail": 8.0, "Roughness": 0.6,
-                                         "Distortion": float(rng.uniform(0.0, 0.6))}).outputs["Fac"]
-    cover = float(np.clip(weather.clouds, 0.0, 1.0))
-    threshold = 0.66 - 0.4 * cover
-    cloud = n.smooth(noise, threshold, threshold + 0.1 + 0.1 * cover)
+    noise = deck.noise(n, n.math("DIVIDE", sep.outputs["X"], zc), n.math("DIVIDE", sep.outputs["Y"], zc))
+    cloud, thick = cover(n, noise, weather.clouds)
     horizon = n.smooth(sep.outputs["Z"], 0.0, 0.18)
     amount = n.math("MULTIPLY", cloud, horizon)
     if weather.overcast:
         amount = n.math("MAXIMUM", amount, n.math("MULTIPLY", horizon, 0.93))
     # Thick cloud is darker underneath; the side towards the sun is brighter.
-    thick = n.smooth(noise, threshold + 0.1, threshold + 0.35)
     lit, shade = cloud_colour(weather.sun_elevation, weather.overcast)
     body = _output(n.add("ShaderNodeMix", {"Factor_Float": thick, "A_Color": (*lit, 1.0), "B_Color": (*shade, 1.0)},
                          data_type="RGBA"), "Result_Color")

@@ -16,7 +16,7 @@ from ..assembly.biomes import Weather
 from ..assembly.config import SkyConfig
 from ..geometry.blender_mesh import enable_nodes, new_object
 from ..terrain.backdrop import horizon_colour
-from . import clouds
+from . import clouds, volumes
 from .fog import apply_fog, fog_group
 
 # Best first: physically based atmospheres, then the analytic models every version has.
@@ -50,10 +50,11 @@ def resolve_weather(cfg: SkyConfig, drawn: Weather) -> Weather:
 
 
 def build_sky(cfg: SkyConfig, weather: Weather, rng: np.random.Generator, top: float = 40.0,
-              ground: float = 0.0) -> dict:
+              ground: float = 0.0, shade: float = 0.0) -> dict:
     """World sky with clouds, the sun lamp and the height fog (on every material made so far)
     for the current scene; returns what was chosen. ``rng`` draws the sun's azimuth and angle
-    and the clouds' pattern."""
+    and the clouds' pattern. ``shade`` > 0: the clouds also stand as a volume over the land
+    within that many metres of the centre, shadowing the sun (``volumes.cloud_shadows``)."""
     elevation = weather.sun_elevation
     azimuth = cfg.sun_azimuth if cfg.sun_azimuth >= 0 else float(rng.uniform(0.0, 360.0))
     scene = bpy.context.scene
@@ -74,10 +75,14 @@ def build_sky(cfg: SkyConfig, weather: Weather, rng: np.random.Generator, top: f
     nt.links.new(sky_color, bg.inputs["Color"])
     out = nt.nodes.new("ShaderNodeOutputWorld")
     shader = bg.outputs["Background"]
-    if weather.clouds > 0.01:
-        shader = clouds.add_cloud_layer(nt, shader, weather, sun_direction(elevation, azimuth), cfg.strength, rng)
+    deck = clouds.Deck.draw(rng) if weather.clouds > 0.01 else None
+    if deck is not None:
+        shader = clouds.add_cloud_layer(nt, shader, weather, sun_direction(elevation, azimuth), cfg.strength, deck)
     nt.links.new(shader, out.inputs["Surface"])
     sun = _sun_lamp(cfg, weather, elevation, sun_direction(elevation, azimuth), top, rng)
+    shadows = None
+    if deck is not None and shade > 0 and volumes.casts_cloud_shadows(weather):
+        shadows = volumes.cloud_shadows(deck, weather, sun_direction(elevation, azimuth), ground, top, shade)
     fogged = 0
     if weather.fog_density > 0:
         air = weather.fog_colour or horizon_colour(elevation, weather.overcast)
@@ -86,7 +91,7 @@ def build_sky(cfg: SkyConfig, weather: Weather, rng: np.random.Generator, top: f
     return {"sky_type": sky_type, "sun_elevation_deg": elevation, "sun_azimuth_deg": azimuth,
             "haze": weather.haze, "clouds": weather.clouds, "overcast": weather.overcast,
             "fog": weather.fog_density, "fog_height": weather.fog_height if fogged else 0.0,
-            "fogged_materials": fogged,
+            "fogged_materials": fogged, "cloud_shadows": shadows,
             "precipitation": weather.precipitation, "sun_strength": sun.data.energy}
 
 
