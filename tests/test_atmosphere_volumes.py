@@ -147,8 +147,7 @@ def test_light_shaft_shows_under_a_hole(tmp_path):
     lamp = bpy.data.lights.new("sun", "SUN")
     lamp.energy = 5.0
     bpy.context.scene.collection.objects.link(bpy.data.objects.new("sun", lamp))  # straight down
-    bpy.context.scene.world = bpy.data.worlds.new("dark")  # black: only the sun lights the air
-    bpy.context.scene.world.color = (0.0, 0.0, 0.0)
+    bpy.context.scene.world = None  # a black background: only the sun lights the air
     record = volumes.light_shafts(0.05, (-20.0, -20.0, 0.0), (20.0, 20.0, 9.5), np.array([0.0, 0.0, 1.0]),
                                   np.random.default_rng(0), columns=False)
     assert record["density"] == 0.05
