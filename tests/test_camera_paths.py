@@ -1,6 +1,8 @@
 """Camera paths on real generated scenes, checked with Blender's own ray casts and the
-objects' evaluated vertices: the close-range walk keeps 0.3-1.5 m above the terrain, comes
-within a metre of a tree or bush and never stands inside anything; every biome's camera
+objects' evaluated vertices: the close-range walk keeps 0.3-1.5 m above the terrain (in every
+biome, under the sea too), comes within a metre of a tree or bush where there are trees to walk
+among and within 1.5 m of its biome's ``walk_past`` classes everywhere, never stands inside
+anything, and the same seed walks the same path; every biome's camera
 keeps its signature feature (``Biome.subject``, a semantic class) in view."""
 from __future__ import annotations
 
@@ -69,15 +71,28 @@ def _inside_instances(dg, p: np.ndarray) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("seed", (0, 1, 2))
-@pytest.mark.parametrize("biome", CLOSE_RANGE)
-def test_the_walk_passes_close_to_trees_without_entering_anything(biome, seed):
+SOLID = ("tree", "bush", "rock", "cactus", "deadwood", "plant", "coral")
+
+
+def _under_water(scene, p: Vector) -> bool:
+    """Whether the water's surface lies above ``p``."""
+    for ob in scene.objects:
+        if ob.get("gs_class") == "water" and ob.type == "MESH":
+            inv = ob.matrix_world.inverted()
+            if ob.ray_cast(inv @ p, inv.to_3x3() @ Vector((0, 0, 1.0)))[0]:
+                return True
+    return False
+
+
+def _walk_nearest(biome: str, seed: int, near: tuple[str, ...]) -> tuple[float, list]:
+    """Generate the walk of (biome, seed), check every frame (0.3-1.5 m above the terrain, on the
+    biome's side of the water's surface, inside no object's or instanced copy's box) and return
+    the closest it comes to the geometry of the classes ``near`` (m), and its positions."""
     info = _generate(biome, seed=seed, camera__trajectory="walk")
     assert info["camera"]["trajectory"] == "walk"
     scene = bpy.context.scene
     solid = [o for o in scene.objects if o.type == "MESH" and not o.hide_render
-             and o.get("gs_class") in ("tree", "bush", "rock", "cactus", "deadwood", "plant")
-             and "gs_instances" not in o]
+             and o.get("gs_class") in SOLID and "gs_instances" not in o]
     nearest = np.inf
     for f in range(scene.frame_start, scene.frame_end + 1):
         scene.frame_set(f)
@@ -85,17 +100,33 @@ def test_the_walk_passes_close_to_trees_without_entering_anything(biome, seed):
         p = scene.camera.matrix_world.translation.copy()
         h = _height_above_terrain(scene, p)
         assert 0.3 <= h <= 1.5, f"{biome} {seed} frame {f}: {h:.2f} m above the terrain"
+        assert _under_water(scene, p) == (BIOMES[biome].water == "sea"), f"{biome} {seed} frame {f}: water side"
         cam = np.array(p)
         for ob in solid:
             v = _world_vertices(ob, dg)
-            if ob.get("gs_class") in ("tree", "bush"):
+            if ob.get("gs_class") in near:
                 nearest = min(nearest, float(np.linalg.norm(v - cam, axis=1).min()))
             if ob.get("gs_class") == "tree":  # under a crown is fine: the tree's bounds at the camera's height
                 v = v[np.abs(v[:, 2] - cam[2]) <= 0.45]
             inside = len(v) and np.all(cam >= v.min(axis=0)) and np.all(cam <= v.max(axis=0))
             assert not inside, f"{biome} {seed} frame {f}: the camera is inside {ob.name}'s bounds"
         assert not _inside_instances(dg, cam), f"{biome} {seed} frame {f}: inside {_inside_instances(dg, cam)}"
+    return nearest, info["camera"]["positions"]
+
+
+@pytest.mark.parametrize("seed", (0, 1, 2))
+@pytest.mark.parametrize("biome", CLOSE_RANGE)
+def test_the_walk_passes_close_to_trees_without_entering_anything(biome, seed):
+    nearest, _ = _walk_nearest(biome, seed, ("tree", "bush"))
     assert nearest <= 1.0, f"{biome} {seed}: the walk comes no closer than {nearest:.2f} m to a tree or bush"
+
+
+@pytest.mark.parametrize("biome", BIOME_NAMES)
+def test_every_biome_walks_low_past_its_close_range_subjects(biome):
+    past = BIOMES[biome].walk_past
+    nearest, positions = _walk_nearest(biome, 0, past)
+    assert nearest <= 1.5, f"{biome}: the walk comes no closer than {nearest:.2f} m to any of {past}"
+    assert _generate(biome, seed=0, camera__trajectory="walk")["camera"]["positions"] == positions
 
 
 def _coverage(scene, subject: str, steep: float) -> list[float]:

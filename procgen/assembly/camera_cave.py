@@ -1,13 +1,15 @@
 """Cameras inside a cave (``terrain/cave.py``): they move along the tunnel's course, within a
 fifth of its half width of the middle, at 35-50 % of the free height, and look along it, mostly
 out towards the lit mouth; independent views (``multiview``) stand anywhere along the course
-and look either way. ``clamp_under_roof`` keeps every position under the roof after the
-obstacle clearance has lifted it."""
+and look either way; the close-range walk keeps 0.8-1.2 m over the floor, past the rocks.
+``clamp_under_roof`` keeps every position under the roof after the obstacle clearance has
+lifted it."""
 from __future__ import annotations
 
 import numpy as np
 
 from ..terrain.heightfield import Heightfield
+from .camera_walk import WALK_HEIGHT, at_eye_height
 
 ROOF_GAP = 1.0   # metres between a camera and the roof over it
 LOOK_AHEAD = 8.0  # metres along the course to the point a moving camera looks at
@@ -50,6 +52,10 @@ def plan_cave(hf: Heightfield, rng: np.random.Generator, frames: int, kind: str)
     side = np.stack([-tangent[:, 1], tangent[:, 0]], 1) / np.maximum(np.linalg.norm(tangent, axis=1), 1e-9)[:, None]
     offset = 0.2 * np.interp(where, s, w) * np.sin(rng.uniform(0, 2 * np.pi) + where / rng.uniform(4.0, 8.0))
     xy = centre + side * offset[:, None]
+    if kind == "walk":  # low over the floor, past the rocks (``camera_walk.clear_walk``)
+        lift = float(rng.uniform(*WALK_HEIGHT))
+        pos, target = at_eye_height(hf, xy, lift)
+        return {"kind": kind, "pos": pos, "target": target, "lift": lift, "corridor": 0.0}
     floor = hf.height(xy[:, 0], xy[:, 1])
     free = hf.roof_at(xy[:, 0], xy[:, 1]) - floor
     z = floor + np.clip(rng.uniform(0.35, 0.5) * free, 1.5, np.maximum(free - ROOF_GAP, 1.5))

@@ -26,6 +26,7 @@ class Obstacle:
     hi: np.ndarray  # [3]
     under: bool = False
     trunk: bool = False  # a tree's trunk (the walk passes close to one)
+    cls: str = ""        # the semantic class of what it holds (the walk passes close to ``Biome.walk_past``)
 
 
 UNDER_GAP = 0.5  # metres between a camera and the lowest leaves above it
@@ -41,15 +42,16 @@ def object_obstacles(objects) -> list[Obstacle]:
         corners = np.array([ob.matrix_world @ Vector(c) for c in ob.bound_box])
         lo, hi = corners.min(axis=0), corners.max(axis=0)
         crown = ob.data.get("gs_crown_base") if ob.type == "MESH" else None
-        if crown is None or ob.get("gs_class") != "tree":
-            out.append(Obstacle(lo, hi))
+        cls = str(ob.get("gs_class", ""))
+        if crown is None or cls != "tree":
+            out.append(Obstacle(lo, hi, cls=cls))
             continue
         base = np.array(ob.matrix_world.translation)
         z_crown = float((ob.matrix_world @ Vector((0.0, 0.0, float(crown)))).z)
         trunk = 0.4 * max(ob.scale) + 0.3
         out.append(Obstacle(np.array([base[0] - trunk, base[1] - trunk, lo[2]]),
-                            np.array([base[0] + trunk, base[1] + trunk, max(z_crown, lo[2])]), trunk=True))
-        out.append(Obstacle(np.array([lo[0], lo[1], min(z_crown, hi[2])]), hi, under=True))
+                            np.array([base[0] + trunk, base[1] + trunk, max(z_crown, lo[2])]), trunk=True, cls=cls))
+        out.append(Obstacle(np.array([lo[0], lo[1], min(z_crown, hi[2])]), hi, under=True, cls=cls))
     return out
 
 
@@ -157,13 +159,14 @@ def clear_path(pos: np.ndarray, hf: Heightfield, obstacles: list[Obstacle], clea
 
 
 def build_camera(cfg: CameraConfig, hf: Heightfield, p: dict, obstacles: list[Obstacle],
-                 reach: float = 0.0, subject: np.ndarray | None = None) -> tuple["bpy.types.Object", dict]:
+                 reach: float = 0.0, subject: np.ndarray | None = None,
+                 walk_past: tuple[str, ...] = ("tree",)) -> tuple["bpy.types.Object", dict]:
     """The keyframed scene camera (frames 1..F) on the planned path ``p`` (``plan``), cleared of
     the obstacles (the walk sideways, the others upwards), turned towards the ``subject``'s
     sample points [N, 3] (``camera_aim``), and a summary of its path. ``reach``: the farthest
-    surface (m), for the clipping distance."""
+    surface (m), for the clipping distance; ``walk_past``: the classes the walk passes close to."""
     if p["kind"] == "walk":
-        pos, target = clear_walk(p, hf, obstacles, UNDER_GAP)
+        pos, target = clear_walk(p, hf, obstacles, UNDER_GAP, walk_past)
         if hf.submerged:
             pos[:, 2] = np.minimum(pos[:, 2], ceiling(hf))
     else:

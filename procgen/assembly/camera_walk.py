@@ -6,7 +6,8 @@ The route is planned before anything is placed, like every path, but its keep-ou
 is ``SQUEEZE`` metres narrower than the other paths' (trees may stand a metre from it). Once
 the scene stands, :func:`clear_walk` moves each blocked position sideways to the nearest
 free spot instead of lifting it over the obstacle, then bends the route past the nearest
-tree."""
+of what the biome has to walk past (``Biome.walk_past``: trunks in a forest, cacti in the
+desert, corals on a reef)."""
 from __future__ import annotations
 
 import numpy as np
@@ -102,28 +103,40 @@ def _smooth_xy(xy: np.ndarray, w: int) -> np.ndarray:
     return np.stack([np.convolve(pad[:, i], k, mode="valid") for i in range(2)], 1)
 
 
-def _graze(xy: np.ndarray, trunks: np.ndarray, blocked) -> np.ndarray:
-    """Move the route [F, 2] so that one frame comes as close to a trunk (axes [T, 2]) as the
-    obstacles allow: of each trunk's nearest frame, the one that can come closest (a trunk
-    under a high crown, not a spruce whose branches reach the ground). The whole route
-    shifts with it (trees may stand farther from the planned route where the forest is
-    sparse)."""
-    if not len(trunks) or not len(xy):
+def _graze(xy: np.ndarray, axes: np.ndarray, blocked, eye) -> np.ndarray:
+    """Move the route [F, 2] so that one frame comes as close to a subject's axis (a vertical
+    segment at the middle of its box: x, y, bottom, top [T, 4]) as the obstacles allow: of each
+    subject's nearest frame, the one that can come closest (a trunk under a high crown, not a
+    spruce whose branches reach the ground; a rock beside the camera, not one sunk below it on a
+    slope). ``eye``: the camera's height [K] at ``xy`` [K, 2]. The whole route shifts with it
+    (trees may stand farther from the planned route where the forest is sparse)."""
+    if not len(axes) or not len(xy):
         return xy
-    d = np.linalg.norm(xy[:, None] - trunks[None], axis=2)  # [F, T]
+    d = np.linalg.norm(xy[:, None] - axes[None, :, :2], axis=2)  # [F, T]
     best, shift = np.inf, None
-    for t in range(len(trunks)):
-        spot = _nearest_free(trunks[t], blocked)  # the free spot closest to the trunk, on any side
-        if spot is not None and np.linalg.norm(spot - trunks[t]) < best - 1e-6:
-            best = float(np.linalg.norm(spot - trunks[t]))
-            shift = spot - xy[int(np.argmin(d[:, t]))]
+    for t in range(len(axes)):
+        spot = _nearest_free(axes[t, :2], blocked)  # the free spot closest to the axis, on any side
+        if spot is None:
+            continue
+        z = float(eye(spot[None])[0])
+        gap = float(np.hypot(np.linalg.norm(spot - axes[t, :2]), max(axes[t, 2] - z, z - axes[t, 3], 0.0)))
+        if gap < best - 1e-6:
+            best, shift = gap, spot - xy[int(np.argmin(d[:, t]))]
     return xy if shift is None else xy + shift[None]
 
 
-def clear_walk(p: dict, hf: Heightfield, obstacles: list, under_gap: float) -> tuple[np.ndarray, np.ndarray]:
+def _subjects(obstacles: list, past: tuple[str, ...]) -> np.ndarray:
+    """Axes [K, 4] (x, y, bottom, top) of the obstacles of the classes ``past`` (a tree's trunk,
+    never its crown), or of every obstacle but a crown where the scene has none of those."""
+    near = [o for o in obstacles if not o.under and o.cls in past] or [o for o in obstacles if not o.under]
+    return np.array([[*(0.5 * (o.lo[:2] + o.hi[:2])), o.lo[2], o.hi[2]] for o in near]).reshape(-1, 4)
+
+
+def clear_walk(p: dict, hf: Heightfield, obstacles: list, under_gap: float,
+               past: tuple[str, ...] = ("tree",)) -> tuple[np.ndarray, np.ndarray]:
     """Positions [F, 3] and targets [F, 3] of the planned walk ``p`` moved sideways out of every
     obstacle (``camera_paths.Obstacle``; it passes ``under_gap`` below a crown) and bent past
-    the nearest tree trunk."""
+    the nearest obstacle of the classes ``past`` (a tree's trunk, a cactus, a coral)."""
     lift = float(p["lift"])
     if obstacles:
         lo = np.array([o.lo for o in obstacles])
@@ -143,6 +156,8 @@ def clear_walk(p: dict, hf: Heightfield, obstacles: list, under_gap: float) -> t
         xy = _push_out(xy, blocked)
         if len(xy) > 2:
             xy = _smooth_xy(xy, w)
-    trunks = np.array([0.5 * (o.lo[:2] + o.hi[:2]) for o in obstacles if o.trunk]).reshape(-1, 2)
-    xy = _push_out(_graze(_push_out(xy, blocked), trunks, blocked), blocked)
+    def eye(q):
+        return hf.height(q[:, 0], q[:, 1]) + lift
+
+    xy = _push_out(_graze(_push_out(xy, blocked), _subjects(obstacles, past), blocked, eye), blocked)
     return at_eye_height(hf, xy, lift)

@@ -154,11 +154,13 @@ def generate_scene(config: SceneConfig, progress=None, kinds: tuple[AssetKind, .
         _motion(config, seed, hf, focus, ctx.materials.get("rock"), path["pos"], b)
     with step("cameras"):
         bpy.context.view_layer.update()
-        solid = [o for o in scene.objects
-                 if o.get("gs_class") in _classes(kinds, "obstacle") and not o.get("gs_moving")]
+        # the walk also keeps out of the kelp, which the other paths rise over without a box
+        keep_out = _classes(kinds, "obstacle") | ({"plant"} if path["kind"] == "walk" else set())
+        solid = [o for o in scene.objects if o.get("gs_class") in keep_out and not o.get("gs_moving")]
         obstacles = object_obstacles(solid) + b.moving_boxes + (cliff.obstacles if cliff else [])
         subject = subject_points(scene.objects, biome.subject, hf, biome.subject_slope)
-        cam, b.info["camera"] = build_camera(config.camera, hf, path, obstacles, reach=b.reach, subject=subject)
+        cam, b.info["camera"] = build_camera(config.camera, hf, path, obstacles, reach=b.reach, subject=subject,
+                                             walk_past=biome.walk_past)
         b.info["camera"]["subject"] = biome.subject
     if fauna:
         with step("animals"):
