@@ -1,6 +1,6 @@
 """``gallery --out DIR``: one rendered frame of every biome for a few seeds, on one PNG sheet
-with the biome's name (and seed) under each frame; biomes with trees to walk among
-(``Biome.close_range``) get a second, close-range frame of the walk trajectory.
+with the biome's name (and seed) under each frame, and beside it a second, close-range frame
+of the walk trajectory (low over the ground, past the biome's ``Biome.walk_past`` subjects).
 
 Each frame is generated and rendered in this process (Cycles, the requested samples,
 denoised); the frames are kept as ``DIR/frames/<biome>_<seed>.png`` and the sheet is
@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from .assembly.biomes import BIOME_NAMES, BIOMES
+from .assembly.biomes import BIOME_NAMES
 from .core import interrupt
 from .core.cli_args import count
 from .core.output_paths import check_folder
@@ -40,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--columns", type=count(1, 64), default=6, help="frames per row of the sheet (default: 6)")
     parser.add_argument("--overwrite", action="store_true", help="render frames again even when they exist")
     parser.add_argument("--no-walk", dest="walk", action="store_false",
-                        help="leave out the close-range (walk) view of the biomes with trees")
+                        help="leave out each biome's close-range (walk) view")
 
 
 def render_frame(biome: str, seed: int, path: str, args, trajectory: str = "auto") -> float:
@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     os.makedirs(os.path.join(out, "frames"), exist_ok=True)
     frames, labels = [], []
     for biome in args.biomes:
-        views = ("auto", "walk") if args.walk and BIOMES[biome].close_range else ("auto",)
+        views = ("auto", "walk") if args.walk else ("auto",)
         for view in views:
             for seed in args.seeds:
                 tail = "" if view == "auto" else f"_{view}"

@@ -34,7 +34,7 @@ def test_sheet_puts_each_frame_in_its_cell_with_its_label():
 
 
 @pytest.mark.blender
-def test_gallery_command_renders_one_labelled_frame_per_biome_and_seed(tmp_path):
+def test_gallery_command_renders_two_labelled_views_per_biome_and_seed(tmp_path):
     from procgen import gallery
     from procgen.render.png import read_png
 
@@ -47,8 +47,11 @@ def test_gallery_command_renders_one_labelled_frame_per_biome_and_seed(tmp_path)
     b = read_png(tmp_path / "frames" / "desert_3.png")
     assert a.shape[:2] == b.shape[:2] == (32, 48)
     assert np.abs(a[..., :3].astype(int).mean((0, 1)) - b[..., :3].astype(int).mean((0, 1))).max() > 5
+    for biome, usual in (("meadow", a), ("desert", b)):  # every biome's second, close-range view
+        walk = read_png(tmp_path / "frames" / f"{biome}_3_walk.png")
+        assert walk.shape == usual.shape and np.abs(walk.astype(int) - usual.astype(int)).mean() > 5
     sheet = read_png(tmp_path / "gallery.png")
-    assert sheet.shape[1] == 2 * (48 + 4) + 4 and sheet.shape[0] == 32 + gallery.LABEL_H + 8
+    assert sheet.shape[1] == 4 * (48 + 4) + 4 and sheet.shape[0] == 32 + gallery.LABEL_H + 8
 
 
 def test_a_label_wider_than_its_frame_stays_in_its_cell():
