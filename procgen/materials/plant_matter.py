@@ -5,7 +5,8 @@
   Info "Random", which each instance of a geometry-nodes carrier gets on its own); a little
   light passes through (a Translucent BSDF mixed in), which is what makes sunlit foliage
   read as leaves. Blades with a ``tip`` attribute are darker at the base.
-- Bark: brown furrowed, birch white with dark bands, weathered grey dead wood, ringed palm.
+- Bark: brown furrowed, birch white with dark lenticels, weathered grey dead wood, ringed palm,
+  each over its relief (``bark_relief``), a true-scale bump.
 - Waxy cactus (darker grooves between ribs, pale areoles of spines along the crests), mushroom
   caps, cattail heads, rain and snowflakes.
 """
@@ -16,7 +17,8 @@ import colorsys
 import bpy
 import numpy as np
 
-from .surfaces import Layer, Tree, _jitter, _set_if
+from . import bark_relief
+from .surfaces import Layer, Tree, _jitter, _madd, _set_if
 
 
 def _hsv(h: float, s: float, v: float) -> tuple:
@@ -76,8 +78,12 @@ BARKS = {  # dark, light colours; stretch of the texture (x, y, z); marks
 
 def bark_material(name: str, rng: np.random.Generator, style: str = "bark",
                   variation: float = 1.0) -> "bpy.types.Material":
-    """Bark of one style: furrows along the trunk; birch bark with dark horizontal bands."""
+    """Bark of one style: its colour noise over the relief of ``bark_relief`` (a true-scale
+    bump in object metres), darker in the furrows; birch's lenticels dark grooves."""
     dark, light, stretch, marks = BARKS[style]
+    # The relief's sizes come from a child stream, so the draws of ``rng`` (and every material
+    # drawn after this one) are those they were before the relief existed.
+    relief = bark_relief.draw_relief(style, rng.spawn(1)[0])
     mat = bpy.data.materials.new(name)
     t = Tree(mat)
     co = t.coords("Object")
@@ -85,13 +91,50 @@ def bark_material(name: str, rng: np.random.Generator, style: str = "bark",
     n = t.noise(s, 1.0, detail=6, roughness=0.65)
     cells = t.voronoi(s, 1.5)
     col = t.ramp(n, [(0.35, _jitter(rng, dark, variation)), (0.65, _jitter(rng, light, variation))])
-    if marks is not None:  # birch: short dark bands across the trunk
+    height = _relief_height(t, co, relief)
+    groove = t.map_range(height, 0.6 * relief.depth, 0.0)  # 1 at a groove's bottom
+    if marks is not None:  # birch: short dark bands across the trunk, and the lenticels dark
         bands = t.noise(t.scale_vec(co, (2.5, 2.5, 28.0)), 1.0, detail=2)
-        col = t.mix_color(t.map_range(bands, 0.62, 0.68), col, (*marks, 1.0))
-    t.finish(Layer(col, t.value(0.85), t.math("ADD", n, t.math("MULTIPLY", cells, 0.5))), bump_strength=0.5)
+        col = t.mix_color(t.math("MAXIMUM", t.map_range(bands, 0.62, 0.68), groove), col, (*marks, 1.0))
+    else:
+        col = t.mix_color(t.math("MULTIPLY", groove, 0.6), col, tuple(c * 0.3 for c in dark))
+    grain = t.math("MULTIPLY", t.math("ADD", n, t.math("MULTIPLY", cells, 0.5)), 0.1 * relief.depth)
+    t.finish(Layer(col, t.value(0.85), t.math("ADD", height, grain)), bump_strength=1.0, bump_distance=1.0)
     mat["gs_family"] = "bark"
     mat.diffuse_color = (*light, 1.0)
     return mat
+
+
+def _relief_height(t: Tree, co, r: bark_relief.Relief):
+    """Nodes of ``bark_relief.relief_height`` at the object coordinates ``co`` (metres); the
+    last node is labelled ``bark_relief`` so tests can read it."""
+    xyz = t.add("ShaderNodeSeparateXYZ", {"Vector": co})
+    x, y, z = (xyz.outputs[k] for k in "XYZ")
+    h = None
+    for g in r.sets:
+        ph = _sines3(t, x, y, z, g.bends, 0.0)
+        for c, axis in zip((x, y, z), g.axis):
+            ph = _madd(t, c, axis / g.spacing, ph)
+        p = t.add("ShaderNodeMath", {0: t.math("ABSOLUTE", _madd(t, t.math("FRACT", ph), 2.0, -1.0)),
+                                     1: 1.0 / g.width}, operation="MULTIPLY", use_clamp=True).outputs[0]
+        cut = _madd(t, t.math("MULTIPLY", p, p), _madd(t, p, 2.0, -3.0), 1.0)  # 1 - smoothstep
+        if g.breaks:
+            dash = t.add("ShaderNodeMath", {0: _sines3(t, x, y, z, g.breaks, 0.5), 1: 1.8, 2: -0.2},
+                         operation="MULTIPLY_ADD", use_clamp=True).outputs[0]
+            cut = t.math("MULTIPLY", cut, dash)
+        keep = _madd(t, cut, -1.0, 1.0)
+        h = keep if h is None else t.math("MULTIPLY", h, keep)
+    out = t.add("ShaderNodeMath", {0: h, 1: r.depth}, operation="MULTIPLY")
+    out.label = "bark_relief"
+    return out.outputs[0]
+
+
+def _sines3(t: Tree, x, y, z, terms, start):
+    """``start`` + sum of w * sin(kx * x + ky * y + kz * z + phase) over ``terms``."""
+    acc = start
+    for kx, ky, kz, w, ph in terms:
+        acc = _madd(t, t.math("SINE", _madd(t, x, kx, _madd(t, y, ky, _madd(t, z, kz, ph)))), w, acc)
+    return acc
 
 
 def cactus_material(name: str, rng: np.random.Generator, colour: tuple,
