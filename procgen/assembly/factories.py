@@ -12,7 +12,7 @@ import colorsys
 import numpy as np
 
 from ..geometry.mesh_arrays import Geo
-from ..materials import plant_matter, surfaces
+from ..materials import plant_matter, rock_relief, surfaces
 from ..materials.coral_skin import coral_material
 from ..plants import cacti, coral, litter, trees, undergrowth
 from ..plants.kelp import kelp as kelp_geo
@@ -32,7 +32,9 @@ def _hue(biome, shift: float = 0.0) -> tuple[float, float]:
 
 def rock_materials(config, biome, rng):
     tint = biome.ground.rock_tint
-    return {"rock": surfaces.make_material("rock", "rock", rng, _var(config), tint=tint)}
+    mat = surfaces.make_material("rock", "rock", rng, _var(config), tint=tint)
+    rock_relief.add_micro_relief(mat, rng.spawn(1)[0])  # a child stream: rng's own draws stay as they were
+    return {"rock": mat}
 
 
 def pebble_materials(config, biome, rng):
