@@ -74,10 +74,10 @@ def _inside_instances(dg, p: np.ndarray) -> list[str]:
 SOLID = ("tree", "bush", "rock", "cactus", "deadwood", "plant", "coral")
 
 
-def _under_water(scene, p: Vector) -> bool:
-    """Whether the water's surface lies above ``p``."""
+def _under(scene, p: Vector, cls: str) -> bool:
+    """Whether an object of the class ``cls`` (the water's surface, a cave's roof) lies above ``p``."""
     for ob in scene.objects:
-        if ob.get("gs_class") == "water" and ob.type == "MESH":
+        if ob.get("gs_class") == cls and ob.type == "MESH":
             inv = ob.matrix_world.inverted()
             if ob.ray_cast(inv @ p, inv.to_3x3() @ Vector((0, 0, 1.0)))[0]:
                 return True
@@ -100,7 +100,9 @@ def _walk_nearest(biome: str, seed: int, near: tuple[str, ...]) -> tuple[float, 
         p = scene.camera.matrix_world.translation.copy()
         h = _height_above_terrain(scene, p)
         assert 0.3 <= h <= 1.5, f"{biome} {seed} frame {f}: {h:.2f} m above the terrain"
-        assert _under_water(scene, p) == (BIOMES[biome].water == "sea"), f"{biome} {seed} frame {f}: water side"
+        assert _under(scene, p, "water") == (BIOMES[biome].water == "sea"), f"{biome} {seed} frame {f}: water side"
+        if "cave_roof" in scene.objects:
+            assert _under(scene, p, object_class(scene.objects["cave_roof"])), f"{biome} {seed} frame {f}: outside"
         cam = np.array(p)
         for ob in solid:
             v = _world_vertices(ob, dg)

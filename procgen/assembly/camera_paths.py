@@ -55,6 +55,21 @@ def object_obstacles(objects) -> list[Obstacle]:
     return out
 
 
+def instance_obstacles(tall: float = 0.5) -> list[Obstacle]:
+    """World-space boxes of the instanced copies (reeds, ferns, flowers) at least ``tall`` metres
+    high: the walk keeps out of them, where the other paths fly over."""
+    out = []
+    for inst in bpy.context.evaluated_depsgraph_get().object_instances:
+        if not inst.is_instance or inst.object.type != "MESH":
+            continue
+        m = np.array(inst.matrix_world)
+        c = np.array(inst.object.bound_box) @ m[:3, :3].T + m[:3, 3]
+        lo, hi = c.min(axis=0), c.max(axis=0)
+        if hi[2] - lo[2] >= tall:
+            out.append(Obstacle(lo, hi, cls=str(inst.object.original.get("gs_class", ""))))
+    return out
+
+
 def plan(cfg: CameraConfig, hf: Heightfield, focus: np.ndarray, rng: np.random.Generator,
          height: tuple[float, float] = (2.5, 5.5), view_from: np.ndarray | None = None, look: float = 0.0) -> dict:
     """Positions [F, 3] and look-at targets [F, 3] before obstacle clearance. ``height``: the

@@ -62,8 +62,8 @@ def _blocked(hf: Heightfield, xy: np.ndarray, lift: float, lo: np.ndarray, hi: n
              under: np.ndarray, trunk: np.ndarray, under_gap: float) -> np.ndarray:
     """Whether a camera ``lift`` above the ground at each of ``xy`` [K, 2] would be within
     ``WALK_GAP`` of an obstacle box (lo, hi [M, 3]; ``under`` [M]: a crown it may pass
-    ``under_gap`` below; ``trunk`` [M]: a trunk, ``TRUNK_GAP``), over the water, or off the
-    terrain. Returns bool [K]."""
+    ``under_gap`` below; ``trunk`` [M]: a trunk, ``TRUNK_GAP``), over the water, off the
+    terrain, or out of a cave. Returns bool [K]."""
     x, y = xy[:, 0:1], xy[:, 1:2]
     ground = hf.height(xy[:, 0], xy[:, 1])
     z = (ground + lift)[:, None]
@@ -73,6 +73,9 @@ def _blocked(hf: Heightfield, xy: np.ndarray, lift: float, lo: np.ndarray, hi: n
     out = (inside & span).any(axis=1) | (np.abs(xy).max(axis=1) > 0.45 * hf.size)
     if hf.shore_level is not None:
         out |= ground < hf.shore_level + 0.1
+    if "roof" in hf.features:  # a cave's walk stays inside, half a metre under the roof
+        roof = hf.roof_at(xy[:, 0], xy[:, 1])
+        out |= ~(np.isfinite(roof) & (roof - z[:, 0] > 0.5))
     return out
 
 
@@ -108,11 +111,11 @@ def _graze(xy: np.ndarray, axes: np.ndarray, blocked, eye) -> np.ndarray:
     segment at the middle of its box: x, y, bottom, top [T, 4]) as the obstacles allow: of each
     subject's nearest frame, the one that can come closest (a trunk under a high crown, not a
     spruce whose branches reach the ground; a rock beside the camera, not one sunk below it on a
-    slope). ``eye``: the camera's height [K] at ``xy`` [K, 2]. The whole route shifts with it
-    (trees may stand farther from the planned route where the forest is sparse)."""
+    slope). ``eye``: the camera's height [K] at ``xy`` [K, 2]. The whole route shifts so that its
+    middle frame passes it: the frames before walk up to it, with the subject ahead (trees may
+    stand farther from the planned route where the forest is sparse)."""
     if not len(axes) or not len(xy):
         return xy
-    d = np.linalg.norm(xy[:, None] - axes[None, :, :2], axis=2)  # [F, T]
     best, shift = np.inf, None
     for t in range(len(axes)):
         spot = _nearest_free(axes[t, :2], blocked)  # the free spot closest to the axis, on any side
@@ -121,7 +124,7 @@ def _graze(xy: np.ndarray, axes: np.ndarray, blocked, eye) -> np.ndarray:
         z = float(eye(spot[None])[0])
         gap = float(np.hypot(np.linalg.norm(spot - axes[t, :2]), max(axes[t, 2] - z, z - axes[t, 3], 0.0)))
         if gap < best - 1e-6:
-            best, shift = gap, spot - xy[int(np.argmin(d[:, t]))]
+            best, shift = gap, spot - xy[len(xy) // 2]
     return xy if shift is None else xy + shift[None]
 
 

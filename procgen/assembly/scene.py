@@ -51,7 +51,7 @@ from ..terrain.water import FAR, build_water
 from .assets import KINDS, AssetContext, AssetKind, make_materials
 from .biomes import Biome, draw_weather, pick_biome
 from .camera_aim import plan_centre, subject_points
-from .camera_paths import build_camera, object_obstacles, plan
+from .camera_paths import build_camera, instance_obstacles, object_obstacles, plan
 from .config import SceneConfig
 from .motion import add_rolling_rock, add_wind
 from .scatter import Ground, place_kind
@@ -154,11 +154,15 @@ def generate_scene(config: SceneConfig, progress=None, kinds: tuple[AssetKind, .
         _motion(config, seed, hf, focus, ctx.materials.get("rock"), path["pos"], b)
     with step("cameras"):
         bpy.context.view_layer.update()
-        # the walk also keeps out of the kelp, which the other paths rise over without a box
-        keep_out = _classes(kinds, "obstacle") | ({"plant"} if path["kind"] == "walk" else set())
+        # the walk also keeps out of the kelp and the tall instanced copies, which the other paths rise over
+        walk = path["kind"] == "walk"
+        keep_out = _classes(kinds, "obstacle") | ({"plant"} if walk else set())
         solid = [o for o in scene.objects if o.get("gs_class") in keep_out and not o.get("gs_moving")]
         obstacles = object_obstacles(solid) + b.moving_boxes + (cliff.obstacles if cliff else [])
+        obstacles += instance_obstacles() if walk else []
         subject = subject_points(scene.objects, biome.subject, hf, biome.subject_slope)
+        if path["kind"] == "walk":  # up close the walk looks at what it passes, as much as at the feature
+            subject = np.concatenate([subject] + [subject_points(scene.objects, c, hf) for c in biome.walk_past])
         cam, b.info["camera"] = build_camera(config.camera, hf, path, obstacles, reach=b.reach, subject=subject,
                                              walk_past=biome.walk_past)
         b.info["camera"]["subject"] = biome.subject
