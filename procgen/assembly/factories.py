@@ -12,7 +12,7 @@ import colorsys
 import numpy as np
 
 from ..geometry.mesh_arrays import Geo
-from ..materials import plant_matter, rock_relief, surfaces
+from ..materials import moss, plant_matter, rock_relief, surfaces
 from ..materials.coral_skin import coral_material
 from ..plants import cacti, coral, litter, trees, undergrowth
 from ..plants.kelp import kelp as kelp_geo
@@ -33,8 +33,9 @@ def _hue(biome, shift: float = 0.0) -> tuple[float, float]:
 def rock_materials(config, biome, rng):
     tint = biome.ground.rock_tint
     mat = surfaces.make_material("rock", "rock", rng, _var(config), tint=tint)
-    rock_relief.add_micro_relief(mat, rng.spawn(1)[0])  # a child stream: rng's own draws stay as they were
-    return {"rock": mat}
+    relief, moss = rng.spawn(2)  # child streams: rng's own draws stay as they were
+    rock_relief.add_micro_relief(mat, relief)
+    return _mossy({"rock": mat}, biome, moss)
 
 
 def pebble_materials(config, biome, rng):
@@ -49,10 +50,21 @@ def named_tree_recipe(kind: str, bark: str, hue_shift: float = 0.0, **leaf):
     return recipe
 
 
-def bark_only(kind: str, bark: str):
+def bark_only(kind: str, bark: str, mossy: bool = False):
     def recipe(config, biome, rng):
-        return _snowed({f"{kind}_bark": plant_matter.bark_material(f"{kind}_bark", rng, bark, _var(config))}, biome)
+        out = {f"{kind}_bark": plant_matter.bark_material(f"{kind}_bark", rng, bark, _var(config))}
+        if mossy:
+            out = _mossy(out, biome, rng.spawn(1)[0])  # a child stream after the bark relief's
+        return _snowed(out, biome)
     return recipe
+
+
+def _mossy(materials: dict, biome, rng) -> dict:
+    """Rocks and logs of the moist biomes grow moss on their upper faces."""
+    if biome is not None and biome.name in moss.MOIST_BIOMES:
+        for mat in materials.values():
+            moss.moss_cover(mat, rng)
+    return materials
 
 
 def _snowed(materials: dict, biome) -> dict:

@@ -1,0 +1,97 @@
+"""Moss on the rocks and logs of moist biomes: only on faces that look up (or north), in
+patches, with a fuzzy bump; none in dry biomes. Read back from Cycles' diffuse-colour and
+normal passes of a sphere against its analytic normals."""
+from __future__ import annotations
+
+import bpy
+import numpy as np
+import pytest
+
+from procgen.assembly import factories
+from procgen.assembly.biomes import BIOMES
+from procgen.assembly.config import SceneConfig
+from procgen.core.seeding import stream
+from procgen.materials import moss
+from procgen.render.exr import read_channels
+
+pytestmark = pytest.mark.blender
+
+PX, R = 128, 0.5
+
+
+def _sphere_passes(tmp_path, biome: str):
+    """Diffuse colour [PX, PX, 3], shading normals [PX, PX, 3] and the analytic normals
+    [PX, PX, 3] (NaN off the sphere) of a rock of ``biome`` seen from +x, orthographically."""
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    mat = factories.rock_materials(SceneConfig(), BIOMES[biome], stream(4, "rock_materials"))["rock"]
+    bpy.ops.mesh.primitive_uv_sphere_add(segments=128, ring_count=64, radius=R)
+    bpy.ops.object.shade_smooth()
+    bpy.context.object.data.materials.append(mat)
+    scene = bpy.context.scene
+    cam = bpy.data.objects.new("cam", bpy.data.cameras.new("cam"))
+    cam.data.type, cam.data.ortho_scale = "ORTHO", 2 * R
+    cam.location, cam.rotation_euler = (5.0, 0.0, 0.0), (np.pi / 2, 0.0, np.pi / 2)  # right +y, up +z
+    scene.collection.objects.link(cam)
+    scene.camera = cam
+    scene.render.engine = "CYCLES"
+    scene.cycles.samples, scene.cycles.use_denoising = 1, False
+    scene.cycles.pixel_filter_type, scene.cycles.filter_width = "BOX", 0.01
+    scene.render.resolution_x = scene.render.resolution_y = PX
+    scene.render.resolution_percentage = 100
+    layer = scene.view_layers[0]
+    layer.use_pass_normal = layer.use_pass_diffuse_color = True
+    scene.render.image_settings.file_format = "OPEN_EXR_MULTILAYER"
+    scene.render.image_settings.color_depth = "32"
+    scene.render.filepath = str(tmp_path / f"{biome}.exr")
+    bpy.ops.render.render(write_still=True)
+    ch = read_channels(tmp_path / f"{biome}.exr")
+
+    def get(name, axes):
+        return np.stack([next(v for k, v in ch.items() if k.endswith(f"{name}.{a}")) for a in axes], -1)
+    k = ((np.arange(PX) + 0.5) / PX - 0.5) * 2 * R
+    y, z = np.meshgrid(k, -k)  # rows top-down
+    x = np.sqrt(np.maximum(R * R - y * y - z * z, 0.0))
+    n = np.stack([x, y, z], -1) / R
+    n[y * y + z * z > (0.97 * R) ** 2] = np.nan  # off the sphere and its rim
+    return get("DiffCol", "RGB"), get("Normal", "XYZ"), n
+
+
+def test_moss_only_on_faces_that_look_up_or_north(tmp_path):
+    colour, shading, n = _sphere_passes(tmp_path, "wetland")
+    on = ~np.isnan(n[..., 0])
+    green = (colour[..., 1] > 1.15 * colour[..., 0]) & (colour[..., 1] > 2.0 * colour[..., 2]) & on
+    up = n[..., 2] + moss.NORTH * n[..., 1]
+    assert not (green & (up < moss.MOSS_UP[0] - 0.03)).any()  # none under the line (one pixel's slack)
+    assert green[up < 0.0].sum() == 0 and green[n[..., 2] < 0.0].sum() == 0
+    top = on & (up > moss.MOSS_UP[1])
+    assert 0.3 < green[top].mean() < 0.95, green[top].mean()  # patches, not a coat
+    # facing north counts: at the same height the north side has more than the south
+    band = on & (np.abs(n[..., 2] - 0.35) < 0.1)
+    assert green[band & (n[..., 1] > 0.5)].mean() > green[band & (n[..., 1] < -0.5)].mean()
+    # the moss's fuzz turns the shading normal away from the smooth sphere's (a moss without
+    # a bump of its own would shade with the sphere's normal: a tilt of 0 where it covers)
+    tilt = np.linalg.norm(shading - n, axis=-1)
+    assert np.median(tilt[green]) > 0.05, np.median(tilt[green])
+
+
+def test_no_moss_in_dry_biomes(tmp_path):
+    colour, _, n = _sphere_passes(tmp_path, "desert")
+    green = (colour[..., 1] > 1.15 * colour[..., 0]) & (colour[..., 1] > 2.0 * colour[..., 2])
+    assert not green[~np.isnan(n[..., 0])].any()
+
+
+def test_which_materials_get_moss():
+    config = SceneConfig()
+    for name, biome in BIOMES.items():
+        rock = factories.rock_materials(config, biome, stream(0, "rock"))["rock"]
+        log = factories.bark_only("log", "deadwood", mossy=True)(config, biome, stream(0, "log"))["log_bark"]
+        dead = factories.bark_only("tree_dead", "deadwood")(config, biome, stream(0, "tree_dead"))["tree_dead_bark"]
+        mossy = name in moss.MOIST_BIOMES
+        assert bool(rock.get("gs_moss")) == mossy and bool(log.get("gs_moss")) == mossy and not dead.get("gs_moss")
+
+
+def test_facing_formula():
+    a = np.radians(np.linspace(0, 180, 181))
+    f = moss.facing(np.stack([np.sin(a), np.zeros_like(a), np.cos(a)], -1))
+    assert f[0] == 1.0 and f[-1] == 0.0 and np.all(np.diff(f) <= 0)
+    assert moss.facing(np.array([0.0, 1.0, 0.3])) > moss.facing(np.array([0.0, -1.0, 0.3]))
