@@ -33,9 +33,9 @@ def _hue(biome, shift: float = 0.0) -> tuple[float, float]:
 def rock_materials(config, biome, rng):
     tint = biome.ground.rock_tint
     mat = surfaces.make_material("rock", "rock", rng, _var(config), tint=tint)
-    relief, moss = rng.spawn(2)  # child streams: rng's own draws stay as they were
-    rock_relief.add_micro_relief(mat, relief)
-    return _mossy({"rock": mat}, biome, moss)
+    relief_rng, moss_rng = rng.spawn(2)  # child streams: rng's own draws stay as they were
+    rock_relief.add_micro_relief(mat, relief_rng)
+    return _mossy({"rock": mat}, biome, moss_rng)
 
 
 def pebble_materials(config, biome, rng):
