@@ -12,7 +12,8 @@ from procgen.assembly.biomes import BIOMES
 from procgen.assembly.config import SceneConfig
 from procgen.core.seeding import stream
 from procgen.materials import moss
-from procgen.render.exr import read_channels
+from procgen.render.exr import read_passes
+from procgen.render.passes import Settings, configure_gt, render_still
 
 pytestmark = pytest.mark.blender
 
@@ -34,26 +35,18 @@ def _sphere_passes(tmp_path, biome: str):
     scene.collection.objects.link(cam)
     scene.camera = cam
     scene.render.engine = "CYCLES"
-    scene.cycles.samples, scene.cycles.use_denoising = 1, False
-    scene.cycles.pixel_filter_type, scene.cycles.filter_width = "BOX", 0.01
     scene.render.resolution_x = scene.render.resolution_y = PX
     scene.render.resolution_percentage = 100
     layer = scene.view_layers[0]
-    layer.use_pass_normal = layer.use_pass_diffuse_color = True
-    scene.render.image_settings.file_format = "OPEN_EXR_MULTILAYER"
-    scene.render.image_settings.color_depth = "32"
-    scene.render.filepath = str(tmp_path / f"{biome}.exr")
-    bpy.ops.render.render(write_still=True)
-    ch = read_channels(tmp_path / f"{biome}.exr")
-
-    def get(name, axes):
-        return np.stack([next(v for k, v in ch.items() if k.endswith(f"{name}.{a}")) for a in axes], -1)
+    configure_gt(scene, layer, Settings(), albedo=True)  # one sample at each pixel's centre
+    render_still(scene, layer, str(tmp_path / f"{biome}.exr"))
+    passes = read_passes(tmp_path / f"{biome}.exr")
     k = ((np.arange(PX) + 0.5) / PX - 0.5) * 2 * R
     y, z = np.meshgrid(k, -k)  # rows top-down
     x = np.sqrt(np.maximum(R * R - y * y - z * z, 0.0))
     n = np.stack([x, y, z], -1) / R
     n[y * y + z * z > (0.97 * R) ** 2] = np.nan  # off the sphere and its rim
-    return get("DiffCol", "RGB"), get("Normal", "XYZ"), n
+    return passes["DiffCol"][..., :3], passes["Normal"][..., :3], n
 
 
 def test_moss_only_on_faces_that_look_up_or_north(tmp_path):

@@ -12,7 +12,8 @@ from procgen.assembly.biomes import BIOMES
 from procgen.assembly.config import SceneConfig
 from procgen.core.seeding import stream
 from procgen.materials import rock_relief, surfaces
-from procgen.render.exr import read_channels
+from procgen.render.exr import read_passes
+from procgen.render.passes import Settings, configure_gt, render_still
 
 pytestmark = pytest.mark.blender
 
@@ -43,21 +44,13 @@ def _passes(tmp_path, micro: bool) -> tuple[np.ndarray, np.ndarray]:
     scene.collection.objects.link(cam)
     scene.camera = cam
     scene.render.engine = "CYCLES"
-    scene.cycles.samples, scene.cycles.use_denoising = 1, False
-    scene.cycles.pixel_filter_type, scene.cycles.filter_width = "BOX", 0.01
     scene.render.resolution_x = scene.render.resolution_y = PX
     scene.render.resolution_percentage = 100
     layer = scene.view_layers[0]
-    layer.use_pass_normal = layer.use_pass_diffuse_color = True
-    scene.render.image_settings.file_format = "OPEN_EXR_MULTILAYER"
-    scene.render.image_settings.color_depth = "32"
-    scene.render.filepath = str(tmp_path / f"{micro}.exr")
-    bpy.ops.render.render(write_still=True)
-    ch = read_channels(tmp_path / f"{micro}.exr")
-
-    def get(name, axes):
-        return np.stack([next(v for k, v in ch.items() if k.endswith(f"{name}.{a}")) for a in axes], -1)
-    return get("Normal", "XYZ"), get("DiffCol", "RGB")
+    configure_gt(scene, layer, Settings(), albedo=True)  # one sample at each pixel's centre
+    render_still(scene, layer, str(tmp_path / f"{micro}.exr"))
+    passes = read_passes(tmp_path / f"{micro}.exr")
+    return passes["Normal"][..., :3], passes["DiffCol"][..., :3]
 
 
 def _blur(a: np.ndarray, width: int) -> np.ndarray:
