@@ -20,9 +20,10 @@ pytestmark = pytest.mark.blender
 PX, R = 128, 0.5
 
 
-def _sphere_passes(tmp_path, biome: str):
+def _sphere_passes(tmp_path, biome: str, top: float = 0.0):
     """Diffuse colour [PX, PX, 3], shading normals [PX, PX, 3] and the analytic normals
-    [PX, PX, 3] (NaN off the sphere) of a rock of ``biome`` seen from +x, orthographically."""
+    [PX, PX, 3] (NaN off the sphere) of a rock of ``biome`` seen from +x, orthographically;
+    with ``top``, a ``top`` metres wide square of its top seen from above instead."""
     bpy.ops.wm.read_factory_settings(use_empty=True)
     mat = factories.rock_materials(SceneConfig(), BIOMES[biome], stream(4, "rock_materials"))["rock"]
     bpy.ops.mesh.primitive_uv_sphere_add(segments=128, ring_count=64, radius=R)
@@ -30,8 +31,10 @@ def _sphere_passes(tmp_path, biome: str):
     bpy.context.object.data.materials.append(mat)
     scene = bpy.context.scene
     cam = bpy.data.objects.new("cam", bpy.data.cameras.new("cam"))
-    cam.data.type, cam.data.ortho_scale = "ORTHO", 2 * R
+    cam.data.type, cam.data.ortho_scale = "ORTHO", top or 2 * R
     cam.location, cam.rotation_euler = (5.0, 0.0, 0.0), (np.pi / 2, 0.0, np.pi / 2)  # right +y, up +z
+    if top:
+        cam.location, cam.rotation_euler = (0.0, 0.0, 5.0), (0.0, 0.0, np.pi / 2)  # right +y, up -x
     scene.collection.objects.link(cam)
     scene.camera = cam
     scene.render.engine = "CYCLES"
@@ -41,11 +44,13 @@ def _sphere_passes(tmp_path, biome: str):
     configure_gt(scene, layer, Settings(), albedo=True)  # one sample at each pixel's centre
     render_still(scene, layer, str(tmp_path / f"{biome}.exr"))
     passes = read_passes(tmp_path / f"{biome}.exr")
-    k = ((np.arange(PX) + 0.5) / PX - 0.5) * 2 * R
+    k = ((np.arange(PX) + 0.5) / PX - 0.5) * (top or 2 * R)
     y, z = np.meshgrid(k, -k)  # rows top-down
     x = np.sqrt(np.maximum(R * R - y * y - z * z, 0.0))
     n = np.stack([x, y, z], -1) / R
     n[y * y + z * z > (0.97 * R) ** 2] = np.nan  # off the sphere and its rim
+    if top:  # the same sphere turned: the camera's up is -x, its depth axis z
+        n = np.stack([-n[..., 2], n[..., 1], n[..., 0]], -1)
     return passes["DiffCol"][..., :3], passes["Normal"][..., :3], n
 
 
@@ -61,8 +66,14 @@ def test_moss_only_on_faces_that_look_up_or_north(tmp_path):
     # facing north counts: at the same height the north side has more than the south
     band = on & (np.abs(n[..., 2] - 0.35) < 0.1)
     assert green[band & (n[..., 1] > 0.5)].mean() > green[band & (n[..., 1] < -0.5)].mean()
-    # the moss's fuzz turns the shading normal away from the smooth sphere's (a moss without
-    # a bump of its own would shade with the sphere's normal: a tilt of 0 where it covers)
+
+
+def test_moss_is_fuzzy(tmp_path):
+    """Seen from above in 1.6 mm pixels, the moss's own bump turns the shading normal away from
+    the smooth sphere's (a moss without one would shade with the sphere's normal: no tilt)."""
+    colour, shading, n = _sphere_passes(tmp_path, "wetland", top=0.2)
+    green = (colour[..., 1] > 1.15 * colour[..., 0]) & (colour[..., 1] > 2.0 * colour[..., 2])
+    assert green.mean() > 0.2
     tilt = np.linalg.norm(shading - n, axis=-1)
     assert np.median(tilt[green]) > 0.05, np.median(tilt[green])
 
