@@ -150,8 +150,10 @@ def clear_walk(p: dict, hf: Heightfield, obstacles: list, under_gap: float,
         lo = hi = np.zeros((0, 3))
         under = trunk = np.zeros(0, bool)
 
-    def blocked(q):
-        return _blocked(hf, q, lift, lo, hi, under, trunk, under_gap)
+    def blocked(q):  # only the boxes near the points asked about (thousands of reeds on a river)
+        a, b = q.min(axis=0) - 2 * WALK_GAP, q.max(axis=0) + 2 * WALK_GAP
+        k = (hi[:, 0] > a[0]) & (lo[:, 0] < b[0]) & (hi[:, 1] > a[1]) & (lo[:, 1] < b[1])
+        return _blocked(hf, q, lift, lo[k], hi[k], under[k], trunk[k], under_gap)
 
     xy = p["pos"][:, :2].copy()
     w = max(1, len(xy) // 8)
