@@ -41,3 +41,46 @@ def test_the_shore_attribute_follows_the_depth_of_the_water():
         checked += 1
     assert len(near) >= 20 and checked >= 150  # a real shoreline, and most lines met the terrain
     assert (shore == 0).mean() > 0.2  # open water without foam
+
+
+def _evaluated(ob, name: str) -> np.ndarray:
+    me = ob.evaluated_get(bpy.context.evaluated_depsgraph_get()).data
+    out = np.empty(len(me.vertices) * (3 if name == "co" else 1), np.float64)
+    if name == "co":
+        me.vertices.foreach_get("co", out)
+        return out.reshape(-1, 3)
+    me.attributes[name].data.foreach_get("value", out)
+    return out
+
+
+def test_the_surf_foam_moves_with_the_waves_as_the_formula_says():
+    """The wave grid's geometry nodes store the foam of ``surf.foam`` at the scene time: it
+    agrees with the bpy-free formula at two frames, and it moves between them."""
+    import json
+
+    from procgen.terrain.surf import FOAM_ATTRIBUTE, OCEAN_ATTRIBUTE, foam, wave_height
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    generate_scene(SceneConfig.from_preset("tiny", seed=0, biome="coast"))
+    water, scene = bpy.data.objects["water"], bpy.context.scene
+    waves = json.loads(water["gs_waves"])
+    shore = np.empty(len(water.data.vertices), np.float32)
+    water.data.attributes[SHORE_ATTRIBUTE].data.foreach_get("value", shore)
+    assert OCEAN_ATTRIBUTE in water.data.attributes
+    seen = []
+    for frame in (scene.frame_start, scene.frame_start + 6):
+        scene.frame_set(frame)
+        t = frame / (scene.render.fps / scene.render.fps_base)
+        co, carried = _evaluated(water, "co"), _evaluated(water, FOAM_ATTRIBUTE)
+        h = wave_height(waves["params"], waves["fade"], co[:, 0], co[:, 1], t)
+        np.testing.assert_allclose(co[:, 2], h, atol=1e-4)  # the same waves (and time) as the formula
+        np.testing.assert_allclose(carried, foam(h, shore, waves["params"]), atol=1e-4)
+        seen.append(carried)
+    near = shore > 0.3
+    assert seen[0][near].max() > 0.3 and np.abs(seen[1] - seen[0])[near].mean() > 0.02  # it moves
+
+
+def test_only_the_coasts_sea_carries_moving_foam():
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    generate_scene(SceneConfig.from_preset("tiny", seed=0, biome="underwater"))
+    assert "gs_ocean" not in bpy.data.objects["water"].data.attributes  # seen from below: no surf

@@ -286,7 +286,9 @@ def _water(hf: Heightfield, config: SceneConfig, biome: Biome, weather, rng: np.
         mat = surface_material("water", rng, weather.fog_colour or WATER_COLOUR)
     else:
         mat = surfaces.make_material("water", "water", rng, config.materials.variation)
-    objects = build_water(hf, mat, rng, style, config.terrain.resolution / 160.0)
+    # (the surf's moving foam on an ocean seen from above; other water keeps its still foam)
+    objects = build_water(hf, mat, rng, style, config.terrain.resolution / 160.0,
+                          foam=style == "ocean" and not hf.submerged)
     for ob in objects:
         _move(ob, get_collection("terrain"))
     if hf.submerged:

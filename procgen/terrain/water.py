@@ -13,6 +13,7 @@ import numpy as np
 from ..geometry.blender_mesh import mesh_from_arrays, new_object
 from ..geometry.node_groups import math_node, new_group
 from .heightfield import Heightfield
+from .surf import BREAKER, FOAM_ATTRIBUTE, OCEAN_ATTRIBUTE, WHITECAP, sigma
 from .terrain_mesh import grid_faces
 
 WAVES = {  # number of waves, amplitude range (m), wavelength range (m), grid cell (m)
@@ -39,9 +40,11 @@ def wave_params(style: str, rng: np.random.Generator) -> list[list[float]]:
     return out
 
 
-def build_water(hf: Heightfield, material, rng: np.random.Generator, style: str, resolution_scale: float = 1.0):
+def build_water(hf: Heightfield, material, rng: np.random.Generator, style: str, resolution_scale: float = 1.0,
+                foam: bool = False):
     """The water objects at ``hf.water_level`` (none when there is no water): the wave grid,
-    and for an ocean the still plane around it. Returns the list of objects."""
+    and for an ocean the still plane around it; with ``foam`` the grid carries the waves'
+    moving foam (``surf.foam``). Returns the list of objects."""
     if hf.water_level is None:
         return []
     cell = WAVES[style][3] / max(resolution_scale, 1e-3)
@@ -59,7 +62,9 @@ def build_water(hf: Heightfield, material, rng: np.random.Generator, style: str,
     fade = (0.8 * half, 0.98 * half)
     ob["gs_waves"] = json.dumps({"params": params, "fade": list(fade)})
     ob["gs_moving"] = True
-    ob.modifiers.new("waves", "NODES").node_group = wave_nodes("water_waves", params, fade)
+    if foam:
+        me.attributes.new(OCEAN_ATTRIBUTE, "FLOAT", "POINT").data.foreach_set("value", np.ones(len(verts), np.float32))
+    ob.modifiers.new("waves", "NODES").node_group = wave_nodes("water_waves", params, fade, foam)
     out = [ob]
     if style == "ocean":
         out.append(_far_plane(hf, material, half))
@@ -86,8 +91,9 @@ def _far_plane(hf: Heightfield, material, half: float):
     return ob
 
 
-def wave_nodes(name: str, params: list, fade: tuple[float, float]):
-    """Set Position with offset z = fade(x, y) * sum of a * sin(kx x + ky y - w t + phase)."""
+def wave_nodes(name: str, params: list, fade: tuple[float, float], foam: bool = False):
+    """Set Position with offset z = fade(x, y) * sum of a * sin(kx x + ky y - w t + phase)
+    (``surf.wave_height``); with ``foam`` also store ``surf.foam`` of that offset per vertex."""
     ng, gin, gout = new_group(name, "Geometry")
     nodes, link, math = ng.nodes, ng.links.new, partial(math_node, ng)
     sep = nodes.new("ShaderNodeSeparateXYZ")
@@ -104,9 +110,32 @@ def wave_nodes(name: str, params: list, fade: tuple[float, float]):
     t = math("MINIMUM", math("MAXIMUM", math("DIVIDE", math("SUBTRACT", edge, fade[0]), fade[1] - fade[0]), 0.0), 1.0)
     smooth = math("MULTIPLY", math("MULTIPLY", t, t), math("SUBTRACT", 3.0, math("MULTIPLY", t, 2.0)))
     offset = nodes.new("ShaderNodeCombineXYZ")
-    link(math("MULTIPLY", total, math("SUBTRACT", 1.0, smooth)), offset.inputs["Z"])
+    height = math("MULTIPLY", total, math("SUBTRACT", 1.0, smooth))
+    link(height, offset.inputs["Z"])
     setp = nodes.new("GeometryNodeSetPosition")
     link(gin.outputs[0], setp.inputs["Geometry"])
     link(offset.outputs[0], setp.inputs["Offset"])
-    link(setp.outputs[0], gout.inputs[0])
+    geometry = _store_foam(ng, setp.outputs[0], height, sigma(params)) if foam else setp.outputs[0]
+    link(geometry, gout.inputs[0])
     return ng
+
+
+def _store_foam(ng, geometry, height, sig: float):
+    """Store ``surf.foam`` of the wave height (a socket) as FOAM_ATTRIBUTE; the geometry out."""
+    nodes, math = ng.nodes, partial(math_node, ng)
+    shore = nodes.new("GeometryNodeInputNamedAttribute")
+    shore.data_type = "FLOAT"
+    shore.inputs["Name"].default_value = SHORE_ATTRIBUTE
+    u = math("DIVIDE", height, sig)
+
+    def ramp(start, width):
+        return math("MINIMUM", math("MAXIMUM", math("DIVIDE", math("SUBTRACT", u, start), width), 0.0), 1.0)
+
+    open_sea = math("MULTIPLY", ramp(*WHITECAP[:2]), WHITECAP[2])
+    breaking = math("MULTIPLY", ramp(*BREAKER), shore.outputs["Attribute"])
+    store = nodes.new("GeometryNodeStoreNamedAttribute")
+    store.data_type, store.domain = "FLOAT", "POINT"
+    store.inputs["Name"].default_value = FOAM_ATTRIBUTE
+    ng.links.new(geometry, store.inputs["Geometry"])
+    ng.links.new(math("MINIMUM", math("ADD", open_sea, breaking), 1.0), store.inputs["Value"])
+    return store.outputs[0]
