@@ -91,11 +91,12 @@ def test_changing_one_stage_leaves_the_others_identical():
     assert len([k for k in more if k.startswith("tree_")]) > len([k for k in base if k.startswith("tree_")])
 
 
-# Height range (m) of one copy of each kind before it is scaled, from its factory alone.
+# Height range (m) of one copy of each kind before it is scaled, from its factory alone (kelp: up to a
+# canopy under the surface of 7-9.5 m of water).
 HEIGHTS = {"outcrop": (0.2, 1.0), "rock": (0.2, 1.0), "stone": (0.2, 1.0), "pebble": (0.2, 1.0),
            "tree_conifer": (9.0, 20.0), "tree_broadleaf": (5.0, 15.0), "tree_birch": (6.0, 17.0),
            "tree_acacia": (3.0, 9.0), "tree_palm": (5.0, 13.0), "tree_dead": (2.5, 11.0), "bush": (0.4, 2.5),
-           "cactus": (0.3, 5.5), "kelp": (2.0, 6.0), "log": (0.15, 1.0), "fern": (0.2, 1.2), "reed": (0.9, 2.6),
+           "cactus": (0.3, 5.5), "kelp": (2.0, 9.5), "log": (0.15, 1.0), "fern": (0.2, 1.2), "reed": (0.9, 2.6),
            "flower": (0.15, 0.7),
            "mushroom": (0.03, 0.3), "grass": (0.1, 0.8), "dry_grass": (0.2, 1.2), "clover": (0.02, 0.2),
            "leaf_litter": (0.0, 0.08), "needles": (0.0, 0.05), "twigs": (0.0, 0.06),

@@ -46,7 +46,7 @@ class Placement:
     avoid: tuple = ()           # kinds (and "focus", "path", "cliff") whose keep-out discs they respect;
     #                             an entry (name, margin) widens those discs by margin metres
     max_above_water: float | None = None  # stay this close to the water (reeds)
-    pattern: str = "poisson"    # "poisson" (dart throwing, exact spacing) or "jitter" (a jittered grid, fast)
+    pattern: str = "poisson"    # "poisson" (darts, exact spacing), "jitter" (a jittered grid), "stands" (clusters)
     below_tree_line: bool = False  # keep under the biome's tree line (trees)
 
 
@@ -93,6 +93,8 @@ class AssetKind:
     clump_radius: float = 0.5    # metres
     members: int = 4             # distinct copy meshes a clump is built from
     follow_ground: bool = False  # each copy (or clump) leans with the ground under it
+    under_surface: float | None = None  # on a sea floor: each copy scaled so its top ends this far under the
+    #                                     still surface, times its drawn size (kelp reaching up to a canopy)
 
     def __post_init__(self):
         unknown = set(self.draws) - set(DRAWS)
@@ -294,12 +296,14 @@ KINDS: tuple[AssetKind, ...] = (
               placement=Placement(spacing=4.0, area=0.38, max_slope=0.35, min_above_water=0.5, density=0.6,
                                   avoid=ROCKS + CLEAR + TREES),
               size=(0.7, 1.3), footprint=0.3, sink=0.05, obstacle=True),
-    AssetKind("kelp", "plant", "plants", "plants", count=lambda c: c.plants.bushes,
+    # (in stands, twice the bushes' count, tall enough to spread a canopy under the surface)
+    AssetKind("kelp", "plant", "plants", "plants", count=lambda c: 2 * c.plants.bushes,
               variants=lambda c: c.plants.bush_variants + 1, mesh=fx.kelp, materials=fx.kelp_materials,
               slots=("kelp_stipe", "kelp_blade"),
-              placement=Placement(spacing=2.0, area=0.3, max_slope=0.45, min_above_water=-100.0, density=0.6,
-                                  avoid=ROCKS + ("focus", ("path", 2.5))),
-              size=(0.85, 1.15), tilt=0.06, sink=0.05, draws=("variant", "size", "rotation", "tilt")),
+              placement=Placement(spacing=0.8, area=0.3, max_slope=0.45, min_above_water=-100.0, density=0.0,
+                                  avoid=ROCKS + ("focus", ("path", 2.5)), pattern="stands"),
+              size=(0.9, 1.0), tilt=0.03, sink=0.05, draws=("variant", "size", "rotation", "tilt"),
+              under_surface=0.9),
     _coral("coral_table", fx.coral_recipe("coral_table", 0.6), spacing=2.2, size=(1.0, 2.4)),
     _coral("coral_brain", fx.coral_recipe("coral_brain", 0.4), spacing=1.3, size=(0.6, 1.8)),
     _coral("coral_branching", fx.coral_recipe("coral_branching"), spacing=1.1, size=(0.8, 1.7)),

@@ -231,12 +231,16 @@ def reed(ctx, i, rng) -> Geo:
     return undergrowth.reeds(rng, rng.uniform(1.2, 2.0))
 
 
+KELP_TOP = 0.9  # metres: the canopy of kelp on the highest ground stays this far under the still surface
+
+
 def kelp(ctx, i, rng) -> Geo:
-    """Up to about two thirds of the way from the highest ground to the surface, so that no
-    blade breaks through the waves (8 m of water where the terrain is no sea floor)."""
+    """Up to KELP_TOP under the surface from the highest ground (lower ground: a little deeper),
+    so that the canopy spreads just under the waves and no blade breaks through them (8 m of
+    water where the terrain is no sea floor)."""
     hf = ctx.hf
     depth = float(hf.water_level - hf.z.max()) if hf is not None and hf.submerged else 8.0
-    return kelp_geo(rng, 0.55 * depth * rng.uniform(0.8, 1.0))
+    return kelp_geo(rng, (depth - KELP_TOP) * rng.uniform(0.97, 1.0))
 
 
 def cactus(ctx, i, rng) -> Geo:

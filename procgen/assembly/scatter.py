@@ -60,6 +60,25 @@ def jittered_grid(rng: np.random.Generator, half: float, cell: float, want: int)
     return pts[rng.permutation(len(pts))]
 
 
+def stands(rng: np.random.Generator, half: float, spacing: float, want: int) -> np.ndarray:
+    """Candidate points [K, 2] in stands: centres kept STAND_GAP stand radii apart, members
+    scattered normally about them and thinned greedily so that no two are closer than
+    ``spacing``; in random order of stands, so the first ``want`` fill whole stands."""
+    radius = STAND_SPACINGS * spacing
+    centres = poisson_disk(rng, half, STAND_GAP * radius, max(want // 8, 2))
+    pts = centres[:, None, :] + rng.normal(scale=radius / 2, size=(len(centres), 24, 2))
+    pts = np.clip(pts.reshape(-1, 2), -half, half)
+    kept: list[np.ndarray] = []
+    for p in pts:
+        if not kept or np.min(np.sum((np.asarray(kept) - p) ** 2, axis=1)) >= spacing ** 2:
+            kept.append(p)
+    return np.asarray(kept, dtype=np.float64).reshape(-1, 2)
+
+
+STAND_SPACINGS = 2.5  # a stand's radius in member spacings
+STAND_GAP = 2.6       # centres of stands this many stand radii apart
+
+
 @dataclass
 class Rule:
     """Where a kind of object may stand."""
@@ -72,7 +91,7 @@ class Rule:
     density: float = 0.6            # how strongly the density map thins them out (0 = uniform)
     avoid: list = field(default_factory=list)  # [(x, y, radius)] keep-out discs
     max_above_water: float | None = None
-    pattern: str = "poisson"
+    pattern: str = "poisson"        # "poisson", "jitter" or "stands" (clusters; see ``stands``)
     blocked: Callable | None = None  # (x [K], y [K]) -> bool [K]: further keep-out areas
 
 
@@ -83,6 +102,8 @@ def place(hf: Heightfield, rng: np.random.Generator, rule: Rule, density_noise: 
         return np.zeros((0, 3))
     if rule.pattern == "jitter":
         pts = jittered_grid(rng, rule.area, rule.spacing, int(rule.count * 1.15))
+    elif rule.pattern == "stands":
+        pts = stands(rng, rule.area, rule.spacing, rule.count * 2)
     else:
         pts = poisson_disk(rng, rule.area, rule.spacing, rule.count * 4)
     if len(pts) == 0:
@@ -234,6 +255,18 @@ def pose_copies(kind: AssetKind, points: np.ndarray, rng: np.random.Generator, h
     return Poses(np.stack([x, y, z], 1), rotation, scale, np.asarray(d["variant"], np.int64), size)
 
 
+def reach_up(poses: Poses, meshes: list, top: float) -> Poses:
+    """The poses with each copy scaled so that its mesh's highest point reaches ``top`` (world z)
+    times its drawn size, whatever the depth of the ground it stands on."""
+    highest = []
+    for me in meshes:
+        z = np.empty(len(me.vertices) * 3)
+        me.vertices.foreach_get("co", z)
+        highest.append(max(float(z[2::3].max()), 1e-3))
+    s = (top - poses.location[:, 2]) / np.asarray(highest)[poses.variant] * poses.size
+    return Poses(poses.location, poses.rotation, np.repeat(s[:, None], 3, axis=1), poses.variant, s)
+
+
 def place_kind(kind: AssetKind, ctx: AssetContext, ground: Ground) -> int:
     """Make the meshes of ``kind``, place its copies and link them; returns how many were placed
     (for a clumped kind: clumps times the copies in each).
@@ -258,6 +291,8 @@ def place_kind(kind: AssetKind, ctx: AssetContext, ground: Ground) -> int:
     collection = get_collection(kind.collection)
     points = place(ground.hf, rng, rule, ground.density, ground.density_scale)
     poses = pose_copies(kind, points, rng, ground.hf, kind.size_range(ctx.config), len(meshes))
+    if kind.under_surface is not None and ground.hf.submerged:
+        poses = reach_up(poses, meshes, ground.hf.water_level - kind.under_surface)
     if kind.own_instance_id:
         for k in range(len(poses)):
             instance(f"{kind.name}_{k:0{kind.digits}d}", meshes[poses.variant[k]], poses.location[k],
