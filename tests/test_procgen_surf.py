@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from procgen.terrain.surf import foam, sigma, wave_height
+from procgen.terrain.surf import foam, sigma, steepen, wave_height
 from procgen.terrain.water import wave_params
 
 FADE = (1e3, 1.1e3)  # far beyond the test's points: no fade
@@ -43,3 +43,18 @@ def test_foam_lies_on_the_crests_and_thickens_towards_the_shore():
     assert np.corrcoef(h, shallow)[0, 1] > 0.6  # the breakers' foam follows the wave's height
     troughs = h < -sigma(params)
     assert shallow[troughs].max() == 0.0  # none in the troughs
+
+
+def test_the_crests_peak_in_the_shallows_and_the_troughs_stay():
+    params = wave_params("ocean", np.random.default_rng(5))
+    x = np.linspace(-40, 40, 40001)
+    h = wave_height(params, FADE, x, np.zeros_like(x), 0.7)
+    deep, shallow = steepen(h, np.zeros_like(h), params), steepen(h, np.ones_like(h), params)
+    np.testing.assert_array_equal(deep, h)  # out at sea the swell keeps its shape
+    np.testing.assert_array_equal(shallow[h <= 0], h[h <= 0])
+    assert shallow.max() > 1.2 * h.max()
+
+    def skew(v):
+        return float(((v - v.mean()) ** 3).mean() / v.std() ** 3)
+
+    assert skew(shallow) > skew(h) + 0.3  # sharp crests over flat troughs

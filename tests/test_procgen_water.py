@@ -54,11 +54,12 @@ def _evaluated(ob, name: str) -> np.ndarray:
 
 
 def test_the_surf_foam_moves_with_the_waves_as_the_formula_says():
-    """The wave grid's geometry nodes store the foam of ``surf.foam`` at the scene time: it
-    agrees with the bpy-free formula at two frames, and it moves between them."""
+    """The wave grid's geometry nodes move it as ``surf.steepen`` of ``surf.wave_height`` and store
+    the foam of ``surf.foam`` at the scene time: both agree with the bpy-free formulas at two
+    frames, and the foam moves between them."""
     import json
 
-    from procgen.terrain.surf import FOAM_ATTRIBUTE, OCEAN_ATTRIBUTE, foam, wave_height
+    from procgen.terrain.surf import FOAM_ATTRIBUTE, OCEAN_ATTRIBUTE, foam, steepen, wave_height
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     generate_scene(SceneConfig.from_preset("tiny", seed=0, biome="coast"))
@@ -72,7 +73,7 @@ def test_the_surf_foam_moves_with_the_waves_as_the_formula_says():
         scene.frame_set(frame)
         t = frame / (scene.render.fps / scene.render.fps_base)
         co, carried = _evaluated(water, "co"), _evaluated(water, FOAM_ATTRIBUTE)
-        h = wave_height(waves["params"], waves["fade"], co[:, 0], co[:, 1], t)
+        h = steepen(wave_height(waves["params"], waves["fade"], co[:, 0], co[:, 1], t), shore, waves["params"])
         np.testing.assert_allclose(co[:, 2], h, atol=1e-4)  # the same waves (and time) as the formula
         np.testing.assert_allclose(carried, foam(h, shore, waves["params"]), atol=1e-4)
         seen.append(carried)

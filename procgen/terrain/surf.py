@@ -1,7 +1,7 @@
 """The moving foam of an ocean's waves, bpy-free: the height of the wave grid at (x, y, t) and
 the foam it carries there. The wave grid's geometry nodes (``water.wave_nodes``) compute the same
 formula per vertex from the scene time, so the foam rides the crests and comes and goes with
-each wave as it shallows and breaks towards the shore."""
+each wave as it shallows and peaks towards the shore."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,6 +9,7 @@ import numpy as np
 FOAM_ATTRIBUTE = "gs_foam"  # per vertex of an ocean's wave grid: 0 .. 1, moving with the waves
 OCEAN_ATTRIBUTE = "gs_ocean"  # 1 on an ocean's wave grid: its material uses the moving foam
 WHITECAP = (1.6, 0.8, 0.5)  # open sea: crests above start * sigma foam, full at +width, at most cap
+STEEPEN = 0.25  # shallows: a crest h > 0 rises by STEEPEN * h^2 / sigma times the shore closeness
 BREAKER = (0.0, 1.2)  # shallows: the upper half of each wave foams (start * sigma), full at +width
 
 
@@ -21,6 +22,13 @@ def wave_height(params: list, fade: tuple[float, float], x: np.ndarray, y: np.nd
     edge = np.maximum(np.abs(x), np.abs(y))
     s = np.clip((edge - fade[0]) / (fade[1] - fade[0]), 0.0, 1.0)
     return total * (1.0 - s * s * (3.0 - 2.0 * s))
+
+
+def steepen(height: np.ndarray, shore: np.ndarray, params: list) -> np.ndarray:
+    """The surf's height [...] (m): where the water shallows (shore 0 deep .. 1 at the shoreline)
+    the crests peak, rising by a term in the square of their height while the troughs stay, as
+    waves do before they break; unchanged in deep water."""
+    return height + shore * STEEPEN * np.maximum(height, 0.0) ** 2 / sigma(params)
 
 
 def sigma(params: list) -> float:

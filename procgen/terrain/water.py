@@ -13,7 +13,7 @@ import numpy as np
 from ..geometry.blender_mesh import mesh_from_arrays, new_object
 from ..geometry.node_groups import math_node, new_group
 from .heightfield import Heightfield
-from .surf import BREAKER, FOAM_ATTRIBUTE, OCEAN_ATTRIBUTE, WHITECAP, sigma
+from .surf import BREAKER, FOAM_ATTRIBUTE, OCEAN_ATTRIBUTE, STEEPEN, WHITECAP, sigma
 from .terrain_mesh import grid_faces
 
 WAVES = {  # number of waves, amplitude range (m), wavelength range (m), grid cell (m)
@@ -93,7 +93,8 @@ def _far_plane(hf: Heightfield, material, half: float):
 
 def wave_nodes(name: str, params: list, fade: tuple[float, float], foam: bool = False):
     """Set Position with offset z = fade(x, y) * sum of a * sin(kx x + ky y - w t + phase)
-    (``surf.wave_height``); with ``foam`` also store ``surf.foam`` of that offset per vertex."""
+    (``surf.wave_height``); with ``foam`` the crests peak in the shallows (``surf.steepen``) and
+    the grid stores ``surf.foam`` of that offset per vertex."""
     ng, gin, gout = new_group(name, "Geometry")
     nodes, link, math = ng.nodes, ng.links.new, partial(math_node, ng)
     sep = nodes.new("ShaderNodeSeparateXYZ")
@@ -111,6 +112,10 @@ def wave_nodes(name: str, params: list, fade: tuple[float, float], foam: bool = 
     smooth = math("MULTIPLY", math("MULTIPLY", t, t), math("SUBTRACT", 3.0, math("MULTIPLY", t, 2.0)))
     offset = nodes.new("ShaderNodeCombineXYZ")
     height = math("MULTIPLY", total, math("SUBTRACT", 1.0, smooth))
+    if foam:  # the surf: crests peak where the water shallows (``surf.steepen``)
+        peak = math("MAXIMUM", height, 0.0)
+        lift = math("MULTIPLY", math("MULTIPLY", peak, peak), STEEPEN / sigma(params))
+        height = math("ADD", height, math("MULTIPLY", lift, _shore(ng)))
     link(height, offset.inputs["Z"])
     setp = nodes.new("GeometryNodeSetPosition")
     link(gin.outputs[0], setp.inputs["Geometry"])
@@ -120,19 +125,24 @@ def wave_nodes(name: str, params: list, fade: tuple[float, float], foam: bool = 
     return ng
 
 
+def _shore(ng):
+    """The SHORE_ATTRIBUTE field of the grid (a socket)."""
+    shore = ng.nodes.new("GeometryNodeInputNamedAttribute")
+    shore.data_type = "FLOAT"
+    shore.inputs["Name"].default_value = SHORE_ATTRIBUTE
+    return shore.outputs["Attribute"]
+
+
 def _store_foam(ng, geometry, height, sig: float):
     """Store ``surf.foam`` of the wave height (a socket) as FOAM_ATTRIBUTE; the geometry out."""
     nodes, math = ng.nodes, partial(math_node, ng)
-    shore = nodes.new("GeometryNodeInputNamedAttribute")
-    shore.data_type = "FLOAT"
-    shore.inputs["Name"].default_value = SHORE_ATTRIBUTE
     u = math("DIVIDE", height, sig)
 
     def ramp(start, width):
         return math("MINIMUM", math("MAXIMUM", math("DIVIDE", math("SUBTRACT", u, start), width), 0.0), 1.0)
 
     open_sea = math("MULTIPLY", ramp(*WHITECAP[:2]), WHITECAP[2])
-    breaking = math("MULTIPLY", ramp(*BREAKER), shore.outputs["Attribute"])
+    breaking = math("MULTIPLY", ramp(*BREAKER), _shore(ng))
     store = nodes.new("GeometryNodeStoreNamedAttribute")
     store.data_type, store.domain = "FLOAT", "POINT"
     store.inputs["Name"].default_value = FOAM_ATTRIBUTE
