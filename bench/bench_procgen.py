@@ -21,8 +21,8 @@ import sys
 import tempfile
 import time
 
-# Infinigen 1.15.5 (bpy 4.2.0), measured once on this machine (docs/benchmarks.md): not the same work
-OTHER_GENERATOR = {"tool": "Infinigen 1.15.5, measured once, not in this run: other assets, other sizes",
+# another procedural nature generator (on bpy 4.2.0), measured once on this machine (docs/benchmarks.md): not the same work
+OTHER_GENERATOR = {"tool": "another procedural nature generator, measured once, not in this run: other assets, other sizes",
                    "boulder": {"seconds": 70.0, "vertices": 1_800_000},
                    "tree": {"seconds": 194.0, "vertices": 4_300_000}}
 GENERATE_BUDGET_S = 30.0
