@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 
-# another procedural nature generator (on bpy 4.2.0), measured once on this machine (docs/benchmarks.md): not the same work
+# another procedural nature generator (bpy 4.2.0), measured once here (docs/benchmarks.md): not the same work
 OTHER_GENERATOR = {"tool": "another procedural nature generator, measured once, not in this run: other assets, other sizes",
                    "boulder": {"seconds": 70.0, "vertices": 1_800_000},
                    "tree": {"seconds": 194.0, "vertices": 4_300_000}}
