@@ -22,7 +22,7 @@ import tempfile
 import time
 
 # another procedural nature generator (bpy 4.2.0), measured once here (docs/benchmarks.md): not the same work
-OTHER_GENERATOR = {"tool": "another procedural nature generator, measured once, not in this run: other assets, other sizes",
+OTHER_GENERATOR = {"tool": "another nature generator, measured once, not in this run: other assets, other sizes",
                    "boulder": {"seconds": 70.0, "vertices": 1_800_000},
                    "tree": {"seconds": 194.0, "vertices": 4_300_000}}
 GENERATE_BUDGET_S = 30.0
