@@ -1,5 +1,5 @@
-"""Node groups built from Python: a group with one socket in and one out, and Math nodes on
-sockets or numbers."""
+"""Node groups built from Python: a group with one socket in and one out, Math nodes on
+sockets or numbers, and any node with its inputs linked or set."""
 from __future__ import annotations
 
 import bpy
@@ -26,6 +26,20 @@ def math_node(ng: "bpy.types.NodeTree", op: str, a, b=0.0) -> "bpy.types.NodeSoc
         else:
             m.inputs[i].default_value = float(v)
     return m.outputs[0]
+
+
+def add_node(nt: "bpy.types.NodeTree", kind: str, inputs: dict, output=0, **props) -> "bpy.types.NodeSocket":
+    """Output ``output`` (index or name) of a new ``kind`` node in ``nt`` with attributes ``props``; each
+    of ``inputs`` (socket name or index -> socket or value) linked or set."""
+    n = nt.nodes.new(kind)
+    for k, v in props.items():
+        setattr(n, k, v)
+    for k, v in inputs.items():
+        if hasattr(v, "is_output"):
+            nt.links.new(v, n.inputs[k])
+        else:
+            n.inputs[k].default_value = v
+    return n.outputs[output]
 
 
 def set_modifier_input(mod, identifier: str, value) -> None:

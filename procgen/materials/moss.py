@@ -7,6 +7,8 @@ only: the geometry, and so every ground-truth pass but colour, stays as it was.
 """
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 MOIST_BIOMES = ("broadleaf_forest", "conifer_forest", "autumn_forest", "wetland", "river")
@@ -28,16 +30,9 @@ def moss_cover(mat, rng: np.random.Generator) -> None:
     out = next(n for n in nt.nodes if n.type == "OUTPUT_MATERIAL")
     surface = out.inputs["Surface"].links[0].from_socket
 
-    def node(kind, inputs, output=0, **props):
-        n = nt.nodes.new(kind)
-        for k, v in props.items():
-            setattr(n, k, v)
-        for k, v in inputs.items():
-            if hasattr(v, "is_output"):
-                nt.links.new(v, n.inputs[k])
-            else:
-                n.inputs[k].default_value = v
-        return n.outputs[output]
+    from ..geometry.node_groups import add_node  # bpy: imported here so the numpy part stays bpy-free
+
+    node = partial(add_node, nt)
 
     def smooth(value, lo, hi):
         return node("ShaderNodeMapRange", {"Value": value, "From Min": lo, "From Max": hi},

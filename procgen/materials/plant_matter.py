@@ -13,10 +13,12 @@
 from __future__ import annotations
 
 import colorsys
+from functools import partial
 
 import bpy
 import numpy as np
 
+from ..geometry.node_groups import add_node
 from . import bark_relief
 from .surfaces import Layer, Tree, _jitter, _madd, _set_if
 
@@ -168,16 +170,7 @@ def snow_cover(mat) -> None:
     out = next(n for n in nt.nodes if n.type == "OUTPUT_MATERIAL")
     surface = out.inputs["Surface"].links[0].from_socket
 
-    def node(kind, inputs, **props):
-        n = nt.nodes.new(kind)
-        for k, v in props.items():
-            setattr(n, k, v)
-        for k, v in inputs.items():
-            if hasattr(v, "is_output"):
-                nt.links.new(v, n.inputs[k])
-            else:
-                n.inputs[k].default_value = v
-        return n.outputs[0]
+    node = partial(add_node, nt)
 
     normal = node("ShaderNodeNewGeometry", {}).node.outputs["Normal"]
     up = node("ShaderNodeSeparateXYZ", {"Vector": normal}).node.outputs["Z"]
