@@ -1,7 +1,8 @@
 """Shared helpers of the tests (no torch, no bpy at import): random splats, PLY files written
 without the code under test, the malformed-file corpus, in-range test scenes for the compressed
 formats, the independent converter (splat-transform from npm, through tests/tools/npm.py; tests
-skip only where Node.js is missing), renders and PSNR.
+skip only where Node.js is missing), renders and PSNR, and orthographic Cycles renders of test
+scenes (a material's height socket, or the ground-truth passes; bpy imported inside them).
 """
 from __future__ import annotations
 
@@ -451,3 +452,65 @@ def carried_points(anchors: dict, frame: int) -> dict:
             for px, tri, bary in wanted[key]:
                 out[px] = bary @ (np.array([verts[int(i)].co[:] for i in tri]) @ m[:3, :3].T + m[:3, 3])
     return out
+
+
+# ----------------------------------------------------------------------------- Cycles renders of test scenes
+
+def _ortho_camera(side: float, px: int, at, turn=(0.0, 0.0, 0.0)):
+    """An orthographic camera at ``at`` turned by ``turn`` (Euler XYZ, radians) that sees a ``side``
+    metres square in ``px`` by ``px`` pixels, made the Cycles camera of the current scene."""
+    import bpy
+
+    scene = bpy.context.scene
+    cam = bpy.data.objects.new("cam", bpy.data.cameras.new("cam"))
+    cam.data.type, cam.data.ortho_scale = "ORTHO", side
+    cam.location, cam.rotation_euler = at, turn
+    scene.collection.objects.link(cam)
+    scene.camera = cam
+    scene.render.engine = "CYCLES"
+    scene.render.resolution_x = scene.render.resolution_y = px
+    scene.render.resolution_percentage = 100
+    return scene
+
+
+def render_height(tmp_path: Path, mat, height, depth: float, corners, side: float, px: int, at,
+                  turn=(0.0, 0.0, 0.0)) -> np.ndarray:
+    """The socket ``height`` of the material ``mat`` (metres, about ``depth`` at most) [px, px], rows
+    top-down: emitted at 1 / ``depth`` on the quad ``corners`` ([4, 3]) and rendered to a 32-bit EXR
+    with one sample at each pixel's centre, seen by ``_ortho_camera(side, px, at, turn)``."""
+    import bpy
+
+    from procgen.render.exr import read_channels
+
+    nt = mat.node_tree
+    glow = nt.nodes.new("ShaderNodeEmission")
+    nt.links.new(height, glow.inputs["Color"])
+    glow.inputs["Strength"].default_value = 1.0 / depth
+    out = next(n for n in nt.nodes if n.type == "OUTPUT_MATERIAL")
+    nt.links.new(glow.outputs["Emission"], out.inputs["Surface"])
+    me = bpy.data.meshes.new("plane")
+    me.from_pydata([tuple(c) for c in corners], [], [(0, 1, 2, 3)])
+    me.materials.append(mat)
+    bpy.context.scene.collection.objects.link(bpy.data.objects.new("plane", me))
+    scene = _ortho_camera(side, px, at, turn)
+    scene.cycles.samples, scene.cycles.use_denoising = 1, False
+    scene.cycles.pixel_filter_type, scene.cycles.filter_width = "BOX", 0.01
+    scene.render.image_settings.file_format = "OPEN_EXR"
+    scene.render.image_settings.color_depth = "32"
+    scene.render.filepath = str(tmp_path / "height.exr")
+    bpy.ops.render.render(write_still=True)
+    return next(v for k, v in read_channels(tmp_path / "height.exr").items() if k.endswith("R")) * depth
+
+
+def render_passes(path: Path, side: float, px: int, at, turn=(0.0, 0.0, 0.0)) -> dict[str, np.ndarray]:
+    """The ground-truth passes (diffuse colour included) of the current scene, name -> [px, px, C],
+    rendered to ``path`` by the project's own settings (one sample at each pixel's centre), seen by
+    ``_ortho_camera(side, px, at, turn)``."""
+    from procgen.render.exr import read_passes
+    from procgen.render.passes import Settings, configure_gt, render_still
+
+    scene = _ortho_camera(side, px, at, turn)
+    layer = scene.view_layers[0]
+    configure_gt(scene, layer, Settings(), albedo=True)
+    render_still(scene, layer, str(path))
+    return read_passes(path)

@@ -10,7 +10,7 @@ import pytest
 from procgen.core.seeding import stream
 from procgen.materials import plant_matter
 from procgen.materials.bark_relief import STYLES, draw_relief, relief_height
-from procgen.render.exr import read_channels
+from tests.helpers import render_height
 
 pytestmark = pytest.mark.blender
 
@@ -70,38 +70,6 @@ def test_the_relief_leaves_the_streams_draws_alone():
     assert rng.uniform() == ref.uniform()
 
 
-def _render_height(tmp_path, mat, depth: float, side: float, px: int) -> np.ndarray:
-    """The bark relief's height (metres) on a vertical plane at y = 3 through (0.4, 3, 1.2),
-    rendered orthographically along +y: rows top-down, columns along +x."""
-    nt = mat.node_tree
-    relief = next(n for n in nt.nodes if n.label == "bark_relief")
-    glow = nt.nodes.new("ShaderNodeEmission")
-    nt.links.new(relief.outputs[0], glow.inputs["Color"])
-    glow.inputs["Strength"].default_value = 1.0 / depth
-    out = next(n for n in nt.nodes if n.type == "OUTPUT_MATERIAL")
-    nt.links.new(glow.outputs["Emission"], out.inputs["Surface"])
-    me = bpy.data.meshes.new("plane")
-    me.from_pydata([(-2, 3, -1), (3, 3, -1), (3, 3, 4), (-2, 3, 4)], [], [(0, 1, 2, 3)])
-    me.materials.append(mat)
-    scene = bpy.context.scene
-    scene.collection.objects.link(bpy.data.objects.new("plane", me))
-    cam = bpy.data.objects.new("cam", bpy.data.cameras.new("cam"))
-    cam.data.type, cam.data.ortho_scale = "ORTHO", side
-    cam.location, cam.rotation_euler = (0.4, -2.0, 1.2), (np.pi / 2, 0.0, 0.0)
-    scene.collection.objects.link(cam)
-    scene.camera = cam
-    scene.render.engine = "CYCLES"
-    scene.cycles.samples, scene.cycles.use_denoising = 1, False
-    scene.cycles.pixel_filter_type, scene.cycles.filter_width = "BOX", 0.01
-    scene.render.resolution_x = scene.render.resolution_y = px
-    scene.render.resolution_percentage = 100
-    scene.render.image_settings.file_format = "OPEN_EXR"
-    scene.render.image_settings.color_depth = "32"
-    scene.render.filepath = str(tmp_path / "height.exr")
-    bpy.ops.render.render(write_still=True)
-    return next(v for k, v in read_channels(tmp_path / "height.exr").items() if k.endswith("R")) * depth
-
-
 @pytest.mark.parametrize("style", ["bark", "birch"])
 def test_the_materials_bump_is_the_formula(tmp_path, style):
     """The material's relief node, emitted on a plane seen square on: each pixel against
@@ -112,7 +80,10 @@ def test_the_materials_bump_is_the_formula(tmp_path, style):
     assert bump.outputs["Normal"].is_linked and bump.inputs["Distance"].default_value == 1.0
     relief = draw_relief(style, stream(7, "test_bark").spawn(1)[0])
     side, px = 0.5, 64
-    got = _render_height(tmp_path, mat, relief.depth, side, px)
+    # a vertical plane at y = 3 seen along +y through (0.4, 3, 1.2): columns along +x
+    height = next(n for n in mat.node_tree.nodes if n.label == "bark_relief").outputs[0]
+    got = render_height(tmp_path, mat, height, relief.depth, [(-2, 3, -1), (3, 3, -1), (3, 3, 4), (-2, 3, 4)],
+                        side, px, at=(0.4, -2.0, 1.2), turn=(np.pi / 2, 0.0, 0.0))
     k = (np.arange(px) + 0.5) * side / px - side / 2
     x, z = np.meshgrid(0.4 + k, 1.2 - k)
     want = relief_height(relief, x, 3.0, z)

@@ -12,8 +12,7 @@ from procgen.assembly.biomes import BIOMES
 from procgen.assembly.config import SceneConfig
 from procgen.core.seeding import stream
 from procgen.materials import moss
-from procgen.render.exr import read_passes
-from procgen.render.passes import Settings, configure_gt, render_still
+from tests.helpers import render_passes
 
 pytestmark = pytest.mark.blender
 
@@ -29,21 +28,10 @@ def _sphere_passes(tmp_path, biome: str, top: float = 0.0):
     bpy.ops.mesh.primitive_uv_sphere_add(segments=128, ring_count=64, radius=R)
     bpy.ops.object.shade_smooth()
     bpy.context.object.data.materials.append(mat)
-    scene = bpy.context.scene
-    cam = bpy.data.objects.new("cam", bpy.data.cameras.new("cam"))
-    cam.data.type, cam.data.ortho_scale = "ORTHO", top or 2 * R
-    cam.location, cam.rotation_euler = (5.0, 0.0, 0.0), (np.pi / 2, 0.0, np.pi / 2)  # right +y, up +z
+    at, turn = (5.0, 0.0, 0.0), (np.pi / 2, 0.0, np.pi / 2)  # right +y, up +z
     if top:
-        cam.location, cam.rotation_euler = (0.0, 0.0, 5.0), (0.0, 0.0, np.pi / 2)  # right +y, up -x
-    scene.collection.objects.link(cam)
-    scene.camera = cam
-    scene.render.engine = "CYCLES"
-    scene.render.resolution_x = scene.render.resolution_y = PX
-    scene.render.resolution_percentage = 100
-    layer = scene.view_layers[0]
-    configure_gt(scene, layer, Settings(), albedo=True)  # one sample at each pixel's centre
-    render_still(scene, layer, str(tmp_path / f"{biome}.exr"))
-    passes = read_passes(tmp_path / f"{biome}.exr")
+        at, turn = (0.0, 0.0, 5.0), (0.0, 0.0, np.pi / 2)  # right +y, up -x
+    passes = render_passes(tmp_path / f"{biome}.exr", top or 2 * R, PX, at, turn)
     k = ((np.arange(PX) + 0.5) / PX - 0.5) * (top or 2 * R)
     y, z = np.meshgrid(k, -k)  # rows top-down
     x = np.sqrt(np.maximum(R * R - y * y - z * z, 0.0))

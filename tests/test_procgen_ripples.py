@@ -11,8 +11,8 @@ from procgen.assembly.config import SceneConfig
 from procgen.assembly.scene import generate_scene
 from procgen.core.seeding import stream
 from procgen.materials import surfaces
-from procgen.render.exr import read_channels
 from procgen.terrain.ripples import draw_ripples, ripple_height
+from tests.helpers import render_height
 
 pytestmark = pytest.mark.blender
 
@@ -80,36 +80,11 @@ def test_the_materials_bump_is_the_formula(tmp_path):
     r = _ripples(5)
     mat = surfaces.make_terrain_material("sand", surfaces.TerrainShading(base="sand", ripples=r),
                                          stream(0, "test_material"))
-    nt = mat.node_tree
-    bump = next(n for n in nt.nodes if n.type == "BUMP")
-    glow = nt.nodes.new("ShaderNodeEmission")
-    nt.links.new(bump.inputs["Height"].links[0].from_socket, glow.inputs["Color"])
-    glow.inputs["Strength"].default_value = 1.0 / r.height
-    out = next(n for n in nt.nodes if n.type == "OUTPUT_MATERIAL")
-    nt.links.new(glow.outputs["Emission"], out.inputs["Surface"])
+    bump = next(n for n in mat.node_tree.nodes if n.type == "BUMP")
     cx, cy, side, px = 37.0, -12.0, 1.6, 64
-    me = bpy.data.meshes.new("plane")
-    me.from_pydata([(cx - 2, cy - 2, 0), (cx + 2, cy - 2, 0), (cx + 2, cy + 2, 0), (cx - 2, cy + 2, 0)], [],
-                   [(0, 1, 2, 3)])
-    me.materials.append(mat)
-    scene = bpy.context.scene
-    scene.collection.objects.link(bpy.data.objects.new("plane", me))
-    cam = bpy.data.objects.new("cam", bpy.data.cameras.new("cam"))
-    cam.data.type, cam.data.ortho_scale = "ORTHO", side
-    cam.location = (cx, cy, 5.0)
-    scene.collection.objects.link(cam)
-    scene.camera = cam
-    scene.render.engine = "CYCLES"
-    scene.cycles.samples, scene.cycles.use_denoising = 1, False
-    scene.cycles.pixel_filter_type, scene.cycles.filter_width = "BOX", 0.01
-    scene.render.resolution_x = scene.render.resolution_y = px
-    scene.render.resolution_percentage = 100
-    scene.render.image_settings.file_format = "OPEN_EXR"
-    scene.render.image_settings.color_depth = "32"
-    scene.render.filepath = str(tmp_path / "height.exr")
-    bpy.ops.render.render(write_still=True)
-    channels = read_channels(tmp_path / "height.exr")
-    got = next(v for k, v in channels.items() if k.endswith("R")) * r.height
+    corners = [(cx - 2, cy - 2, 0), (cx + 2, cy - 2, 0), (cx + 2, cy + 2, 0), (cx - 2, cy + 2, 0)]
+    got = render_height(tmp_path, mat, bump.inputs["Height"].links[0].from_socket, r.height, corners, side, px,
+                        at=(cx, cy, 5.0))
     k = (np.arange(px) + 0.5) * side / px - side / 2
     x, y = np.meshgrid(cx + k, cy - k)  # rows top-down
     want = ripple_height(r, x, y)

@@ -12,8 +12,7 @@ from procgen.assembly.biomes import BIOMES
 from procgen.assembly.config import SceneConfig
 from procgen.core.seeding import stream
 from procgen.materials import rock_relief, surfaces
-from procgen.render.exr import read_passes
-from procgen.render.passes import Settings, configure_gt, render_still
+from tests.helpers import render_passes
 
 pytestmark = pytest.mark.blender
 
@@ -36,20 +35,8 @@ def _passes(tmp_path, micro: bool) -> tuple[np.ndarray, np.ndarray]:
     me = bpy.data.meshes.new("plane")
     me.from_pydata([(-3, -3, 0), (3, -3, 0), (3, 3, 0), (-3, 3, 0)], [], [(0, 1, 2, 3)])
     me.materials.append(mat)
-    scene = bpy.context.scene
-    scene.collection.objects.link(bpy.data.objects.new("plane", me))
-    cam = bpy.data.objects.new("cam", bpy.data.cameras.new("cam"))
-    cam.data.type, cam.data.ortho_scale = "ORTHO", SIDE
-    cam.location = (1.3, 0.7, 4.0)
-    scene.collection.objects.link(cam)
-    scene.camera = cam
-    scene.render.engine = "CYCLES"
-    scene.render.resolution_x = scene.render.resolution_y = PX
-    scene.render.resolution_percentage = 100
-    layer = scene.view_layers[0]
-    configure_gt(scene, layer, Settings(), albedo=True)  # one sample at each pixel's centre
-    render_still(scene, layer, str(tmp_path / f"{micro}.exr"))
-    passes = read_passes(tmp_path / f"{micro}.exr")
+    bpy.context.scene.collection.objects.link(bpy.data.objects.new("plane", me))
+    passes = render_passes(tmp_path / f"{micro}.exr", SIDE, PX, at=(1.3, 0.7, 4.0))
     return passes["Normal"][..., :3], passes["DiffCol"][..., :3]
 
 
