@@ -17,47 +17,13 @@ from functools import partial
 import bpy
 import numpy as np
 
-from ..geometry.node_groups import math_node, new_group, set_modifier_input
+from ..geometry.node_groups import add_node, math_node, new_group, set_modifier_input
 from .wind import Sway, Wind
 
 # fixed directions over which the flutter's phase turns: leaves and blades in different places
 # flutter out of step
 _Q1 = (0.8, 0.6, 0.5)
 _Q2 = (-0.6, 0.8, -0.3)
-
-
-def _vector_math(ng, op: str, a, b=None):
-    node = ng.nodes.new("ShaderNodeVectorMath")
-    node.operation = op
-    for i, v in enumerate((a, b)):
-        if v is None:
-            continue
-        if hasattr(v, "is_output"):
-            ng.links.new(v, node.inputs[i])
-        else:
-            node.inputs[i].default_value = v
-    return node.outputs["Value" if op in ("DOT_PRODUCT", "LENGTH") else "Vector"]
-
-
-def _scale(ng, vector, factor):
-    node = ng.nodes.new("ShaderNodeVectorMath")
-    node.operation = "SCALE"
-    ng.links.new(vector, node.inputs[0])
-    if hasattr(factor, "is_output"):
-        ng.links.new(factor, node.inputs["Scale"])
-    else:
-        node.inputs["Scale"].default_value = float(factor)
-    return node.outputs["Vector"]
-
-
-def _combine(ng, x=0.0, y=0.0, z=0.0):
-    node = ng.nodes.new("ShaderNodeCombineXYZ")
-    for name, v in zip("XYZ", (x, y, z)):
-        if hasattr(v, "is_output"):
-            ng.links.new(v, node.inputs[name])
-        else:
-            node.inputs[name].default_value = float(v)
-    return node.outputs[0]
 
 
 def _seconds(ng):
@@ -75,15 +41,18 @@ def bend_angle(ng, wind: Wind, sway: Sway, phase) -> "bpy.types.NodeSocket":
 def _flutter(ng, position, weight, sway: Sway, wind: Wind, along, across, phase=0.0):
     """strength * flutter * weight * (sin(a1) along + sin(a2) across), a1 and a2 turning with the
     position (``along``, ``across``: direction sockets or tuples)."""
-    m = partial(math_node, ng)
+    m, vec = partial(math_node, ng), partial(add_node, ng, "ShaderNodeVectorMath")
     t = _seconds(ng)
     out = None
     for q, hz, axis in ((_Q1, 1.0, along), (_Q2, 1.37, across)):
+        dot = vec({0: position, 1: q}, "Value", operation="DOT_PRODUCT")
         arg = m("ADD", m("MULTIPLY", t, 2 * np.pi * sway.flutter_hz * hz),
-                m("ADD", m("MULTIPLY", _vector_math(ng, "DOT_PRODUCT", position, q), sway.flutter_scale), phase))
+                m("ADD", m("MULTIPLY", dot, sway.flutter_scale), phase))
         amount = m("MULTIPLY", m("MULTIPLY", m("SINE", arg), weight), sway.flutter * wind.strength)
-        term = _scale(ng, axis if hasattr(axis, "is_output") else _combine(ng, *axis), amount)
-        out = term if out is None else _vector_math(ng, "ADD", out, term)
+        if not hasattr(axis, "is_output"):
+            axis = add_node(ng, "ShaderNodeCombineXYZ", dict(zip("XYZ", axis)))
+        term = vec({0: axis, "Scale": amount}, operation="SCALE")
+        out = term if out is None else vec({0: out, 1: term}, operation="ADD")
     return out
 
 
@@ -104,22 +73,25 @@ def bend_group(name: str, wind: Wind, sway: Sway, crown: bool) -> "bpy.types.Geo
     ng.interface.new_socket("Phase", in_out="INPUT", socket_type="NodeSocketFloat")
     height = ng.interface.new_socket("Height", in_out="INPUT", socket_type="NodeSocketFloat")
     height.default_value, direction.default_value = 1.0, (1.0, 0.0, 0.0)
-    m = partial(math_node, ng)
+    m, vec = partial(math_node, ng), partial(add_node, ng, "ShaderNodeVectorMath")
     position = ng.nodes.new("GeometryNodeInputPosition").outputs[0]
     sep = ng.nodes.new("ShaderNodeSeparateXYZ")
     ng.links.new(position, sep.inputs[0])
     d, ph, top = gin.outputs["Direction"], gin.outputs["Phase"], gin.outputs["Height"]
     h = m("MAXIMUM", sep.outputs["Z"], 0.0)
-    bend = _scale(ng, d, m("MULTIPLY", bend_angle(ng, wind, sway, ph), m("DIVIDE", m("MULTIPLY", h, h), top)))
+    bend = vec({0: d, "Scale": m("MULTIPLY", bend_angle(ng, wind, sway, ph), m("DIVIDE", m("MULTIPLY", h, h), top))},
+               operation="SCALE")
     weight = m("MINIMUM", m("DIVIDE", h, top), 1.0)
     if crown:
-        r = _vector_math(ng, "LENGTH", _combine(ng, sep.outputs["X"], sep.outputs["Y"]))
+        flat = add_node(ng, "ShaderNodeCombineXYZ", {"X": sep.outputs["X"], "Y": sep.outputs["Y"], "Z": 0.0})
+        r = vec({0: flat}, "Value", operation="LENGTH")
         weight = m("MULTIPLY", weight, m("MINIMUM", m("DIVIDE", r, m("MULTIPLY", top, 0.25)), 1.0))
     dsep = ng.nodes.new("ShaderNodeSeparateXYZ")
     ng.links.new(d, dsep.inputs[0])
-    across = _combine(ng, m("MULTIPLY", dsep.outputs["Y"], -1.0), dsep.outputs["X"])
+    flip = m("MULTIPLY", dsep.outputs["Y"], -1.0)
+    across = add_node(ng, "ShaderNodeCombineXYZ", {"X": flip, "Y": dsep.outputs["X"], "Z": 0.0})
     flutter = _flutter(ng, position, weight, sway, wind, (0.0, 0.0, 0.7), across)
-    _set_position(ng, gin, gout, _vector_math(ng, "ADD", bend, flutter))
+    _set_position(ng, gin, gout, vec({0: bend, 1: flutter}, operation="ADD"))
     return ng
 
 
@@ -156,20 +128,20 @@ def add_instance_shear(ng: "bpy.types.GeometryNodeTree", wind: Wind, sway: Sway,
     gout = next(n for n in ng.nodes if n.type == "GROUP_OUTPUT")
     source = gout.inputs[0].links[0].from_socket
     nodes, link = ng.nodes, ng.links.new
-    m = partial(math_node, ng)
+    m, vec = partial(math_node, ng), partial(add_node, ng, "ShaderNodeVectorMath")
     transform = nodes.new("GeometryNodeInstanceTransform").outputs[0]
     split = nodes.new("FunctionNodeSeparateTransform")
     link(transform, split.inputs[0])
     base = split.outputs["Translation"]
     dx, dy = (float(v) for v in wind.vector)
-    s = _vector_math(ng, "DOT_PRODUCT", base, (dx, dy, 0.0))
+    s = vec({0: base, 1: (dx, dy, 0.0)}, "Value", operation="DOT_PRODUCT")
     theta = bend_angle(ng, wind, sway, m("MULTIPLY", s, -wind.omega / wind.gust_speed))
     shear = nodes.new("FunctionNodeCombineMatrix")  # identity but column 3 (z) rows 1-2: theta d
     link(m("MULTIPLY", theta, dx), shear.inputs["Column 3 Row 1"])
     link(m("MULTIPLY", theta, dy), shear.inputs["Column 3 Row 2"])
     to_base, from_base = nodes.new("FunctionNodeCombineTransform"), nodes.new("FunctionNodeCombineTransform")
     link(base, to_base.inputs["Translation"])
-    link(_scale(ng, base, -1.0), from_base.inputs["Translation"])
+    link(vec({0: base, "Scale": -1.0}, operation="SCALE"), from_base.inputs["Translation"])
     product = transform
     for left in (from_base.outputs[0], shear.outputs[0], to_base.outputs[0]):  # T(b) H T(-b) M
         mul = nodes.new("FunctionNodeMatrixMultiply")
