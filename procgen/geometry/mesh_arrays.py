@@ -140,20 +140,34 @@ def place_leaves(outline: np.ndarray, centres: np.ndarray, axes: np.ndarray, nor
 
 
 def leaves_geo(rng: np.random.Generator, centres: np.ndarray, axes: np.ndarray, normals: np.ndarray,
-               sizes: np.ndarray, width: float, fold: float = 0.25, droop: float = 0.15, mat: int = 1) -> Geo:
-    """Leaf blades at the given frames, each with a slightly different outline."""
+               sizes: np.ndarray, width: float, fold: float = 0.25, droop: float = 0.15, mat: int = 1,
+               closed: bool = False) -> Geo:
+    """Leaf blades at the given frames, each with a slightly different outline: two folded faces
+    per leaf, or with ``closed`` a thin body with a raised midrib (``blades.leaf_body``)."""
     if len(centres) == 0:
         return Geo.empty()
+    from .blades import closed_blades, leaf_body  # blades builds on this module
     k = 4  # a few outline variants per call, so leaves are not clones
-    outlines = [leaf_outline(width * rng.uniform(0.8, 1.2), fold, droop * rng.uniform(0.5, 1.5)) for _ in range(k)]
+    shapes = [(width * rng.uniform(0.8, 1.2), fold, droop * rng.uniform(0.5, 1.5)) for _ in range(k)]
+    if closed:
+        bodies = [leaf_body(*a) for a in shapes]
+        sections = bodies[0][2].shape[:2]
+        outlines = [np.concatenate([np.stack(b[:2]), np.concatenate(b[2:], 1).reshape(-1, 3)]) for b in bodies]
+    else:
+        outlines = [leaf_outline(*a) for a in shapes]
+    per = len(outlines[0])
     pick = rng.integers(k, size=len(centres))
-    verts = np.empty((len(centres) * 10, 3))
+    verts = np.empty((len(centres), per, 3))
     for i in range(k):
         sel = np.nonzero(pick == i)[0]
         if len(sel):
-            v = place_leaves(outlines[i], centres[sel], axes[sel], normals[sel], sizes[sel]).reshape(len(sel), 10, 3)
-            verts.reshape(-1, 10, 3)[sel] = v
-    return Geo.from_faces(verts, leaf_faces(len(centres)), mat=mat)
+            placed = place_leaves(outlines[i], centres[sel], axes[sel], normals[sel], sizes[sel])
+            verts[sel] = placed.reshape(-1, per, 3)
+    if not closed:
+        return Geo.from_faces(verts.reshape(-1, 3), leaf_faces(len(centres)), mat=mat)
+    rings = verts[:, 2:].reshape(len(centres), sections[0], -1, 3)
+    c = sections[1]
+    return closed_blades(verts[:, 0], verts[:, 1], rings[:, :, :c], rings[:, :, c:], mat=mat)
 
 
 def strips(starts: np.ndarray, dirs: np.ndarray, lengths: np.ndarray, widths: np.ndarray, sides: np.ndarray,

@@ -1,14 +1,20 @@
 """Kelp (bpy-free): a holdfast of several thin stipes rising in slow curves towards the
-light, each carrying long wavy blades on alternate sides along its length; the tallest stipes
+light, each carrying long blades on alternate sides along its length (thin bodies a few
+millimetres thick, pinched at the stipe, their edges ruffled in waves); the tallest stipes
 reach the plant's full height and run on along it, level, as a canopy of floating blades."""
 from __future__ import annotations
 
 import numpy as np
 
-from ..geometry.mesh_arrays import Geo, concat, strips, tube, unit
+from ..geometry.blades import closed_blades
+from ..geometry.mesh_arrays import Geo, concat, tube, unit
 
 BLADE_STEP = 0.24  # metres of stipe between two blades
 CANOPY = (0.1, 0.25)  # of the plant's height: how far a stipe that reaches the top runs on, level
+BLADE_SECTIONS = 14  # cross-sections along a blade: 3-5 per ruffle, so the waves are not aliased
+RUFFLES = (3.0, 4.5)  # waves along each edge of a blade
+RUFFLE_HEIGHT = 0.3  # ruffle amplitude / the blade's half-width there
+BLADE_THICKNESS = 0.003  # metres through the blade's middle; nothing at its edges
 
 
 def kelp(rng: np.random.Generator, height: float, stipes: int | None = None) -> Geo:
@@ -67,4 +73,33 @@ def _blades(rng: np.random.Generator, path: np.ndarray) -> Geo:
     lengths = rng.uniform(0.5, 0.9, len(at)) * (0.55 + 0.9 * u * (1 - u) * 2)
     widths = rng.uniform(0.05, 0.09, len(at))
     across = np.cross(dirs, np.array([0, 0, 1.0])) + 0.3 * rng.normal(size=(len(at), 3))
-    return strips(starts, dirs, lengths, widths, across, segments=4, droop=rng.uniform(0.2, 0.6, len(at)), mat=1)
+    return ruffled_blades(rng, starts, dirs, lengths, widths, across, rng.uniform(0.2, 0.6, len(at)))
+
+
+def ruffled_blades(rng: np.random.Generator, starts: np.ndarray, dirs: np.ndarray, lengths: np.ndarray,
+                   widths: np.ndarray, sides: np.ndarray, droop: np.ndarray) -> Geo:
+    """Closed blades from each start [N, 3] along a direction [N, 3], ``widths`` [N] the
+    greatest half-width across ``sides`` [N, 3], sagging by ``droop`` [N] times length^2:
+    pinched at the stipe, widest at a third, tapering to the tip; each edge rises and falls
+    in ruffles of its own phase; vertex attribute ``tip`` runs 0..1 along the blade."""
+    n = len(starts)
+    if n == 0:
+        return Geo.empty()
+    d, s = unit(dirs), unit(sides - dirs * np.sum(sides * unit(dirs), axis=1, keepdims=True))
+    normal = np.cross(d, s)
+    t = np.linspace(0.0, 1.0, BLADE_SECTIONS + 2)                          # [S + 2] base .. tip
+    along = t[None] * lengths[:, None]                                      # [N, S + 2]
+    centre = starts[:, None] + along[..., None] * d[:, None] - (droop[:, None] * along ** 2)[..., None] * [0, 0, 1.0]
+    w = widths[:, None] * np.sin(np.pi * np.minimum(t / 0.35, 1.0) / 2) ** 0.7 * (1.0 - 0.85 * np.maximum(t - 0.35, 0))
+    phase = rng.uniform(0, 2 * np.pi, (n, 2, 1))
+    wave = 2 * np.pi * t[None, None] * rng.uniform(*RUFFLES, (n, 1, 1)) + phase  # [N, 2, S + 2]
+    lift = RUFFLE_HEIGHT * w[:, None] * np.sin(wave)                        # [N, 2, S + 2] left, right
+    half = BLADE_THICKNESS / 2 * np.sin(np.pi * t)[None] ** 0.5              # [1, S + 2]
+    left = centre + w[..., None] * s[:, None] + lift[:, 0, :, None] * normal[:, None]
+    right = centre - w[..., None] * s[:, None] + lift[:, 1, :, None] * normal[:, None]
+    mid_top = centre + half[..., None] * normal[:, None]
+    mid_bottom = centre - half[..., None] * normal[:, None]
+    top = np.stack([left, mid_top, right], 2)[:, 1:-1]                      # [N, S, 3, 3]
+    ring_t = np.tile(np.repeat(t[1:-1], 4)[None], (n, 1))
+    tip = np.concatenate([np.zeros((n, 1)), np.ones((n, 1)), ring_t], 1)
+    return closed_blades(centre[:, 0], centre[:, -1], top, mid_bottom[:, 1:-1, None], mat=1, attrs={"tip": tip})

@@ -116,7 +116,7 @@ def colonised_tree(rng: np.random.Generator, sp: Species, height: float, attract
     axes = np.repeat(dirs, n, axis=0) + rng.normal(scale=0.9, size=c.shape) + np.array([0, 0, -1.5 * sp.droop])
     normals = rng.normal(size=c.shape) + np.array([0, 0, 1.6 * (1 - sp.droop) + 0.2])
     sizes = sp.leaf_size * rng.uniform(0.7, 1.3, len(c))
-    leaves = leaves_geo(rng, c, axes, normals, sizes, sp.leaf_width, fold=0.3, droop=0.2)
+    leaves = leaves_geo(rng, c, axes, normals, sizes, sp.leaf_width, fold=0.3, droop=0.2, closed=True)
     leaves.verts[:, 2] = np.maximum(leaves.verts[:, 2], 0.02)
     return concat([bark, leaves])
 

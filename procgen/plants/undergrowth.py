@@ -36,7 +36,8 @@ def bush(rng: np.random.Generator, height: float, attractors: int, leaf_size: fl
     c = np.repeat(tips, n, axis=0) + rng.normal(scale=0.12 * height, size=(len(tips) * n, 3))
     c[:, 2] = np.maximum(c[:, 2], 0.05)
     normals = rng.normal(size=c.shape) + np.array([0, 0, 1.2])
-    leaves = leaves_geo(rng, c, rng.normal(size=c.shape), normals, leaf_size * rng.uniform(0.7, 1.3, len(c)), 0.45)
+    leaves = leaves_geo(rng, c, rng.normal(size=c.shape), normals, leaf_size * rng.uniform(0.7, 1.3, len(c)), 0.45,
+                        closed=True)
     return concat([Geo.from_faces(bv, bf, mat=0, smooth=True), leaves])
 
 
