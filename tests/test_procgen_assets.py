@@ -12,6 +12,7 @@ import pytest
 from procgen.assembly.assets import KINDS, AssetKind, Placement
 from procgen.assembly.biomes import BIOMES
 from procgen.assembly.config import SceneConfig
+from procgen.assembly.scatter import CLUMP_STRETCH
 from procgen.assembly.scene import generate_scene
 from procgen.core.seeding import stream
 from procgen.render import render_dataset
@@ -78,8 +79,8 @@ def test_every_kind_keeps_its_placement_rule():
         if rule.pattern == "poisson":
             spacing = np.hypot(*(xy[:, None] - xy[None]).transpose(2, 0, 1)) + np.eye(len(xy)) * 1e9
             assert spacing.min() >= rule.spacing - 1e-4, kind.name
-        lo, hi = (1.0, 1.0) if kind.clump else kind.size_range(config)
-        assert lo - 1e-5 <= s.min() and s.max() <= hi + 1e-5, kind.name
+        lo, hi = CLUMP_STRETCH if kind.clump else kind.size_range(config)
+        assert lo - 1e-5 <= np.abs(s).min() and np.abs(s).max() <= hi + 1e-5, kind.name
         if kind.clearance is not None:
             a, b = kind.clearance
             discs[kind.name] = [(x, y, a * si + b) for (x, y), si in zip(xy, s)]

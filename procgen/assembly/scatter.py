@@ -219,13 +219,14 @@ def lean_to_ground(hf: Heightfield, x: np.ndarray, y: np.ndarray, turn: np.ndarr
     return np.stack([-np.arcsin(np.clip(m[:, 1], -1, 1)), np.arctan2(m[:, 0], m[:, 2])], 1)
 
 
-def rim_sink(hf: Heightfield, x: np.ndarray, y: np.ndarray, radius: float) -> np.ndarray:
-    """How far [K] a flat disc of ``radius`` laid on the ground's tangent plane at (x, y) floats
-    above the ground at its rim (clipped to 0.3 m): clumps sink by it."""
+def rim_sink(hf: Heightfield, x: np.ndarray, y: np.ndarray, radius) -> np.ndarray:
+    """How far [K] a flat disc of ``radius`` (one, or [K]) laid on the ground's tangent plane at
+    (x, y) floats above the ground at its rim (clipped to 0.3 m): clumps sink by it."""
     n = hf.normal_at(x, y)
     z0 = hf.height(x, y)
     a = np.linspace(0, 2 * np.pi, 8, endpoint=False)
-    dx, dy = radius * np.cos(a), radius * np.sin(a)
+    r = np.broadcast_to(np.asarray(radius, np.float64), np.shape(x))[:, None]
+    dx, dy = r * np.cos(a), r * np.sin(a)
     plane = z0[:, None] - (n[:, :1] * dx + n[:, 1:2] * dy) / n[:, 2:3]
     ground = hf.height(x[:, None] + dx, y[:, None] + dy)
     return np.clip((plane - ground).max(axis=1), 0.0, 0.3)
@@ -253,6 +254,28 @@ def pose_copies(kind: AssetKind, points: np.ndarray, rng: np.random.Generator, h
         lean = lean + d["tilt"]
     rotation = np.concatenate([lean, d["rotation"][:, None]], axis=1)
     return Poses(np.stack([x, y, z], 1), rotation, scale, np.asarray(d["variant"], np.int64), size)
+
+
+# Each clump's own stretch along its x and y, and its height: two clumps of one mesh differ by
+# more than a turn (which is all a viewer could undo). No mirror (a negative scale): Cycles
+# renders mirrored geometry-nodes instances centimetres away from where their matrices put them.
+CLUMP_STRETCH = (0.8, 1.2)
+CLUMP_HEIGHT = (0.75, 1.25)
+
+
+def vary_clumps(poses: Poses, rng: np.random.Generator, hf: Heightfield, radius: float) -> Poses:
+    """The clumps' ``poses`` each stretched along its own x and y and made taller or shorter,
+    drawn from ``rng`` (the kind's ``{name}_vary`` stream, so where the clumps stand and how they
+    turn stays as it was); a clump whose stretched rim would float over curved ground sinks as
+    far again as that rim floats more than the unstretched one."""
+    k = len(poses)
+    stretch = rng.uniform(*CLUMP_STRETCH, size=(k, 2))
+    height = rng.uniform(*CLUMP_HEIGHT, size=k)
+    scale = poses.scale * np.stack([stretch[:, 0], stretch[:, 1], height], 1)
+    x, y = poses.location[:, 0], poses.location[:, 1]
+    deeper = np.maximum(rim_sink(hf, x, y, radius * stretch.max(1)) - rim_sink(hf, x, y, radius), 0.0)
+    location = poses.location - np.stack([np.zeros(k), np.zeros(k), deeper], 1)
+    return Poses(location, poses.rotation, scale, poses.variant, poses.size)
 
 
 def reach_up(poses: Poses, meshes: list, top: float) -> Poses:
@@ -291,6 +314,8 @@ def place_kind(kind: AssetKind, ctx: AssetContext, ground: Ground) -> int:
     collection = get_collection(kind.collection)
     points = place(ground.hf, rng, rule, ground.density, ground.density_scale)
     poses = pose_copies(kind, points, rng, ground.hf, kind.size_range(ctx.config), len(meshes))
+    if kind.clump:
+        poses = vary_clumps(poses, stream(ctx.seed, f"{kind.name}_vary"), ground.hf, kind.clump_radius)
     if kind.under_surface is not None and ground.hf.submerged:
         poses = reach_up(poses, meshes, ground.hf.water_level - kind.under_surface)
     if kind.own_instance_id:

@@ -158,9 +158,10 @@ TEST_WIND = dict(direction=0.0, strength=2.5, gust_speed=4.0, gust_period=1.5)
 
 def build_wind_scene(resolution=(96, 64), frames: int = 5, wind: bool = True, bend: bool = True) -> dict:
     """A plant with its own object (a 2.4 m sapling: a trunk and a crown of leaf cards) and a
-    patch of grass clumps instanced by a carrier, on a ground plane, swaying in ``TEST_WIND``
-    through the procedural wind (``assembly.motion.add_wind``; ``bend=False``: the sapling leans
-    rigidly instead, as plants beyond the bending budget do); the camera moves slowly past them."""
+    patch of grass clumps instanced by a carrier (some stretched unevenly, as scattered clumps
+    are), on a ground plane, swaying in ``TEST_WIND`` through the procedural wind
+    (``assembly.motion.add_wind``; ``bend=False``: the sapling leans rigidly instead, as plants
+    beyond the bending budget do); the camera moves slowly past them."""
     from ..assembly.motion import add_wind
     from ..assembly.scatter import Poses
     from ..assembly.wind import Wind
@@ -190,7 +191,8 @@ def build_wind_scene(resolution=(96, 64), frames: int = 5, wind: bool = True, be
     xy = np.stack(np.meshgrid(np.linspace(-1.6, -0.2, 4), np.linspace(0.0, 1.4, 4)), -1).reshape(-1, 2)
     k = len(xy)
     poses = Poses(np.concatenate([xy, np.zeros((k, 1))], 1),
-                  np.stack([np.zeros(k), np.zeros(k), rng.uniform(0, 2 * np.pi, k)], 1), np.ones((k, 3)),
+                  np.stack([np.zeros(k), np.zeros(k), rng.uniform(0, 2 * np.pi, k)], 1),
+                  np.array([(1.0, 1.0, 1.0), (1.15, 0.85, 1.2)])[np.arange(k) // 2 % 2],  # some stretched
                   np.arange(k) % 2, np.ones(k))
     carrier = instance_on_points("grass", clumps, poses, "grass", scene.collection)
     sun = bpy.data.objects.new("Sun", bpy.data.lights.new("Sun", "SUN"))
