@@ -69,12 +69,14 @@ def bin_gaussians(radii: Tensor, rects: Tensor, depths: Tensor, width: int, heig
 
 class _Raster(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, means2d, conics, colors, opacities, depths, background, tile_offsets, isect_ids, width, height):
+    def forward(ctx, means2d, conics, colors, opacities, depths, background, tile_offsets, isect_ids, width, height,
+                absgrad_out):
         rgb, alpha, depth, final_T, n_contrib = _ext().raster_forward(
             means2d, conics, colors, opacities, depths, background, tile_offsets, isect_ids, width, height)
         ctx.save_for_backward(means2d, conics, colors, opacities, depths, background, tile_offsets, isect_ids,
                               final_T, n_contrib)
         ctx.size = (width, height)
+        ctx.absgrad_out = absgrad_out
         return rgb, alpha.unsqueeze(-1), depth.unsqueeze(-1)
 
     @staticmethod
@@ -82,19 +84,23 @@ class _Raster(torch.autograd.Function):
         (means2d, conics, colors, opacities, depths, background, tile_offsets, isect_ids, final_T,
          n_contrib) = ctx.saved_tensors
         width, height = ctx.size
-        v_means2d, v_conics, v_colors, v_opacities, v_depths = _ext().raster_backward(
+        v_means2d, v_conics, v_colors, v_opacities, v_depths, v_abs = _ext().raster_backward(
             means2d, conics, colors, opacities, depths, background, tile_offsets, isect_ids, width, height,
-            final_T, n_contrib, v_rgb, v_alpha[..., 0], v_depth[..., 0])
+            final_T, n_contrib, v_rgb, v_alpha[..., 0], v_depth[..., 0], ctx.absgrad_out is not None)
+        if ctx.absgrad_out is not None:
+            ctx.absgrad_out += v_abs
         v_background = None
         if background is not None and ctx.needs_input_grad[5]:
             v_background = (final_T.unsqueeze(-1) * v_rgb).sum(dim=(0, 1))
-        return v_means2d, v_conics, v_colors, v_opacities, v_depths, v_background, None, None, None, None
+        return v_means2d, v_conics, v_colors, v_opacities, v_depths, v_background, None, None, None, None, None
 
 
-def raster(means2d, conics, colors, opacities, depths, background, tile_offsets, isect_ids, width, height):
-    """-> rgb [H,W,3], alpha [H,W,1], depth [H,W,1] (sum of w_i z_i)."""
+def raster(means2d, conics, colors, opacities, depths, background, tile_offsets, isect_ids, width, height,
+           absgrad_out: Optional[Tensor] = None):
+    """-> rgb [H,W,3], alpha [H,W,1], depth [H,W,1] (sum of w_i z_i). absgrad_out [N,2], if given, gains
+    in backward the sum over pixels of each pixel's |d loss / d means2d| (per axis)."""
     return _Raster.apply(means2d, conics, colors, opacities, depths, background, tile_offsets, isect_ids,
-                         width, height)
+                         width, height, absgrad_out)
 
 
 def rasterize(
@@ -109,12 +115,14 @@ def rasterize(
     height: int,
     sh_degree: Optional[int] = None,
     background: Optional[Tensor] = None,  # [3] or None (black)
+    absgrad: bool = False,
 ):
     """Render N 3D Gaussians. Returns rgb [H,W,3], alpha [H,W,1], depth [H,W,1] (= sum_i w_i z_i;
     divide by alpha for the expected depth) and meta:
       radii [N] int32 (0 = culled), means2d [N,2] pixels (its .grad, after backward, is the
       screen-space gradient used for densification), depths [N], conics [N,3], colors [N,3],
-      n_isects (int, tile intersections).
+      n_isects (int, tile intersections), and with absgrad=True means2d_absgrad [N,2]: zeros that
+      backward fills with the sum over pixels of each pixel's |gradient| of means2d, per axis.
     Raises ValueError on bad input (shapes, dtypes, devices, NaN/Inf, empty image).
     """
     if not isinstance(width, int) or not isinstance(height, int):
@@ -138,8 +146,9 @@ def rasterize(
     else:
         rgb_g = sh_colors(colors, means, viewmat, radii, sh_degree)
     tile_offsets, isect_ids = bin_gaussians(radii, rects, depths, width, height)
+    absgrad_out = torch.zeros_like(means2d.detach()) if absgrad else None
     rgb, alpha, depth = raster(means2d, conics, rgb_g, opacities, depths, background, tile_offsets, isect_ids,
-                               width, height)
+                               width, height, absgrad_out)
     if means2d.requires_grad:
         means2d.retain_grad()  # the trainer reads means2d.grad for densification
     meta = {
@@ -150,4 +159,6 @@ def rasterize(
         "colors": rgb_g,
         "n_isects": int(isect_ids.shape[0]),
     }
+    if absgrad_out is not None:
+        meta["means2d_absgrad"] = absgrad_out
     return rgb, alpha, depth, meta

@@ -38,13 +38,14 @@ def make_scene(n: int, width: int, height: int, sh_degree=None, seed: int = 0, d
     return {k: val.to(dtype) for k, val in scene.items()}
 
 
-def render(fn, scene, width, height, sh_degree=None, background=None, grad=False, weights=None):
-    """Runs fn; with grad, back-propagates sum(weights * outputs) and returns the input grads too."""
+def render(fn, scene, width, height, sh_degree=None, background=None, grad=False, weights=None, **kwargs):
+    """Runs fn (kwargs passed on); with grad, back-propagates sum(weights * outputs) and returns the
+    input grads too."""
     leaves = {k: (v.clone().requires_grad_(grad and k in DIFF_INPUTS)) for k, v in scene.items()}
     bg = None if background is None else background.clone().requires_grad_(grad)
     rgb, alpha, depth, meta = fn(leaves["means"], leaves["quats"], leaves["scales"], leaves["opacities"],
                                  leaves["colors"], leaves["viewmat"], leaves["K"], width, height,
-                                 sh_degree=sh_degree, background=bg)
+                                 sh_degree=sh_degree, background=bg, **kwargs)
     out = {"rgb": rgb, "alpha": alpha, "depth": depth, "meta": meta}
     if grad:
         meta["means2d"].retain_grad()
@@ -52,6 +53,8 @@ def render(fn, scene, width, height, sh_degree=None, background=None, grad=False
         ((rgb * wr).sum() + (alpha * wa).sum() + (depth * wd).sum()).backward()
         out["grads"] = {k: leaves[k].grad for k in DIFF_INPUTS}
         out["grads"]["means2d"] = meta["means2d"].grad
+        if "means2d_absgrad" in meta:
+            out["grads"]["means2d_absgrad"] = meta["means2d_absgrad"]
         if bg is not None:
             out["grads"]["background"] = bg.grad
     return out

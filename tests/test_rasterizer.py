@@ -148,6 +148,29 @@ def test_means2d_grad_is_screen_space_gradient_in_pixels():
     assert (g2d - theirs).abs().max() <= 1e-4 * theirs.abs().max()
 
 
+def test_absgrad_is_the_sum_of_each_pixels_absolute_gradient():
+    """meta['means2d_absgrad'] = sum over pixels p of |dL_p / d means2d| per axis, against the
+    reference's gradient taken pixel by pixel (float64); opposing pixels cancel in .grad only."""
+    width, height, n = 21, 18, 30
+    scene = make_scene(n, width, height, seed=5)
+    w = random_weights(height, width)
+    ours = render(rasterize, scene, width, height, grad=True, weights=w, absgrad=True)["grads"]
+    s64 = {k: v.double().requires_grad_(k == "means") for k, v in scene.items()}
+    rgb, alpha, depth, meta = ref.rasterize(*rasterize_args(s64), width, height)
+    wr, wa, wd = (x.double() for x in w)
+    per_pixel = (rgb * wr).sum(-1) + (alpha * wa)[..., 0] + (depth * wd)[..., 0]   # [H, W]
+    expected = torch.zeros(n, 2, dtype=torch.float64)
+    for value in per_pixel.flatten():
+        expected += torch.autograd.grad(value, meta["means2d"], retain_graph=True)[0].abs()
+    got = ours["means2d_absgrad"].double()
+    assert float(expected.max()) > 0
+    assert float((got - expected).abs().max()) <= 1e-4 * float(expected.max())
+    signed = ours["means2d"].double().abs()
+    assert bool((got >= signed - 1e-6).all()) and float((got - signed).max()) > 1e-3 * float(expected.max())
+    plain = render(rasterize, scene, width, height, grad=True, weights=w)["grads"]
+    assert torch.equal(plain["means2d"], ours["means2d"])  # asking for it changes no gradient
+
+
 # ----------------------------------------------------------------------------- determinism
 
 def test_cpu_runs_are_bitwise_identical_across_runs_and_thread_counts():
@@ -256,10 +279,10 @@ def test_cuda_matches_cpu(sh_degree):
     scene = make_scene(3000, width, height, sh_degree, seed=31)
     bg = torch.tensor([0.2, 0.3, 0.4])
     w = random_weights(height, width)
-    cpu = render(rasterize, scene, width, height, sh_degree, bg, grad=True, weights=w)
+    cpu = render(rasterize, scene, width, height, sh_degree, bg, grad=True, weights=w, absgrad=True)
     gpu_scene = {k: v.cuda() for k, v in scene.items()}
     gpu = render(rasterize, gpu_scene, width, height, sh_degree, bg.cuda(), grad=True,
-                 weights=tuple(x.cuda() for x in w))
+                 weights=tuple(x.cuda() for x in w), absgrad=True)
     assert gpu["rgb"].is_cuda
     for key in ("rgb", "alpha"):
         assert (gpu[key].cpu() - cpu[key]).abs().max() <= 1e-5, key
@@ -278,7 +301,8 @@ sys.path.insert(0, {root!r})
 from cuda_ext import _build, rasterize
 from tests.helpers_torch import make_scene, random_weights, render
 scene = make_scene(1500, 70, 45, sh_degree=2, seed=44)
-out = render(rasterize, scene, 70, 45, 2, torch.tensor([0.3, 0.2, 0.1]), grad=True, weights=random_weights(45, 70))
+out = render(rasterize, scene, 70, 45, 2, torch.tensor([0.3, 0.2, 0.1]), grad=True, weights=random_weights(45, 70),
+             absgrad=True)
 torch.save({{"rgb": out["rgb"], "alpha": out["alpha"], "depth": out["depth"], **out["grads"]}}, {path!r})
 print(_build.load_extension().cpu_isa())
 """

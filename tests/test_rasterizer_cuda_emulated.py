@@ -34,10 +34,10 @@ def emulated():
 def both(scene, width, height, sh_degree, background, emulated):
     """(CPU kernels, emulated CUDA kernels) results of one forward + backward with the same weights."""
     w = random_weights(height, width)
-    cpu = render(rasterize, scene, width, height, sh_degree, background, grad=True, weights=w)
+    cpu = render(rasterize, scene, width, height, sh_degree, background, grad=True, weights=w, absgrad=True)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(_wrapper, "_ext", lambda: emulated)
-        emu = render(rasterize, scene, width, height, sh_degree, background, grad=True, weights=w)
+        emu = render(rasterize, scene, width, height, sh_degree, background, grad=True, weights=w, absgrad=True)
     return cpu, emu
 
 

@@ -48,7 +48,7 @@ def stage_calls(background=True) -> dict[str, list]:
         "sh_backward": sh[:4] + [clamped, ones(colors), 1],
         "bin_gaussians": [radii, rects, depths, W, H],
         "raster_forward": raster,
-        "raster_backward": raster + [final_T, n_contrib, ones(rgb), ones(alpha), ones(depth)],
+        "raster_backward": raster + [final_T, n_contrib, ones(rgb), ones(alpha), ones(depth), True],
     }
 
 

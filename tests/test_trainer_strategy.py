@@ -130,3 +130,52 @@ def test_a_lower_densify_threshold_from_the_command_line_grows_more_gaussians(da
     assert code == 0
     low = json.loads((out / "metrics.json").read_text())
     assert low["scene_gaussians"] > full_run[0]["scene_gaussians"]
+
+
+def test_absgrad_densifies_a_gaussian_whose_pixels_pull_in_opposite_directions():
+    """A wide Gaussian centred on a thin bright line: by symmetry the pixels left and right of it
+    pull its centre apart and its plain screen-space gradient cancels, so the usual signal leaves
+    it alone; the sum of each pixel's |gradient| sees it, and the absgrad signal splits it."""
+    from blender_gs_addon.trainer.densify import DensifyStats, densify_and_prune
+    from blender_gs_addon.trainer.model import inverse_sigmoid
+    from blender_gs_addon.trainer.optim import Adam
+    from cuda_ext import rasterize
+
+    w = h = 32
+    K = torch.tensor([[32.0, 0, 16], [0, 32.0, 16], [0, 0, 1]])
+    target = torch.zeros(h, w, 3)
+    target[:, 15:17] = 1.0  # a line two pixels wide, symmetric about x = 16
+    params = {"means": torch.tensor([[0.0, 0.0, 4.0]]), "quats": torch.tensor([[1.0, 0, 0, 0]]),
+              "scales_log": torch.log(torch.tensor([[0.5, 0.5, 0.5]])),
+              "opacity_logit": inverse_sigmoid(torch.tensor([0.5])), "sh_dc": torch.tensor([[[0.5, 0.5, 0.5]]])}
+    stats = {}
+    for kind in ("grad", "absgrad"):
+        p = {k: v.clone().requires_grad_(True) for k, v in params.items()}
+        rgb, _, _, meta = rasterize(p["means"], p["quats"], torch.exp(p["scales_log"]),
+                                    torch.sigmoid(p["opacity_logit"]), p["sh_dc"][:, 0], torch.eye(4), K, w, h,
+                                    absgrad=kind == "absgrad")
+        meta["means2d"].retain_grad()
+        (rgb - target).abs().mean().backward()
+        s = DensifyStats(1, torch.device("cpu"))
+        s.update(meta["means2d_absgrad"] if kind == "absgrad" else meta["means2d"].grad, meta["radii"], w, h)
+        stats[kind] = s
+    plain, absolute = float(stats["grad"].mean_grad()[0]), float(stats["absgrad"].mean_grad()[0])
+    assert plain < 1e-3 * absolute  # cancelled, up to the float sums' rounding
+    cfg = DensifyConfig(grad_threshold=0.5 * absolute, percent_dense=1e-3)
+    counts = {}
+    for kind, s in stats.items():
+        opt = Adam({k: v.clone() for k, v in params.items()}, {k: 1e-3 for k in params})
+        counts[kind] = densify_and_prune(opt, s, cfg, extent=10.0, prune_large=False)
+    assert counts["grad"]["split"] + counts["grad"]["cloned"] == 0
+    assert counts["absgrad"]["split"] == 1 and counts["absgrad"]["total"] == 2
+
+
+def test_the_absgrad_signal_from_the_command_line_reaches_the_strategy(dataset_dir, full_run, tmp_path):
+    from blender_gs_addon.cli import main
+
+    out = tmp_path / "abs"
+    code = main(["train", dataset_dir, "--out", str(out), "--iterations", str(ITERATIONS), "--device", "cpu",
+                 "--sh-degree", "1", "--background", "black", "--seed", "1", "--densify-signal", "absgrad"])
+    assert code == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["status"] == "finished" and m["scene_gaussians"] != full_run[0]["scene_gaussians"]

@@ -9,6 +9,12 @@ so  dL/d ndc_x = dL/d px * W / 2  and  dL/d ndc_y = dL/d px * H / 2.
 The statistic is the norm of that 2-vector, averaged over the training views in which the
 Gaussian was visible (radius > 0) since the last densification. The loss must be a mean over
 pixels (as ours is) for the units to agree.
+
+With `signal = "absgrad"` the statistic is built the same way from the rasterizer's absolute
+gradient: per axis, the sum over pixels of each pixel's |dL/d px|. Pixels on either side of a
+Gaussian that pull its centre in opposite directions cancel in the plain gradient, which is
+what happens to a blade of grass or a leaf covering a few pixels of mixed error; they add up in
+the absolute one. Its values are larger, hence a threshold of its own.
 """
 from __future__ import annotations
 
@@ -26,6 +32,7 @@ from .schedule import DENSIFY_GRAD_THRESHOLD
 @dataclass
 class DensifyConfig:
     grad_threshold: float = DENSIFY_GRAD_THRESHOLD
+    signal: str = "grad"  # one of schedule.DENSIFY_SIGNALS
     percent_dense: float = 0.01  # clone below, split above this fraction of the scene extent
     min_opacity: float = 0.005
     max_screen_radius: float = 20.0  # pixels; applied after the first opacity reset

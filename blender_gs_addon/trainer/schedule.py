@@ -22,6 +22,8 @@ BASE_LR = {
 MEANS_LR_FINAL = 1.6e-6
 # clone/split above this view-averaged screen-space gradient, in NDC units (densify.py says why)
 DENSIFY_GRAD_THRESHOLD = 2e-4
+DENSIFY_ABSGRAD_THRESHOLD = 8e-4  # the absolute gradient's (densify.py)
+DENSIFY_SIGNALS = ("grad", "absgrad")
 MIN_OPACITY_RESET_INTERVAL = 300
 
 

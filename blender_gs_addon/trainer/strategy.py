@@ -31,6 +31,10 @@ class Strategy:
         """A term the strategy adds to the loss (None: nothing)."""
         return None
 
+    def wants_absgrad(self, step: int) -> bool:
+        """Whether iteration `step` must render with the absolute gradient (info["means2d_absgrad"])."""
+        return False
+
     def step_pre_backward(self, opt: Adam, info: dict, step: int) -> None:
         """Before loss.backward() of iteration `step` (1-based)."""
 
@@ -65,6 +69,9 @@ class DefaultStrategy(Strategy):
     def _collecting(self, step: int) -> bool:
         return step <= self.schedule.densify_until
 
+    def wants_absgrad(self, step: int) -> bool:
+        return self.cfg.signal == "absgrad" and self._collecting(step)
+
     def step_pre_backward(self, opt: Adam, info: dict, step: int) -> None:
         means2d = info["means2d"]
         if self._collecting(step) and means2d.requires_grad:
@@ -72,8 +79,10 @@ class DefaultStrategy(Strategy):
 
     @torch.no_grad()
     def step_post_backward(self, opt: Adam, info: dict, step: int) -> None:
-        grad = info["means2d"].grad
-        if self._collecting(step) and grad is not None:
+        if not self._collecting(step):
+            return
+        grad = info.get("means2d_absgrad") if self.cfg.signal == "absgrad" else info["means2d"].grad
+        if grad is not None:
             self.stats.update(grad, info["radii"], info["width"], info["height"])
 
     @torch.no_grad()

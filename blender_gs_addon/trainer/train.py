@@ -181,15 +181,16 @@ class _ViewTensors:
 
 
 def render(model: GaussianModel, view: _ViewTensors, sh_degree: int, background: torch.Tensor,
-           sky: SkyShell | None = None):
+           sky: SkyShell | None = None, absgrad: bool = False):
     """-> rgb [H, W, 3] (the scene over the sky over `background`), and the scene's own alpha
-    [H, W, 1], depth [H, W, 1] (sum of w_i z_i) and rasterizer meta."""
+    [H, W, 1], depth [H, W, 1] (sum of w_i z_i) and rasterizer meta (with absgrad, the scene's
+    means2d_absgrad too)."""
     from cuda_ext import rasterize
 
     w, h = view.cam.width, view.cam.height
     out = rasterize(model.means, model.params["quats"], model.scales(), model.opacities(),
                     model.colors(model.max_sh_degree), view.viewmat, view.K, w, h,
-                    sh_degree=sh_degree, background=background if sky is None else None)
+                    sh_degree=sh_degree, background=background if sky is None else None, absgrad=absgrad)
     if sky is None:
         return out
     rgb, alpha, depth, meta = out
@@ -426,7 +427,8 @@ class Trainer:
         self.opt.lrs["means"] = self.sched.means_lr(it)
         view = self.train_views[self.sampler.next()]
         bg = torch.rand(3, device=self.device) if cfg.background == "random" else self.fixed_bg
-        rgb, alpha, depth, meta = render(self.model, view, self.sched.sh_degree(it, cfg.sh_degree), bg, self.sky)
+        rgb, alpha, depth, meta = render(self.model, view, self.sched.sh_degree(it, cfg.sh_degree), bg, self.sky,
+                                         absgrad=self.strategy.wants_absgrad(it))
         gt = view.target(bg)
         loss = photometric_loss(rgb, gt)
         if cfg.depth_weight > 0 and view.depth is not None:

@@ -404,7 +404,7 @@ std::vector<Tensor> raster_forward(Tensor means2d, Tensor conics, Tensor colors,
 std::vector<Tensor> raster_backward(Tensor means2d, Tensor conics, Tensor colors, Tensor opacities, Tensor depths,
                                     c10::optional<Tensor> background, Tensor tile_offsets, Tensor isect_ids,
                                     int64_t width, int64_t height, Tensor final_T, Tensor n_contrib, Tensor v_rgb,
-                                    Tensor v_alpha, Tensor v_depth) {
+                                    Tensor v_alpha, Tensor v_depth, bool absgrad) {
     stage_inputs("raster_backward",
                  {&means2d, &conics, &colors, &opacities, &depths, &tile_offsets, &isect_ids, &final_T, &n_contrib,
                   &v_rgb, &v_alpha, &v_depth},
@@ -413,6 +413,7 @@ std::vector<Tensor> raster_backward(Tensor means2d, Tensor conics, Tensor colors
     Tensor v_means2d = torch::zeros_like(means2d), v_conics = torch::zeros_like(conics);
     Tensor v_colors = torch::zeros_like(colors), v_opacities = torch::zeros_like(opacities);
     Tensor v_depths = torch::zeros_like(depths);
+    Tensor v_means2d_abs = absgrad ? torch::zeros_like(means2d) : Tensor();
     // Pointers are taken inside a branch, after the device is known to have kernels.
     const auto args = [&] {
         return raster_args(means2d, conics, colors, opacities, depths, background, tile_offsets, isect_ids, width,
@@ -421,8 +422,9 @@ std::vector<Tensor> raster_backward(Tensor means2d, Tensor conics, Tensor colors
     GS_DISPATCH(means2d, raster_backward, args(), N, final_T.data_ptr<float>(), n_contrib.data_ptr<int32_t>(),
                 v_rgb.data_ptr<float>(), v_alpha.data_ptr<float>(), v_depth.data_ptr<float>(),
                 v_means2d.data_ptr<float>(), v_conics.data_ptr<float>(), v_colors.data_ptr<float>(),
-                v_opacities.data_ptr<float>(), v_depths.data_ptr<float>());
-    return {v_means2d, v_conics, v_colors, v_opacities, v_depths};
+                v_opacities.data_ptr<float>(), v_depths.data_ptr<float>(),
+                absgrad ? v_means2d_abs.data_ptr<float>() : nullptr);
+    return {v_means2d, v_conics, v_colors, v_opacities, v_depths, v_means2d_abs};
 }
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {

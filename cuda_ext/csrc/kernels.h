@@ -47,10 +47,12 @@ void raster_forward_cpu(const RasterArgs& a, float* out_rgb, float* out_alpha, f
                         int32_t* n_contrib);
 // instruction set of the CPU tile kernels in use: "avx512", "avx2" or "base" (GS_CPU_ISA caps it)
 const char* cpu_tile_kernels_isa();
-// v_* outputs [N,...] must be zero-filled by the caller
+// v_* outputs [N,...] must be zero-filled by the caller. v_means2d_abs [N,2] (or null): the sum over
+// pixels of each pixel's |d loss / d mean2d|, per axis, a densification signal that opposing
+// gradients across a Gaussian's footprint do not cancel.
 void raster_backward_cpu(const RasterArgs& a, int64_t N, const float* final_T, const int32_t* n_contrib,
                          const float* v_rgb, const float* v_alpha, const float* v_depth, float* v_means2d,
-                         float* v_conics, float* v_colors, float* v_opacities, float* v_depths);
+                         float* v_conics, float* v_colors, float* v_opacities, float* v_depths, float* v_means2d_abs);
 
 // ---------------------------------------------------------------- CUDA (same contracts)
 // `stream` is a cudaStream_t passed as void* so this header stays CUDA-free.
@@ -80,6 +82,7 @@ void raster_forward_cuda(const RasterArgs& a, float* out_rgb, float* out_alpha, 
                          int32_t* n_contrib, void* stream);
 void raster_backward_cuda(const RasterArgs& a, int64_t N, const float* final_T, const int32_t* n_contrib,
                           const float* v_rgb, const float* v_alpha, const float* v_depth, float* v_means2d,
-                          float* v_conics, float* v_colors, float* v_opacities, float* v_depths, void* stream);
+                          float* v_conics, float* v_colors, float* v_opacities, float* v_depths, float* v_means2d_abs,
+                          void* stream);
 
 }  // namespace gs

@@ -89,6 +89,7 @@ inline TileGeom tile_geom(int64_t t, int W, int H) {
 }
 
 constexpr int NG = 10;  // gradient slots per intersection: mean2d 2, conic 3, rgb 3, depth, opacity
+constexpr int NG_ABS = NG + 2;  // and the per-pixel |gradient| of mean2d, when asked for
 
 // The vector kernels, compiled once per instruction set; the backward blends 4x4-pixel
 // blocks as one 16-lane vector (lane k is pixel (k % BW, k / BW) of the block). AVX-512
@@ -185,7 +186,7 @@ void raster_forward_cpu(const RasterArgs& a, float* out_rgb, float* out_alpha, f
 
 void raster_backward_cpu(const RasterArgs& a, int64_t N, const float* final_T, const int32_t* n_contrib,
                          const float* v_rgb, const float* v_alpha, const float* v_depth, float* v_means2d,
-                         float* v_conics, float* v_colors, float* v_opacities, float* v_depths) {
+                         float* v_conics, float* v_colors, float* v_opacities, float* v_depths, float* v_means2d_abs) {
     const int W = a.width, H = a.height;
     const int64_t T = (int64_t)((W + TILE - 1) / TILE) * ((H + TILE - 1) / TILE);
     const float bg[3] = {a.background ? a.background[0] : 0.f, a.background ? a.background[1] : 0.f,
@@ -203,7 +204,8 @@ void raster_backward_cpu(const RasterArgs& a, int64_t N, const float* final_T, c
         offset[t + 1] = offset[t] + used[t];
     }
     const TileKernels& kern = tile_kernels();
-    std::unique_ptr<float[]> buf(new float[(size_t)(offset[T] * NG) + 1]);  // every entry is written below
+    const int ng = v_means2d_abs ? NG_ABS : NG;
+    std::unique_ptr<float[]> buf(new float[(size_t)(offset[T] * ng) + 1]);  // every entry is written below
 #pragma omp parallel
     {
         TileSoA s;
@@ -215,12 +217,12 @@ void raster_backward_cpu(const RasterArgs& a, int64_t N, const float* final_T, c
             s.begin(a.tile_offsets[t], n);
             s.load(a, n);
             const int L = kern.lanes, VBYTES = 4 * kern.lanes;
-            if (acc_store.size() < (size_t)(n * NG * L + L)) acc_store.resize((size_t)(n * NG * L + L));
+            if (acc_store.size() < (size_t)(n * ng * L + L)) acc_store.resize((size_t)(n * ng * L + L));
             const uintptr_t addr = reinterpret_cast<uintptr_t>(acc_store.data());
             void* acc = reinterpret_cast<void*>((addr + VBYTES - 1) / VBYTES * VBYTES);
-            std::memset(acc, 0, (size_t)(n * NG) * VBYTES);
-            kern.backward(s, tile_geom(t, W, H), W, bg, final_T, n_contrib, v_rgb, v_alpha, v_depth, acc);
-            kern.sum_lanes(acc, n * NG, buf.get() + offset[t] * NG);
+            std::memset(acc, 0, (size_t)(n * ng) * VBYTES);
+            kern.backward(s, tile_geom(t, W, H), W, bg, final_T, n_contrib, v_rgb, v_alpha, v_depth, acc, ng);
+            kern.sum_lanes(acc, n * ng, buf.get() + offset[t] * ng);
         }
     }
     // fixed-order reduction per Gaussian (intersection order)
@@ -228,7 +230,7 @@ void raster_backward_cpu(const RasterArgs& a, int64_t N, const float* final_T, c
         const int64_t start = a.tile_offsets[t];
         for (int64_t k = 0; k < used[t]; ++k) {
             const int64_t gi = a.isect_ids[start + k];
-            const float* gk = buf.get() + (offset[t] + k) * NG;
+            const float* gk = buf.get() + (offset[t] + k) * ng;
             v_means2d[2 * gi] += gk[0];
             v_means2d[2 * gi + 1] += gk[1];
             v_conics[3 * gi] += gk[2];
@@ -239,6 +241,10 @@ void raster_backward_cpu(const RasterArgs& a, int64_t N, const float* final_T, c
             v_colors[3 * gi + 2] += gk[7];
             v_depths[gi] += gk[8];
             v_opacities[gi] += gk[9];
+            if (v_means2d_abs) {
+                v_means2d_abs[2 * gi] += gk[NG];
+                v_means2d_abs[2 * gi + 1] += gk[NG + 1];
+            }
         }
     }
     (void)N;

@@ -147,10 +147,11 @@ void forward_tile(TileSoA& s, const RasterArgs& a, const TileGeom& tg, int W, co
     }
 }
 
-// acc: s.loaded * NG vectors (per-lane partial sums), zeroed by the caller
+// acc: s.loaded * ng vectors (per-lane partial sums), zeroed by the caller; ng = NG_ABS adds
+// each pixel's |gradient| of the mean, per axis, in slots NG and NG + 1
 void backward_tile(const TileSoA& s, const TileGeom& tg, int W, const float bg[3], const float* final_T,
-                   const int32_t* n_contrib, const float* v_rgb, const float* v_alpha, const float* v_depth,
-                   void* acc_) {
+                   const int32_t* n_contrib, const float* v_rgb, const float* v_alpha, const float* v_depth, void* acc_,
+                   int ng) {
     const float *mx = s.f[TileSoA::MX], *my = s.f[TileSoA::MY], *ca = s.f[TileSoA::CA], *cb = s.f[TileSoA::CB],
                 *cc = s.f[TileSoA::CC], *op = s.f[TileSoA::OP], *lt = s.f[TileSoA::LT], *cr = s.f[TileSoA::R],
                 *cg = s.f[TileSoA::G], *cbl = s.f[TileSoA::B], *cz = s.f[TileSoA::Z];
@@ -212,9 +213,11 @@ void backward_tile(const TileSoA& s, const TileGeom& tg, int W, const float bg[3
                 const vi mg = m & ~clamped;
                 const vf v_G = bc(op[j]) * v_al;
                 const vf gdx = Gv * dx, gdy = Gv * dy;
-                vf* aj = acc + (size_t)j * NG;
-                aj[0] += andv(mg, v_G * (gdx * bc(ca[j]) + gdy * bc(cb[j])));
-                aj[1] += andv(mg, v_G * (gdy * bc(cc[j]) + gdx * bc(cb[j])));
+                vf* aj = acc + (size_t)j * ng;
+                const vf gmx = andv(mg, v_G * (gdx * bc(ca[j]) + gdy * bc(cb[j])));
+                const vf gmy = andv(mg, v_G * (gdy * bc(cc[j]) + gdx * bc(cb[j])));
+                aj[0] += gmx;
+                aj[1] += gmy;
                 aj[2] += andv(mg, bc(-0.5f) * gdx * dx * v_G);
                 aj[3] += andv(mg, bc(-1.f) * gdx * dy * v_G);
                 aj[4] += andv(mg, bc(-0.5f) * gdy * dy * v_G);
@@ -223,6 +226,10 @@ void backward_tile(const TileSoA& s, const TileGeom& tg, int W, const float bg[3
                 aj[7] += andv(m, w * vb);
                 aj[8] += andv(m, w * vd);
                 aj[9] += andv(mg, Gv * v_al);
+                if (ng == NG_ABS) {  // one lane is one pixel: the absolute value is taken per pixel
+                    aj[NG] += sel(gmx < bc(0.f), bc(0.f) - gmx, gmx);
+                    aj[NG + 1] += sel(gmy < bc(0.f), bc(0.f) - gmy, gmy);
+                }
             }
         }
     }

@@ -94,7 +94,7 @@ __device__ __forceinline__ float warp_sum(float v) {
 __global__ void __launch_bounds__(BLOCK)
     raster_bwd_kernel(RasterArgs a, const float* final_T, const int32_t* n_contrib, const float* v_rgb,
                       const float* v_alpha, const float* v_depth, float* v_means2d, float* v_conics, float* v_colors,
-                      float* v_opacities, float* v_depths) {
+                      float* v_opacities, float* v_depths, float* v_means2d_abs) {
     const int tiles_x = (a.width + TILE - 1) / TILE;
     const int64_t tile = (int64_t)blockIdx.y * tiles_x + blockIdx.x;
     const int px = blockIdx.x * TILE + threadIdx.x, py = blockIdx.y * TILE + threadIdx.y;
@@ -174,6 +174,9 @@ __global__ void __launch_bounds__(BLOCK)
                 g[9] = vop;
             }
             if (!__any_sync(0xffffffffu, contrib)) continue;
+            // one thread is one pixel: the absolute value is taken per pixel, before the sum
+            const float abs_x = v_means2d_abs ? warp_sum(fabsf(g[0])) : 0.f;
+            const float abs_y = v_means2d_abs ? warp_sum(fabsf(g[1])) : 0.f;
 #pragma unroll
             for (int q = 0; q < 10; ++q) g[q] = warp_sum(g[q]);
             if (lane == 0) {
@@ -188,6 +191,10 @@ __global__ void __launch_bounds__(BLOCK)
                 atomicAdd(v_colors + 3 * gi + 2, g[7]);
                 atomicAdd(v_depths + gi, g[8]);
                 atomicAdd(v_opacities + gi, g[9]);
+                if (v_means2d_abs) {
+                    atomicAdd(v_means2d_abs + 2 * gi, abs_x);
+                    atomicAdd(v_means2d_abs + 2 * gi + 1, abs_y);
+                }
             }
         }
     }
@@ -204,11 +211,13 @@ void raster_forward_cuda(const RasterArgs& a, float* out_rgb, float* out_alpha, 
 
 void raster_backward_cuda(const RasterArgs& a, int64_t N, const float* final_T, const int32_t* n_contrib,
                           const float* v_rgb, const float* v_alpha, const float* v_depth, float* v_means2d,
-                          float* v_conics, float* v_colors, float* v_opacities, float* v_depths, void* stream) {
+                          float* v_conics, float* v_colors, float* v_opacities, float* v_depths, float* v_means2d_abs,
+                          void* stream) {
     (void)N;
     const dim3 grid((a.width + TILE - 1) / TILE, (a.height + TILE - 1) / TILE), block(TILE, TILE);
     raster_bwd_kernel<<<grid, block, 0, (cudaStream_t)stream>>>(a, final_T, n_contrib, v_rgb, v_alpha, v_depth,
-                                                                v_means2d, v_conics, v_colors, v_opacities, v_depths);
+                                                                v_means2d, v_conics, v_colors, v_opacities, v_depths,
+                                                                v_means2d_abs);
     check_launch("raster_bwd_kernel");
 }
 
