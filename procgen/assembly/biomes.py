@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .camera_walk import PLAIN_WALK, WalkStyle
+
 Range = tuple[float, float]
 
 
@@ -66,6 +68,7 @@ class Biome:
     subject_slope: float = 0.0   # terrain as subject: only ground this steep (1 - normal.z; canyon walls)
     close_range: bool = False    # trees enough for the close-range walk among them
     walk_past: tuple[str, ...] = ("rock",)  # classes the close-range walk passes within a metre of (docs/scenes.md)
+    walk: WalkStyle = PLAIN_WALK  # the walk's eye heights, steadiness and what its view turns towards
     look_height: float = 0.0     # metres above the ground that cameras look at (0: 1 m, under the sea 3 m)
     fauna: dict[str, float] = field(default_factory=dict)  # animal kind (animals.KINDS) -> amount
     description: str = ""
@@ -103,7 +106,7 @@ BIOMES: dict[str, Biome] = {b.name: b for b in (
           sky=SkyLook(sun_elevation=(8.0, 65.0), clouds=(0.15, 0.6), fog=0.1),
           mix={"rock": 0.3, "tree_broadleaf": 0.35, "tree_birch": 0.15, "bush": 0.6, "grass": 130.0,
                "flower": 1.6, "clover": 2.0, "pebble": 0.3},
-          walk_past=("bush", "tree", "rock"), subject="grass",
+          walk_past=("bush",), walk=WalkStyle(steady=True, look=("bush", "flower")), subject="grass",
           fauna={"bird": 1.0, "deer": 1.0},
           description="dense grass and wild flowers with a few trees"),
     Biome("desert", "dunes", GroundLook(base="sand", rock_slope=0.5, beach=False), camera_height=(1.8, 3.5),
@@ -133,7 +136,7 @@ BIOMES: dict[str, Biome] = {b.name: b for b in (
     Biome("coast", "coast", GroundLook(base="grass", rock_slope=0.22), water="ocean", camera_height=(2.0, 5.0),
           sky=SkyLook(sun_elevation=(12.0, 65.0), clouds=(0.15, 0.6), haze=(0.3, 1.0)),
           mix={"rock": 1.2, "outcrop": 0.5, "tree_palm": 2.5, "bush": 0.6, "grass": 18.0, "pebble": 1.2},
-          walk_past=("tree", "rock"), subject="water",
+          walk_past=("tree", "rock"), subject="water", walk=WalkStyle(steady=True),  # along the beach
           fauna={"bird": 1.0},
           description="an ocean with moving waves, a sand beach, palms and rocks"),
     Biome("wetland", "valley", GroundLook(base="mud", rock_slope=0.25), water="river", camera_height=(1.5, 3.0),
@@ -157,7 +160,9 @@ BIOMES: dict[str, Biome] = {b.name: b for b in (
           foliage_hue=(0.18, 0.27),
           sky=SkyLook(sun_elevation=(5.0, 30.0), clouds=(0.0, 0.4), haze=(0.6, 1.6)),
           mix={"rock": 0.5, "tree_acacia": 1.2, "tree_dead": 0.15, "bush": 0.8, "dry_grass": 90.0, "pebble": 0.4},
-          walk_past=("tree", "bush"), subject="grass",
+          walk_past=("tree", "rock"), subject="grass",
+          # over the knee-to-hip-high grass, which the walk may not enter
+          walk=WalkStyle(eye=(1.3, 1.4), steady=True, look=("tree", "rock")),
           fauna={"bird": 1.0, "deer": 1.0},
           description="golden dry grass and flat-topped acacias in low evening light"),
     Biome("autumn_forest", "hills", GroundLook(base="forest", rock_slope=0.25), relief=0.7, water="lake",

@@ -42,7 +42,7 @@ def plan_cave(hf: Heightfield, rng: np.random.Generator, frames: int, kind: str)
     else:
         travel = min(rng.uniform(0.3, 0.5) * frames, 0.6 * (inner[1] - inner[0]))
         start = rng.uniform(inner[0] + travel, inner[1])
-        outwards = rng.uniform() < 0.7
+        outwards = rng.uniform() < 0.7 or kind == "walk"  # the walk faces the lit mouth (``look_out``)
         steps = np.linspace(0.0, travel, frames)
         where = start - steps if outwards else start - travel + steps
         look = np.full(frames, -1.0 if outwards else 1.0)
@@ -62,6 +62,20 @@ def plan_cave(hf: Heightfield, rng: np.random.Generator, frames: int, kind: str)
     tz = hf.height(ahead[:, 0], ahead[:, 1]) + 0.8 * (z - floor)
     return {"kind": kind, "pos": np.concatenate([xy, z[:, None]], 1),
             "target": np.concatenate([ahead, tz[:, None]], 1), "corridor": 0.0}
+
+
+def look_out(hf: Heightfield, pos: np.ndarray) -> np.ndarray:
+    """Targets [F, 3] for the walk's positions [F, 3]: the middle of the passage ``LOOK_AHEAD``
+    metres nearer the mouth than each position's nearest point of the course, at its height.
+    Clearance moves the walk past a boulder and so to the side of the passage; looking along its
+    own shifted route would look into the wall at point-blank range, this looks down the passage
+    with the rock close on one side."""
+    pts, s, _ = _course(hf)
+    fine = np.linspace(0.0, s[-1], max(2, int(s[-1] / 0.25)))
+    line = _at(pts, s, fine)
+    near = fine[np.argmin(np.linalg.norm(pos[:, None, :2] - line[None], axis=2), axis=1)]
+    ahead = _at(pts, s, np.maximum(near - LOOK_AHEAD, 0.0))
+    return np.concatenate([ahead, pos[:, 2:3]], 1)
 
 
 def clamp_under_roof(pos: np.ndarray, hf: Heightfield) -> np.ndarray:

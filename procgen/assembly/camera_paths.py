@@ -13,8 +13,8 @@ from mathutils import Euler, Vector
 from ..geometry.blender_mesh import new_object
 from ..terrain.heightfield import Heightfield
 from .camera_aim import aim
-from .camera_cave import clamp_under_roof, plan_cave
-from .camera_walk import clear_walk, plan_walk
+from .camera_cave import clamp_under_roof, look_out, plan_cave
+from .camera_walk import PLAIN_WALK, WalkStyle, clear_walk, plan_walk
 from .config import TRAJECTORIES, CameraConfig
 
 
@@ -71,11 +71,12 @@ def instance_obstacles(tall: float = 0.5) -> list[Obstacle]:
 
 
 def plan(cfg: CameraConfig, hf: Heightfield, focus: np.ndarray, rng: np.random.Generator,
-         height: tuple[float, float] = (2.5, 5.5), view_from: np.ndarray | None = None, look: float = 0.0) -> dict:
+         height: tuple[float, float] = (2.5, 5.5), view_from: np.ndarray | None = None, look: float = 0.0,
+         walk: WalkStyle = PLAIN_WALK) -> dict:
     """Positions [F, 3] and look-at targets [F, 3] before obstacle clearance. ``height``: the
     range of flying heights above the ground; ``look``: how high above the ground the targets
-    are (0: 1 m, under the sea 3 m); ``view_from``: a direction [2] from the focus
-    on whose side the camera should stay (the open side of a cliff). ``corridor`` (added to
+    are (0: 1 m, under the sea 3 m); ``walk``: the biome's walk style; ``view_from``: a direction
+    [2] from the focus on whose side the camera should stay (the open side of a cliff). ``corridor`` (added to
     the radius of the path's keep-out discs): 0, or negative for the walk, which trees may
     stand close to."""
     F = cfg.frames
@@ -87,7 +88,7 @@ def plan(cfg: CameraConfig, hf: Heightfield, focus: np.ndarray, rng: np.random.G
     if "cave" in hf.features:
         return plan_cave(hf, rng, F, kind)
     if kind == "walk":
-        return plan_walk(hf, focus, rng, F, cfg.height, side)
+        return plan_walk(hf, focus, rng, F, cfg.height, side, walk)
     t = np.linspace(0.0, 1.0, F)
     fly = cfg.height if cfg.height > 0 else float(rng.uniform(*height))
     if kind == "orbit":
@@ -189,6 +190,8 @@ def build_camera(cfg: CameraConfig, hf: Heightfield, p: dict, obstacles: list[Ob
         target = p["target"]
     if "roof" in hf.features:
         pos = clamp_under_roof(pos, hf)
+        if p["kind"] == "walk":
+            target = look_out(hf, pos)
     turn = np.zeros(len(pos))
     if subject is not None:
         tan_x = 0.5 * cfg.sensor_mm / cfg.focal_mm

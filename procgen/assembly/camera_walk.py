@@ -10,9 +10,13 @@ of what the biome has to walk past (``Biome.walk_past``: trunks in a forest, cac
 desert, corals on a reef)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from ..terrain.heightfield import Heightfield
+if TYPE_CHECKING:  # biomes.py imports WalkStyle, and the height field imports the config, which imports biomes
+    from ..terrain.heightfield import Heightfield
 
 WALK_HEIGHT = (0.8, 1.2)  # eye height above the ground (m), drawn per scene
 WALK_GAP = 0.25           # metres between the camera and the box of anything it passes
@@ -20,15 +24,29 @@ TRUNK_GAP = -0.25         # a trunk's box is 0.3 m wider than its bark (``object
 SQUEEZE = 2.5             # the walk's keep-out corridor is this much narrower than other paths' (m)
 SEARCH = 4.0              # farthest a blocked position moves sideways (m)
 LOOK_AHEAD = 8.0          # metres ahead along the route the camera looks
+SHORE_WALK = (0.3, 1.2)   # on a sea shore the walk keeps to ground this high over the water (m): the beach
+
+
+@dataclass(frozen=True)
+class WalkStyle:
+    """How a biome's walk goes (``Biome.walk``)."""
+    eye: tuple[float, float] = WALK_HEIGHT  # the range its eye height over the ground is drawn from (m)
+    steady: bool = False  # look along the planned heading, not along the cleared route (which weaves
+    #                       between tall grass clumps, or along a narrow beach)
+    look: tuple[str, ...] = ()  # classes its view turns towards (empty: the subject and ``walk_past``)
+
+
+PLAIN_WALK = WalkStyle()
 
 
 def plan_walk(hf: Heightfield, focus: np.ndarray, rng: np.random.Generator, frames: int, height: float,
-              side: float | None) -> dict:
+              side: float | None, style: WalkStyle = PLAIN_WALK) -> dict:
     """A gently curving route of ``frames`` positions [F, 3] beside the focus (whose open disc
     holds no trees), ``height`` (<= 0: drawn) above the ground, looking ahead along it. ``side``:
-    the direction (radians) from the focus towards which cameras stay (a cliff's open side)."""
+    the direction (radians) from the focus towards which cameras stay (a cliff's open side);
+    ``style``: the biome's eye heights and whether it looks along the planned heading."""
     size = hf.size
-    lift = height if height > 0 else float(rng.uniform(*WALK_HEIGHT))
+    lift = height if height > 0 else float(rng.uniform(*style.eye))
     heading = rng.uniform(0, 2 * np.pi) if side is None else side + np.pi / 2 * rng.choice([-1, 1])
     away = heading + np.pi / 2 * rng.choice([-1, 1]) if side is None else side
     length = size * rng.uniform(0.06, 0.1)
@@ -40,8 +58,23 @@ def plan_walk(hf: Heightfield, focus: np.ndarray, rng: np.random.Generator, fram
     xy = np.concatenate([[[0.0, 0.0]], np.cumsum(step[:-1], axis=0)])
     xy = mid[None] + xy - xy.mean(axis=0)
     xy = np.clip(xy, -0.42 * size, 0.42 * size)
-    pos, target = at_eye_height(hf, xy, lift, head)
-    return {"kind": "walk", "pos": pos, "target": target, "lift": lift, "corridor": -SQUEEZE}
+    out = {"kind": "walk", "lift": lift, "corridor": -SQUEEZE}
+    if "shore" in hf.features and side is not None:  # a sea shore: along the beach, the surf beside it
+        xy = _onto_beach(hf, xy, np.array([np.cos(side), np.sin(side)]))
+    if style.steady:
+        out["heading"] = head
+    out["pos"], out["target"] = at_eye_height(hf, xy, lift, head)
+    return out
+
+
+def _onto_beach(hf: Heightfield, xy: np.ndarray, inland: np.ndarray) -> np.ndarray:
+    """Positions [F, 2] moved along ``inland`` [2] (the land side of a sea shore) onto the
+    beach: the ground in the middle of ``SHORE_WALK`` over the water, nearest where they were."""
+    t = np.arange(-40.0, 40.0, 0.25)
+    q = xy[:, None] + t[None, :, None] * inland  # [F, T, 2]
+    ground = hf.height(q[..., 0], q[..., 1]) - hf.shore_level
+    best = np.argmin(np.abs(ground - np.mean(SHORE_WALK)) + 0.01 * np.abs(t), axis=1)
+    return q[np.arange(len(xy)), best]
 
 
 def at_eye_height(hf: Heightfield, xy: np.ndarray, lift: float, heading: np.ndarray | None = None):
@@ -73,6 +106,8 @@ def _blocked(hf: Heightfield, xy: np.ndarray, lift: float, lo: np.ndarray, hi: n
     out = (inside & span).any(axis=1) | (np.abs(xy).max(axis=1) > 0.45 * hf.size)
     if hf.shore_level is not None:
         out |= ground < hf.shore_level + 0.1
+    if "shore" in hf.features:  # a sea shore's: along the beach, the surf beside it
+        out |= ground > hf.shore_level + SHORE_WALK[1]
     if "roof" in hf.features:  # a cave's walk stays inside, half a metre under the roof
         roof = hf.roof_at(xy[:, 0], xy[:, 1])
         out |= ~(np.isfinite(roof) & (roof - z[:, 0] > 0.5))
@@ -165,4 +200,4 @@ def clear_walk(p: dict, hf: Heightfield, obstacles: list, under_gap: float,
         return hf.height(q[:, 0], q[:, 1]) + lift
 
     xy = _push_out(_graze(_push_out(xy, blocked), _subjects(obstacles, past), blocked, eye), blocked)
-    return at_eye_height(hf, xy, lift)
+    return at_eye_height(hf, xy, lift, p.get("heading"))

@@ -114,7 +114,7 @@ def generate_scene(config: SceneConfig, progress=None, kinds: tuple[AssetKind, .
         _water(hf, config, biome, weather, stream(seed, "water_material"), b)
     with step("camera_plan"):
         path = plan(config.camera, hf, plan_centre(hf, focus, biome.subject), stream(seed, "camera"),
-                    biome.camera_height, _view_side(hf), biome.look_height)
+                    biome.camera_height, _view_side(hf), biome.look_height, biome.walk)
     with step("materials"):
         ctx = AssetContext(seed, config, hf, biome, make_materials(kinds, config, seed, biome))
         fauna = animal_materials(biome.fauna, seed, config.materials.variation) if config.motion.animals else {}
@@ -162,7 +162,8 @@ def generate_scene(config: SceneConfig, progress=None, kinds: tuple[AssetKind, .
         obstacles += instance_obstacles() if walk else []
         subject = subject_points(scene.objects, biome.subject, hf, biome.subject_slope)
         if path["kind"] == "walk":  # up close the walk looks at what it passes, as much as at the feature
-            subject = np.concatenate([subject] + [subject_points(scene.objects, c, hf) for c in biome.walk_past])
+            near = [subject_points(scene.objects, c, hf) for c in biome.walk.look or biome.walk_past]
+            subject = np.concatenate(near if biome.walk.look else [subject] + near)
         cam, b.info["camera"] = build_camera(config.camera, hf, path, obstacles, reach=b.reach, subject=subject,
                                              walk_past=biome.walk_past)
         b.info["camera"]["subject"] = biome.subject
