@@ -13,10 +13,11 @@ import numpy as np
 
 from .mesh_arrays import LEAF_T, Geo
 
-# Leaf cross-section, as fractions of the half-width from the midrib: midrib, lamina, rim.
-LEAF_ROWS = np.array([0.0, 0.25, 1.0])
+# A leaf's cross-section is its midrib and the two rims: one ridge above and one below the
+# midrib, thinning straight to the rim. (A lamina row on each side would show the midrib
+# standing out of the lamina, but it nearly doubles a leaf's vertices, and trees carry
+# hundreds of thousands of leaves: the densest biome's render went over its budget.)
 RIB_THICKNESS = 0.008      # midrib thickness / leaf length (1.6 mm on a 20 cm leaf)
-LAMINA_THICKNESS = 0.0016  # thickness / leaf length where the lamina leaves the midrib
 TIP_THINNING = 0.7         # thickness falls by this fraction from the base to the tip
 
 
@@ -58,20 +59,20 @@ def closed_blades(base: np.ndarray, tip: np.ndarray, top: np.ndarray, bottom: np
 def leaf_body(width: float, fold: float, droop: float, cup: float = 0.15,
               pointed: float = 0.8) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """A unit-length closed leaf in its own frame (midrib along +x, blade facing +z): base [3],
-    tip [3], upper sections [S, 5, 3], lower sections [S, 3, 3]. Folded up along the midrib by
-    ``fold``, cupped by ``cup`` (the rim curls up with the square of the distance from the
-    midrib), bent down towards the tip by ``droop``; the midrib is raised above and below the
-    lamina and the thickness thins towards the tip and falls to nothing at the rim."""
+    tip [3], upper sections [S, 3, 3] (left rim, midrib, right rim), lower sections [S, 1, 3]
+    (the midrib). Folded up along the midrib by ``fold``, its rims raised further by ``cup``,
+    bent down towards the tip by ``droop``; a ridge along the midrib above and below, the
+    thickness falling to nothing at the rim and thinning towards the tip."""
     t = LEAF_T
     w = width * np.sin(np.pi * t) ** pointed                      # [S] half-width
-    u = np.concatenate([LEAF_ROWS[::-1], -LEAF_ROWS[1:]])         # [5] left rim (+y) .. right rim
-    half = np.interp(np.abs(u), LEAF_ROWS, [RIB_THICKNESS, LAMINA_THICKNESS, 0.0]) / 2   # [5]
-    half = half[None] * (1 - TIP_THINNING * t[:, None])          # [S, 5]
+    u = np.array([1.0, 0.0, -1.0])                                # left rim (+y), midrib, right rim
+    half = RIB_THICKNESS / 2 * (1 - np.abs(u))                    # [3]
+    half = half[None] * (1 - TIP_THINNING * t[:, None])          # [S, 3]
     y = u[None] * w[:, None]
     mid = fold * np.abs(y) + cup * w[:, None] * u[None] ** 2
     x = np.broadcast_to(t[:, None], y.shape)
-    top = np.stack([x, y, mid + half], -1)                        # [S, 5, 3]
-    bottom = np.stack([x, y, mid - half], -1)[:, 1:-1][:, ::-1]    # [S, 3, 3] right .. left
+    top = np.stack([x, y, mid + half], -1)                        # [S, 3, 3]
+    bottom = np.stack([x, y, mid - half], -1)[:, 1:-1]            # [S, 1, 3]
     ends = np.array([[0.0, 0, 0], [1.0, 0, 0]])
     for arr in (top, bottom, ends):
         arr[..., 2] -= droop * arr[..., 0] ** 2
