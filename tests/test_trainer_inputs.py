@@ -406,6 +406,28 @@ def test_a_checkpoint_without_fingerprint_needs_trust_checkpoint(base_transforms
     assert load_checkpoint(latest_checkpoint(str(out)))["fingerprint"]  # written anew, with one
 
 
+def test_a_checkpoint_from_before_a_setting_existed_resumes_with_that_settings_old_behaviour(base_transforms,
+                                                                                           tmp_path, capfd):
+    """Checkpoints of versions before --densify-signal record no signal: they ran the plain gradient,
+    so they resume with it and are refused with the absolute gradient."""
+    import torch
+
+    from blender_gs_addon.trainer.checkpoint import latest_checkpoint, load_checkpoint
+
+    out = tmp_path / "out"
+    assert _train(base_transforms, out, "--iterations", "100", capfd=capfd)[0] == 0
+    path = latest_checkpoint(str(out))
+    old = load_checkpoint(path)
+    del old["fingerprint"]["settings"]["densify"]["signal"]
+    old["iteration"] = 50
+    torch.save(old, path)
+    rc, err = _train(base_transforms, out, "--iterations", "100", "--resume", "--densify-signal", "absgrad",
+                     capfd=capfd)
+    assert rc == 1 and "will not resume" in err and "signal" in err, err
+    rc, err = _train(base_transforms, out, "--iterations", "100", "--resume", capfd=capfd)
+    assert rc == 0, err
+
+
 # ----------------------------------------------------------------------------- a full disk
 
 

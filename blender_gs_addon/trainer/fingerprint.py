@@ -16,6 +16,9 @@ SETTINGS = {"iterations": "--iterations", "sh_degree": "--sh-degree", "seed": "-
             "downscale": "--downscale", "random_points": "random points", "densify": "densification settings",
             "strategy": "--strategy", "mcmc": "densification settings",
             "sky": "--sky and the sky settings"}
+# nested settings added after checkpoints began to record their settings -> what every run of an
+# older version did, so that its checkpoints stay resumable
+ADDED_LATER = {("densify", "signal"): "grad"}
 _SHOWN = 3  # differences named in a message; the rest are counted
 
 
@@ -78,8 +81,9 @@ def settings_differences(stored: dict, now: dict) -> list[str]:
     for key, option in SETTINGS.items():
         if key in stored and stored[key] != now[key]:
             if isinstance(now[key], dict):
-                keys = [k for k in now[key] if stored[key].get(k) != now[key][k]]
-                out.append(f"{option} differ ({', '.join(keys)})")
+                keys = [k for k in now[key] if stored[key].get(k, ADDED_LATER.get((key, k))) != now[key][k]]
+                if keys:
+                    out.append(f"{option} differ ({', '.join(keys)})")
             else:
                 out.append(f"{option} {now[key]} now, {stored[key]} in the checkpoint")
     return out
