@@ -6,7 +6,7 @@ base count times the biome's amount for the kind (``biomes.Biome.mix``; a kind t
 does not name is absent). ``scatter.place_kind`` is the one loop that places every kind.
 Adding a kind is one entry here (plus its amount in the biomes where it grows). Streams are
 named after the kind: ``{name}_material``, ``{name}_mesh`` (index = variant),
-``{name}_clump``, ``{name}_place`` and ``{name}_vary`` (each clump's mirror, stretch and
+``{name}_clump``, ``{name}_place`` and ``{name}_vary`` (each clump's stretch and
 height), so a new kind never shifts another kind's draws.
 
 Dense ground cover (grass, litter, pebbles) is placed in clumps: ``clump`` copies merged
