@@ -65,9 +65,15 @@ def drift(z: np.ndarray, cell: float, wind, water_level: float | None = None) ->
     dz = np.where(s > 0, DEPTH * np.minimum(s / SHELTERED, 1.0), SCOUR * np.maximum(s / SHELTERED, -1.0))
     dz = dz + np.minimum(FILL * np.maximum(blur(z, cell, 6.0) - z, 0.0), FILL_MAX)
     dz = blur(dz, cell, 1.5)  # wind-smoothed: no step where the shelter starts
+    return z + dz * holds(z, cell, water_level)
+
+
+def holds(z: np.ndarray, cell: float, water_level: float | None = None) -> np.ndarray:
+    """How much of a drift the ground of heights ``z`` [N, N] holds [N, N]: 1 up to HOLD's
+    slopes, easing to 0 where it is steeper; 0 at and under the water."""
     dzdy, dzdx = np.gradient(z, cell)
     slope = 1.0 - 1.0 / np.sqrt(1.0 + dzdx ** 2 + dzdy ** 2)
-    dz = dz * np.clip((HOLD[1] - slope) / (HOLD[1] - HOLD[0]), 0.0, 1.0)
+    hold = np.clip((HOLD[1] - slope) / (HOLD[1] - HOLD[0]), 0.0, 1.0)
     if water_level is not None:  # the shore and the lake stay as they are
-        dz = np.where(z > water_level + SCOUR + 0.05, dz, 0.0)
-    return z + dz
+        hold = np.where(z > water_level + SCOUR + 0.05, hold, 0.0)
+    return hold
