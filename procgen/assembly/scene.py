@@ -8,7 +8,8 @@ leaves the others' random draws untouched. Some placement is deliberately depend
 keep out of boulders and off the camera's path; cameras keep out of everything), and that
 dependency runs only downstream in this order: terrain (and a cliff's wall) -> water ->
 camera path plan -> materials -> the asset stages of ``assets.KINDS`` (rocks -> plants ->
-scatter) -> sky (and its volumes) -> motion -> cameras (clearance) -> animals (off the camera's path)
+(on snow: the snow tails behind the rocks and trees, which move what stands so far) -> scatter)
+-> sky (and its volumes) -> motion -> cameras (clearance) -> animals (off the camera's path)
 -> falling rain or snow.
 """
 from __future__ import annotations
@@ -56,6 +57,7 @@ from .config import SceneConfig
 from .motion import add_rolling_rock, add_wind
 from .scatter import Ground, place_kind
 from .scree_rocks import add_scree
+from .snow_tails import BODIES, pile_behind
 from .wind import draw_wind
 
 GENERATOR_VERSION = "2"
@@ -123,6 +125,7 @@ def generate_scene(config: SceneConfig, progress=None, kinds: tuple[AssetKind, .
                            "path": [(float(x), float(y), path["corridor"]) for x, y in path["pos"][:, :2]]},
                     areas={"cliff": _off_the_apron(hf, cliff.blocked)} if cliff else {}, tree_line=shading.tree_line,
                     solid=cave_roof.blocked(hf) if "roof" in hf.features else None)
+    before = set(scene.objects)
     for stage in dict.fromkeys(k.stage for k in kinds):
         with step(stage):
             for kind in kinds:
@@ -130,6 +133,11 @@ def generate_scene(config: SceneConfig, progress=None, kinds: tuple[AssetKind, .
                     placed = place_kind(kind, ctx, ground)
                     if placed:
                         b.counts[kind.gs_class] = b.counts.get(kind.gs_class, 0) + placed
+        if "snow_drift" in hf.features and stage == _last_obstacle_stage(kinds):
+            with step("snow_tails"):  # before anything smaller settles on the snow
+                wind = hf.features["snow_drift"]["wind"]
+                b.info["terrain"]["snow_tails"] = pile_behind(hf, wind, [o for o in scene.objects if o not in before])
+                focus[2] = float(hf.height(focus[0], focus[1]))
     if cliff is not None:  # fragments fallen from the wall, from the stream of their own
         _, boxes = add_scree(hf, path["pos"][:, :2], path["corridor"], bpy.data.materials.get("cliff_rock"),
                              stream(seed, "scree"))
@@ -183,6 +191,13 @@ def generate_scene(config: SceneConfig, progress=None, kinds: tuple[AssetKind, .
 def _off_the_apron(hf: Heightfield, blocked):
     """The cliff's keep-out test widened over its scree apron, where nothing grows."""
     return lambda x, y, margin=0.0: blocked(x, y, margin) | (apron(hf, x, y) > 0.3)
+
+
+def _last_obstacle_stage(kinds) -> str | None:
+    """The stage after which every rock and tree (the obstacles snow piles behind) stands."""
+    order = list(dict.fromkeys(k.stage for k in kinds))
+    stages = [k.stage for k in kinds if k.gs_class in BODIES and k.own_instance_id]
+    return max(stages, key=order.index) if stages else None
 
 
 def _classes(kinds, flag: str) -> set[str]:
