@@ -8,7 +8,7 @@ leaves the others' random draws untouched. Some placement is deliberately depend
 keep out of boulders and off the camera's path; cameras keep out of everything), and that
 dependency runs only downstream in this order: terrain (and a cliff's wall) -> water ->
 camera path plan -> materials -> the asset stages of ``assets.KINDS`` (rocks -> plants ->
-(on snow: the snow tails behind the rocks and trees, which move what stands so far) -> scatter)
+(on snow: the snow tails behind the rocks and trees, which bury or lower what stands) -> scatter)
 -> sky (and its volumes) -> motion -> cameras (clearance) -> animals (off the camera's path)
 -> falling rain or snow.
 """

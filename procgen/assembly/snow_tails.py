@@ -1,7 +1,8 @@
 """Snow tails behind the rocks and trees of a snow-covered scene (``terrain.lee_drifts``), put
-into the height field and the terrain mesh once those obstacles stand, with everything placed
-so far moved up or down by the change of the ground under it; what is placed later reads the
-drifted height field, so every object meets the ground the renders and ground truth show."""
+into the height field and the terrain mesh once those obstacles stand. What stands where the
+snow piles up is buried deeper (as a drift buries a trunk or a boulder; nothing rises on it),
+what stands where it is scoured moves down with the ground, so nothing floats; what is placed
+later reads the drifted height field, so every object meets the ground renders and ground truth show."""
 from __future__ import annotations
 
 import bpy
@@ -35,8 +36,8 @@ def obstacles(objects, hf: Heightfield) -> np.ndarray:
 
 def pile_behind(hf: Heightfield, wind, placed: list) -> dict:
     """Raise the snow in tails downwind (``wind`` [2]) of the rocks and trees in ``placed``:
-    ``hf.z`` and the terrain mesh change, and every object in ``placed`` moves by the change of
-    the ground at its origin (instance carriers: at each copy). Returns what scene.json records."""
+    ``hf.z`` and the terrain mesh change, and every object in ``placed`` moves down where the
+    ground at its origin is scoured (instance carriers: at each copy). Returns what scene.json records."""
     obs = obstacles(placed, hf)
     dz = lee_drifts.tails(hf.size, hf.n, obs, wind) * holds(hf.z, hf.cell, hf.water_level)
     before = Heightfield(hf.z.copy(), hf.size, hf.kind, hf.water_level)
@@ -55,17 +56,17 @@ def pile_behind(hf: Heightfield, wind, placed: list) -> dict:
 
 
 def _reseat(ob, before: Heightfield, after: Heightfield) -> None:
-    """Move ``ob`` (or an instance carrier's points) by the change of the ground under it."""
+    """Move ``ob`` (or an instance carrier's points) down by how far the ground under it sank."""
     if "gs_instances" in ob:
         co = np.empty(len(ob.data.vertices) * 3)
         ob.data.vertices.foreach_get("co", co)
         p = co.reshape(-1, 3)
-        p[:, 2] += after.height(p[:, 0], p[:, 1]) - before.height(p[:, 0], p[:, 1])
+        p[:, 2] += np.minimum(after.height(p[:, 0], p[:, 1]) - before.height(p[:, 0], p[:, 1]), 0.0)
         ob.data.vertices.foreach_set("co", co)
         ob.data.update()
     elif not ob.hide_render and ob.parent is None:
         x, y = ob.location.x, ob.location.y
-        ob.location.z += float(after.height(x, y) - before.height(x, y))
+        ob.location.z += min(float(after.height(x, y) - before.height(x, y)), 0.0)
 
 
 def _vec(c):
