@@ -179,3 +179,13 @@ def test_the_absgrad_signal_from_the_command_line_reaches_the_strategy(dataset_d
     assert code == 0
     m = json.loads((out / "metrics.json").read_text())
     assert m["status"] == "finished" and m["scene_gaussians"] != full_run[0]["scene_gaussians"]
+
+
+@pytest.mark.parametrize("extra", [["--densify-signal", "absgrad"], ["--densify-threshold", "1e-4"]])
+def test_the_default_strategys_options_are_refused_with_mcmc(dataset_dir, tmp_path, capsys, extra):
+    from blender_gs_addon.cli import main
+
+    out = tmp_path / "mcmc"
+    code = main(["train", dataset_dir, "--out", str(out), "--strategy", "mcmc", *extra])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "--strategy mcmc" in err[0] and not out.exists(), err

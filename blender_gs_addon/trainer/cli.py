@@ -93,6 +93,10 @@ def _before_torch(args: argparse.Namespace) -> int | None:
         problem = str(exc)
     if not os.path.exists(args.dataset):
         message, code = f"{os.path.abspath(args.dataset)}: dataset not found", 2
+    elif args.strategy == "mcmc" and (args.densify_threshold is not None or args.densify_signal != "grad"):
+        message, code = ("--densify-threshold and --densify-signal set the default strategy's growth; --strategy "
+                         "mcmc grows to its budget (--max-gaussians) instead: leave them out, or use --strategy "
+                         "default"), 2
     elif problem is not None:
         message, code = problem, 2
     elif importlib.util.find_spec("torch") is None:
