@@ -126,6 +126,7 @@ def generate_scene(config: SceneConfig, progress=None, kinds: tuple[AssetKind, .
                     areas={"cliff": _off_the_apron(hf, cliff.blocked)} if cliff else {}, tree_line=shading.tree_line,
                     solid=cave_roof.blocked(hf) if "roof" in hf.features else None)
     before = set(scene.objects)
+    tails_after = _last_obstacle_stage(kinds) if "snow_drift" in hf.features else None
     for stage in dict.fromkeys(k.stage for k in kinds):
         with step(stage):
             for kind in kinds:
@@ -133,7 +134,7 @@ def generate_scene(config: SceneConfig, progress=None, kinds: tuple[AssetKind, .
                     placed = place_kind(kind, ctx, ground)
                     if placed:
                         b.counts[kind.gs_class] = b.counts.get(kind.gs_class, 0) + placed
-        if "snow_drift" in hf.features and stage == _last_obstacle_stage(kinds):
+        if stage == tails_after:
             with step("snow_tails"):  # before anything smaller settles on the snow
                 wind = hf.features["snow_drift"]["wind"]
                 b.info["terrain"]["snow_tails"] = pile_behind(hf, wind, [o for o in scene.objects if o not in before])

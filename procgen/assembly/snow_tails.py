@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import bpy
 import numpy as np
+from mathutils import Vector
 
 from ..terrain import lee_drifts
 from ..terrain.heightfield import Heightfield
@@ -25,7 +26,7 @@ def obstacles(objects, hf: Heightfield) -> np.ndarray:
         body = BODIES.get(ob.get("gs_class"))
         if body is None or ob.type != "MESH" or ob.hide_render or "gs_instances" in ob:
             continue
-        corners = np.array([ob.matrix_world @ _vec(c) for c in ob.bound_box])
+        corners = np.array([ob.matrix_world @ Vector(c) for c in ob.bound_box])
         x, y = float(ob.location.x), float(ob.location.y)
         extent = corners[:, :2].max(0) - corners[:, :2].min(0)
         height = float(corners[:, 2].max() - hf.height(x, y))
@@ -67,8 +68,3 @@ def _reseat(ob, before: Heightfield, after: Heightfield) -> None:
     elif not ob.hide_render and ob.parent is None:
         x, y = ob.location.x, ob.location.y
         ob.location.z += min(float(after.height(x, y) - before.height(x, y)), 0.0)
-
-
-def _vec(c):
-    from mathutils import Vector
-    return Vector(c)
