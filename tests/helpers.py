@@ -473,6 +473,27 @@ def _ortho_camera(side: float, px: int, at, turn=(0.0, 0.0, 0.0)):
     return scene
 
 
+def tiny_arctic_drifted() -> tuple[dict, object, object]:
+    """Generate the tiny arctic (seed 0) -> (its scene info, the bare height field, and the
+    wind-drifted one recomputed apart, which the terrain is built from before anything stands)."""
+    import bpy
+
+    from procgen.assembly.biomes import BIOMES
+    from procgen.assembly.config import SceneConfig
+    from procgen.assembly.scene import generate_scene
+    from procgen.core.seeding import stream
+    from procgen.terrain import snow_drifts
+    from procgen.terrain.heightfield import Heightfield, make_heightfield
+
+    config = SceneConfig.from_preset("tiny", seed=0, biome="arctic")
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    info = generate_scene(config)
+    wind = np.array(info["terrain"]["snow_drift"]["wind"])
+    bare = make_heightfield(config.terrain, stream(0, "terrain"), BIOMES["arctic"])
+    drifted = Heightfield(snow_drifts.drift(bare.z, bare.cell, wind, bare.water_level), bare.size, bare.kind, None)
+    return info, bare, drifted
+
+
 def render_height(tmp_path: Path, mat, height, depth: float, corners, side: float, px: int, at,
                   turn=(0.0, 0.0, 0.0)) -> np.ndarray:
     """The socket ``height`` of the material ``mat`` (metres, about ``depth`` at most) [px, px], rows

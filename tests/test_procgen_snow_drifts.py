@@ -7,13 +7,9 @@ from __future__ import annotations
 import bpy
 import numpy as np
 import pytest
+from helpers import tiny_arctic_drifted
 
-from procgen.assembly.biomes import BIOMES
-from procgen.assembly.config import SceneConfig
-from procgen.assembly.scene import generate_scene
-from procgen.core.seeding import stream
 from procgen.terrain import snow_drifts
-from procgen.terrain.heightfield import Heightfield, make_heightfield
 
 pytestmark = pytest.mark.blender
 
@@ -66,12 +62,7 @@ def test_no_snow_holds_on_cliffs_or_at_the_water():
 
 
 def test_the_arctic_terrain_is_the_drifted_heightfield():
-    config = SceneConfig.from_preset("tiny", seed=0, biome="arctic")
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    info = generate_scene(config)
-    wind = np.array(info["terrain"]["snow_drift"]["wind"])
-    bare = make_heightfield(config.terrain, stream(0, "terrain"), BIOMES["arctic"])
-    drifted = Heightfield(snow_drifts.drift(bare.z, bare.cell, wind, bare.water_level), bare.size, bare.kind, None)
+    _, bare, drifted = tiny_arctic_drifted()
     me = bpy.data.objects["terrain"].data
     v = np.array([bpy.data.objects["terrain"].matrix_world @ p.co for p in me.vertices])
     inside = (np.abs(v[:, 0]) < bare.size / 2 - 1) & (np.abs(v[:, 1]) < bare.size / 2 - 1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import bpy
 import numpy as np
 import pytest
+from helpers import tiny_arctic_drifted
 from mathutils import Vector
 
 from procgen.assembly.assets import KINDS
@@ -18,7 +19,7 @@ from procgen.assembly.config import SceneConfig
 from procgen.assembly.scatter import ground_z
 from procgen.assembly.scene import generate_scene
 from procgen.core.seeding import stream
-from procgen.terrain import lee_drifts, snow_drifts
+from procgen.terrain import lee_drifts
 from procgen.terrain.heightfield import Heightfield, make_heightfield
 
 pytestmark = pytest.mark.blender
@@ -74,12 +75,8 @@ def _terrain_grid(n: int) -> np.ndarray:
 
 
 def test_the_arctic_piles_snow_behind_its_rocks_and_trees_which_stay_in_the_ground():
-    config = SceneConfig.from_preset("tiny", seed=0, biome="arctic")
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    info = generate_scene(config)
+    info, bare, placed_on = tiny_arctic_drifted()
     wind = np.array(info["terrain"]["snow_drift"]["wind"])
-    bare = make_heightfield(config.terrain, stream(0, "terrain"), BIOMES["arctic"])
-    placed_on = Heightfield(snow_drifts.drift(bare.z, bare.cell, wind, bare.water_level), bare.size, "", None)
     final = Heightfield(_terrain_grid(bare.n).astype(float), bare.size, "", None)
     dz = Heightfield(final.z - placed_on.z, bare.size, "", None)
     kinds = {k.name: k for k in KINDS}
