@@ -2,7 +2,10 @@
 bush's leaves and of a kelp plant's blades lies in two faces (bmesh); rays cast through a leaf
 (BVHTree) find a thickness in the intended range that is greatest on the midrib, thins towards
 the rim and the tip; a kelp blade's edges rise and fall along its length while its middle runs
-straight."""
+straight. The small leaves a walking camera passes (fern leaflets, flower leaves and petals,
+clover's heart-shaped leaflets, fallen leaves) are closed bodies too, their only openings the
+stems' feet in the ground; each is a few tenths of a millimetre to a millimetre thick and
+curved, not flat."""
 from __future__ import annotations
 
 import bpy  # noqa: F401  (loads bmesh and mathutils)
@@ -12,8 +15,8 @@ from mathutils import Vector
 from mathutils.bvhtree import BVHTree
 
 from procgen.core.seeding import stream
-from procgen.geometry.mesh_arrays import Geo, leaves_geo
-from procgen.plants import kelp, trees, undergrowth
+from procgen.geometry.mesh_arrays import LEAF_T, Geo, leaves_geo
+from procgen.plants import kelp, litter, trees, undergrowth
 
 pytestmark = pytest.mark.blender
 
@@ -111,3 +114,95 @@ def test_a_kelp_blade_has_ruffled_edges_and_a_thin_body():
     signs = np.sign(np.diff(left[np.argsort(left[:, 0]), 2]))
     assert np.count_nonzero(np.diff(signs)) >= 2, signs      # several waves along the edge, not one tilt
     assert not np.allclose(left[np.argsort(left[:, 0]), 2], right[np.argsort(right[:, 0]), 2])
+
+
+LEAF_VERTS = 2 + len(LEAF_T) * 4  # base, tip, and per section 3 upper points and 1 lower
+
+
+def _bmesh_all(geo: Geo):
+    import bmesh
+
+    bm = bmesh.new()
+    verts = [bm.verts.new(v) for v in geo.verts]
+    for mat in np.unique(geo.mat):
+        for f in _faces(geo, mat):
+            bm.faces.new([verts[i] for i in f])
+    bm.verts.index_update()
+    bm.faces.index_update()
+    return bm
+
+
+def _volume(faces) -> float:
+    """Signed volume enclosed by oriented faces (fans from each face's first corner)."""
+    total = 0.0
+    for f in faces:
+        c = [np.array(v.co) for v in f.verts]
+        total += sum(np.dot(c[0], np.cross(a, b)) for a, b in zip(c[1:-1], c[2:])) / 6
+    return total
+
+
+SMALL_LEAVES = {
+    "fern": lambda rng: undergrowth.fern(rng, 0.8),
+    "flower": undergrowth.flower,
+    "clover": undergrowth.clover,
+    "fallen_leaves": litter.fallen_leaves,
+}
+
+
+def _islands(bm) -> list[list]:
+    """The faces of each connected piece of a bmesh."""
+    seen, out = set(), []
+    for f in bm.faces:
+        if f.index in seen:
+            continue
+        stack, piece = [f], []
+        seen.add(f.index)
+        while stack:
+            g = stack.pop()
+            piece.append(g)
+            for e in g.edges:
+                for h in e.link_faces:
+                    if h.index not in seen:
+                        seen.add(h.index)
+                        stack.append(h)
+        out.append(piece)
+    return out
+
+
+def _piece_thickness(faces) -> tuple[float, float]:
+    """Through one closed leaf: the thickness on its midrib at a third of its length (rays along
+    the normal of its best-fit plane, BVHTree), and how far its vertices leave that plane (the
+    plane's smallest singular value over its largest: 0 for a flat card)."""
+    verts = {v.index: v.co.copy() for f in faces for v in f.verts}
+    keys = sorted(verts)
+    p = np.array([verts[k] for k in keys])
+    centred = p - p.mean(0)
+    _, sv, vt = np.linalg.svd(centred, full_matrices=False)
+    remap = {k: i for i, k in enumerate(keys)}
+    tree = BVHTree.FromPolygons([Vector(v) for v in p], [[remap[v.index] for v in f.verts] for f in faces])
+    base, tip = p[0], p[1]  # blades put each leaf's base and tip first
+    at = Vector(base + (tip - base) / 3)
+    normal = Vector(vt[2])
+    hits = []
+    for sign in (1, -1):
+        loc, _, _, _ = tree.ray_cast(at + sign * normal * 0.05, -sign * normal)
+        hits.append(loc)
+    return (hits[0] - hits[1]).length if None not in hits else 0.0, sv[2] / sv[0]
+
+
+@pytest.mark.parametrize("name", sorted(SMALL_LEAVES))
+def test_small_leaves_are_closed_curved_thin_bodies(name):
+    geo = SMALL_LEAVES[name](stream(0, "leaf_test"))
+    bm = _bmesh_all(geo)
+    open_edges = [e for e in bm.edges if len(e.link_faces) != 2]
+    # the only openings: a stem's or a stalk's foot, on the ground
+    assert all(len(e.link_faces) == 1 and max(v.co.z for v in e.verts) < 0.02 for e in open_edges)
+    leaves = [piece for piece in _islands(bm) if len({v for f in piece for v in f.verts}) == LEAF_VERTS]
+    assert len(leaves) >= {"fern": 200, "flower": 7, "clover": 12, "fallen_leaves": 6}[name], len(leaves)
+    measured = np.array([_piece_thickness(piece) for piece in leaves])
+    thick, curved = measured[:, 0], measured[:, 1]
+    assert np.all((thick > 5e-5) & (thick < 3e-3)), (thick.min(), thick.max())
+    assert np.median(curved) > 0.02, np.median(curved)  # bent across or along, not a flat card
+    bm.normal_update()
+    assert all(_volume(piece) > 0 for piece in leaves[:50])  # faces outward
+    bm.free()

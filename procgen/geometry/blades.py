@@ -56,24 +56,38 @@ def closed_blades(base: np.ndarray, tip: np.ndarray, top: np.ndarray, bottom: np
     return Geo(verts.reshape(-1, 3), loops, np.tile(sizes, n), np.full(nf, mat, np.int32), np.zeros(nf, bool), out)
 
 
-def leaf_body(width: float, fold: float, droop: float, cup: float = 0.15,
-              pointed: float = 0.8) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def leaf_body(width: float, fold: float, droop: float, cup: float = 0.15, pointed: float = 0.8,
+              notch: float = 0.0, rib: float = RIB_THICKNESS) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """A unit-length closed leaf in its own frame (midrib along +x, blade facing +z): base [3],
     tip [3], upper sections [S, 3, 3] (left rim, midrib, right rim), lower sections [S, 1, 3]
     (the midrib). Folded up along the midrib by ``fold``, its rims raised further by ``cup``,
-    bent down towards the tip by ``droop``; a ridge along the midrib above and below, the
-    thickness falling to nothing at the rim and thinning towards the tip."""
+    bent down towards the tip by ``droop``; a ridge ``rib`` thick (a fraction of the length) along
+    the midrib above and below, the thickness falling to nothing at the rim and thinning towards
+    the tip. ``notch`` > 0 makes a heart (a clover's leaflet): widest near the end, the rims
+    running past a tip pulled back into a notch."""
     t = LEAF_T
     w = width * np.sin(np.pi * t) ** pointed                      # [S] half-width
     u = np.array([1.0, 0.0, -1.0])                                # left rim (+y), midrib, right rim
-    half = RIB_THICKNESS / 2 * (1 - np.abs(u))                    # [3]
+    half = rib / 2 * (1 - np.abs(u))                              # [3]
     half = half[None] * (1 - TIP_THINNING * t[:, None])          # [S, 3]
     y = u[None] * w[:, None]
     mid = fold * np.abs(y) + cup * w[:, None] * u[None] ** 2
     x = np.broadcast_to(t[:, None], y.shape)
+    ends = np.array([[0.0, 0, 0], [1.0, 0, 0]])
+    if notch:
+        x, y, ends = _heart(t, u, width, notch)
     top = np.stack([x, y, mid + half], -1)                        # [S, 3, 3]
     bottom = np.stack([x, y, mid - half], -1)[:, 1:-1]            # [S, 1, 3]
-    ends = np.array([[0.0, 0, 0], [1.0, 0, 0]])
     for arr in (top, bottom, ends):
         arr[..., 2] -= droop * arr[..., 0] ** 2
     return ends[0], ends[1], top, bottom
+
+
+def _heart(t: np.ndarray, u: np.ndarray, width: float, notch: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """x [S, 3] and y [S, 3] of a heart-shaped (obcordate) leaf's sections and its base and tip
+    [2, 3]: narrow at the base, widest in the last section, whose rims reach past the tip,
+    which sits ``notch`` back from the leaf's end."""
+    w = width * np.sqrt(t / t[-1])                                # [S] widening to the last section
+    x = t[:, None] + (1 - t[-1]) * (t / t[-1])[:, None] ** 3 * u[None] ** 2
+    ends = np.array([[0.0, 0, 0], [1.0 - notch, 0, 0]])
+    return x, u[None] * w[:, None], ends

@@ -141,16 +141,17 @@ def place_leaves(outline: np.ndarray, centres: np.ndarray, axes: np.ndarray, nor
 
 def leaves_geo(rng: np.random.Generator, centres: np.ndarray, axes: np.ndarray, normals: np.ndarray,
                sizes: np.ndarray, width: float, fold: float = 0.25, droop: float = 0.15, mat: int = 1,
-               closed: bool = False) -> Geo:
+               closed: bool = False, **body) -> Geo:
     """Leaf blades at the given frames, each with a slightly different outline: two folded faces
-    per leaf, or with ``closed`` a thin body with a raised midrib (``blades.leaf_body``)."""
+    per leaf, or with ``closed`` a thin body with a raised midrib (``blades.leaf_body``, which
+    takes ``body``'s shape options: cup, pointed, notch, rib)."""
     if len(centres) == 0:
         return Geo.empty()
     from .blades import closed_blades, leaf_body  # blades builds on this module
     k = 4  # a few outline variants per call, so leaves are not clones
     shapes = [(width * rng.uniform(0.8, 1.2), fold, droop * rng.uniform(0.5, 1.5)) for _ in range(k)]
     if closed:
-        bodies = [leaf_body(*a) for a in shapes]
+        bodies = [leaf_body(*a, **body) for a in shapes]
         sections = bodies[0][2].shape[:2]
         outlines = [np.concatenate([np.stack(b[:2]), np.concatenate(b[2:], 1).reshape(-1, 3)]) for b in bodies]
     else:

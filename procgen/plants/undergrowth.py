@@ -12,6 +12,11 @@ import numpy as np
 from ..geometry.mesh_arrays import Geo, concat, leaves_geo, strips, tube, unit
 from .skeletons import Skeleton, colonise, crown_points, pipe_radii, skeleton_mesh
 
+# Midrib thickness / leaf length of the small closed leaves (fern leaflets, flower leaves and
+# petals, clover): thicker for their size than a tree's leaves (``blades.RIB_THICKNESS``), so
+# that a leaf of two or three centimetres is still a third of a millimetre thick.
+LEAFLET_RIB = 0.015
+
 
 def grow_bush(rng: np.random.Generator, height: float, attractors: int, step: float = 0.12) -> Skeleton:
     """A bush skeleton: a few shoots from the ground colonising a squashed hemisphere."""
@@ -60,33 +65,44 @@ def flower(rng: np.random.Generator, height: float | None = None) -> Geo:
     """A flower: a thin stem with two leaves, a ring of petals and a centre (slot 0 stem, 1 petal)."""
     h = height or rng.uniform(0.25, 0.55)
     top = np.array([rng.normal(scale=0.03), rng.normal(scale=0.03), h])
-    stem = tube(np.linspace([0, 0, 0.0], top, 4), np.full(4, 0.003), sides=4, mat=0, cap=False)
+    stem = tube(np.linspace([0, 0, 0.0], top, 4), np.full(4, 0.003), sides=4, mat=0)
     leaf_at = np.linspace([0, 0, 0.0], top, 4)[1:3]
     leaves = leaves_geo(rng, leaf_at, rng.normal(size=(2, 3)) + np.array([0, 0, 0.6]),
-                        rng.normal(size=(2, 3)) + np.array([0, 0, 1.0]), np.full(2, 0.06), 0.3, mat=0)
+                        rng.normal(size=(2, 3)) + np.array([0, 0, 1.0]), np.full(2, 0.06), 0.3, mat=0,
+                        closed=True, rib=LEAFLET_RIB)
     n_pet = int(rng.integers(5, 10))
     ang = np.linspace(0, 2 * np.pi, n_pet, endpoint=False) + rng.uniform(0, 1)
     tilt = rng.uniform(0.1, 0.6)
     axes = np.stack([np.cos(ang), np.sin(ang), np.full(n_pet, tilt)], 1)
+    # petals cupped: their rims curl up around the centre
     petals = leaves_geo(rng, np.repeat(top[None], n_pet, 0), axes, np.array([0, 0, 1.0]) - axes * 0.3,
-                        np.full(n_pet, rng.uniform(0.025, 0.05)), rng.uniform(0.3, 0.5), fold=0.1, droop=0.1, mat=1)
-    cang = np.linspace(0, 2 * np.pi, 7, endpoint=False)
-    centre = Geo.from_faces(top + np.stack([0.007 * np.cos(cang), 0.007 * np.sin(cang), np.full(7, 0.006)], 1),
-                            [np.arange(7)], mat=1)
-    return concat([stem, leaves, petals, centre])
+                        np.full(n_pet, rng.uniform(0.025, 0.05)), rng.uniform(0.3, 0.5), fold=0.1, droop=0.1, mat=1,
+                        closed=True, cup=0.4, pointed=0.5, rib=LEAFLET_RIB)
+    return concat([stem, leaves, petals, _flower_centre(top)])
+
+
+def _flower_centre(top: np.ndarray) -> Geo:
+    """The flower's centre: a closed button 7 mm across and 3 mm thick above the stem's top."""
+    ang = np.linspace(0, 2 * np.pi, 7, endpoint=False)
+    ring = np.stack([0.007 * np.cos(ang), 0.007 * np.sin(ang), np.zeros(7)], 1)
+    verts = top + np.concatenate([ring + [0, 0, 0.003], ring + [0, 0, 0.006]])
+    sides = [np.array([j, (j + 1) % 7, 7 + (j + 1) % 7, 7 + j]) for j in range(7)]
+    return Geo.from_faces(verts, [np.arange(7)[::-1], 7 + np.arange(7)] + sides, mat=1)
 
 
 def clover(rng: np.random.Generator) -> Geo:
-    """A low patch of trefoil leaves on short stalks."""
+    """A low patch of trefoil leaves on short stalks: three heart-shaped, slightly folded
+    leaflets on each."""
     n = int(rng.integers(4, 9))
     stalk_top = np.stack([rng.normal(scale=0.05, size=n), rng.normal(scale=0.05, size=n),
                           rng.uniform(0.03, 0.09, n)], 1)
-    parts = []
+    parts = [tube(np.linspace(top * [0.6, 0.6, 0.0], top, 3), np.full(3, 0.0012), sides=3, mat=0)
+             for top in stalk_top]
     for k in range(3):
         ang = rng.uniform(0, 2 * np.pi, n) + k * 2 * np.pi / 3
         axes = np.stack([np.cos(ang), np.sin(ang), np.full(n, 0.1)], 1)
-        parts.append(leaves_geo(rng, stalk_top, axes, np.tile([0, 0, 1.0], (n, 1)), np.full(n, 0.028), 0.5,
-                                fold=0.1, droop=0.05, mat=0))
+        parts.append(leaves_geo(rng, stalk_top, axes, np.tile([0, 0, 1.0], (n, 1)), np.full(n, 0.024), 0.45,
+                                fold=0.15, droop=0.05, mat=0, closed=True, cup=0.05, notch=0.15, rib=LEAFLET_RIB))
     return concat(parts)
 
 
@@ -104,7 +120,7 @@ def fern(rng: np.random.Generator, size: float = 0.8) -> Geo:
         rise = length * (np.sin(el) * s - 0.6 * s ** 2)
         rachis = (np.cos(el) * s * length)[:, None] * h + rise[:, None] * np.array([0, 0, 1.0])
         rachis[:, 2] = np.maximum(rachis[:, 2], 0.01)
-        parts.append(tube(rachis, np.linspace(0.004, 0.0015, len(s)), sides=3, mat=0, cap=False))
+        parts.append(tube(rachis, np.linspace(0.004, 0.0015, len(s)), sides=3, mat=0))
         u = np.linspace(0.12, 0.97, 18)
         idx = np.minimum((u * (len(s) - 1)).astype(int), len(s) - 2)
         fr = u * (len(s) - 1) - idx
@@ -115,7 +131,8 @@ def fern(rng: np.random.Generator, size: float = 0.8) -> Geo:
         for sign in (1.0, -1.0):
             d = unit(side * sign + along * 0.45)
             lens = 0.16 * size * np.sin(np.pi * (0.1 + 0.9 * u)) ** 0.7 + 0.01
-            parts.append(leaves_geo(rng, at, d, up, lens, 0.22, fold=0.05, droop=0.3, mat=0))
+            parts.append(leaves_geo(rng, at, d, up, lens, 0.22, fold=0.15, droop=0.3, mat=0, closed=True,
+                                    cup=0.1, rib=LEAFLET_RIB))
     return concat(parts)
 
 
