@@ -54,12 +54,13 @@ def _evaluated(ob, name: str) -> np.ndarray:
 
 
 def test_the_surf_foam_moves_with_the_waves_as_the_formula_says():
-    """The wave grid's geometry nodes move it as ``surf.steepen`` of ``surf.wave_height`` and store
-    the foam of ``surf.foam`` at the scene time: both agree with the bpy-free formulas at two
-    frames, and the foam moves between them."""
+    """The wave grid's geometry nodes move it as ``surf.steepen`` of ``surf.wave_height`` (up) and
+    ``surf.lead`` of that (forward, in the breaking zone) and store the foam of ``surf.foam`` at
+    the scene time: all agree with the bpy-free formulas at two frames, and the foam moves."""
     import json
 
-    from procgen.terrain.surf import FOAM_ATTRIBUTE, OCEAN_ATTRIBUTE, foam, steepen, wave_height
+    from procgen.terrain.breakers import BREAK_ATTRIBUTE
+    from procgen.terrain.surf import FOAM_ATTRIBUTE, OCEAN_ATTRIBUTE, foam, lead, steepen, travel, wave_height
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     generate_scene(SceneConfig.from_preset("tiny", seed=0, biome="coast"))
@@ -67,14 +68,21 @@ def test_the_surf_foam_moves_with_the_waves_as_the_formula_says():
     waves = json.loads(water["gs_waves"])
     shore = np.empty(len(water.data.vertices), np.float32)
     water.data.attributes[SHORE_ATTRIBUTE].data.foreach_get("value", shore)
+    zone = np.empty(len(water.data.vertices), np.float32)
+    water.data.attributes[BREAK_ATTRIBUTE].data.foreach_get("value", zone)
+    rest = np.empty(len(water.data.vertices) * 3)
+    water.data.vertices.foreach_get("co", rest)
+    rest = rest.reshape(-1, 3)
     assert OCEAN_ATTRIBUTE in water.data.attributes
     seen = []
     for frame in (scene.frame_start, scene.frame_start + 6):
         scene.frame_set(frame)
         t = frame / (scene.render.fps / scene.render.fps_base)
         co, carried = _evaluated(water, "co"), _evaluated(water, FOAM_ATTRIBUTE)
-        h = steepen(wave_height(waves["params"], waves["fade"], co[:, 0], co[:, 1], t), shore, waves["params"])
+        h = steepen(wave_height(waves["params"], waves["fade"], rest[:, 0], rest[:, 1], t), shore, waves["params"])
         np.testing.assert_allclose(co[:, 2], h, atol=1e-4)  # the same waves (and time) as the formula
+        ahead = rest[:, :2] + lead(h, zone, waves["params"])[:, None] * travel(waves["params"])
+        np.testing.assert_allclose(co[:, :2], ahead, atol=1e-4)  # the crests pitched forward
         np.testing.assert_allclose(carried, foam(h, shore, waves["params"]), atol=1e-4)
         seen.append(carried)
     near = shore > 0.3

@@ -11,6 +11,8 @@ OCEAN_ATTRIBUTE = "gs_ocean"  # 1 on an ocean's wave grid: its material uses the
 WHITECAP = (1.6, 0.8, 0.5)  # open sea: crests above start * sigma foam, full at +width, at most cap
 STEEPEN = 0.25  # shallows: a crest h > 0 rises by STEEPEN * h^2 / sigma times the shore closeness
 BREAKER = (0.0, 1.2)  # shallows: the upper half of each wave foams (start * sigma), full at +width
+LIP = (0.5, 0.3, 5.0)  # shallows: a crest's top leads its base forward: from start * sigma of height the
+# lead rises (smoothstep over width * sigma) to reach * sigma, times how far into the breaking zone it is
 
 
 def wave_height(params: list, fade: tuple[float, float], x: np.ndarray, y: np.ndarray, t: float) -> np.ndarray:
@@ -29,6 +31,21 @@ def steepen(height: np.ndarray, shore: np.ndarray, params: list) -> np.ndarray:
     the crests peak, rising by a term in the square of their height while the troughs stay, as
     waves do before they break; unchanged in deep water."""
     return height + shore * STEEPEN * np.maximum(height, 0.0) ** 2 / sigma(params)
+
+
+def lead(height: np.ndarray, breaking: np.ndarray, params: list) -> np.ndarray:
+    """How far (m) the surf pushes a point of the surface [...] forward (``travel``): nothing in
+    deep water or below the still level, and in the breaking zone (0 .. 1) the top of each crest
+    ahead of the rest by up to LIP's reach, rising so steeply with the height that the top
+    outruns its own front face and pitches over it."""
+    t = np.clip((height / sigma(params) - LIP[0]) / LIP[1], 0.0, 1.0)
+    return breaking * LIP[2] * sigma(params) * t * t * (3.0 - 2.0 * t)
+
+
+def travel(params: list) -> np.ndarray:
+    """The waves' main direction of travel [2]: the unit sum of their directions weighted by amplitude."""
+    d = sum(a * np.array([kx, ky]) / np.hypot(kx, ky) for a, kx, ky, _, _ in params)
+    return d / np.linalg.norm(d)
 
 
 def sigma(params: list) -> float:

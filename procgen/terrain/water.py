@@ -12,6 +12,7 @@ import numpy as np
 
 from ..geometry.blender_mesh import mesh_from_arrays, new_object
 from ..geometry.node_groups import math_node, new_group
+from .breakers import lip_offset, mark_breaking
 from .heightfield import Heightfield
 from .surf import BREAKER, FOAM_ATTRIBUTE, OCEAN_ATTRIBUTE, STEEPEN, WHITECAP, sigma
 from .terrain_mesh import grid_faces
@@ -64,6 +65,7 @@ def build_water(hf: Heightfield, material, rng: np.random.Generator, style: str,
     ob["gs_moving"] = True
     if foam:
         me.attributes.new(OCEAN_ATTRIBUTE, "FLOAT", "POINT").data.foreach_set("value", np.ones(len(verts), np.float32))
+        mark_breaking(me, hf, verts)
     ob.modifiers.new("waves", "NODES").node_group = wave_nodes("water_waves", params, fade, foam)
     out = [ob]
     if style == "ocean":
@@ -94,7 +96,8 @@ def _far_plane(hf: Heightfield, material, half: float):
 def wave_nodes(name: str, params: list, fade: tuple[float, float], foam: bool = False):
     """Set Position with offset z = fade(x, y) * sum of a * sin(kx x + ky y - w t + phase)
     (``surf.wave_height``); with ``foam`` the crests peak in the shallows (``surf.steepen``) and
-    the grid stores ``surf.foam`` of that offset per vertex."""
+    pitch forward towards the shore (``surf.lead``, ``breakers``), and the grid stores
+    ``surf.foam`` of that height per vertex."""
     ng, gin, gout = new_group(name, "Geometry")
     nodes, link, math = ng.nodes, ng.links.new, partial(math_node, ng)
     sep = nodes.new("ShaderNodeSeparateXYZ")
@@ -116,12 +119,16 @@ def wave_nodes(name: str, params: list, fade: tuple[float, float], foam: bool = 
         peak = math("MAXIMUM", height, 0.0)
         lift = math("MULTIPLY", math("MULTIPLY", peak, peak), STEEPEN / sigma(params))
         height = math("ADD", height, math("MULTIPLY", lift, _shore(ng)))
+        ahead = lip_offset(ng, height, params)
+        link(ahead[0], offset.inputs["X"])
+        link(ahead[1], offset.inputs["Y"])
     link(height, offset.inputs["Z"])
+    # the foam is stored before the move: its field reads the rest positions, as the offset does
+    geometry = _store_foam(ng, gin.outputs[0], height, sigma(params)) if foam else gin.outputs[0]
     setp = nodes.new("GeometryNodeSetPosition")
-    link(gin.outputs[0], setp.inputs["Geometry"])
+    link(geometry, setp.inputs["Geometry"])
     link(offset.outputs[0], setp.inputs["Offset"])
-    geometry = _store_foam(ng, setp.outputs[0], height, sigma(params)) if foam else setp.outputs[0]
-    link(geometry, gout.inputs[0])
+    link(setp.outputs[0], gout.inputs[0])
     return ng
 
 
