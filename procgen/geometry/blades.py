@@ -87,7 +87,7 @@ def _heart(t: np.ndarray, u: np.ndarray, width: float, notch: float) -> tuple[np
     """x [S, 3] and y [S, 3] of a heart-shaped (obcordate) leaf's sections and its base and tip
     [2, 3]: narrow at the base, widest in the last section, whose rims reach past the tip,
     which sits ``notch`` back from the leaf's end."""
-    w = width * np.sqrt(t / t[-1])                                # [S] widening to the last section
-    x = t[:, None] + (1 - t[-1]) * (t / t[-1])[:, None] ** 3 * u[None] ** 2
+    w = width * (t / t[-1]) ** 0.4                                # [S] widening to the last section
+    x = t[:, None] + 0.7 * (1 - t[-1]) * (t / t[-1])[:, None] ** 3 * u[None] ** 2  # lobes past the tip
     ends = np.array([[0.0, 0, 0], [1.0 - notch, 0, 0]])
     return x, u[None] * w[:, None], ends

@@ -98,11 +98,12 @@ def clover(rng: np.random.Generator) -> Geo:
                           rng.uniform(0.03, 0.09, n)], 1)
     parts = [tube(np.linspace(top * [0.6, 0.6, 0.0], top, 3), np.full(3, 0.0012), sides=3, mat=0)
              for top in stalk_top]
-    for k in range(3):
-        ang = rng.uniform(0, 2 * np.pi, n) + k * 2 * np.pi / 3
+    turn = rng.uniform(0, 2 * np.pi, n)
+    for k in range(3):  # three leaflets a third of a turn apart on each stalk
+        ang = turn + k * 2 * np.pi / 3
         axes = np.stack([np.cos(ang), np.sin(ang), np.full(n, 0.1)], 1)
-        parts.append(leaves_geo(rng, stalk_top, axes, np.tile([0, 0, 1.0], (n, 1)), np.full(n, 0.024), 0.45,
-                                fold=0.15, droop=0.05, mat=0, closed=True, cup=0.05, notch=0.15, rib=LEAFLET_RIB))
+        parts.append(leaves_geo(rng, stalk_top, axes, np.tile([0, 0, 1.0], (n, 1)), np.full(n, 0.022), 0.5,
+                                fold=0.15, droop=0.05, mat=0, closed=True, cup=0.05, notch=0.12, rib=LEAFLET_RIB))
     return concat(parts)
 
 
