@@ -17,7 +17,7 @@ NEEDS_TORCH = {
     "test_bench_peer.py", "test_data_loader.py", "test_rasterizer.py", "test_rasterizer_cuda_emulated.py",
     "test_rasterizer_devices.py", "test_trainer.py", "test_trainer_inputs.py", "test_trainer_interruption.py",
     "test_trainer_parts.py", "test_trainer_strategy.py", "test_splats_render.py", "test_trainer_format.py",
-    "test_trainer_sky.py", "test_trainer_mcmc.py",
+    "test_trainer_sky.py", "test_trainer_mcmc.py", "test_fused_ssim.py",
 }
 # `python build.py test` sets this to a file for the run's skips, which it checks against expected_skips.txt.
 SKIP_REPORT_ENV = "GS_SKIP_REPORT"

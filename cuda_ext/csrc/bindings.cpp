@@ -427,6 +427,47 @@ std::vector<Tensor> raster_backward(Tensor means2d, Tensor conics, Tensor colors
     return {v_means2d, v_conics, v_colors, v_opacities, v_depths, v_means2d_abs};
 }
 
+namespace {
+// img and ref: float32 CPU tensors of one shape [H,W,C] (the fused SSIM has no CUDA kernel: CUDA
+// tensors take the torch path of trainer/losses.py).
+void check_ssim_images(const Tensor& img, const Tensor& ref) {
+    TORCH_CHECK_VALUE(img.dim() == 3 && img.numel() > 0, "ssim: img must have shape [H, W, C], got ", shape_str(img));
+    TORCH_CHECK_VALUE(ref.sizes() == img.sizes(), "ssim: ref must have img's shape ", shape_str(img), ", got ",
+                      shape_str(ref));
+    for (const Tensor* t : {&img, &ref}) {
+        TORCH_CHECK_VALUE(t->device().is_cpu(), "ssim: the fused kernel takes CPU tensors, got ", t->device());
+        TORCH_CHECK_VALUE(t->scalar_type() == torch::kFloat32, "ssim: images must be float32, got ", t->scalar_type());
+    }
+}
+}  // namespace
+
+// -> mean SSIM (0-dim float32), partials [3,H,W,C] for ssim_backward
+std::vector<Tensor> ssim_forward(Tensor img, Tensor ref) {
+    check_ssim_images(img, ref);
+    img = img.contiguous();
+    ref = ref.contiguous();
+    const int H = (int)img.size(0), W = (int)img.size(1), C = (int)img.size(2);
+    Tensor partials = torch::empty({3, H, W, C}, img.options());
+    const double s =
+        gs::ssim_forward_cpu(H, W, C, img.data_ptr<float>(), ref.data_ptr<float>(), partials.data_ptr<float>());
+    return {torch::full({}, s, img.options()), partials};
+}
+
+// -> v_img [H,W,C] = grad * d mean SSIM / d img
+Tensor ssim_backward(Tensor img, Tensor ref, Tensor partials, double grad) {
+    check_ssim_images(img, ref);
+    img = img.contiguous();
+    ref = ref.contiguous();
+    partials = partials.contiguous();
+    TORCH_CHECK_VALUE(partials.dim() == 4 && partials.size(0) == 3 && partials.sizes().slice(1) == img.sizes() &&
+                          partials.scalar_type() == torch::kFloat32 && partials.device().is_cpu(),
+                      "ssim: partials must be ssim_forward's [3, H, W, C] float32, got ", shape_str(partials));
+    Tensor v_img = torch::empty_like(img);
+    gs::ssim_backward_cpu((int)img.size(0), (int)img.size(1), (int)img.size(2), img.data_ptr<float>(),
+                          ref.data_ptr<float>(), partials.data_ptr<float>(), (float)grad, v_img.data_ptr<float>());
+    return v_img;
+}
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
     m.doc() = "Differentiable 3D Gaussian rasterizer kernels (CPU, and CUDA when built with it)";
     m.attr("with_cuda") = kHaveCuda;
@@ -442,4 +483,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
     m.def("bin_gaussians", &bin_gaussians);
     m.def("raster_forward", &raster_forward);
     m.def("raster_backward", &raster_backward);
+    m.def("ssim_forward", &ssim_forward);
+    m.def("ssim_backward", &ssim_backward);
 }

@@ -53,6 +53,12 @@ const char* cpu_tile_kernels_isa();
 void raster_backward_cpu(const RasterArgs& a, int64_t N, const float* final_T, const int32_t* n_contrib,
                          const float* v_rgb, const float* v_alpha, const float* v_depth, float* v_means2d,
                          float* v_conics, float* v_colors, float* v_opacities, float* v_depths, float* v_means2d_abs);
+// SSIM of img and ref [H,W,C] (11-tap Gaussian window, sigma 1.5, zero padding; CPU only, CUDA
+// tensors use torch): returns the mean over pixels and channels and fills partials [3,H,W,C], what
+// ssim_backward_cpu needs. v_img [H,W,C] = grad * d mean / d img.
+double ssim_forward_cpu(int H, int W, int C, const float* img, const float* ref, float* partials);
+void ssim_backward_cpu(int H, int W, int C, const float* img, const float* ref, const float* partials, float grad,
+                       float* v_img);
 
 // ---------------------------------------------------------------- CUDA (same contracts)
 // `stream` is a cudaStream_t passed as void* so this header stays CUDA-free.
