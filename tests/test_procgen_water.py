@@ -45,20 +45,24 @@ def test_the_shore_attribute_follows_the_depth_of_the_water():
 
 def _evaluated(ob, name: str) -> np.ndarray:
     me = ob.evaluated_get(bpy.context.evaluated_depsgraph_get()).data
-    out = np.empty(len(me.vertices) * (3 if name == "co" else 1), np.float64)
+    vector = name == "co" or me.attributes[name].data_type == "FLOAT_VECTOR"
+    out = np.empty(len(me.vertices) * (3 if vector else 1), np.float64)
     if name == "co":
         me.vertices.foreach_get("co", out)
-        return out.reshape(-1, 3)
-    me.attributes[name].data.foreach_get("value", out)
-    return out
+    else:
+        me.attributes[name].data.foreach_get("vector" if vector else "value", out)
+    return out.reshape(-1, 3) if vector else out
 
 
 def test_the_surf_foam_moves_with_the_waves_as_the_formula_says():
     """The wave grid's geometry nodes move it as ``surf.steepen`` of ``surf.wave_height`` (up) and
     ``surf.lead`` of that (forward, in the breaking zone) and store the foam of ``surf.foam`` at
-    the scene time: all agree with the bpy-free formulas at two frames, and the foam moves."""
+    the scene time, with the breaking lip's ``surf.whitewater`` (its lead now and a moment ago),
+    and the foam texture's ``surf.carried_coords``: all agree with the bpy-free formulas at two
+    frames, and the foam moves."""
     import json
 
+    from procgen.terrain import surf
     from procgen.terrain.breakers import BREAK_ATTRIBUTE
     from procgen.terrain.surf import FOAM_ATTRIBUTE, OCEAN_ATTRIBUTE, foam, lead, steepen, travel, wave_height
 
@@ -83,10 +87,53 @@ def test_the_surf_foam_moves_with_the_waves_as_the_formula_says():
         np.testing.assert_allclose(co[:, 2], h, atol=1e-4)  # the same waves (and time) as the formula
         ahead = rest[:, :2] + lead(h, zone, waves["params"])[:, None] * travel(waves["params"])
         np.testing.assert_allclose(co[:, :2], ahead, atol=1e-4)  # the crests pitched forward
-        np.testing.assert_allclose(carried, foam(h, shore, waves["params"]), atol=1e-4)
+        p = waves["params"]
+        ago = [lead(steepen(wave_height(p, waves["fade"], rest[:, 0], rest[:, 1], t - s), shore, p), zone, p)
+               for s, _ in surf.WHITEWATER]
+        np.testing.assert_allclose(carried, np.minimum(foam(h, shore, p) + surf.whitewater(ago, p), 1.0), atol=1e-4)
+        np.testing.assert_allclose(_evaluated(water, surf.CARRIED_ATTRIBUTE),
+                                   surf.carried_coords(rest[:, 0], rest[:, 1], t, p), atol=1e-3)
         seen.append(carried)
     near = shore > 0.3
     assert seen[0][near].max() > 0.3 and np.abs(seen[1] - seen[0])[near].mean() > 0.02  # it moves
+
+
+def test_the_foam_texture_rides_with_the_crests():
+    """Between two frames the foam texture's coordinates on the generated coast's sea (read from
+    its evaluated mesh) shift along the waves' travel by what the crests themselves moved: the
+    speed that best carries the evaluated heights from one frame to the next (least squares over
+    their slopes, measured on the grid), and not at all across; so the streaks ride the crests."""
+    import json
+
+    from procgen.terrain.breakers import BREAK_ATTRIBUTE
+    from procgen.terrain.surf import CARRIED_ATTRIBUTE, travel
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    # the default preset's 0.4 m cells, so finite differences resolve the shortest (3 m) waves
+    generate_scene(SceneConfig.from_preset("tiny", seed=0, biome="coast", terrain__resolution=160))
+    water, scene = bpy.data.objects["water"], bpy.context.scene
+    waves, n = json.loads(water["gs_waves"]), round(len(water.data.vertices) ** 0.5)
+    rest = np.empty(n * n * 3)
+    water.data.vertices.foreach_get("co", rest)
+    rest = rest.reshape(n, n, 3)
+    zone = np.empty(n * n, np.float32)
+    water.data.attributes[BREAK_ATTRIBUTE].data.foreach_get("value", zone)
+    cell, fps = rest[0, 1, 0] - rest[0, 0, 0], scene.render.fps / scene.render.fps_base
+    heights, texture = [], []
+    for frame in (10, 11):
+        scene.frame_set(frame)
+        heights.append(_evaluated(water, "co")[:, 2].reshape(n, n))
+        texture.append(_evaluated(water, CARRIED_ATTRIBUTE))
+    d = travel(waves["params"])
+    gy, gx = np.gradient((heights[0] + heights[1]) / 2, cell)
+    slope, rate = gx * d[0] + gy * d[1], (heights[1] - heights[0]) * fps
+    # open sea inside the fade: the heights there are the plain sum of waves
+    sea = (zone.reshape(n, n) == 0) & (np.maximum(*np.abs(rest[..., :2]).transpose(2, 0, 1)) < waves["fade"][0])
+    crests = -(rate[sea] * slope[sea]).sum() / (slope[sea] ** 2).sum()  # m/s along the travel
+    moved = (texture[0] - texture[1]) * fps  # the texture's coordinates move back as its pattern moves on
+    assert sea.sum() > 1000 and crests > 1.0, (sea.sum(), crests)
+    assert np.abs(moved[:, 1:]).max() < 1e-3  # nothing across the travel, no height
+    np.testing.assert_allclose(moved[:, 0], crests, rtol=0.1)
 
 
 def test_only_the_coasts_sea_carries_moving_foam():

@@ -256,20 +256,24 @@ def water_layer(t: Tree, rng, co, var=1.0) -> Layer:
     # (none in the last few centimetres: puddles on the beach stay water, not white blots)
     foam = t.math("MULTIPLY", t.map_range(t.math("ADD", streaks, t.math("MULTIPLY", shore, 0.6)), 1.0, 1.08),
                   t.map_range(shore, 0.97, 0.85))
-    foam = _moving_foam(t, co, foam)
+    foam = _moving_foam(t, foam)
     colour = t.mix_color(foam, t.ramp(t.value(0.5), [(0.0, col), (1.0, col)]), (0.72, 0.75, 0.77))
     # Rough enough that the sky's clouds blur in it instead of drawing marble on the swell.
     roughness = t.mix_float(foam, rng.uniform(0.07, 0.12), 0.6)
     return Layer(colour, roughness, waves)
 
 
-def _moving_foam(t: Tree, co, still):
+def _moving_foam(t: Tree, still):
     """On an ocean's wave grid ("gs_ocean"), the foam the waves carry ("gs_foam", stored per vertex
-    by the grid's geometry nodes from the scene time), broken into patches, over a trace of the
-    still streaks; elsewhere the still foam unchanged. No random draws: other water keeps its look."""
+    by the grid's geometry nodes from the scene time), broken into streaks of a texture that rides
+    with the waves ("gs_foam_co": along their travel minus their drift, across it), over a trace
+    of the still streaks; elsewhere the still foam unchanged. No random draws: other water keeps its look."""
     ocean = t.add("ShaderNodeAttribute", attribute_name="gs_ocean").outputs["Fac"]
     carried = t.add("ShaderNodeAttribute", attribute_name="gs_foam").outputs["Fac"]
-    patches = t.map_range(t.noise(t.scale_vec(co, (1.0, 1.0, 0.0)), 1.1, detail=5), 0.3, 0.5)
+    riding = t.add("ShaderNodeAttribute", attribute_name="gs_foam_co").outputs["Vector"]
+    # streaks drawn out along the travel; thick foam (the breaking lip's) covers more of them
+    streaks = t.noise(t.scale_vec(riding, (0.45, 1.8, 0.0)), 1.1, detail=5)
+    patches = t.map_range(t.math("ADD", streaks, t.math("MULTIPLY", carried, 0.08)), 0.5, 0.62)
     moving = t.math("MAXIMUM", t.math("MULTIPLY", carried, patches), t.math("MULTIPLY", still, 0.3))
     return t.mix_float(ocean, still, moving)
 

@@ -31,17 +31,21 @@ def mark_breaking(me, hf: Heightfield, verts: np.ndarray) -> None:
     me.attributes.new(BREAK_ATTRIBUTE, "FLOAT", "POINT").data.foreach_set("value", b)
 
 
-def lip_offset(ng, height, params: list):
-    """Sockets (x, y) of the crest's push forward in the shallows: ``travel`` times ``surf.lead``
-    of the wave height (a socket) and BREAK_ATTRIBUTE."""
+def lip_lead(ng, height, params: list):
+    """The socket of ``surf.lead`` (m) of the wave height (a socket) and BREAK_ATTRIBUTE."""
     math = partial(math_node, ng)
     attr = ng.nodes.new("GeometryNodeInputNamedAttribute")
     attr.data_type = "FLOAT"
     attr.inputs["Name"].default_value = BREAK_ATTRIBUTE
     shore = attr.outputs["Attribute"]
-    sig, (dx, dy) = sigma(params), travel(params)
+    sig = sigma(params)
     u = math("DIVIDE", math("SUBTRACT", math("DIVIDE", height, sig), LIP[0]), LIP[1])
     t = math("MINIMUM", math("MAXIMUM", u, 0.0), 1.0)
     smooth = math("MULTIPLY", math("MULTIPLY", t, t), math("SUBTRACT", 3.0, math("MULTIPLY", t, 2.0)))
-    lead = math("MULTIPLY", math("MULTIPLY", smooth, LIP[2] * sig), shore)
+    return math("MULTIPLY", math("MULTIPLY", smooth, LIP[2] * sig), shore)
+
+
+def lip_offset(ng, lead, params: list):
+    """Sockets (x, y) of the crest's push forward in the shallows: ``travel`` times the lead (a socket)."""
+    math, (dx, dy) = partial(math_node, ng), travel(params)
     return math("MULTIPLY", lead, float(dx)), math("MULTIPLY", lead, float(dy))

@@ -12,9 +12,10 @@ import numpy as np
 
 from ..geometry.blender_mesh import mesh_from_arrays, new_object
 from ..geometry.node_groups import math_node, new_group
-from .breakers import lip_offset, mark_breaking
+from . import surf
+from .breakers import lip_lead, lip_offset, mark_breaking
 from .heightfield import Heightfield
-from .surf import BREAKER, FOAM_ATTRIBUTE, OCEAN_ATTRIBUTE, STEEPEN, WHITECAP, sigma
+from .surf import BREAKER, CARRIED_ATTRIBUTE, FOAM_ATTRIBUTE, LIP, OCEAN_ATTRIBUTE, STEEPEN, WHITECAP, sigma
 from .terrain_mesh import grid_faces
 
 WAVES = {  # number of waves, amplitude range (m), wavelength range (m), grid cell (m)
@@ -97,13 +98,39 @@ def wave_nodes(name: str, params: list, fade: tuple[float, float], foam: bool = 
     """Set Position with offset z = fade(x, y) * sum of a * sin(kx x + ky y - w t + phase)
     (``surf.wave_height``); with ``foam`` the crests peak in the shallows (``surf.steepen``) and
     pitch forward towards the shore (``surf.lead``, ``breakers``), and the grid stores
-    ``surf.foam`` of that height per vertex."""
+    ``surf.foam`` of that height plus the lip's ``surf.whitewater`` per vertex, and the foam
+    texture's ``surf.carried_coords``."""
     ng, gin, gout = new_group(name, "Geometry")
     nodes, link, math = ng.nodes, ng.links.new, partial(math_node, ng)
     sep = nodes.new("ShaderNodeSeparateXYZ")
     link(nodes.new("GeometryNodeInputPosition").outputs[0], sep.inputs[0])
     time = nodes.new("GeometryNodeInputSceneTime").outputs["Seconds"]
+    offset = nodes.new("ShaderNodeCombineXYZ")
+    height = _surface_height(ng, sep, time, params, fade, foam)
+    geometry = gin.outputs[0]
+    if foam:
+        lead = lip_lead(ng, height, params)
+        ahead = lip_offset(ng, lead, params)
+        link(ahead[0], offset.inputs["X"])
+        link(ahead[1], offset.inputs["Y"])
+        # the lip's lead a moment ago, for the whitewater it leaves behind (``surf.whitewater``)
+        leads = [lead] + [lip_lead(ng, _surface_height(ng, sep, math("SUBTRACT", time, ago), params, fade, True),
+                                   params) for ago, _ in surf.WHITEWATER[1:]]
+        # the foam is stored before the move: its fields read the rest positions, as the offset does
+        geometry = _store_foam(ng, geometry, height, leads, params)
+        geometry = _store(ng, geometry, CARRIED_ATTRIBUTE, _carried_coords(ng, sep, time, params), "FLOAT_VECTOR")
+    link(height, offset.inputs["Z"])
+    setp = nodes.new("GeometryNodeSetPosition")
+    link(geometry, setp.inputs["Geometry"])
+    link(offset.outputs[0], setp.inputs["Offset"])
+    link(setp.outputs[0], gout.inputs[0])
+    return ng
 
+
+def _surface_height(ng, sep, time, params: list, fade: tuple[float, float], peaked: bool):
+    """The socket of ``surf.wave_height`` at the rest x, y (``sep``) and ``time`` (sockets), with
+    ``peaked`` steepened in the shallows as ``surf.steepen``."""
+    math = partial(math_node, ng)
     total = None
     for a, kx, ky, w, ph in params:
         arg = math("ADD", math("ADD", math("MULTIPLY", sep.outputs["X"], kx), math("MULTIPLY", sep.outputs["Y"], ky)),
@@ -113,23 +140,25 @@ def wave_nodes(name: str, params: list, fade: tuple[float, float], foam: bool = 
     edge = math("MAXIMUM", math("ABSOLUTE", sep.outputs["X"]), math("ABSOLUTE", sep.outputs["Y"]))
     t = math("MINIMUM", math("MAXIMUM", math("DIVIDE", math("SUBTRACT", edge, fade[0]), fade[1] - fade[0]), 0.0), 1.0)
     smooth = math("MULTIPLY", math("MULTIPLY", t, t), math("SUBTRACT", 3.0, math("MULTIPLY", t, 2.0)))
-    offset = nodes.new("ShaderNodeCombineXYZ")
     height = math("MULTIPLY", total, math("SUBTRACT", 1.0, smooth))
-    if foam:  # the surf: crests peak where the water shallows (``surf.steepen``)
-        peak = math("MAXIMUM", height, 0.0)
-        lift = math("MULTIPLY", math("MULTIPLY", peak, peak), STEEPEN / sigma(params))
-        height = math("ADD", height, math("MULTIPLY", lift, _shore(ng)))
-        ahead = lip_offset(ng, height, params)
-        link(ahead[0], offset.inputs["X"])
-        link(ahead[1], offset.inputs["Y"])
-    link(height, offset.inputs["Z"])
-    # the foam is stored before the move: its field reads the rest positions, as the offset does
-    geometry = _store_foam(ng, gin.outputs[0], height, sigma(params)) if foam else gin.outputs[0]
-    setp = nodes.new("GeometryNodeSetPosition")
-    link(geometry, setp.inputs["Geometry"])
-    link(offset.outputs[0], setp.inputs["Offset"])
-    link(setp.outputs[0], gout.inputs[0])
-    return ng
+    if not peaked:
+        return height
+    peak = math("MAXIMUM", height, 0.0)
+    lift = math("MULTIPLY", math("MULTIPLY", peak, peak), STEEPEN / sigma(params))
+    return math("ADD", height, math("MULTIPLY", lift, _shore(ng)))
+
+
+def _carried_coords(ng, sep, time, params: list):
+    """The vector socket of ``surf.carried_coords`` at the rest x, y (``sep``) and ``time``."""
+    math, (dx, dy) = partial(math_node, ng), surf.travel(params)
+    x, y = sep.outputs["X"], sep.outputs["Y"]
+    along = math("ADD", math("ADD", math("MULTIPLY", x, float(dx)), math("MULTIPLY", y, float(dy))),
+                 math("MULTIPLY", time, -surf.drift(params)))
+    across = math("ADD", math("MULTIPLY", x, -float(dy)), math("MULTIPLY", y, float(dx)))
+    co = ng.nodes.new("ShaderNodeCombineXYZ")
+    ng.links.new(along, co.inputs["X"])
+    ng.links.new(across, co.inputs["Y"])
+    return co.outputs[0]
 
 
 def _shore(ng):
@@ -140,9 +169,10 @@ def _shore(ng):
     return shore.outputs["Attribute"]
 
 
-def _store_foam(ng, geometry, height, sig: float):
-    """Store ``surf.foam`` of the wave height (a socket) as FOAM_ATTRIBUTE; the geometry out."""
-    nodes, math = ng.nodes, partial(math_node, ng)
+def _store_foam(ng, geometry, height, leads: list, params: list):
+    """Store ``surf.foam`` of the wave height plus ``surf.whitewater`` of the lip's leads (sockets)
+    as FOAM_ATTRIBUTE; the geometry out."""
+    math, sig = partial(math_node, ng), sigma(params)
     u = math("DIVIDE", height, sig)
 
     def ramp(start, width):
@@ -150,9 +180,19 @@ def _store_foam(ng, geometry, height, sig: float):
 
     open_sea = math("MULTIPLY", ramp(*WHITECAP[:2]), WHITECAP[2])
     breaking = math("MULTIPLY", ramp(*BREAKER), _shore(ng))
-    store = nodes.new("GeometryNodeStoreNamedAttribute")
-    store.data_type, store.domain = "FLOAT", "POINT"
-    store.inputs["Name"].default_value = FOAM_ATTRIBUTE
+    white = None
+    for (_, weight), lead in zip(surf.WHITEWATER, leads):
+        term = math("MULTIPLY", lead, weight / (LIP[2] * sig))
+        white = term if white is None else math("MAXIMUM", white, term)
+    return _store(ng, geometry, FOAM_ATTRIBUTE, math("MINIMUM", math("ADD", math("ADD", open_sea, breaking), white),
+                                                      1.0), "FLOAT")
+
+
+def _store(ng, geometry, name: str, value, data_type: str):
+    """Store the field ``value`` (a socket) per point as ``name``; the geometry out."""
+    store = ng.nodes.new("GeometryNodeStoreNamedAttribute")
+    store.data_type, store.domain = data_type, "POINT"
+    store.inputs["Name"].default_value = name
     ng.links.new(geometry, store.inputs["Geometry"])
-    ng.links.new(math("MINIMUM", math("ADD", open_sea, breaking), 1.0), store.inputs["Value"])
+    ng.links.new(value, store.inputs["Value"])
     return store.outputs[0]
