@@ -256,26 +256,48 @@ def water_layer(t: Tree, rng, co, var=1.0) -> Layer:
     # (none in the last few centimetres: puddles on the beach stay water, not white blots)
     foam = t.math("MULTIPLY", t.map_range(t.math("ADD", streaks, t.math("MULTIPLY", shore, 0.6)), 1.0, 1.08),
                   t.map_range(shore, 0.97, 0.85))
-    foam = _moving_foam(t, foam)
+    foam = _moving_foam(t, foam, shore)
     colour = t.mix_color(foam, t.ramp(t.value(0.5), [(0.0, col), (1.0, col)]), (0.72, 0.75, 0.77))
     # Rough enough that the sky's clouds blur in it instead of drawing marble on the swell.
     roughness = t.mix_float(foam, rng.uniform(0.07, 0.12), 0.6)
     return Layer(colour, roughness, waves)
 
 
-def _moving_foam(t: Tree, still):
+def _moving_foam(t: Tree, still, shore):
     """On an ocean's wave grid ("gs_ocean"), the foam the waves carry ("gs_foam", stored per vertex
-    by the grid's geometry nodes from the scene time), broken into streaks of a texture that rides
-    with the waves ("gs_foam_co": along their travel minus their drift, across it), over a trace
-    of the still streaks; elsewhere the still foam unchanged. No random draws: other water keeps its look."""
+    by the grid's geometry nodes from the scene time) drawn as lace that rides with the waves
+    ("gs_foam_co": along their travel minus their drift, across it), over a trace of the still
+    streaks; elsewhere the still foam unchanged. No random draws: other water keeps its look."""
     ocean = t.add("ShaderNodeAttribute", attribute_name="gs_ocean").outputs["Fac"]
     carried = t.add("ShaderNodeAttribute", attribute_name="gs_foam").outputs["Fac"]
+    # the last few centimetres of water (the swash) carry thin lines of foam, not a white sheet
+    carried = t.math("MULTIPLY", carried, t.map_range(shore, 0.98, 0.6, 0.3, 1.0))
     riding = t.add("ShaderNodeAttribute", attribute_name="gs_foam_co").outputs["Vector"]
-    # streaks drawn out along the travel; thick foam (the breaking lip's) covers more of them
-    streaks = t.noise(t.scale_vec(riding, (0.45, 1.8, 0.0)), 1.1, detail=5)
-    patches = t.map_range(t.math("ADD", streaks, t.math("MULTIPLY", carried, 0.08)), 0.5, 0.62)
-    moving = t.math("MAXIMUM", t.math("MULTIPLY", carried, patches), t.math("MULTIPLY", still, 0.3))
+    lace = _foam_lace(t, t.scale_vec(riding, (0.8, 1.0, 0.0)), carried)
+    # clear water between patches of lace, fewer of them as the foam thins behind the crest
+    patches = t.map_range(t.math("ADD", t.noise(riding, 0.35, detail=3), t.math("MULTIPLY", carried, 0.25)),
+                          0.45, 0.6)
+    moving = t.math("MULTIPLY", t.math("MULTIPLY", lace, patches), t.map_range(carried, 0.02, 0.35))
+    moving = t.math("MAXIMUM", moving, t.math("MULTIPLY", still, 0.3))
     return t.mix_float(ocean, still, moving)
+
+
+def _foam_lace(t: Tree, co, amount):
+    """Sea foam's net of thin white lines around clear cells (bubbles clump along the cells'
+    edges), at two scales, warped by noise so no cell is a polygon; the lines widen with
+    ``amount`` (0..1) until the cells close: white on the crest, lace in its trail."""
+    warp = t.add("ShaderNodeTexNoise", {"Vector": co, "Scale": 1.3, "Detail": 3.0}).outputs["Color"]
+    warped = t.add("ShaderNodeVectorMath", {0: co, 1: t.scale_vec(warp, (0.6, 0.6, 0.0))}, operation="ADD").outputs[0]
+    # bubbles clump: the lines thicken and thin along their length
+    clumps = t.map_range(t.noise(co, 2.5, detail=2), 0.35, 0.65, 0.4, 1.6)
+    lace = None
+    for scale, thin, weight in ((3.0, 0.02, 1.0), (8.0, 0.015, 0.7)):
+        edge = t.add("ShaderNodeTexVoronoi", {"Vector": warped, "Scale": scale},
+                     feature="DISTANCE_TO_EDGE").outputs["Distance"]
+        width = t.math("MULTIPLY", t.math("ADD", thin, t.math("MULTIPLY", t.math("POWER", amount, 2.0), 0.15)), clumps)
+        lines = t.math("MULTIPLY", t.map_range(t.math("SUBTRACT", width, edge), -0.015, 0.015), weight)
+        lace = lines if lace is None else t.math("MAXIMUM", lace, lines)
+    return lace
 
 
 def dry_grass_layer(t: Tree, rng, co, var=1.0) -> Layer:
