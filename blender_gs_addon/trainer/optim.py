@@ -1,11 +1,13 @@
 """Adam with one learning rate per named parameter, and row edits for densification.
 
-A small own implementation (instead of torch.optim.Adam) so that adding, removing and
-resetting rows (Gaussians) and checkpointing the moments are explicit and exact.
+Our own small optimiser (instead of torch.optim.Adam) so that adding, removing and resetting
+rows (Gaussians) and checkpointing the moments are explicit and exact; each step is torch's
+functional fused Adam on the state kept here.
 """
 from __future__ import annotations
 
 import torch
+from torch.optim.adam import adam
 
 
 class Adam:
@@ -23,18 +25,18 @@ class Adam:
 
     @torch.no_grad()
     def step(self) -> None:
+        """One Adam step per parameter with its own learning rate, by torch's fused Adam (one pass
+        over each tensor; the plain formula's five passes and temporaries cost about three times as
+        long on the CPU at 150k Gaussians)."""
         b1, b2 = self.betas
         for name, p in self.params.items():
             if p.grad is None:
                 continue
             st = self.state[name]
+            steps = [torch.tensor(float(st["step"]), device=p.device)]  # the fused step counts it up by one
+            adam([p], [p.grad], [st["exp_avg"]], [st["exp_avg_sq"]], [], steps, fused=True, amsgrad=False,
+                 beta1=b1, beta2=b2, lr=self.lrs[name], weight_decay=0.0, eps=self.eps, maximize=False)
             st["step"] += 1
-            st["exp_avg"].mul_(b1).add_(p.grad, alpha=1 - b1)
-            st["exp_avg_sq"].mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
-            bc1 = 1 - b1 ** st["step"]
-            bc2 = 1 - b2 ** st["step"]
-            denom = (st["exp_avg_sq"] / bc2).sqrt_().add_(self.eps)
-            p.addcdiv_(st["exp_avg"], denom, value=-self.lrs[name] / bc1)
 
     def zero_grad(self) -> None:
         for p in self.params.values():
