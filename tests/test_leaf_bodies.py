@@ -5,7 +5,9 @@ the rim and the tip; a kelp blade's edges rise and fall along its length while i
 straight. The small leaves a walking camera passes (fern leaflets, flower leaves and petals,
 clover's heart-shaped leaflets, fallen leaves) are closed bodies too, their only openings the
 stems' feet in the ground; each is a few tenths of a millimetre to a millimetre thick and
-curved, not flat."""
+curved, not flat. A spruce's needles and the fallen needles are closed three-sided spikes, a
+millimetre or a few thick, with as many vertices as the flat cards they replaced and the same
+random draws."""
 from __future__ import annotations
 
 import bpy  # noqa: F401  (loads bmesh and mathutils)
@@ -15,7 +17,7 @@ from mathutils import Vector
 from mathutils.bvhtree import BVHTree
 
 from procgen.core.seeding import stream
-from procgen.geometry.mesh_arrays import LEAF_T, Geo, leaves_geo
+from procgen.geometry.mesh_arrays import LEAF_T, Geo, leaves_geo, strips
 from procgen.plants import kelp, litter, trees, undergrowth
 
 pytestmark = pytest.mark.blender
@@ -206,3 +208,65 @@ def test_small_leaves_are_closed_curved_thin_bodies(name):
     bm.normal_update()
     assert all(_volume(piece) > 0 for piece in leaves[:50])  # faces outward
     bm.free()
+
+
+def _as_strips(starts, dirs, lengths, widths, thickness, sides, mat=1):
+    """The flat cards the needles were before: one quad of four vertices each."""
+    return strips(starts, dirs, lengths, widths, sides, segments=1, mat=mat)
+
+
+NEEDLES = {
+    "spruce": (lambda rng: trees.conifer(rng, 12.0, 1.0), trees, 1),
+    "needle_litter": (litter.needle_litter, litter, 0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NEEDLES))
+def test_needles_are_closed_three_sided_spikes_as_light_as_the_cards(name, monkeypatch):
+    make, module, mat = NEEDLES[name]
+    geo = make(stream(0, "leaf_test"))
+    bm = _bmesh(geo, mat)
+    used = [e for e in bm.edges if e.link_faces]
+    assert all(len(e.link_faces) == 2 for e in used)  # closed: no open edge anywhere
+    bm.verts.index_update()
+    bm.faces.index_update()
+    needles = _islands(bm)
+    assert len(needles) > {"spruce": 20000, "needle_litter": 50}[name], len(needles)
+    assert all(len(piece) == 4 and len({v for f in piece for v in f.verts}) == 4 for piece in needles)
+    assert all(_volume(piece) > 0 for piece in needles[::max(1, len(needles) // 500)])  # faces outward
+    gaps = np.array([_spike_thickness(geo, piece) for piece in needles[::max(1, len(needles) // 200)]])
+    assert np.all((gaps > 5e-4) & (gaps < 5e-3)), (gaps.min(), gaps.max())
+    bm.free()
+    # The same random draws as the flat cards: bark identical, each needle on its card's axis, and
+    # exactly as many vertices (four a needle) as the cards had.
+    monkeypatch.setattr(module, "spikes", _as_strips)
+    cards = make(stream(0, "leaf_test"))
+    assert cards.n_verts == geo.n_verts and np.sum(cards.mat == mat) * 4 == np.sum(geo.mat == mat)
+    spiky, flat = geo.mat == mat, cards.mat == mat
+    assert np.array_equal(geo.verts[_face_verts(geo, ~spiky)], cards.verts[_face_verts(cards, ~flat)])
+    card_axis = cards.verts[_face_verts(cards, flat)].reshape(-1, 4, 3)[:, :2].mean(1)
+    spike_axis = geo.verts[_face_verts(geo, spiky)].reshape(-1, 4, 3)[:, :3].mean(1)
+    assert np.allclose(card_axis, spike_axis, atol=1e-9)
+
+
+def _face_verts(geo: Geo, keep: np.ndarray) -> np.ndarray:
+    """The vertices the kept faces use, in order of first use."""
+    starts = np.concatenate([[0], np.cumsum(geo.sizes)[:-1]])
+    idx = np.concatenate([np.zeros(0, int)] + [geo.loops[s:s + n] for s, n, k in zip(starts, geo.sizes, keep) if k])
+    return idx[np.sort(np.unique(idx, return_index=True)[1])]
+
+
+def _spike_thickness(geo: Geo, faces) -> float:
+    """Rays cast both ways along the thinnest direction of one needle (its vertices' smallest
+    singular vector), through the point a third of the way from its base's centre to its tip."""
+    verts = sorted({v.index for f in faces for v in f.verts})
+    p = geo.verts[verts]
+    tip = geo.attrs["tip"][verts]
+    _, _, vt = np.linalg.svd(p - p.mean(0), full_matrices=False)
+    remap = {k: i for i, k in enumerate(verts)}
+    tree = BVHTree.FromPolygons([Vector(v) for v in p], [[remap[v.index] for v in f.verts] for f in faces])
+    base = p[tip < 0.5].mean(0)
+    at = Vector(base + (p[tip > 0.5][0] - base) / 3)
+    normal = Vector(vt[2])
+    hits = [tree.ray_cast(at + sign * normal * 0.05, -sign * normal)[0] for sign in (1, -1)]
+    return (hits[0] - hits[1]).length if None not in hits else 0.0

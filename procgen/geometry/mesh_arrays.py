@@ -195,6 +195,30 @@ def strips(starts: np.ndarray, dirs: np.ndarray, lengths: np.ndarray, widths: np
     return Geo.from_faces(verts, quads, mat=mat, attrs={"tip": tip})
 
 
+def spikes(starts: np.ndarray, dirs: np.ndarray, lengths: np.ndarray, widths: np.ndarray,
+           thickness: np.ndarray, sides: np.ndarray, mat: int = 1) -> Geo:
+    """Closed three-sided needles with as many vertices as ``strips(segments=1)``: at each start [N, 3]
+    a flattened triangle ``2 * widths`` [N] across ``sides`` [N, 3] and ``thickness`` [N] along
+    dirs x sides (its flat face on the sides' line, the ridge above; centred on the axis), and one
+    vertex ``lengths`` [N] along ``dirs`` [N, 3]. Four outward triangles each: the base and three
+    long sides. Vertex attribute ``tip`` is 0 at the base and 1 at the tip."""
+    n = len(starts)
+    if n == 0:
+        return Geo.empty()
+    d = unit(dirs)
+    s = unit(sides)
+    up = np.cross(d, s)                                           # [N, 3] across the flat face
+    w, h = widths[:, None], thickness[:, None]
+    flat = starts - up * h / 3
+    verts = np.stack([flat - s * w, flat + s * w, starts + up * h * 2 / 3,
+                      starts + d * lengths[:, None]], 1).reshape(-1, 3)  # [N * 4, 3]
+    # In the frame (sides, up, dirs): base faces -dirs, then the flat face, the right, the left side.
+    tris = np.array([[0, 2, 1], [0, 1, 3], [1, 2, 3], [2, 0, 3]])
+    faces = (np.arange(n)[:, None, None] * 4 + tris[None]).reshape(-1, 3)
+    tip = np.tile(np.array([0, 0, 0, 1], np.float32), n)
+    return Geo.from_faces(verts, faces, mat=mat, attrs={"tip": tip})
+
+
 def tube(path: np.ndarray, radii: np.ndarray, sides: int = 8, mat: int = 0, cap: bool = True) -> Geo:
     """A smooth tube along ``path`` [P, 3] with radius ``radii`` [P] (rings share vertices);
     closed at the far end when ``cap``."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..geometry.mesh_arrays import Geo, concat, leaves_geo, strips, tube, unit
+from ..geometry.mesh_arrays import Geo, concat, leaves_geo, spikes, tube, unit
 
 
 def fallen_leaves(rng: np.random.Generator, n: int = 6, size: float = 0.1) -> Geo:
@@ -32,12 +32,13 @@ def _rest_on_ground(leaves: np.ndarray, floor: float) -> None:
 
 
 def needle_litter(rng: np.random.Generator, n: int = 60) -> Geo:
-    """Fallen pine needles criss-crossing on the ground."""
+    """Fallen pine needles criss-crossing on the ground: closed three-sided spikes, 3 mm wide and
+    1.2 mm thick at the base, lying on their flat face (sides x dirs points up)."""
     starts = np.concatenate([rng.normal(scale=0.1, size=(n, 2)), rng.uniform(0.002, 0.012, (n, 1))], 1)
     ang = rng.uniform(0, 2 * np.pi, n)
     d = np.stack([np.cos(ang), np.sin(ang), rng.normal(scale=0.05, size=n)], 1)
-    side = unit(np.cross(d, np.array([0, 0, 1.0])))
-    return strips(starts, d, rng.uniform(0.05, 0.1, n), np.full(n, 0.0015), side, segments=1, mat=0, taper=False)
+    side = unit(np.cross(np.array([0, 0, 1.0]), d))
+    return spikes(starts, d, rng.uniform(0.05, 0.1, n), np.full(n, 0.0015), np.full(n, 0.0012), side, mat=0)
 
 
 def twig(rng: np.random.Generator, length: float | None = None) -> Geo:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..geometry.mesh_arrays import Geo, concat, leaves_geo, strips, tube, unit
+from ..geometry.mesh_arrays import Geo, concat, leaves_geo, spikes, strips, tube, unit
 from .skeletons import Skeleton, colonise, crown_points, pipe_radii, skeleton_mesh
 
 Range = tuple[float, float]
@@ -174,7 +174,7 @@ def _twigs_with_needles(rng: np.random.Generator, path: np.ndarray, length: floa
 
 def _needles(rng: np.random.Generator, starts: np.ndarray, dirs: np.ndarray, lengths: np.ndarray) -> Geo:
     """Needles around each twig (start [T, 3], direction [T, 3], length [T]): 2 rows in a shallow V,
-    pointing forward and out."""
+    pointing forward and out; each a closed three-sided spike, 22 mm wide and 6 mm thick at its base."""
     per_m = 110.0
     counts = np.maximum((lengths * per_m).astype(int), 3)
     t_idx = np.repeat(np.arange(len(starts)), counts)
@@ -186,7 +186,7 @@ def _needles(rng: np.random.Generator, starts: np.ndarray, dirs: np.ndarray, len
     out = u * side + w * rng.uniform(-0.5, 0.9, (len(base), 1)) + dirs[t_idx] * 0.8
     across = unit(np.cross(out, w))
     n = len(base)
-    return strips(base, out, rng.uniform(0.12, 0.18, n), np.full(n, 0.011), across, segments=1, mat=1)
+    return spikes(base, out, rng.uniform(0.12, 0.18, n), np.full(n, 0.011), np.full(n, 0.006), across, mat=1)
 
 
 def palm(rng: np.random.Generator, height: float, density: float = 1.0) -> Geo:
