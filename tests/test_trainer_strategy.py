@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -189,3 +191,27 @@ def test_the_default_strategys_options_are_refused_with_mcmc(dataset_dir, tmp_pa
     code = main(["train", dataset_dir, "--out", str(out), "--strategy", "mcmc", *extra])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "--strategy mcmc" in err[0] and not out.exists(), err
+
+
+def test_objects_on_a_transparent_background_grow_at_the_object_threshold(dataset_dir, tmp_path):
+    """Without --densify-threshold the trainer picks the growth threshold by the kind of capture:
+    the scenes' for opaque images, the objects' (lower) once the images carry alpha; a threshold
+    that is given is kept."""
+    from blender_gs_addon.trainer.schedule import DENSIFY_GRAD_THRESHOLD, OBJECT_DENSIFY_GRAD_THRESHOLD
+    from blender_gs_addon.trainer.train import Trainer
+    from procgen.render.png import read_png, write_png
+
+    objects = tmp_path / "objects"
+    shutil.copytree(dataset_dir, objects)
+    for png in (objects / "images").glob("*.png"):
+        rgb = read_png(str(png))[..., :3]
+        alpha = np.where(rgb.max(-1, keepdims=True) > 0, 255, 0).astype(rgb.dtype)  # the black background clear
+        write_png(str(png), np.concatenate([rgb, alpha], -1))
+    used = {}
+    for name, ds, given in (("scene", dataset_dir, None), ("object", str(objects), None),
+                            ("given", str(objects), 3e-4)):
+        cfg = _cfg(ds, tmp_path / name)
+        cfg.densify.grad_threshold = given
+        used[name] = Trainer(cfg).cfg.densify.grad_threshold
+    assert used == {"scene": DENSIFY_GRAD_THRESHOLD, "object": OBJECT_DENSIFY_GRAD_THRESHOLD, "given": 3e-4}
+    assert OBJECT_DENSIFY_GRAD_THRESHOLD < DENSIFY_GRAD_THRESHOLD

@@ -14,7 +14,7 @@ from procgen.core.jobs_protocol import ENV, Reporter, requested
 from procgen.core.output_paths import OutputPathError, check_folder
 
 from ..splats import io as splat_io
-from .schedule import DENSIFY_ABSGRAD_THRESHOLD, DENSIFY_GRAD_THRESHOLD, DENSIFY_SIGNALS
+from .schedule import DENSIFY_ABSGRAD_THRESHOLD, DENSIFY_GRAD_THRESHOLD, DENSIFY_SIGNALS, OBJECT_DENSIFY_GRAD_THRESHOLD
 
 # after a stop request (Ctrl-C, SIGTERM) the run saves a checkpoint and its results; past this it just exits
 STOP_GRACE_S = 30.0
@@ -38,8 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "--max-gaussians, else 300,000); see docs/training.md")
     parser.add_argument("--densify-threshold", type=number(1e-9), default=None, metavar="G",
                         help="default strategy: clone or split Gaussians whose view-averaged screen-space gradient "
-                             f"exceeds G (default {DENSIFY_GRAD_THRESHOLD:g}, or {DENSIFY_ABSGRAD_THRESHOLD:g} for "
-                             "absgrad; lower: more Gaussians, finer detail, slower)")
+                             f"exceeds G (default {DENSIFY_GRAD_THRESHOLD:g}, {OBJECT_DENSIFY_GRAD_THRESHOLD:g} for "
+                             f"objects on a transparent background, or {DENSIFY_ABSGRAD_THRESHOLD:g} for absgrad; "
+                             "lower: more Gaussians, finer detail, slower)")
     parser.add_argument("--densify-signal", choices=DENSIFY_SIGNALS, default="grad",
                         help="default strategy: the statistic thresholded, the screen-space gradient (grad) or the "
                              "sum of each pixel's absolute gradient (absgrad, which sees thin structures whose "
@@ -158,10 +159,7 @@ def run(args: argparse.Namespace) -> int:
 def _densify_config(args: argparse.Namespace):
     from .densify import DensifyConfig
 
-    threshold = args.densify_threshold
-    if threshold is None:
-        threshold = DENSIFY_ABSGRAD_THRESHOLD if args.densify_signal == "absgrad" else DENSIFY_GRAD_THRESHOLD
-    return DensifyConfig(grad_threshold=threshold, signal=args.densify_signal)
+    return DensifyConfig(grad_threshold=args.densify_threshold, signal=args.densify_signal)  # None: the trainer's
 
 
 def _cancelled(metrics: dict, out: str) -> int:

@@ -169,6 +169,11 @@ def project_points(cam: Camera, points: np.ndarray) -> tuple[np.ndarray, np.ndar
     return u, v, z
 
 
+def has_alpha(data: Dataset) -> bool:
+    """Objects on a transparent background: the training images carry alpha (not all opaque)."""
+    return any(c.alpha is not None for c in data.train)
+
+
 def random_points_in_frustums(cameras: list[Camera], count: int, rng: np.random.Generator,
                               far: float | None = None) -> np.ndarray:
     """Uniform points inside the bounds of the camera frustums, each seen by at least one camera.

@@ -26,18 +26,23 @@ from cuda_ext.quaternions import quat_to_rotmat
 
 from .model import inverse_sigmoid
 from .optim import Adam
-from .schedule import DENSIFY_GRAD_THRESHOLD
+from .schedule import default_densify_threshold
 
 
 @dataclass
 class DensifyConfig:
-    grad_threshold: float = DENSIFY_GRAD_THRESHOLD
+    grad_threshold: float | None = None  # None: schedule.default_densify_threshold (the trainer fills it in)
     signal: str = "grad"  # one of schedule.DENSIFY_SIGNALS
     percent_dense: float = 0.01  # clone below, split above this fraction of the scene extent
     min_opacity: float = 0.005
     max_screen_radius: float = 20.0  # pixels; applied after the first opacity reset
     max_world_scale: float = 0.1  # fraction of the scene extent
     max_gaussians: int = 0  # 0 = no cap
+
+    def threshold(self, objects: bool = False) -> float:
+        """The growth threshold: the one given, else the default for the signal and the kind of capture."""
+        return self.grad_threshold if self.grad_threshold is not None else default_densify_threshold(self.signal,
+                                                                                                   objects)
     split_count: int = 2
 
 
@@ -80,7 +85,7 @@ def densify_and_prune(opt: Adam, stats: DensifyStats, cfg: DensifyConfig, extent
     n = p["means"].shape[0]
     grads = stats.mean_grad()
     max_scale = torch.exp(p["scales_log"]).max(dim=1).values
-    candidates = grads >= cfg.grad_threshold
+    candidates = grads >= cfg.threshold()
     if cfg.max_gaussians > 0:  # each clone or split adds one Gaussian: keep the strongest that fit
         budget = max(0, cfg.max_gaussians - n)
         if int(candidates.sum()) > budget:

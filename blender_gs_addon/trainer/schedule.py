@@ -23,6 +23,9 @@ MEANS_LR_FINAL = 1.6e-6
 # clone/split above this view-averaged screen-space gradient, in NDC units (densify.py says why)
 DENSIFY_GRAD_THRESHOLD = 2e-4
 DENSIFY_ABSGRAD_THRESHOLD = 8e-4  # the absolute gradient's (densify.py)
+# objects on a transparent background grow from a few thousand random points into one compact
+# subject: twice the growth pays there (NeRF-synthetic lego, docs/training.md), not on the biomes
+OBJECT_DENSIFY_GRAD_THRESHOLD = 1e-4
 DENSIFY_SIGNALS = ("grad", "absgrad")
 MIN_OPACITY_RESET_INTERVAL = 300
 
@@ -73,3 +76,11 @@ class Schedule:
         lrs = dict(BASE_LR)
         lrs["means"] = self.means_lr(0)
         return lrs
+
+
+def default_densify_threshold(signal: str, objects: bool) -> float:
+    """The growth threshold when none is given: the absolute gradient's own, else the plain
+    gradient's, lower for objects on a transparent background (images with alpha)."""
+    if signal == "absgrad":
+        return DENSIFY_ABSGRAD_THRESHOLD
+    return OBJECT_DENSIFY_GRAD_THRESHOLD if objects else DENSIFY_GRAD_THRESHOLD

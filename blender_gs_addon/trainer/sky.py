@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .dataset_loader import Camera, Dataset, project_points
+from .dataset_loader import Camera, Dataset, has_alpha, project_points
 from .model import GaussianModel
 
 
@@ -41,8 +41,7 @@ class SkyConfig:
 def wants_sky(cfg: SkyConfig, data: Dataset) -> bool:
     if cfg.mode == "off":
         return False
-    has_alpha = any(c.alpha is not None for c in data.train)
-    return cfg.mode == "on" or not has_alpha
+    return cfg.mode == "on" or not has_alpha(data)
 
 
 def fibonacci_sphere(n: int) -> np.ndarray:

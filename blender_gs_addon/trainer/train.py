@@ -32,7 +32,7 @@ from .checkpoint import (
     save_checkpoint,
     write_error,
 )
-from .dataset_loader import RANDOM_POINTS, Camera, Dataset, load_dataset
+from .dataset_loader import RANDOM_POINTS, Camera, Dataset, has_alpha, load_dataset
 from .densify import DensifyConfig
 from .fingerprint import dataset_fingerprint, resume_problem, settings_fingerprint
 from .live_preview import report_held_out
@@ -350,6 +350,7 @@ class Trainer:
         self.model = GaussianModel.from_points(self.data.points, self.data.colors, cfg.sh_degree, self.device)
         self.sky = SkyShell.create(self.data, cfg.sky, self.device)
         self.opt = Adam(self.model.params, self.sched.initial_lrs())  # shares the model's parameter dict
+        cfg.densify.grad_threshold = cfg.densify.threshold(objects=has_alpha(self.data))  # recorded as used
         if strategy is None and cfg.strategy == "mcmc":
             strategy = MCMCStrategy(cfg.mcmc, self.sched, self.device, cfg.seed)
         elif strategy is None:
