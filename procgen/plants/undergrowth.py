@@ -21,7 +21,9 @@ LEAFLET_RIB = 0.015
 def grow_bush(rng: np.random.Generator, height: float, attractors: int, step: float = 0.12) -> Skeleton:
     """A bush skeleton: a few shoots from the ground colonising a squashed hemisphere."""
     width = height * rng.uniform(0.8, 1.2)
-    pts = crown_points(rng, "bush", attractors, height, 0.0, width)
+    # A fifth wider than the crown itself: the leaves grow on the twigs, not scattered up to half
+    # a metre about them, and this keeps the leafy bush about as wide as it was.
+    pts = crown_points(rng, "bush", attractors, height, 0.0, width * 1.2)
     shoots = int(rng.integers(3, 6))
     start = [np.zeros(3)] + [np.r_[rng.normal(scale=0.05, size=2), 0.05 * (k + 1)] for k in range(shoots)]
     parents = [-1] + [0] * shoots
@@ -31,19 +33,55 @@ def grow_bush(rng: np.random.Generator, height: float, attractors: int, step: fl
 
 
 def bush(rng: np.random.Generator, height: float, attractors: int, leaf_size: float = 0.09) -> Geo:
-    """A bush: a low colonised skeleton with many leaves at its twig ends (slot 0 bark, 1 leaf)."""
+    """A bush: a low colonised skeleton with many leaves on its last twig segments (slot 0 bark,
+    1 leaf); each leaf's base sits on a twig's surface and the leaf points outwards and up."""
     sk = grow_bush(rng, height, attractors)
     bv, bf = skeleton_mesh(sk, drop_below=0.0, thin_below=0.01)
     is_parent = np.zeros(len(sk.pos), bool)
     is_parent[sk.parent[sk.parent >= 0]] = True
-    tips = sk.pos[~is_parent]
+    tips = np.nonzero(~is_parent)[0]
     n = 14
-    c = np.repeat(tips, n, axis=0) + rng.normal(scale=0.12 * height, size=(len(tips) * n, 3))
-    c[:, 2] = np.maximum(c[:, 2], 0.05)
-    normals = rng.normal(size=c.shape) + np.array([0, 0, 1.2])
-    leaves = leaves_geo(rng, c, rng.normal(size=c.shape), normals, leaf_size * rng.uniform(0.7, 1.3, len(c)), 0.45,
-                        closed=True)
+    # The draws of the leaves' old scatter about the twig ends, kept in order: the first says
+    # how far back from its twig's end a leaf grows, the other two tilt its side of the twig.
+    g = rng.normal(size=(len(tips) * n, 3))
+    on, along, radius = twig_stations(sk, np.repeat(tips, n), np.abs(g[:, 0]) * 0.4 * height)
+    axes = outwards_and_up(on, along, rng.normal(size=g.shape))
+    # The base just inside the bark (a tube narrows to 0.7 of its radius at a twig end), on the
+    # side the leaf points to.
+    side = axes + 0.3 * np.c_[g[:, 1:], np.zeros(len(g))]
+    side = unit(side - along * np.sum(side * along, axis=1, keepdims=True))
+    normals = rng.normal(size=g.shape) + np.array([0, 0, 1.2])
+    leaves = leaves_geo(rng, on + side * radius[:, None] * 0.6, axes, normals,
+                        leaf_size * rng.uniform(0.7, 1.3, len(g)), 0.45, closed=True)
     return concat([Geo.from_faces(bv, bf, mat=0, smooth=True), leaves])
+
+
+def twig_stations(sk: Skeleton, tips: np.ndarray, back: np.ndarray, segments: int = 6
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points [L, 3] on the skeleton's axis ``back`` [L] metres from the twig ends ``tips`` [L]
+    (node indices) towards the root, along at most ``segments`` segments and never onto the
+    root's own; with the twig's direction there [L, 3] and its radius [L]."""
+    node = tips.copy()
+    left = back.astype(float).copy()
+    for _ in range(segments - 1):
+        par = sk.parent[node]
+        seg = np.linalg.norm(sk.pos[node] - sk.pos[par], axis=1)
+        move = (left > seg) & (sk.parent[par] >= 0)
+        left = np.where(move, left - seg, left)
+        node = np.where(move, par, node)
+    par = sk.parent[node]
+    vec = sk.pos[node] - sk.pos[par]
+    seg = np.linalg.norm(vec, axis=1)
+    t = np.clip(left / np.maximum(seg, 1e-9), 0.0, 0.95)
+    return sk.pos[node] - vec * t[:, None], unit(vec), sk.radius[node]
+
+
+def outwards_and_up(at: np.ndarray, along: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """Leaf directions [L, 3] at points ``at`` [L, 3] on twigs growing ``along`` [L, 3]: away
+    from the plant's vertical axis, up, a little along the twig, scattered by ``noise`` [L, 3]."""
+    out = at * np.array([1.0, 1.0, 0.0])
+    out /= np.linalg.norm(out, axis=1, keepdims=True) + 0.05
+    return unit(out + np.array([0, 0, 0.7]) + 0.5 * along + 0.6 * noise)
 
 
 def grass_tuft(rng: np.random.Generator, height: float = 0.35, blades: int | None = None,
