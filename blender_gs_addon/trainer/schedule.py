@@ -24,8 +24,8 @@ MEANS_LR_FINAL = 1.6e-6
 DENSIFY_GRAD_THRESHOLD = 2e-4
 DENSIFY_ABSGRAD_THRESHOLD = 8e-4  # the absolute gradient's (densify.py)
 # objects on a transparent background grow from a few thousand random points into one compact
-# subject: twice the growth pays there (NeRF-synthetic lego, docs/training.md), not on the biomes
-OBJECT_DENSIFY_GRAD_THRESHOLD = 1e-4
+# subject: more growth pays there (NeRF-synthetic lego, docs/training.md), not on the biomes
+OBJECT_DENSIFY_GRAD_THRESHOLD = 7e-5
 DENSIFY_SIGNALS = ("grad", "absgrad")
 MIN_OPACITY_RESET_INTERVAL = 300
 
