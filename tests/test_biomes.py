@@ -181,25 +181,34 @@ def test_static_flow_equals_reprojected_depth(biome_dataset):
 
 
 def _water_shift(pts: np.ndarray, water, frame_a: int, frame_b: int) -> np.ndarray:
-    """How far the water surface under each point [..., 3] rises from frame a to b: the
-    evaluated wave grid's vertex motion, interpolated bilinearly at the point."""
+    """How far [..., 3] the water surface at each point [..., 3] of frame a moves by frame b: the
+    point's place on the nearest triangle of the evaluated wave grid at frame a (Blender's own
+    triangulation, as Cycles renders it), carried to the same triangle at frame b. Exact for
+    waves that rise and, where the coast's waves break, pitch forward."""
+    from mathutils import Vector
+    from mathutils.bvhtree import BVHTree
+    from mathutils.geometry import barycentric_transform
+
     scene = bpy.context.scene
-    heights = []
+    tris = []
     for f in (frame_a, frame_b):
         scene.frame_set(f)
         me = water.evaluated_get(bpy.context.evaluated_depsgraph_get()).data
-        co = np.empty(len(me.vertices) * 3, np.float32)
-        me.vertices.foreach_get("co", co)
-        heights.append(co.reshape(-1, 3))
-    n = int(round(np.sqrt(len(heights[0]))))
-    dz = (heights[1][:, 2] - heights[0][:, 2]).reshape(n, n)
-    xs = heights[0][:n, 0]
-    u = np.clip((pts[..., 0] - water.location.x - xs[0]) / (xs[1] - xs[0]), 0, n - 1.001)
-    v = np.clip((pts[..., 1] - water.location.y - xs[0]) / (xs[1] - xs[0]), 0, n - 1.001)
-    i, j = u.astype(int), v.astype(int)
-    fu, fv = u - i, v - j
-    z = (dz[j, i] * (1 - fu) + dz[j, i + 1] * fu) * (1 - fv) + (dz[j + 1, i] * (1 - fu) + dz[j + 1, i + 1] * fu) * fv
-    return np.stack([np.zeros_like(z), np.zeros_like(z), z], -1)
+        co = [v.co.copy() for v in me.vertices]
+        tris.append([[co[i] for i in t.vertices] for t in me.loop_triangles])
+    bvh = BVHTree.FromPolygons([v for t in tris[0] for v in t], [(3 * k, 3 * k + 1, 3 * k + 2)
+                                                                  for k in range(len(tris[0]))])
+    to_local, m = water.matrix_world.inverted(), water.matrix_world
+    flat = pts.reshape(-1, 3)
+    out = np.zeros_like(flat)
+    for k, p in enumerate(flat):
+        local = to_local @ Vector(p)
+        _, _, face, _ = bvh.find_nearest(local)
+        if face is None:
+            continue
+        q = barycentric_transform(local, *tris[0][face], *tris[1][face])
+        out[k] = (m @ q) - (m @ local)
+    return out.reshape(pts.shape)
 
 
 def _water_in_view(water, seg: dict, tr: dict, out) -> int:
