@@ -281,6 +281,12 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
 
+def _interrupted(seed: int) -> int:
+    print(f"generate: interrupted at seed {seed}; finished scenes and frames were kept "
+          f"(run the same command again to resume)", file=sys.stderr)
+    return interrupt.exit_code()
+
+
 def _generate_all(args, ranges: list[range], out_root: str) -> int:
     from tqdm import tqdm
 
@@ -295,10 +301,10 @@ def _generate_all(args, ranges: list[range], out_root: str) -> int:
                           bar_factory=lambda s=seed: tqdm(unit="frame", desc=f"render seed {s}", dynamic_ncols=True))
             done += 1
         except KeyboardInterrupt:
-            print(f"generate: interrupted at seed {seed}; finished scenes and frames were kept "
-                  f"(run the same command again to resume)", file=sys.stderr)
-            return interrupt.exit_code()
+            return _interrupted(seed)
         except Exception as exc:  # one bad seed must not stop the others
+            if interrupt.received():  # C code can turn the signal's KeyboardInterrupt into another error
+                return _interrupted(seed)
             message = describe_failure(exc, out_dir)
             failures.append((seed, message))
             print(f"generate: seed {seed} failed: {message}", file=sys.stderr)

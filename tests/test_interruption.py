@@ -108,3 +108,30 @@ def test_kill_9_during_overwrite_keeps_the_old_dataset_whole(tmp_path):
     assert (out / "images" / "my_extra.png").read_bytes() == b"a user's picture"
     assert not (out / ".gs-overwrite").exists() and _frames(out) == [f"{i:05d}.npy" for i in range(1, 9)]
     assert (out / "scene.blend").read_bytes() != old[Path("scene.blend")]
+
+
+_MASKED = """
+import os, signal, sys, types
+from procgen import generate_cli
+from procgen.core import interrupt
+interrupt.install("generate")
+
+def generate_seed(args, seed, out_dir, bar_factory):
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        while True:
+            pass
+    except KeyboardInterrupt:
+        raise TypeError("what C code raised after swallowing the signal") from None
+
+generate_cli.generate_seed = generate_seed
+sys.exit(generate_cli._generate_all(types.SimpleNamespace(), [range(1, 3)], sys.argv[1]))
+"""
+
+
+def test_a_signal_that_c_code_turns_into_another_error_still_stops_as_an_interrupt(tmp_path):
+    """Seen in CI: a SIGTERM during the render surfaced as a TypeError from inside a C call."""
+    proc = subprocess.run([sys.executable, "-c", _MASKED, str(tmp_path)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 143, proc.stderr[-2000:]
+    assert "interrupted at seed 1" in proc.stderr and "failed" not in proc.stderr, proc.stderr[-2000:]

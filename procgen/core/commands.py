@@ -66,6 +66,9 @@ def run_command(argv: Sequence[str], parser: argparse.ArgumentParser, modules: d
         print(f"{args.command}: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 - the one place where any error becomes one line
+        if interrupt.received():  # C code can turn the signal's KeyboardInterrupt into another error
+            print(f"{prog} {args.command}: interrupted; finished work was kept.", file=sys.stderr)
+            return interrupt.exit_code()
         if debug:
             traceback.print_exc()
         print(f"{args.command}: {describe_error(exc)} (run with --debug to see the stack)", file=sys.stderr)

@@ -256,7 +256,10 @@ def _render_frames(job: _Job, device: str, denoise: bool, exr: bool, quiet: bool
     except KeyboardInterrupt:
         run.interrupted = True
     except BaseException as exc:  # a failed frame: still leave a consistent dataset of the finished ones
-        run.failure = exc
+        if interrupt.received():  # C code can turn the signal's KeyboardInterrupt into another error
+            run.interrupted = True
+        else:
+            run.failure = exc
     finally:
         settings.restore()
         shutil.rmtree(tmp_dir, ignore_errors=True)
