@@ -74,9 +74,11 @@ def depth_loss(depth: torch.Tensor, alpha: torch.Tensor, gt: torch.Tensor) -> to
     return ((expected[valid] - gt[valid]).abs() / gt[valid]).mean()
 
 
-def sky_alpha_loss(alpha: torch.Tensor, sky: torch.Tensor) -> torch.Tensor:
-    """Mean opacity of the scene's Gaussians [H, W, 1] over the pixels [H, W] that show the sky (its
-    shell lies behind them): pushes sky-coloured floaters out of the scene."""
-    if not bool(sky.any()):
-        return alpha.sum() * 0.0
-    return alpha[..., 0][sky].mean()
+def mask_alpha_loss(alpha: torch.Tensor, sky: torch.Tensor) -> torch.Tensor:
+    """The scene's opacity [H, W, 1] against the sky mask [H, W]: its mean over sky pixels (the
+    shell lies behind them: pushes sky-coloured floaters out of the scene) plus its mean shortfall
+    from 1 over surface pixels (the shell must not show through the ground or the grass)."""
+    a = alpha[..., 0]
+    over_sky = a[sky].mean() if bool(sky.any()) else a.sum() * 0.0
+    through_surface = (1.0 - a[~sky]).mean() if not bool(sky.all()) else a.sum() * 0.0
+    return over_sky + through_surface

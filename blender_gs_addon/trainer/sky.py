@@ -12,9 +12,9 @@ of both: the file alone renders as the trainer sees it. Rows of the shell are th
 of the exported file and carry the per-splat property `sky` = 1.
 
 Where the dataset marks the sky (depth = inf, as ours do), only directions that some view
-sees as sky get a Gaussian, and the scene is taught to be transparent there. Without marks
-(photos, COLMAP), every direction some camera sees gets one: the shell is then the backdrop
-for whatever lies beyond the scene.
+sees as sky get a Gaussian, and the scene is taught to be transparent there and opaque
+elsewhere. Without marks (photos, COLMAP), every direction some camera sees gets one: the
+shell is then the backdrop for whatever lies beyond the scene.
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ class SkyConfig:
     max_gaussians: int = 60000
     margin_deg: float = 10.0  # unseen directions this close to seen sky get a Gaussian too (held-out views look there)
     radius_factor: float = 2.0  # shell radius = this x the farthest initial point (at least 50 x the camera spread)
-    alpha_weight: float = 0.1  # penalty on scene opacity over sky pixels (datasets with a sky mask)
+    alpha_weight: float = 0.1  # scene opacity against the sky mask: 0 over sky, 1 over surfaces (datasets with one)
 
 
 def wants_sky(cfg: SkyConfig, data: Dataset) -> bool:

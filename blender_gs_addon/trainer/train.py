@@ -36,7 +36,7 @@ from .dataset_loader import RANDOM_POINTS, Camera, Dataset, has_alpha, load_data
 from .densify import DensifyConfig
 from .fingerprint import dataset_fingerprint, resume_problem, settings_fingerprint
 from .live_preview import report_held_out
-from .losses import depth_loss, photometric_loss, sky_alpha_loss
+from .losses import depth_loss, mask_alpha_loss, photometric_loss
 from .metrics import depth_error, psnr, psnr_where, ssim_value, ssim_where
 from .model import GaussianModel
 from .optim import Adam
@@ -435,7 +435,7 @@ class Trainer:
         if cfg.depth_weight > 0 and view.depth is not None:
             loss = loss + cfg.depth_weight * depth_loss(depth, alpha, view.depth)
         if self.sky is not None and view.sky is not None and cfg.sky.alpha_weight > 0:
-            loss = loss + cfg.sky.alpha_weight * sky_alpha_loss(alpha, view.sky)
+            loss = loss + cfg.sky.alpha_weight * mask_alpha_loss(alpha, view.sky)
         reg = self.strategy.regularization(self.model.params)
         if reg is not None:
             loss = loss + reg
