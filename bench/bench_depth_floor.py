@@ -10,7 +10,7 @@ block is all surface: the depth error that a render of the exact area mean would
 it with the trainer's `depth_error` on the same views.
 
 Default dataset: the meadow of the training section (build/bench_biomes/meadow/scene, generated
-there when missing), its held-out frames (every 8th from the first).
+there when missing), its held-out frames (the dataset's test split).
 
     python bench/bench_depth_floor.py [DATASET] [--factor 4]
 """
@@ -42,9 +42,9 @@ bpy.ops.wm.save_as_mainfile(filepath=out)
 
 
 def _held_out_frames(dataset: Path) -> list[int]:
-    frames = json.loads((dataset / "transforms.json").read_text())["frames"]
-    names = sorted(Path(f["file_path"]).stem for f in frames)
-    return [int(n) for n in names[::8]]
+    """The frame numbers of the dataset's own test split (transforms.json's test_filenames)."""
+    meta = json.loads((dataset / "transforms.json").read_text())
+    return sorted(int(Path(name).stem) for name in meta["test_filenames"])
 
 
 def _fine_depth(dataset: Path, frame: int, factor: int, work: Path) -> np.ndarray:
